@@ -1,0 +1,90 @@
+# The exchange's developer commands. Every target builds .venv itself when it is missing or stale,
+# so `make run` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+# The CDK CLI, pinned: npm's `latest` (3.0.0) cannot read aws-cdk-lib 2.275's cloud assembly.
+CDK := npx --yes aws-cdk@2.1148.1
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+# Lambda runs Python 3.13, so the venv is built with 3.13 where it exists (then 3.12, then python3).
+PYTHON_CANDIDATES := python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
+                     python3.12 $(wildcard $(HOME)/.pyenv/versions/3.12*/bin/python3.12) python3
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+	@python=""; for candidate in $(PYTHON_CANDIDATES); do \
+	  if $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then python=$$candidate; break; fi; \
+	done; \
+	if [ -z "$$python" ]; then echo "error: Python 3.12 or newer is needed (Lambda runs 3.13)" >&2; exit 1; fi; \
+	if [ ! -x $(PY) ]; then echo "creating $(VENV) with $$python ($$($$python --version))"; $$python -m venv $(VENV); fi
+	$(PY) -m pip install -qq --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install -qq --disable-pip-version-check --no-deps -e .
+	@touch $(STAMP)
+
+.PHONY: venv
+venv: $(STAMP) ## Create .venv and install the pinned requirements
+
+.PHONY: test
+test: lint typecheck pytest ## Lint, type-check and run every test (unit, integration, infrastructure)
+
+.PHONY: lint
+lint: $(STAMP) ## ruff lint and format check
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+.PHONY: typecheck
+typecheck: $(STAMP) ## mypy (strict, pydantic plugin)
+	$(PY) -m mypy
+
+.PHONY: pytest
+pytest: $(STAMP) ## All tests
+	$(PY) -m pytest
+
+.PHONY: unit integration infra
+unit: $(STAMP) ## Unit tests only (no network)
+	$(PY) -m pytest tests/unit layers/exchange/python/exchange
+integration: $(STAMP) ## Integration tests against the local PostgreSQL, Redis and RabbitMQ
+	$(PY) -m pytest tests/integration
+infra: $(STAMP) ## Synthesize the CDK app and assert on the templates
+	$(PY) -m pytest tests/infrastructure
+
+.PHONY: fmt
+fmt: $(STAMP) ## Format and auto-fix
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+.PHONY: run
+run: $(STAMP) ## Run the exchange locally (today: the matching engine on a seeded demo stream)
+	$(PY) -m engine_service.demo
+
+.PHONY: synth
+synth: $(STAMP) ## cdk synth both regions into cdk.out (bundles the layer with local pip, no Docker)
+	$(CDK) synth --all
+
+.PHONY: deploy
+deploy: $(STAMP) ## cdk deploy both regions (needs AWS credentials and a bootstrapped account)
+	$(CDK) deploy --all --require-approval broadening
+
+.PHONY: bench-engine
+bench-engine: $(STAMP) ## Matching-engine benchmark: msgs/s, latency percentiles, peers
+	$(PY) -m bench.engine_bench
+
+.PHONY: bench-service
+bench-service: $(STAMP) ## Engine-service benchmark (broker to journal)
+	@echo "bench-service: not built yet; the Engine service issue adds it" >&2; exit 2
+
+.PHONY: lock
+lock: $(STAMP) ## Re-pin every transitive dependency into constraints.txt
+	$(PY) -m pip freeze --exclude-editable --disable-pip-version-check > constraints.txt
+
+.PHONY: clean
+clean: ## Remove the venv, caches and cdk.out
+	rm -rf $(VENV) cdk.out .mypy_cache .ruff_cache .pytest_cache .hypothesis

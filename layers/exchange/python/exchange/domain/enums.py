@@ -1,0 +1,73 @@
+"""Enumerations shared by commands, events and the API.
+
+They are string enums: the value is what goes on the wire and into logs, so a journal record reads
+the same to a person as to the code.
+"""
+
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def opposite(self) -> "Side":
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    LIMIT = "LIMIT"
+    MARKET = "MARKET"
+    STOP = "STOP"  # becomes a market order when the last trade reaches stop_price
+    STOP_LIMIT = "STOP_LIMIT"  # becomes a limit order at price when triggered
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"  # good till cancelled: the remainder rests
+    IOC = "IOC"  # immediate or cancel: the remainder expires
+    FOK = "FOK"  # fill or kill: fills completely at once or not at all
+
+
+class StpMode(StrEnum):
+    """Self-trade prevention, applied when taker and maker share an account."""
+
+    NONE = "NONE"  # allow the self-trade
+    CANCEL_NEWEST = "CANCEL_NEWEST"  # cancel the taker's remainder
+    CANCEL_OLDEST = "CANCEL_OLDEST"  # cancel the resting maker, keep matching
+    CANCEL_BOTH = "CANCEL_BOTH"
+
+
+class InstrumentStatus(StrEnum):
+    TRADING = "TRADING"
+    HALTED = "HALTED"  # orders rejected; cancels accepted
+    DELISTED = "DELISTED"
+
+
+class RejectReason(StrEnum):
+    """Why the engine refused a command. Machine-readable; the event's ``detail`` says more."""
+
+    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    INSTRUMENT_NOT_TRADING = "INSTRUMENT_NOT_TRADING"
+    INVALID_PRICE = "INVALID_PRICE"  # missing, non-positive, or present where it must not be
+    INVALID_QUANTITY = "INVALID_QUANTITY"  # non-positive
+    QUANTITY_BELOW_MIN = "QUANTITY_BELOW_MIN"
+    QUANTITY_ABOVE_MAX = "QUANTITY_ABOVE_MAX"
+    PRICE_OUT_OF_BAND = "PRICE_OUT_OF_BAND"
+    INVALID_ORDER = "INVALID_ORDER"  # a combination that makes no sense, e.g. post-only IOC
+    DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"  # cancel or amend of an order that is not open
+    NOT_ORDER_OWNER = "NOT_ORDER_OWNER"
+    POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
+
+
+class CancelReason(StrEnum):
+    USER_REQUESTED = "USER_REQUESTED"
+    SELF_TRADE_PREVENTION = "SELF_TRADE_PREVENTION"
+    AMENDED_TO_FILLED = "AMENDED_TO_FILLED"  # amend to a quantity at or below what has filled
+
+
+class ExpireReason(StrEnum):
+    IOC_REMAINDER = "IOC_REMAINDER"
+    FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
+    MARKET_NO_LIQUIDITY = "MARKET_NO_LIQUIDITY"

@@ -1,0 +1,126 @@
+"""Engine events: immutable facts, each with its symbol's gap-free ``seq``.
+
+The recorder, ledger, fan-out and candle consumers are driven by these alone, so each event says
+everything they need (accounts included) without a lookup.
+
+Quantity accounting: for every order,
+``filled (sum of Trade.qty) + open + cancelled_qty + expired_qty == original qty``.
+"""
+
+from exchange.domain.enums import (
+    CancelReason,
+    ExpireReason,
+    OrderType,
+    RejectReason,
+    Side,
+    TimeInForce,
+)
+from exchange.domain.messages import Message
+
+
+class Event(Message, frozen=True, kw_only=True):
+    seq: int
+
+
+class OrderAccepted(Event, tag="accepted", frozen=True, kw_only=True):
+    order_id: str
+    account_id: str
+    client_order_id: str
+    side: Side
+    order_type: OrderType
+    tif: TimeInForce
+    qty: int
+    price: int | None = None
+    stop_price: int | None = None
+    post_only: bool = False
+
+
+class OrderRejected(Event, tag="rejected", frozen=True, kw_only=True):
+    """A command refused. ``command_id`` names a refused cancel or amend; ``detail`` is prose."""
+
+    order_id: str
+    account_id: str
+    reason: RejectReason
+    command_id: str | None = None
+    detail: str = ""
+
+
+class Trade(Event, tag="trade", frozen=True, kw_only=True):
+    """A fill between a resting maker and an incoming taker, at the maker's price."""
+
+    maker_order_id: str
+    taker_order_id: str
+    maker_account_id: str
+    taker_account_id: str
+    price: int
+    qty: int
+    aggressor_side: Side
+
+
+class OrderCancelled(Event, tag="cancelled", frozen=True, kw_only=True):
+    """The order's open remainder, ``cancelled_qty``, is gone."""
+
+    order_id: str
+    account_id: str
+    cancelled_qty: int
+    reason: CancelReason
+    command_id: str | None = None
+
+
+class OrderAmended(Event, tag="amended", frozen=True, kw_only=True):
+    """Price and total quantity now in force; ``open_qty`` is what still rests."""
+
+    order_id: str
+    account_id: str
+    command_id: str
+    price: int
+    qty: int
+    open_qty: int
+
+
+class OrderExpired(Event, tag="expired", frozen=True, kw_only=True):
+    """An IOC, FOK or market remainder that could not rest."""
+
+    order_id: str
+    account_id: str
+    expired_qty: int
+    reason: ExpireReason
+
+
+class OrderTriggered(Event, tag="triggered", frozen=True, kw_only=True):
+    """A stop or stop-limit order released by the last trade price reaching ``stop_price``."""
+
+    order_id: str
+    account_id: str
+    last_price: int
+
+
+class BookDelta(Event, tag="delta", frozen=True, kw_only=True):
+    """The new total at one L2 level: ``qty`` lots in ``orders`` orders; ``qty == 0`` removes it."""
+
+    side: Side
+    price: int
+    qty: int
+    orders: int
+
+
+AnyEvent = (
+    OrderAccepted
+    | OrderRejected
+    | Trade
+    | OrderCancelled
+    | OrderAmended
+    | OrderExpired
+    | OrderTriggered
+    | BookDelta
+)
+EVENT_TYPES: tuple[type[Event], ...] = (
+    OrderAccepted,
+    OrderRejected,
+    Trade,
+    OrderCancelled,
+    OrderAmended,
+    OrderExpired,
+    OrderTriggered,
+    BookDelta,
+)
