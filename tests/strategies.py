@@ -109,6 +109,7 @@ EVENTS = st.one_of(
         price=st.none() | INT64,
         stop_price=st.none() | INT64,
         post_only=st.booleans(),
+        stp=st.sampled_from(StpMode),
     ),
     st.builds(
         OrderRejected,

@@ -13,6 +13,7 @@ from exchange.domain.enums import (
     OrderType,
     RejectReason,
     Side,
+    StpMode,
     TimeInForce,
 )
 from exchange.domain.messages import Message
@@ -33,6 +34,8 @@ class OrderAccepted(Event, tag="accepted", frozen=True, kw_only=True):
     price: int | None = None
     stop_price: int | None = None
     post_only: bool = False
+    # Carried so that replaying the journal rebuilds an order exactly as the engine held it.
+    stp: StpMode = StpMode.CANCEL_NEWEST
 
 
 class OrderRejected(Event, tag="rejected", frozen=True, kw_only=True):

@@ -1,0 +1,194 @@
+"""Rebuild a book from its journaled events: snapshot at ``seq`` S + replay after S = the state
+of an uninterrupted run.
+
+Each event is applied as the fact it records; nothing is matched again. A taker between its
+``OrderAccepted`` / ``OrderTriggered`` / priority-losing ``OrderAmended`` and its end is held
+aside until the ``BookDelta`` that rests it (the only delta on the taker's own side and price
+whose total includes it), its ``OrderExpired`` or its self-trade ``OrderCancelled``. Every delta
+is checked against the rebuilt level, so a journal that does not fit the book fails loudly.
+"""
+
+from engine_service.core.book import BookSide, Order
+from engine_service.core.matcher import SymbolBook
+from exchange.domain import (
+    BookDelta,
+    Event,
+    OrderAccepted,
+    OrderAmended,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    OrderTriggered,
+    Side,
+    Trade,
+)
+
+
+class ReplayError(ValueError):
+    """A journaled event that does not fit the book being rebuilt."""
+
+
+class BookReplayer:
+    """Applies one symbol's events, in ``seq`` order, to its book."""
+
+    def __init__(self, book: SymbolBook) -> None:
+        self.book = book
+        self.taker: Order | None = None
+
+    def apply(self, event: Event) -> None:
+        book = self.book
+        if event.seq != book.seq + 1:
+            raise ReplayError(f"{book.symbol}: event seq {event.seq} after {book.seq}")
+        book.seq = event.seq
+        if isinstance(event, BookDelta):
+            self._delta(event)
+        elif isinstance(event, Trade):
+            self._trade(event)
+        elif isinstance(event, OrderAccepted):
+            self._accepted(event)
+        elif isinstance(event, OrderCancelled):
+            self._cancelled(event)
+        elif isinstance(event, OrderExpired):
+            self._end_taker(event.order_id)
+        elif isinstance(event, OrderAmended):
+            self._amended(event)
+        elif isinstance(event, OrderTriggered):
+            self._triggered(event)
+        elif isinstance(event, OrderRejected):
+            if event.command_id is not None:
+                book.seen_commands.add(event.command_id)
+            else:
+                book.seen_orders.add(event.order_id)
+
+    # -- one method per event -------------------------------------------------------------------
+    def _accepted(self, event: OrderAccepted) -> None:
+        book = self.book
+        book.seen_orders.add(event.order_id)
+        book.arrival += 1
+        order = Order(
+            event.order_id,
+            event.account_id,
+            event.side is Side.BUY,
+            event.order_type,
+            event.tif,
+            event.price or 0,
+            event.stop_price or 0,
+            event.qty,
+            0,
+            event.stp,
+            event.post_only,
+            book.arrival,
+        )
+        if order.stop_price:
+            book.orders[order.order_id] = order
+            book.stops.add(order)
+        else:
+            self.taker = order
+
+    def _triggered(self, event: OrderTriggered) -> None:
+        book = self.book
+        order = book.stops.pop_due(event.last_price)
+        if order is None or order.order_id != event.order_id:
+            raise ReplayError(
+                f"{book.symbol}: {event.order_id} is not the stop due at seq {event.seq}"
+            )
+        del book.orders[order.order_id]
+        self.taker = order
+
+    def _trade(self, event: Trade) -> None:
+        book = self.book
+        taker = self._taker(event.taker_order_id)
+        maker = book.orders.get(event.maker_order_id)
+        if maker is None or maker.held:
+            raise ReplayError(f"{book.symbol}: maker {event.maker_order_id} is not on the book")
+        side = self._side(maker.is_buy)
+        level = side.levels[side.key(maker.price)]
+        maker.open_qty -= event.qty
+        maker.filled += event.qty
+        level.qty -= event.qty
+        if maker.open_qty == 0:
+            del book.orders[maker.order_id]
+            side.remove(maker)
+        taker.open_qty -= event.qty
+        taker.filled += event.qty
+        if taker.open_qty == 0:
+            self.taker = None
+        book.last_price = event.price
+
+    def _delta(self, event: BookDelta) -> None:
+        is_buy = event.side is Side.BUY
+        side = self._side(is_buy)
+        key = side.key(event.price)
+        level = side.levels.get(key)
+        taker = self.taker
+        if (
+            taker is not None
+            and taker.open_qty > 0
+            and taker.is_buy == is_buy
+            and taker.price == event.price
+            and (0 if level is None else level.qty) + taker.open_qty == event.qty
+        ):
+            self.book.orders[taker.order_id] = taker
+            level = side.add(taker)
+            self.taker = None
+        state = (0, 0) if level is None or level.count == 0 else (level.qty, level.count)
+        if state != (event.qty, event.orders):
+            raise ReplayError(f"{self.book.symbol}: delta at seq {event.seq} does not fit the book")
+
+    def _cancelled(self, event: OrderCancelled) -> None:
+        book = self.book
+        if event.command_id is not None:
+            book.seen_commands.add(event.command_id)
+        if self.taker is not None and self.taker.order_id == event.order_id:
+            self.taker = None
+            return
+        order = book.orders.pop(event.order_id, None)
+        if order is None:
+            raise ReplayError(f"{book.symbol}: cancelled {event.order_id} is not open")
+        if order.held:
+            book.stops.remove(order)
+        else:
+            self._side(order.is_buy).remove(order)
+
+    def _amended(self, event: OrderAmended) -> None:
+        book = self.book
+        book.seen_commands.add(event.command_id)
+        order = book.orders[event.order_id]
+        side = self._side(order.is_buy)
+        if event.price == order.price and event.qty <= order.qty:
+            reduce = order.qty - event.qty
+            order.qty = event.qty
+            order.open_qty -= reduce
+            side.levels[side.key(order.price)].qty -= reduce
+            return
+        del book.orders[order.order_id]
+        side.remove(order)
+        book.arrival += 1
+        self.taker = Order(
+            order.order_id,
+            order.account_id,
+            order.is_buy,
+            order.order_type,
+            order.tif,
+            event.price,
+            order.stop_price,
+            event.qty,
+            order.filled,
+            order.stp,
+            order.post_only,
+            book.arrival,
+        )
+
+    # -- helpers --------------------------------------------------------------------------------
+    def _side(self, is_buy: bool) -> BookSide:
+        return self.book.bids if is_buy else self.book.asks
+
+    def _taker(self, order_id: str) -> Order:
+        taker = self.taker
+        if taker is None or taker.order_id != order_id:
+            raise ReplayError(f"{self.book.symbol}: {order_id} is not the order taking now")
+        return taker
+
+    def _end_taker(self, order_id: str) -> None:
+        self._taker(order_id)
+        self.taker = None

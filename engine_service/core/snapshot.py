@@ -1,0 +1,114 @@
+"""Snapshot and restore of one symbol's book, and its L2 / L3 views.
+
+``restore(export(book))`` gives a book whose future events are identical to the original's: queue
+order, held stops and their arrival order, counters, the last trade price and the dedupe windows
+are all kept. Dead entries awaiting compaction are not: they never change an event.
+"""
+
+from engine_service.core.book import BookSide, Order
+from engine_service.core.matcher import SymbolBook
+from engine_service.core.recent import RecentIds
+from engine_service.core.state import (
+    BookState,
+    L2View,
+    L3Level,
+    L3View,
+    LevelView,
+    OrderState,
+    OrderView,
+)
+from exchange.domain import Instrument
+
+
+def _order_state(order: Order) -> OrderState:
+    return OrderState(
+        order.order_id,
+        order.account_id,
+        order.is_buy,
+        order.order_type,
+        order.tif,
+        order.price,
+        order.stop_price,
+        order.qty,
+        order.filled,
+        order.stp,
+        order.post_only,
+        order.arrival,
+    )
+
+
+def _order(state: OrderState) -> Order:
+    return Order(
+        state.order_id,
+        state.account_id,
+        state.is_buy,
+        state.order_type,
+        state.tif,
+        state.price,
+        state.stop_price,
+        state.qty,
+        state.filled,
+        state.stp,
+        state.post_only,
+        state.arrival,
+    )
+
+
+def _resting(side: BookSide) -> list[OrderState]:
+    return [
+        _order_state(order) for level in side.top(len(side.keys)) for order in level.live_orders()
+    ]
+
+
+def export_book(book: SymbolBook) -> BookState:
+    return BookState(
+        symbol=book.symbol,
+        seq=book.seq,
+        last_price=book.last_price,
+        arrival=book.arrival,
+        resting=_resting(book.bids) + _resting(book.asks),
+        stops=[_order_state(order) for order in book.stops.held()],
+        seen_orders=book.seen_orders.as_list(),
+        seen_commands=book.seen_commands.as_list(),
+    )
+
+
+def restore_book(state: BookState, instrument: Instrument, dedupe_window: int) -> SymbolBook:
+    if state.symbol != instrument.symbol:
+        raise ValueError(f"snapshot of {state.symbol} restored for {instrument.symbol}")
+    book = SymbolBook(instrument, dedupe_window)
+    book.seq = state.seq
+    book.last_price = state.last_price
+    book.arrival = state.arrival
+    for item in state.resting:
+        order = _order(item)
+        book.orders[order.order_id] = order
+        (book.bids if order.is_buy else book.asks).add(order)
+    for item in state.stops:
+        order = _order(item)
+        book.orders[order.order_id] = order
+        book.stops.add(order)
+    book.seen_orders = RecentIds(dedupe_window, state.seen_orders)
+    book.seen_commands = RecentIds(dedupe_window, state.seen_commands)
+    return book
+
+
+def l2_view(book: SymbolBook, depth: int) -> L2View:
+    def levels(side: BookSide) -> list[LevelView]:
+        return [LevelView(lvl.price, lvl.qty, lvl.count) for lvl in side.top(depth)]
+
+    return L2View(symbol=book.symbol, seq=book.seq, bids=levels(book.bids), asks=levels(book.asks))
+
+
+def l3_view(book: SymbolBook, depth: int) -> L3View:
+    def levels(side: BookSide) -> list[L3Level]:
+        return [
+            L3Level(
+                price=lvl.price,
+                qty=lvl.qty,
+                orders=[OrderView(o.order_id, o.account_id, o.open_qty) for o in lvl.live_orders()],
+            )
+            for lvl in side.top(depth)
+        ]
+
+    return L3View(symbol=book.symbol, seq=book.seq, bids=levels(book.bids), asks=levels(book.asks))

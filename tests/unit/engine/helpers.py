@@ -1,0 +1,259 @@
+"""Builders and strategies shared by the engine tests."""
+
+from decimal import Decimal
+from itertools import count
+from typing import Any
+
+import msgspec
+from hypothesis import strategies as st
+
+from engine_service.core import Engine
+from exchange.domain import (
+    AmendOrder,
+    CancelOrder,
+    Command,
+    Event,
+    Instrument,
+    InstrumentStatus,
+    NewOrder,
+    OrderRejected,
+    OrderType,
+    Side,
+    StpMode,
+    TimeInForce,
+)
+
+
+def make_instrument(status: InstrumentStatus = InstrumentStatus.TRADING) -> Instrument:
+    """Tick and lot of 1, so prices and quantities read as plain numbers; band 10%."""
+    return Instrument(
+        symbol="BTC-USD",
+        base="BTC",
+        quote="USD",
+        tick_size=Decimal(1),
+        lot_size=Decimal(1),
+        min_qty=Decimal(2),
+        max_qty=Decimal(10),
+        price_band_pct=Decimal(10),
+        status=status,
+    )
+
+
+INSTRUMENT = make_instrument()
+SYMBOL = INSTRUMENT.symbol
+_ts = count(1)
+
+
+def new(
+    order_id: str,
+    side: Side = Side.BUY,
+    qty: int = 5,
+    price: int | None = 100,
+    *,
+    account: str = "a1",
+    order_type: OrderType = OrderType.LIMIT,
+    tif: TimeInForce = TimeInForce.GTC,
+    stop_price: int | None = None,
+    post_only: bool = False,
+    stp: StpMode = StpMode.CANCEL_NEWEST,
+    symbol: str = SYMBOL,
+) -> NewOrder:
+    return NewOrder(
+        symbol=symbol,
+        ts=next(_ts),
+        order_id=order_id,
+        account_id=account,
+        client_order_id=f"c-{order_id}",
+        side=side,
+        order_type=order_type,
+        tif=tif,
+        qty=qty,
+        price=price,
+        stop_price=stop_price,
+        post_only=post_only,
+        stp=stp,
+    )
+
+
+def cancel(order_id: str, *, account: str = "a1", command_id: str | None = None) -> CancelOrder:
+    ts = next(_ts)
+    return CancelOrder(
+        symbol=SYMBOL,
+        ts=ts,
+        command_id=command_id or f"k{ts}",
+        order_id=order_id,
+        account_id=account,
+    )
+
+
+def amend(
+    order_id: str,
+    *,
+    price: int | None = None,
+    qty: int | None = None,
+    account: str = "a1",
+    command_id: str | None = None,
+) -> AmendOrder:
+    ts = next(_ts)
+    return AmendOrder(
+        symbol=SYMBOL,
+        ts=ts,
+        command_id=command_id or f"k{ts}",
+        order_id=order_id,
+        account_id=account,
+        price=price,
+        qty=qty,
+    )
+
+
+def run(engine: Engine, *commands: Command) -> list[Event]:
+    """Apply commands in turn; the events of the last one."""
+    events: list[Event] = []
+    for command in commands:
+        events = engine.apply(command)
+    return events
+
+
+def kinds(events: list[Event]) -> list[str]:
+    return [type(event).__name__ for event in events]
+
+
+def without_detail(events: list[Event]) -> list[Event]:
+    """Events with the free-text ``detail`` of rejections blanked, for comparisons."""
+    return [
+        msgspec.structs.replace(e, detail="") if isinstance(e, OrderRejected) else e for e in events
+    ]
+
+
+# -- random command streams -------------------------------------------------------------------
+ACCOUNTS = st.sampled_from(["a1", "a2", "a3"])
+# Narrow, so that orders cross often; the edges fall outside the 10% band around 100.
+PRICES = st.integers(min_value=96, max_value=104) | st.integers(min_value=85, max_value=115)
+ORDER_TYPES = st.sampled_from([OrderType.LIMIT] * 5 + [OrderType.MARKET, OrderType.STOP] * 2)
+ORDER_TYPES = ORDER_TYPES | st.just(OrderType.STOP_LIMIT)
+TIFS = st.sampled_from([TimeInForce.GTC] * 4 + [TimeInForce.IOC, TimeInForce.FOK])
+# Picks an earlier order (small numbers: recent ones) or, from 40 on, an id never used.
+TARGETS = st.integers(min_value=0, max_value=44)
+
+
+@st.composite
+def new_orders(draw: st.DrawFn) -> dict[str, Any]:
+    order_type = draw(ORDER_TYPES)
+    tif = draw(TIFS)
+    has_price = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+    has_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+    post_only = order_type is OrderType.LIMIT and tif is TimeInForce.GTC and draw(st.booleans())
+    qty = draw(st.integers(min_value=2, max_value=10))
+    # Now and then, break one rule so that every rejection reason shows up.
+    noise = draw(st.integers(min_value=0, max_value=30))
+    if noise == 0:
+        has_price = not has_price
+    elif noise == 1:
+        has_stop = not has_stop
+    elif noise == 2:
+        qty = draw(st.sampled_from([-1, 0, 1, 11]))
+    elif noise == 3:
+        post_only = True
+    return {
+        "kind": "new",
+        "reuse": noise == 5,  # an order id used before
+        "target": draw(TARGETS),
+        "account": draw(ACCOUNTS),
+        "side": draw(st.sampled_from(list(Side))),
+        "order_type": order_type,
+        "tif": tif,
+        "qty": qty,
+        "price": draw(PRICES if noise != 4 else st.sampled_from([0, -5])) if has_price else None,
+        "stop_price": draw(PRICES) if has_stop else None,
+        "post_only": post_only,
+        "stp": draw(st.sampled_from(list(StpMode))),
+    }
+
+
+def _other(kind: str) -> st.SearchStrategy[dict[str, Any]]:
+    amends = kind == "amend"
+    return st.fixed_dictionaries(
+        {
+            "kind": st.just(kind),
+            "target": TARGETS,
+            "intruder": st.integers(min_value=0, max_value=9).map(lambda n: n == 0),
+            "account": ACCOUNTS,
+            "reuse": st.integers(min_value=0, max_value=9).map(lambda n: n == 0),
+            "price": st.none() | PRICES if amends else st.none(),
+            "qty": st.none() | st.integers(min_value=-1, max_value=11) if amends else st.none(),
+        }
+    )
+
+
+class _StreamBuilder:
+    """Turns drawn specs into commands that mostly name orders and commands seen before."""
+
+    def __init__(self) -> None:
+        self.order_ids: list[str] = []
+        self.owners: dict[str, str] = {}
+        self.command_ids: list[str] = []
+
+    def earlier(self, ids: list[str], target: int, fresh: str) -> str:
+        if ids and target < 40:
+            return ids[-1 - target % len(ids)]
+        return fresh
+
+    def build(self, spec: dict[str, Any], ts: int) -> Command:
+        if spec["kind"] == "new":
+            fresh = f"o{ts}"
+            order_id = (
+                self.earlier(self.order_ids, spec["target"], fresh) if spec["reuse"] else fresh
+            )
+            self.order_ids.append(order_id)
+            self.owners.setdefault(order_id, spec["account"])
+            return NewOrder(
+                symbol=SYMBOL,
+                ts=ts,
+                order_id=order_id,
+                account_id=spec["account"],
+                client_order_id=f"c{ts}",
+                side=spec["side"],
+                order_type=spec["order_type"],
+                tif=spec["tif"],
+                qty=spec["qty"],
+                price=spec["price"],
+                stop_price=spec["stop_price"],
+                post_only=spec["post_only"],
+                stp=spec["stp"],
+            )
+        order_id = self.earlier(self.order_ids, spec["target"], f"unknown{ts}")
+        owner = self.owners.get(order_id, spec["account"])
+        fresh = f"k{ts}"
+        command_id = (
+            self.earlier(self.command_ids, spec["target"], fresh) if spec["reuse"] else fresh
+        )
+        self.command_ids.append(command_id)
+        fields: dict[str, Any] = {
+            "symbol": SYMBOL,
+            "ts": ts,
+            "command_id": command_id,
+            "order_id": order_id,
+            "account_id": spec["account"] if spec["intruder"] else owner,
+        }
+        if spec["kind"] == "cancel":
+            return CancelOrder(**fields)
+        return AmendOrder(**fields, price=spec["price"], qty=spec["qty"])
+
+
+@st.composite
+def command_streams(
+    draw: st.DrawFn,
+    min_size: int = 20,
+    max_size: int = 80,
+) -> list[Command]:
+    """Random new/cancel/amend streams on one symbol, with timestamps 1, 2, 3, ..."""
+    orders = new_orders()
+    specs = draw(
+        st.lists(
+            st.one_of(orders, orders, orders, _other("cancel"), _other("amend")),
+            min_size=min_size,
+            max_size=max_size,
+        )
+    )
+    builder = _StreamBuilder()
+    return [builder.build(spec, ts) for ts, spec in enumerate(specs, start=1)]
