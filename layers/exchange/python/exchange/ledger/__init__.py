@@ -1,0 +1,72 @@
+"""The accounts-and-ledger capability: exact balances, order holds, double-entry settlement of
+engine events, deposits, withdrawals, positions and P&L.
+
+Layout: pure rules (``money``, ``holds``, ``settlement``, ``movements``, ``positions``,
+``webhooks``), the port (``port``) and its PostgreSQL implementation (``postgres``), schema
+migrations (``migrations``), settings and connections (``settings``, ``connection``).
+"""
+
+from exchange.ledger.errors import (
+    InsufficientFunds,
+    InvalidAmount,
+    InvalidSignature,
+    InvalidTransition,
+    InvalidWebhook,
+    KycNotAllowed,
+    LedgerError,
+    LedgerInconsistency,
+    NoProtectionPrice,
+    ReplayedWebhook,
+    ReservationConflict,
+    StaleWebhook,
+    UnknownAccount,
+    UnknownAsset,
+    UnknownReservation,
+    UnknownWithdrawal,
+)
+from exchange.ledger.holds import Hold
+from exchange.ledger.model import (
+    AccountKind,
+    Balance,
+    Deposit,
+    DepositNotice,
+    KycStatus,
+    Positions,
+    SymbolPnl,
+    Withdrawal,
+    WithdrawalStatus,
+)
+from exchange.ledger.port import LedgerPort, accept_deposit_webhook
+from exchange.ledger.settings import LedgerSettings
+
+__all__ = [
+    "AccountKind",
+    "Balance",
+    "Deposit",
+    "DepositNotice",
+    "Hold",
+    "InsufficientFunds",
+    "InvalidAmount",
+    "InvalidSignature",
+    "InvalidTransition",
+    "InvalidWebhook",
+    "KycNotAllowed",
+    "KycStatus",
+    "LedgerError",
+    "LedgerInconsistency",
+    "LedgerPort",
+    "LedgerSettings",
+    "NoProtectionPrice",
+    "Positions",
+    "ReplayedWebhook",
+    "ReservationConflict",
+    "StaleWebhook",
+    "SymbolPnl",
+    "UnknownAccount",
+    "UnknownAsset",
+    "UnknownReservation",
+    "UnknownWithdrawal",
+    "Withdrawal",
+    "WithdrawalStatus",
+    "accept_deposit_webhook",
+]

@@ -1,0 +1,12 @@
+DROP TABLE ledger.withdrawals;
+DROP TABLE ledger.deposits;
+DROP TABLE ledger.webhook_events;
+DROP TABLE ledger.applied_events;
+DROP TABLE ledger.settled_trades;
+DROP TABLE ledger.reservations;
+DROP TABLE ledger.journal_entries;
+DROP TABLE ledger.journal_tx;
+DROP TABLE ledger.balances;
+DROP TABLE ledger.accounts;
+DROP FUNCTION ledger.check_entries_balanced();
+DROP FUNCTION ledger.refuse_change();

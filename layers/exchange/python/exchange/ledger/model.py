@@ -1,0 +1,91 @@
+"""The ledger's value types: what its port takes and returns. Amounts are exact ``Decimal``."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Literal
+
+
+class KycStatus(StrEnum):
+    PENDING = "PENDING"
+    VERIFIED = "VERIFIED"
+    REJECTED = "REJECTED"
+    SUSPENDED = "SUSPENDED"
+
+    @property
+    def may_trade(self) -> bool:
+        """Trading and withdrawing need a verified account; deposits are accepted regardless."""
+        return self is KycStatus.VERIFIED
+
+
+class AccountKind(StrEnum):
+    USER = "USER"
+    FEE = "FEE"
+    EXTERNAL = "EXTERNAL"
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    asset: str
+    available: Decimal
+    held: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.available + self.held
+
+
+@dataclass(frozen=True, slots=True)
+class DepositNotice:
+    """A verified deposit event from the payment provider."""
+
+    event_id: str
+    deposit_id: str
+    account_id: str
+    asset: str
+    amount: Decimal
+    status: Literal["CREDITED", "FAILED"]
+    signed_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deposit:
+    deposit_id: str
+    account_id: str
+    asset: str
+    amount: Decimal
+    status: Literal["CREDITED", "FAILED"]
+
+
+class WithdrawalStatus(StrEnum):
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class Withdrawal:
+    withdrawal_id: str
+    account_id: str
+    asset: str
+    amount: Decimal
+    status: WithdrawalStatus
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolPnl:
+    """Average cost and realized P&L of one instrument's base, in its quote asset, fees included.
+
+    ``quantity`` is the traded quantity still held that has a known cost (deposits have none).
+    """
+
+    symbol: str
+    quantity: Decimal
+    average_cost: Decimal | None
+    realized_pnl: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Positions:
+    holdings: list[Balance]
+    pnl: list[SymbolPnl]

@@ -1,0 +1,103 @@
+"""The ledger's port: what the Lambdas and stream consumers call. ``PostgresLedger`` implements
+it; unit tests of callers can implement it in memory.
+
+``accept_deposit_webhook`` is the logic behind the deposit webhook route: verify, then credit.
+"""
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from decimal import Decimal
+
+from exchange.domain.commands import NewOrder
+from exchange.domain.events import Event
+from exchange.ledger.holds import Hold
+from exchange.ledger.model import (
+    AccountKind,
+    Balance,
+    Deposit,
+    DepositNotice,
+    KycStatus,
+    Positions,
+    Withdrawal,
+)
+from exchange.ledger.webhooks import DEFAULT_TOLERANCE_SECONDS, verify_deposit_webhook
+
+
+class LedgerPort(ABC):
+    @abstractmethod
+    def open_account(
+        self,
+        account_id: str,
+        *,
+        kyc_status: KycStatus = KycStatus.PENDING,
+        kind: AccountKind = AccountKind.USER,
+    ) -> None:
+        """Create the account if it does not exist (idempotent)."""
+
+    @abstractmethod
+    def set_kyc_status(self, account_id: str, kyc_status: KycStatus) -> None: ...
+
+    @abstractmethod
+    def reserve(self, order: NewOrder) -> Hold:
+        """Hold the funds a new order needs, once per order id.
+
+        Raises UnknownAccount, KycNotAllowed, InsufficientFunds, NoProtectionPrice or
+        ReservationConflict; on any of them nothing is held.
+        """
+
+    @abstractmethod
+    def release(self, order_id: str) -> Decimal:
+        """Give back what an order still holds (e.g. its publish failed); returns the amount."""
+
+    @abstractmethod
+    def apply_event(self, event: Event) -> bool:
+        """Settle a trade or apply a cancel, expiry, amend or reject to the holds.
+
+        Idempotent on ``(symbol, seq)``: returns False when the event was applied before. Events
+        that move no money (accepted, triggered, book deltas) return False.
+        """
+
+    @abstractmethod
+    def apply_events(self, events: Sequence[Event]) -> list[bool]:
+        """``apply_event`` for a batch, in one transaction: all applied, or none."""
+
+    @abstractmethod
+    def credit_deposit(self, notice: DepositNotice) -> Deposit:
+        """Record a verified deposit once. Raises ReplayedWebhook for a seen event or deposit."""
+
+    @abstractmethod
+    def request_withdrawal(
+        self, withdrawal_id: str, account_id: str, asset: str, amount: Decimal
+    ) -> Withdrawal:
+        """Hold ``amount`` for a withdrawal (idempotent on its id)."""
+
+    @abstractmethod
+    def complete_withdrawal(self, withdrawal_id: str) -> Withdrawal: ...
+
+    @abstractmethod
+    def fail_withdrawal(self, withdrawal_id: str) -> Withdrawal: ...
+
+    @abstractmethod
+    def balances(self, account_id: str) -> list[Balance]: ...
+
+    @abstractmethod
+    def positions(self, account_id: str) -> Positions: ...
+
+
+def accept_deposit_webhook(
+    ledger: LedgerPort,
+    body: bytes,
+    signature_header: str | None,
+    *,
+    secrets: Sequence[bytes],
+    now: int,
+    tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
+) -> Deposit:
+    """Verify a raw webhook body and credit its deposit.
+
+    Nothing is written unless the signature, timestamp and body are good and the event is new.
+    """
+    notice = verify_deposit_webhook(
+        body, signature_header, secrets=secrets, now=now, tolerance_seconds=tolerance_seconds
+    )
+    return ledger.credit_deposit(notice)

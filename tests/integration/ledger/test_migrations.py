@@ -1,0 +1,103 @@
+"""The schema migrates from empty to head and back, and the journal defends itself."""
+
+import psycopg
+import pytest
+from psycopg_pool import ConnectionPool
+
+from exchange.ledger import migrations
+from exchange.ledger.migrations import MigrationError
+from exchange.ledger.migrations.__main__ import main as migrate_main
+
+TABLES = {
+    "accounts",
+    "balances",
+    "journal_tx",
+    "journal_entries",
+    "reservations",
+    "settled_trades",
+    "applied_events",
+    "webhook_events",
+    "deposits",
+    "withdrawals",
+}
+
+
+def tables(conn: psycopg.Connection[tuple[object, ...]]) -> set[str]:
+    rows = conn.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'ledger'"
+    ).fetchall()
+    conn.commit()
+    return {str(r[0]) for r in rows} - {"schema_migrations"}
+
+
+def test_upgrade_from_empty_to_head_then_downgrade_to_empty(empty_database: str) -> None:
+    head = len(migrations.discover())
+    with psycopg.connect(empty_database) as conn:
+        # Given an empty database
+        assert migrations.current(conn) == 0
+        # When it is upgraded to head (twice: the second is a no-op)
+        assert migrations.upgrade(conn) == list(range(1, head + 1))
+        assert migrations.upgrade(conn) == []
+        # Then every table is there
+        assert migrations.current(conn) == head
+        assert tables(conn) == TABLES
+        # When it is downgraded to 0, Then they are gone, and it can be upgraded again
+        assert migrations.downgrade(conn, to=0) == list(range(head, 0, -1))
+        assert tables(conn) == set()
+        assert migrations.current(conn) == 0
+        assert migrations.upgrade(conn) == list(range(1, head + 1))
+
+
+def test_an_applied_migration_that_changed_is_refused(
+    empty_database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with psycopg.connect(empty_database) as conn:
+        migrations.upgrade(conn)
+        edited = [
+            migrations.Migration(m.version, m.name, m.up + "\n-- edited", m.down)
+            for m in migrations.discover()
+        ]
+        monkeypatch.setattr(migrations, "discover", lambda: edited)
+        with pytest.raises(MigrationError, match="changed after it was applied"):
+            migrations.upgrade(conn)
+
+
+def test_journal_is_append_only(pool: ConnectionPool) -> None:
+    with pool.connection() as conn:
+        for statement in (
+            "UPDATE ledger.journal_entries SET amount = amount * 2",
+            "DELETE FROM ledger.journal_tx",
+            "TRUNCATE ledger.journal_entries",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(statement)
+            conn.rollback()
+
+
+def _commit_one_sided_entry(conn: psycopg.Connection[tuple[object, ...]]) -> None:
+    with conn.transaction():
+        tx = conn.execute(
+            "INSERT INTO ledger.journal_tx (kind, reference) VALUES ('TEST', 'x') RETURNING tx_id"
+        ).fetchone()
+        assert tx is not None
+        conn.execute(
+            "INSERT INTO ledger.journal_entries (tx_id, account_id, asset, bucket, amount) "
+            "VALUES (%s, 'external', 'USD', 'AVAILABLE', 1)",
+            (tx[0],),
+        )
+
+
+def test_an_unbalanced_journal_transaction_cannot_be_written(pool: ConnectionPool) -> None:
+    # Given one entry with no opposite; When it is inserted; Then the database refuses it
+    with (
+        pool.connection() as conn,
+        pytest.raises(psycopg.errors.CheckViolation, match="does not sum to zero"),
+    ):
+        _commit_one_sided_entry(conn)
+
+
+def test_the_migration_command_reports_the_version(
+    empty_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert migrate_main(["upgrade", "--url", empty_database]) == 0
+    assert f"current: {len(migrations.discover())}" in capsys.readouterr().out
