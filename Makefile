@@ -9,7 +9,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The CDK CLI, pinned: npm's `latest` (3.0.0) cannot read aws-cdk-lib 2.275's cloud assembly.
 CDK := npx --yes aws-cdk@2.1148.1
-export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+# jsii prints a banner on every synth while the machine has Node 20 (end of life for jsii).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 # Lambda runs Python 3.13, so the venv is built with 3.13 where it exists (then 3.12, then python3).
 PYTHON_CANDIDATES := python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/python3.13) \
@@ -19,7 +20,8 @@ PYTHON_CANDIDATES := python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/pyt
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml \
+          layers/exchange/requirements.txt engine_service/requirements.txt
 	@python=""; for candidate in $(PYTHON_CANDIDATES); do \
 	  if $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then python=$$candidate; break; fi; \
 	done; \
@@ -73,13 +75,29 @@ synth: $(STAMP) ## cdk synth both regions into cdk.out (bundles the layer with l
 deploy: $(STAMP) ## cdk deploy both regions (needs AWS credentials and a bootstrapped account)
 	$(CDK) deploy --all --require-approval broadening
 
+.PHONY: build-engine
+build-engine: $(STAMP) ## Compile the engine core's hot modules with mypyc (git-ignored .so files)
+	$(PY) engine_service/core/build.py
+
+.PHONY: clean-engine
+clean-engine: $(STAMP) ## Remove the compiled engine core (back to plain Python)
+	$(PY) engine_service/core/build.py --clean
+
 .PHONY: bench-engine
-bench-engine: $(STAMP) ## Matching-engine benchmark: msgs/s, latency percentiles, peers
+bench-engine: build-engine ## Matching-engine benchmark: msgs/s, latency percentiles, peers
 	$(PY) -m bench.engine_bench
 
+.PHONY: bench-ledger
+bench-ledger: $(STAMP) ## Ledger benchmark: reservations/s and settlements/s on the local PostgreSQL
+	$(PY) -m bench.ledger_bench
+
+.PHONY: migrate-ledger
+migrate-ledger: $(STAMP) ## Migrate the ledger schema to head (EXCHANGE_DATABASE_URL or --url)
+	$(PY) -m exchange.ledger.migrations upgrade
+
 .PHONY: bench-service
-bench-service: $(STAMP) ## Engine-service benchmark (broker to journal)
-	@echo "bench-service: not built yet; the Engine service issue adds it" >&2; exit 2
+bench-service: $(STAMP) ## Engine service vs the broker ceiling: throughput and p50/p99 at half rate
+	$(PY) -m bench.service_bench
 
 .PHONY: lock
 lock: $(STAMP) ## Re-pin every transitive dependency into constraints.txt

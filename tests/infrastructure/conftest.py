@@ -8,7 +8,7 @@ from aws_cdk.assertions import Template
 
 from stacks.composition import build_app
 
-os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 NO_BUNDLING: dict[str, object] = {"aws:cdk:bundling-stacks": []}
 

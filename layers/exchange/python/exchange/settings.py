@@ -8,6 +8,7 @@ Powertools define themselves. For example, with ``EXCHANGE_SHARD_ID=s1`` and
 """
 
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
@@ -62,9 +63,15 @@ class EngineSettings(
 
     shard_id: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")]
     symbols: Annotated[list[str], NoDecode, Field(min_length=1)]
+    # A JSON array of instruments; None means the catalog shipped in the layer.
+    instruments_file: Path | None = None
+    snapshot_bucket: str | None = None
     snapshot_every_events: Annotated[int, Field(gt=0)] = 10_000
     snapshot_every_seconds: Annotated[int, Field(gt=0)] = 60
+    linger_ms: Annotated[int, Field(ge=0, le=1_000)] = 2
+    prefetch: Annotated[int, Field(gt=0, le=65_535)] = 2_000
     health_port: Annotated[int, Field(gt=0, lt=65536)] = 8080
+    metrics_interval_seconds: Annotated[int, Field(gt=0)] = 10
 
     @field_validator("symbols", mode="before")
     @classmethod

@@ -1,0 +1,1 @@
+"""Adapters behind the ports in ``engine_service.ports``: real ones and in-process ones."""

@@ -1,0 +1,54 @@
+"""The HTTP health endpoint the ECS (and container) health check calls.
+
+``GET /health`` answers 200 with ``{"status": "ready", ...}`` when the engine is consuming, and
+503 while it is starting, recovering, degraded (broker or journal unreachable) or stopped.
+"""
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+StatusFn = Callable[[], dict[str, Any]]
+
+
+class HealthServer:
+    def __init__(self, port: int, status: StatusFn, host: str = "0.0.0.0") -> None:  # noqa: S104 - the container's health check reaches it from outside the process
+        handler = _handler(status)
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="health", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def start(self) -> "HealthServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def _handler(status: StatusFn) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.rstrip("/") not in {"/health", ""}:
+                self.send_error(404)
+                return
+            body = status()
+            payload = json.dumps(body, default=str).encode()
+            self.send_response(200 if body.get("status") == "ready" else 503)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return  # health checks every few seconds would drown the logs
+
+    return Handler

@@ -1,0 +1,78 @@
+"""What the engine runtime needs from the outside world. Real adapters and in-process ones both
+implement these; the runtime is handed them and reaches nothing through globals."""
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple, Protocol
+
+import msgspec
+
+from exchange.wire import JournalRecord
+
+
+class Delivery(NamedTuple):
+    """One broker message. ``tag`` increases within a connection."""
+
+    tag: int
+    body: bytes
+    redelivered: bool
+
+
+class BrokerUnavailable(Exception):
+    """The broker connection is gone; unacknowledged deliveries will come again."""
+
+
+class JournalUnavailable(Exception):
+    """The journal refused or timed out after retries; nothing may be acknowledged."""
+
+
+class Intake(Protocol):
+    def connect(self) -> None:
+        """(Re)connect and start consuming; raises BrokerUnavailable."""
+
+    def poll(self, max_messages: int, timeout_s: float) -> list[Delivery]:
+        """Up to ``max_messages`` deliveries, waiting at most ``timeout_s`` for the first."""
+
+    def ack_through(self, tag: int) -> None:
+        """Acknowledge every delivery up to and including ``tag`` (AMQP ``multiple``)."""
+
+    def dead_letter(self, tag: int) -> None:
+        """Reject one delivery without requeue: it goes to the dead-letter queue."""
+
+    def stop_consuming(self) -> None:
+        """Stop new deliveries (SIGTERM); ack and dead-letter still work."""
+
+    def close(self) -> None: ...
+
+    def lag(self) -> int | None:
+        """Messages waiting in the shard's queue, if the broker says."""
+
+
+class JournalPosition(msgspec.Struct, frozen=True):
+    """Where the journal stood after a write: the last sequence number per stream shard."""
+
+    sequence_numbers: dict[str, str] = {}
+
+    def advanced(self, other: "JournalPosition") -> "JournalPosition":
+        return JournalPosition({**self.sequence_numbers, **other.sequence_numbers})
+
+
+class Journal(Protocol):
+    def append(self, records: Sequence[JournalRecord]) -> JournalPosition:
+        """Write records durably, keeping each symbol's order; returns the new position."""
+
+    def read_after(
+        self, position: JournalPosition
+    ) -> Iterator[tuple[JournalRecord, JournalPosition]]:
+        """Every record written after ``position``, in each symbol's order, up to the present,
+        each with the position just past it."""
+
+
+class SnapshotStore(Protocol):
+    def save(self, shard: str, snapshot: bytes) -> None: ...
+
+    def load(self, shard: str) -> bytes | None:
+        """The newest snapshot of the shard, or None."""
+
+
+class Clock(Protocol):
+    def monotonic(self) -> float: ...

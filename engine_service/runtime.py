@@ -1,0 +1,316 @@
+"""The engine service's loop: broker intake -> pure engine -> durable journal -> ack.
+
+Exactly-once effect on at-least-once delivery:
+- a broker message is acknowledged only after the events it caused are durable in the journal;
+- a redelivered command whose effect the engine already holds (same order id, or same command id
+  for a cancel or amend) is dropped without events;
+- on start, the state is the newest snapshot plus every journal event after it, so commands whose
+  events were durable before a crash are known when they come again.
+"""
+
+import dataclasses
+import enum
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from engine_service.adapters.kinesis import pack
+from engine_service.core import Engine
+from engine_service.ports import (
+    BrokerUnavailable,
+    Clock,
+    Delivery,
+    Intake,
+    Journal,
+    JournalPosition,
+    SnapshotStore,
+)
+from engine_service.snapshot import SNAPSHOT_FORMAT, ShardSnapshot, decode_snapshot, encode_snapshot
+from exchange.domain import Event, Instrument, WireFormatError
+from exchange.marketdata import BookLevel, L2Book
+from exchange.observability import logger
+from exchange.wire import decode_command
+
+
+class Status(enum.StrEnum):
+    STARTING = "starting"
+    RECOVERING = "recovering"
+    READY = "ready"
+    DEGRADED = "degraded"  # broker or journal unreachable; retrying
+    STOPPED = "stopped"
+
+
+class SystemClock:
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuntimeConfig:
+    shard: str
+    poll_max: int = 1_000  # deliveries taken per poll
+    linger_s: float = 0.002  # longest an event waits before the journal write
+    max_batch_events: int = 20_000  # flush when this many events are waiting
+    snapshot_every_events: int = 10_000
+    snapshot_every_s: float = 60.0
+    book_depth: int = 50
+    reconnect_backoff_s: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class BookPublisher(Protocol):
+    """Where L2 views go with each snapshot (Redis in production). Optional."""
+
+    def publish_books(self, books: Sequence[L2Book]) -> None: ...
+
+
+@dataclass
+class Counters:
+    commands: int = 0
+    events: int = 0
+    duplicates: int = 0
+    poison: int = 0
+    flushes: int = 0
+    snapshots: int = 0
+    reconnects: int = 0
+    journal_ms: float = 0.0  # total time spent in journal writes
+    recovery_ms: float = 0.0
+    replayed_events: int = 0
+
+
+class EngineRuntime:
+    def __init__(
+        self,
+        *,
+        config: RuntimeConfig,
+        instruments: Sequence[Instrument],
+        intake: Intake,
+        journal: Journal,
+        snapshots: SnapshotStore,
+        books: BookPublisher | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.config = config
+        self._instruments = list(instruments)
+        self._intake = intake
+        self._journal = journal
+        self._snapshots = snapshots
+        self._books = books
+        self._clock = clock or SystemClock()
+        self.engine = Engine(self._instruments)
+        self.position = JournalPosition()
+        self.status = Status.STARTING
+        self.counters = Counters()
+        self._pending_events: list[Event] = []
+        self._pending_tag: int | None = None
+        self._oldest_pending_at: float | None = None
+        self._events_since_snapshot = 0
+        self._last_snapshot_at = self._clock.monotonic()
+
+    # -- start -----------------------------------------------------------------------------------
+    def recover(self) -> None:
+        """Newest snapshot, then every journal event after it."""
+        self.status = Status.RECOVERING
+        started = time.perf_counter()
+        seqs: dict[str, int] = {}
+        payload = self._snapshots.load(self.config.shard)
+        if payload is not None:
+            snapshot = decode_snapshot(payload)
+            self.engine = Engine.restore(snapshot.engine_state, self._instruments)
+            self.position = snapshot.position
+            seqs = dict(snapshot.seqs)
+        replayed = 0
+        for record, position in self._journal.read_after(self.position):
+            self.position = self.position.advanced(position)
+            if record.symbol not in self.engine.books:
+                continue  # another shard's symbol on the shared stream
+            fresh = [e for e in record.events if e.seq > seqs.get(record.symbol, 0)]
+            if fresh:
+                if fresh[0].seq != self.engine.seq(record.symbol) + 1:
+                    raise RuntimeError(
+                        f"journal gap for {record.symbol}: next seq {fresh[0].seq}, "
+                        f"engine at {self.engine.seq(record.symbol)}"
+                    )
+                self.engine.replay(fresh)
+                replayed += len(fresh)
+        self.counters.recovery_ms = (time.perf_counter() - started) * 1000
+        self.counters.replayed_events = replayed
+        logger.info(
+            "recovered",
+            extra={
+                "snapshot": payload is not None,
+                "replayed_events": replayed,
+                "recovery_ms": round(self.counters.recovery_ms, 1),
+                "seqs": {symbol: self.engine.seq(symbol) for symbol in self.engine.books},
+            },
+        )
+        if replayed:
+            self.snapshot()  # the next start need not replay them again
+
+    def connect(self) -> None:
+        """Connect to the broker, retrying with backoff until it answers."""
+        for attempt, delay in enumerate((*self.config.reconnect_backoff_s, None), start=1):
+            try:
+                self._intake.connect()
+            except BrokerUnavailable as exc:
+                self.status = Status.DEGRADED
+                if delay is None:
+                    raise
+                logger.warning(
+                    "broker unavailable; retrying", extra={"attempt": attempt, "error": str(exc)}
+                )
+                time.sleep(delay)
+            else:
+                self.status = Status.READY
+                return
+
+    # -- loop ------------------------------------------------------------------------------------
+    def step(self) -> int:
+        """One poll: process what came, flush and snapshot when due. Returns deliveries taken."""
+        try:
+            deliveries = self._intake.poll(self.config.poll_max, self.config.linger_s)
+            for delivery in deliveries:
+                self._process(delivery)
+            if self._flush_due():
+                self.flush()
+        except BrokerUnavailable as exc:
+            self._on_broker_lost(exc)
+            return 0
+        if self._snapshot_due():
+            self.snapshot()
+        return len(deliveries)
+
+    def _process(self, delivery: Delivery) -> None:
+        try:
+            command = decode_command(delivery.body)
+        except WireFormatError as exc:
+            self._dead_letter(delivery, f"malformed: {exc}")
+            return
+        if command.symbol not in self.engine.books:
+            self._dead_letter(
+                delivery, f"symbol {command.symbol!r} is not traded by shard {self.config.shard}"
+            )
+            return
+        self.counters.commands += 1
+        if self.engine.is_duplicate(command):
+            self.counters.duplicates += 1
+            logger.debug("duplicate command dropped", extra={"redelivered": delivery.redelivered})
+        else:
+            events = self.engine.apply(command)
+            self._pending_events.extend(events)
+            self._events_since_snapshot += len(events)
+            if self._oldest_pending_at is None:
+                self._oldest_pending_at = self._clock.monotonic()
+        self._pending_tag = delivery.tag
+
+    def _dead_letter(self, delivery: Delivery, reason: str) -> None:
+        # Settle what came before first, so the journal and the acks stay in delivery order.
+        self.flush()
+        self._intake.dead_letter(delivery.tag)
+        self.counters.poison += 1
+        logger.error("command dead-lettered", extra={"reason": reason, "tag": delivery.tag})
+
+    def _flush_due(self) -> bool:
+        if self._pending_tag is None:
+            return False
+        if (
+            len(self._pending_events) >= self.config.max_batch_events
+            or self._oldest_pending_at is None
+        ):
+            return True
+        return self._clock.monotonic() - self._oldest_pending_at >= self.config.linger_s
+
+    def flush(self) -> None:
+        """Make pending events durable, then acknowledge the commands that caused them."""
+        if self._pending_events:
+            started = time.perf_counter()
+            self.position = self.position.advanced(self._journal.append(pack(self._pending_events)))
+            self.counters.journal_ms += (time.perf_counter() - started) * 1000
+            self.counters.events += len(self._pending_events)
+            self.counters.flushes += 1
+            self._pending_events = []
+        self._oldest_pending_at = None
+        if self._pending_tag is not None:
+            tag, self._pending_tag = self._pending_tag, None
+            self._intake.ack_through(tag)
+
+    def _on_broker_lost(self, exc: BrokerUnavailable) -> None:
+        # The unacked commands will come again. Their events are already applied to the book, so
+        # make them durable: the redelivered copies are then recognised as duplicates.
+        self.status = Status.DEGRADED
+        logger.warning("broker connection lost", extra={"error": str(exc)})
+        if self._pending_events:
+            self.position = self.position.advanced(self._journal.append(pack(self._pending_events)))
+            self.counters.events += len(self._pending_events)
+            self._pending_events = []
+        self._pending_tag = None
+        self._oldest_pending_at = None
+        self._intake.close()
+        self.counters.reconnects += 1
+        self.connect()
+
+    def broker_lag(self) -> int | None:
+        return self._intake.lag()
+
+    def health(self) -> dict[str, object]:
+        return {
+            "status": self.status.value,
+            "shard": self.config.shard,
+            "seqs": {symbol: self.engine.seq(symbol) for symbol in self.engine.books},
+            "counters": dataclasses.asdict(self.counters),
+        }
+
+    # -- snapshots -------------------------------------------------------------------------------
+    def _snapshot_due(self) -> bool:
+        if self._events_since_snapshot >= self.config.snapshot_every_events:
+            return True
+        elapsed = self._clock.monotonic() - self._last_snapshot_at
+        return self._events_since_snapshot > 0 and elapsed >= self.config.snapshot_every_s
+
+    def snapshot(self) -> None:
+        """Save the state, which must equal the durable journal: flush first."""
+        self.flush()
+        snapshot = ShardSnapshot(
+            format=SNAPSHOT_FORMAT,
+            shard=self.config.shard,
+            seqs={symbol: self.engine.seq(symbol) for symbol in self.engine.books},
+            position=self.position,
+            engine_state=self.engine.snapshot(),
+        )
+        self._snapshots.save(self.config.shard, encode_snapshot(snapshot))
+        if self._books is not None:
+            self._books.publish_books([self.l2(symbol) for symbol in self.engine.books])
+        self._events_since_snapshot = 0
+        self._last_snapshot_at = self._clock.monotonic()
+        self.counters.snapshots += 1
+
+    def l2(self, symbol: str) -> L2Book:
+        view = self.engine.l2(symbol, self.config.book_depth)
+        return L2Book(
+            symbol=symbol,
+            seq=view.seq,
+            bids=[BookLevel(level.price, level.qty, level.orders) for level in view.bids],
+            asks=[BookLevel(level.price, level.qty, level.orders) for level in view.asks],
+        )
+
+    # -- stop ------------------------------------------------------------------------------------
+    def shutdown(self) -> None:
+        """SIGTERM: stop intake, process what was delivered, flush, ack, snapshot, close."""
+        self._intake.stop_consuming()
+        try:
+            while self._drain():
+                pass
+            self.snapshot()
+        except BrokerUnavailable as exc:
+            logger.warning("broker lost during shutdown", extra={"error": str(exc)})
+            if self._pending_events:
+                self._journal.append(pack(self._pending_events))
+        finally:
+            self._intake.close()
+            self.status = Status.STOPPED
+
+    def _drain(self) -> bool:
+        deliveries = self._intake.poll(self.config.poll_max, 0)
+        for delivery in deliveries:
+            self._process(delivery)
+        return bool(deliveries)
