@@ -21,6 +21,8 @@ class RabbitIntake:
         self._parameters = pika.URLParameters(url)
         self._parameters.heartbeat = heartbeat_s
         self._parameters.blocked_connection_timeout = 60
+        # Named, so an operator (or a test) can find and close it with rabbitmqctl.
+        self._parameters.client_properties = {"connection_name": f"engine-{shard}"}
         self._shard = shard
         self._prefetch = prefetch
         self._connection: BlockingConnection | None = None
