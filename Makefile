@@ -68,8 +68,8 @@ run: $(STAMP) ## Run the exchange locally (today: the matching engine on a seede
 	$(PY) -m engine_service.demo
 
 .PHONY: synth
-synth: $(STAMP) ## cdk synth both regions into cdk.out (bundles the layer with local pip, no Docker)
-	$(CDK) synth --all
+synth: $(STAMP) ## cdk synth (both regions) into cdk.out (bundles the layer with local pip, no Docker)
+	$(CDK) synth
 
 .PHONY: deploy
 deploy: $(STAMP) ## cdk deploy both regions (needs AWS credentials and a bootstrapped account)
