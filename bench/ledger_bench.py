@@ -29,7 +29,6 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from exchange.domain import (
-    Instrument,
     InstrumentCatalog,
     NewOrder,
     OrderType,
@@ -45,18 +44,7 @@ from exchange.ledger.postgres import PostgresLedger
 ADMIN_URL = os.environ.get(
     "EXCHANGE_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-INSTRUMENT = Instrument(
-    symbol="BTC-USD",
-    base="BTC",
-    quote="USD",
-    tick_size=Decimal("0.01"),
-    lot_size=Decimal("0.0001"),
-    min_qty=Decimal("0.0001"),
-    max_qty=Decimal("100"),
-    price_band_pct=Decimal("10"),
-    maker_fee_bps=2,
-    taker_fee_bps=5,
-)
+INSTRUMENT = InstrumentCatalog.demo().get("BTC-USD")  # tick 0.01, lot 0.0001, fees 2/5 bps
 SCALES = {"USD": 8, "BTC": 8}
 ACCOUNTS = 50
 PRICE = 6_500_000  # 65,000.00

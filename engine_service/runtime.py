@@ -126,12 +126,7 @@ class EngineRuntime:
                 continue  # another shard's symbol on the shared stream
             fresh = [e for e in record.events if e.seq > seqs.get(record.symbol, 0)]
             if fresh:
-                if fresh[0].seq != self.engine.seq(record.symbol) + 1:
-                    raise RuntimeError(
-                        f"journal gap for {record.symbol}: next seq {fresh[0].seq}, "
-                        f"engine at {self.engine.seq(record.symbol)}"
-                    )
-                self.engine.replay(fresh)
+                self.engine.replay(fresh)  # raises ReplayError on a seq gap or a misfit
                 replayed += len(fresh)
         self.counters.recovery_ms = (time.perf_counter() - started) * 1000
         self.counters.replayed_events = replayed
@@ -168,9 +163,7 @@ class EngineRuntime:
     def step(self) -> int:
         """One poll: process what came, flush and snapshot when due. Returns deliveries taken."""
         try:
-            deliveries = self._intake.poll(self.config.poll_max, self.config.linger_s)
-            for delivery in deliveries:
-                self._process(delivery)
+            taken = self._take(self.config.linger_s)
             if self._flush_due():
                 self.flush()
         except BrokerUnavailable as exc:
@@ -178,6 +171,12 @@ class EngineRuntime:
             return 0
         if self._snapshot_due():
             self.snapshot()
+        return taken
+
+    def _take(self, timeout_s: float) -> int:
+        deliveries = self._intake.poll(self.config.poll_max, timeout_s)
+        for delivery in deliveries:
+            self._process(delivery)
         return len(deliveries)
 
     def _process(self, delivery: Delivery) -> None:
@@ -222,14 +221,7 @@ class EngineRuntime:
 
     def flush(self) -> None:
         """Make pending events durable, then acknowledge the commands that caused them."""
-        if self._pending_events:
-            started = time.perf_counter()
-            self.position = self.position.advanced(self._journal.append(pack(self._pending_events)))
-            self.counters.journal_ms += (time.perf_counter() - started) * 1000
-            self.counters.events += len(self._pending_events)
-            self.counters.flushes += 1
-            self._pending_events = []
-        self._oldest_pending_at = None
+        self._write_pending()
         if self._pending_tag is not None:
             tag, self._pending_tag = self._pending_tag, None
             self._intake.ack_through(tag)
@@ -239,15 +231,22 @@ class EngineRuntime:
         # make them durable: the redelivered copies are then recognised as duplicates.
         self.status = Status.DEGRADED
         logger.warning("broker connection lost", extra={"error": str(exc)})
-        if self._pending_events:
-            self.position = self.position.advanced(self._journal.append(pack(self._pending_events)))
-            self.counters.events += len(self._pending_events)
-            self._pending_events = []
+        self._write_pending()
         self._pending_tag = None
-        self._oldest_pending_at = None
         self._intake.close()
         self.counters.reconnects += 1
         self.connect()
+
+    def _write_pending(self) -> None:
+        """Append the pending events to the journal; on return they are durable."""
+        if self._pending_events:
+            started = time.perf_counter()
+            self.position = self.position.advanced(self._journal.append(pack(self._pending_events)))
+            self.counters.journal_ms += (time.perf_counter() - started) * 1000
+            self.counters.events += len(self._pending_events)
+            self.counters.flushes += 1
+            self._pending_events = []
+        self._oldest_pending_at = None
 
     def broker_lag(self) -> int | None:
         return self._intake.lag()
@@ -298,19 +297,12 @@ class EngineRuntime:
         """SIGTERM: stop intake, process what was delivered, flush, ack, snapshot, close."""
         self._intake.stop_consuming()
         try:
-            while self._drain():
+            while self._take(0):
                 pass
             self.snapshot()
         except BrokerUnavailable as exc:
             logger.warning("broker lost during shutdown", extra={"error": str(exc)})
-            if self._pending_events:
-                self._journal.append(pack(self._pending_events))
+            self._write_pending()
         finally:
             self._intake.close()
             self.status = Status.STOPPED
-
-    def _drain(self) -> bool:
-        deliveries = self._intake.poll(self.config.poll_max, 0)
-        for delivery in deliveries:
-            self._process(delivery)
-        return bool(deliveries)
