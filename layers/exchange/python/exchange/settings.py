@@ -36,9 +36,12 @@ class AwsSettings(_Settings):
 
 
 class BrokerSettings(_Settings):
-    """RabbitMQ (Amazon MQ in AWS). None means the in-process broker of local mode."""
+    """RabbitMQ: a URL locally; in AWS, Amazon MQ's AMQPS endpoint plus a Secrets Manager secret
+    holding ``username`` and ``password``. Neither means the in-process broker of local mode."""
 
     broker_url: str | None = None
+    broker_endpoint: str | None = None  # amqps://b-....mq.<region>.amazonaws.com:5671
+    broker_secret_arn: str | None = None
 
 
 class RedisSettings(_Settings):
@@ -50,6 +53,24 @@ class DatabaseSettings(_Settings):
 
     database_url: str | None = None
     database_secret_arn: str | None = None
+
+
+class AuthSettings(_Settings):
+    """The Cognito user pool whose JWTs the WebSocket authorizer and the local gateway verify.
+
+    ``jwks_url`` defaults to the pool's public JWKS; moto serves its own, so it is configurable.
+    """
+
+    user_pool_id: str | None = None
+    app_client_id: str | None = None
+    jwks_url: str | None = None
+    issuer: str | None = None
+
+
+class WebSocketSettings(_Settings):
+    """The API Gateway Management API endpoint, ``https://{api}.execute-api.{region}.amazonaws.com/{stage}``."""
+
+    ws_management_endpoint: str | None = None
 
 
 class JournalSettings(_Settings):

@@ -1,0 +1,208 @@
+"""Every Lambda function, described once. The CDK app builds each function, its least-privilege
+role, its environment and its trigger from this list; local mode wires the same handlers from it.
+
+A function ``name`` lives in ``lambdas/<name>/handler.py`` and exports ``handler(event, context)``.
+It imports only the shared layer (``exchange``) and its own folder.
+
+>>> FUNCTIONS["orders"].handler
+'lambdas.orders.handler.handler'
+>>> sorted(FUNCTIONS["recorder"].tables)
+['audit', 'events', 'fills', 'orders', 'trades']
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final, Literal
+
+Access = Literal["read", "write"]  # "write" includes read
+
+
+class Trigger(StrEnum):
+    REST = "rest"  # an API Gateway REST API proxy integration
+    WEBSOCKET = "websocket"  # API Gateway WebSocket routes
+    WEBSOCKET_AUTHORIZER = "websocket-authorizer"  # the $connect Lambda authorizer
+    KINESIS = "kinesis"  # an event source mapping on the journal stream
+
+
+class Need(StrEnum):
+    BROKER = "broker"  # publishes commands to Amazon MQ (VPC, broker secret)
+    LEDGER = "ledger"  # the Aurora ledger (VPC, database secret)
+    REDIS = "redis"  # reads book snapshots from ElastiCache (VPC)
+    WS_MANAGEMENT = (
+        "ws-management"  # posts to WebSocket connections (execute-api:ManageConnections)
+    )
+    WEBHOOK_SECRET = "webhook-secret"  # noqa: S105 - a capability name, not a secret
+    JWKS = "jwks"  # verifies Cognito JWTs (user pool id, client id, JWKS URL)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A REST route (``/v1`` prefix included) and whether it takes a Cognito JWT."""
+
+    method: Literal["GET", "POST", "PATCH", "DELETE"]
+    path: str
+    authorized: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    name: str
+    description: str
+    trigger: Trigger
+    tables: Mapping[str, Access] = field(default_factory=dict)
+    needs: frozenset[Need] = frozenset()
+    routes: tuple[Route, ...] = ()  # REST routes; WebSocket route keys for WEBSOCKET functions
+    ws_routes: tuple[str, ...] = ()
+    # Caps concurrency where the function would otherwise exhaust a downstream system (Aurora
+    # connections, the broker's channels). None leaves it to the account's pool.
+    reserved_concurrency: int | None = None
+    timeout_seconds: int = 10
+
+    @property
+    def handler(self) -> str:
+        return f"lambdas.{self.name}.handler.handler"
+
+
+def _spec(spec: FunctionSpec) -> tuple[str, FunctionSpec]:
+    return spec.name, spec
+
+
+FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
+    dict(
+        [
+            _spec(
+                FunctionSpec(
+                    name="orders",
+                    description="Place, amend, cancel and read orders; list fills",
+                    trigger=Trigger.REST,
+                    tables={"orders": "write", "fills": "read", "idempotency": "write"},
+                    needs=frozenset({Need.BROKER, Need.LEDGER}),
+                    routes=(
+                        Route("POST", "/v1/orders"),
+                        Route("GET", "/v1/orders"),
+                        Route("GET", "/v1/orders/{order_id}"),
+                        Route("PATCH", "/v1/orders/{order_id}"),
+                        Route("DELETE", "/v1/orders/{order_id}"),
+                        Route("GET", "/v1/fills"),
+                    ),
+                    reserved_concurrency=100,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="account",
+                    description="Account profile, balances, positions and withdrawals",
+                    trigger=Trigger.REST,
+                    tables={"idempotency": "write"},
+                    needs=frozenset({Need.LEDGER}),
+                    routes=(
+                        Route("GET", "/v1/account"),
+                        Route("GET", "/v1/balances"),
+                        Route("GET", "/v1/positions"),
+                        Route("POST", "/v1/withdrawals"),
+                    ),
+                    reserved_concurrency=50,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="markets",
+                    description="Public market data: instruments, book, trades, candles, health",
+                    trigger=Trigger.REST,
+                    tables={"trades": "read", "candles": "read"},
+                    needs=frozenset({Need.REDIS}),
+                    routes=(
+                        Route("GET", "/v1/markets", authorized=False),
+                        Route("GET", "/v1/markets/{symbol}/book", authorized=False),
+                        Route("GET", "/v1/markets/{symbol}/trades", authorized=False),
+                        Route("GET", "/v1/markets/{symbol}/candles", authorized=False),
+                        Route("GET", "/v1/health", authorized=False),
+                        Route("GET", "/v1/openapi.json", authorized=False),
+                    ),
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="deposits",
+                    description="Deposit webhook from the custodian (HMAC-signed, no JWT)",
+                    trigger=Trigger.REST,
+                    needs=frozenset({Need.LEDGER, Need.WEBHOOK_SECRET}),
+                    routes=(Route("POST", "/v1/webhooks/deposits", authorized=False),),
+                    reserved_concurrency=10,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="recorder",
+                    description="Journal consumer: order state, fills, trades, events and audit",
+                    trigger=Trigger.KINESIS,
+                    tables={
+                        "orders": "write",
+                        "fills": "write",
+                        "trades": "write",
+                        "events": "write",
+                        "audit": "write",
+                    },
+                    timeout_seconds=60,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="settlement",
+                    description="Journal consumer: settles trades and releases holds in the ledger",
+                    trigger=Trigger.KINESIS,
+                    needs=frozenset({Need.LEDGER}),
+                    timeout_seconds=60,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="fanout",
+                    description="Journal consumer: pushes events to WebSocket subscribers",
+                    trigger=Trigger.KINESIS,
+                    tables={"connections": "write"},
+                    needs=frozenset({Need.WS_MANAGEMENT}),
+                    timeout_seconds=60,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="candles",
+                    description="Journal consumer: OHLCV bars (1m, 5m, 1h, 1d) from trades",
+                    trigger=Trigger.KINESIS,
+                    tables={"candles": "write"},
+                    timeout_seconds=60,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="ws_authorizer",
+                    description="WebSocket $connect authorizer: verifies the Cognito JWT",
+                    trigger=Trigger.WEBSOCKET_AUTHORIZER,
+                    needs=frozenset({Need.JWKS}),
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="ws_connections",
+                    description="WebSocket $connect and $disconnect: the connection store",
+                    trigger=Trigger.WEBSOCKET,
+                    tables={"connections": "write"},
+                    ws_routes=("$connect", "$disconnect"),
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="ws_messages",
+                    description="WebSocket subscribe, unsubscribe, ping and malformed frames",
+                    trigger=Trigger.WEBSOCKET,
+                    tables={"connections": "write"},
+                    needs=frozenset({Need.REDIS, Need.WS_MANAGEMENT}),
+                    ws_routes=("subscribe", "unsubscribe", "ping", "$default"),
+                )
+            ),
+        ]
+    )
+)
