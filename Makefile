@@ -20,7 +20,7 @@ PYTHON_CANDIDATES := python3.13 $(wildcard $(HOME)/.pyenv/versions/3.13*/bin/pyt
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml \
+$(STAMP): requirements.txt requirements-dev.txt requirements-local.txt constraints.txt pyproject.toml \
           layers/exchange/requirements.txt engine_service/requirements.txt
 	@python=""; for candidate in $(PYTHON_CANDIDATES); do \
 	  if $$candidate -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then python=$$candidate; break; fi; \
@@ -50,11 +50,13 @@ typecheck: $(STAMP) ## mypy (strict, pydantic plugin)
 pytest: $(STAMP) ## All tests
 	$(PY) -m pytest
 
-.PHONY: unit integration infra
+.PHONY: unit integration infra e2e
 unit: $(STAMP) ## Unit tests only (no network)
 	$(PY) -m pytest tests/unit layers/exchange/python/exchange
 integration: $(STAMP) ## Integration tests against the local PostgreSQL, Redis and RabbitMQ
 	$(PY) -m pytest tests/integration
+e2e: $(STAMP) ## End-to-end tests: start `python -m local`, trade over HTTP and WebSocket
+	$(PY) -m pytest tests/e2e
 infra: $(STAMP) ## Synthesize the CDK app and assert on the templates
 	$(PY) -m pytest tests/infrastructure
 
@@ -64,15 +66,29 @@ fmt: $(STAMP) ## Format and auto-fix
 	$(PY) -m ruff check --fix .
 
 .PHONY: run
-run: $(STAMP) ## Run the exchange locally (today: the matching engine on a seeded demo stream)
+run: $(STAMP) ## The whole exchange on this machine (gateway, moto, engine, pollers); Ctrl-C stops it
+	$(PY) -m local
+
+.PHONY: demo-engine
+demo-engine: $(STAMP) ## The matching engine alone on a seeded demo stream
 	$(PY) -m engine_service.demo
 
+# checkov pins an old boto3, so it lives in its own venv, built from its own full pin list.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_STAMP): requirements-checkov.txt | $(STAMP)
+	@if [ ! -x $(CHECKOV_VENV)/bin/python ]; then $(PY) -m venv $(CHECKOV_VENV); fi
+	$(CHECKOV_VENV)/bin/python -m pip install -qq --disable-pip-version-check -r requirements-checkov.txt
+	@touch $@
+
 .PHONY: synth
-synth: $(STAMP) ## cdk synth (both regions) into cdk.out (bundles the layer with local pip, no Docker)
-	$(CDK) synth
+synth: $(STAMP) $(CHECKOV_STAMP) ## cdk synth both regions (cdk-nag), then cfn-lint and checkov on cdk.out
+	@start=$$(date +%s); $(CDK) synth --quiet; echo "cdk synth: $$(( $$(date +%s) - start )) s"
+	$(PY) -m stacks.checks cdk.out --checkov $(CHECKOV_VENV)/bin/checkov
 
 .PHONY: deploy
-deploy: $(STAMP) ## cdk deploy both regions (needs AWS credentials and a bootstrapped account)
+deploy: $(STAMP) ## cdk deploy all four stacks in dependency order (see docs/deploy.md)
 	$(CDK) deploy --all --require-approval broadening
 
 .PHONY: build-engine
@@ -95,9 +111,25 @@ bench-ledger: $(STAMP) ## Ledger benchmark: reservations/s and settlements/s on 
 migrate-ledger: $(STAMP) ## Migrate the ledger schema to head (EXCHANGE_DATABASE_URL or --url)
 	$(PY) -m exchange.ledger.migrations upgrade
 
+.PHONY: bench-e2e
+bench-e2e: $(STAMP) ## Orders over HTTP at a fixed rate on the local stack: HTTP-in to fill-out p50/p99
+	$(PY) -m bench.e2e_bench
+
 .PHONY: bench-service
 bench-service: $(STAMP) ## Engine service vs the broker ceiling: throughput and p50/p99 at half rate
 	$(PY) -m bench.service_bench
+
+.PHONY: bench-streams
+bench-streams: $(STAMP) ## Stream consumers: events/s through the recorder and fan-out handlers
+	$(PY) -m bench.streams_bench
+
+.PHONY: bench-api
+bench-api: $(STAMP) ## REST API: warm p50/p99 per POST /v1/orders (fakes), cold import per handler
+	$(PY) -m bench.api_bench
+
+.PHONY: openapi
+openapi: $(STAMP) ## Regenerate docs/openapi.json from the REST routers
+	$(PY) -m exchange.api.openapi docs/openapi.json
 
 .PHONY: lock
 lock: $(STAMP) ## Re-pin every transitive dependency into constraints.txt

@@ -26,6 +26,7 @@ from engine_service.ports import SnapshotStore
 from engine_service.runtime import EngineRuntime, RuntimeConfig
 from engine_service.telemetry import MetricsReporter
 from exchange.domain import ConfigurationError, InstrumentCatalog
+from exchange.messaging import broker_url_from_settings
 from exchange.observability import logger
 from exchange.settings import EngineSettings, load_settings
 
@@ -37,8 +38,9 @@ def build_runtime(settings: EngineSettings) -> EngineRuntime:
         else InstrumentCatalog.demo()
     )
     instruments = [catalog.get(symbol) for symbol in settings.symbols]
-    if settings.broker_url is None:
-        raise ConfigurationError("EXCHANGE_BROKER_URL is required to run the engine service")
+    # Locally a URL; in AWS Amazon MQ's endpoint plus its Secrets Manager secret, read once here.
+    # A rotated password reaches the engine when ECS restarts the task after a failed reconnect.
+    broker_url = broker_url_from_settings(settings, settings)()
     if settings.redis_url is None:
         raise ConfigurationError("EXCHANGE_REDIS_URL is required to run the engine service")
     aws = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
@@ -54,7 +56,7 @@ def build_runtime(settings: EngineSettings) -> EngineRuntime:
             snapshot_every_s=settings.snapshot_every_seconds,
         ),
         instruments=instruments,
-        intake=RabbitIntake(settings.broker_url, settings.shard_id, prefetch=settings.prefetch),
+        intake=RabbitIntake(broker_url, settings.shard_id, prefetch=settings.prefetch),
         journal=KinesisJournal(boto3.client("kinesis", **aws), settings.journal_stream),
         snapshots=CompositeSnapshotStore(stores),
         books=redis_store,

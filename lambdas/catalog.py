@@ -95,7 +95,8 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="account",
                     description="Account profile, balances, positions and withdrawals",
                     trigger=Trigger.REST,
-                    tables={"idempotency": "write"},
+                    # No idempotency table: a withdrawal's id follows from the Idempotency-Key,
+                    # and the ledger records each id once.
                     needs=frozenset({Need.LEDGER}),
                     routes=(
                         Route("GET", "/v1/account"),
@@ -153,6 +154,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="settlement",
                     description="Journal consumer: settles trades and releases holds in the ledger",
                     trigger=Trigger.KINESIS,
+                    tables={"cursors": "write"},
                     needs=frozenset({Need.LEDGER}),
                     timeout_seconds=60,
                 )
@@ -162,8 +164,9 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="fanout",
                     description="Journal consumer: pushes events to WebSocket subscribers",
                     trigger=Trigger.KINESIS,
-                    tables={"connections": "write"},
-                    needs=frozenset({Need.WS_MANAGEMENT}),
+                    tables={"connections": "write", "cursors": "write"},
+                    # Redis: fan-out keeps the L2 book that new subscribers get current.
+                    needs=frozenset({Need.WS_MANAGEMENT, Need.REDIS}),
                     timeout_seconds=60,
                 )
             ),
@@ -172,7 +175,9 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="candles",
                     description="Journal consumer: OHLCV bars (1m, 5m, 1h, 1d) from trades",
                     trigger=Trigger.KINESIS,
-                    tables={"candles": "write"},
+                    # Connections: bar updates go to candle subscribers (Gone ones are removed).
+                    tables={"candles": "write", "cursors": "write", "connections": "write"},
+                    needs=frozenset({Need.WS_MANAGEMENT}),
                     timeout_seconds=60,
                 )
             ),

@@ -1,4 +1,9 @@
-"""Build the CDK app: the regional stacks, tags and cdk-nag.
+"""Build the CDK app: four stacks (a base and a main stack per region), tags and cdk-nag.
+
+Deploy order (``cdk deploy --all`` follows the dependencies): the DR base (its key and snapshot
+bucket), the primary base (replicates snapshots into it), the primary (tables and secrets with
+replicas in the DR key, the Aurora global cluster), then the DR stack (the Aurora secondary joins
+the global cluster; the functions use the table replicas).
 
 ``python app.py`` and the tests do not read ``cdk.json`` the way the CDK CLI does, so its context
 (feature flags included) is loaded here, and the CLI's own context (``-c``, via
@@ -13,6 +18,7 @@ from aws_cdk import App, Tags, Validations
 from cdk_nag import AwsSolutionsChecks
 
 from stacks import constants
+from stacks.base_stack import RegionalBaseStack
 from stacks.config import DeploymentConfig, RegionRole
 from stacks.regional_stack import RegionalStack
 
@@ -22,8 +28,8 @@ def cdk_json_context(path: Path = constants.REPO_ROOT / "cdk.json") -> dict[str,
     return context
 
 
-def stack_id(config: DeploymentConfig, role: RegionRole) -> str:
-    return f"Exchange-{config.environment}-{role.value}"
+def stack_id(config: DeploymentConfig, role: RegionRole, *, base: bool = False) -> str:
+    return f"Exchange-{config.environment}-{role.value}{'-base' if base else ''}"
 
 
 def build_app(
@@ -35,8 +41,22 @@ def build_app(
     """The whole app. Tests pass ``nag=False`` and switch bundling off through ``context``."""
     app = App(context={**cdk_json_context(), **(context or {})}, outdir=outdir)
     config = DeploymentConfig.from_node(app.node)
-    for role in RegionRole:
-        RegionalStack(app, stack_id(config, role), config=config, role=role)
+    primary, dr = RegionRole.PRIMARY, RegionRole.DR
+    dr_base = RegionalBaseStack(app, stack_id(config, dr, base=True), config=config, role=dr)
+    primary_base = RegionalBaseStack(
+        app, stack_id(config, primary, base=True), config=config, role=primary, replicate_to=dr_base
+    )
+    primary_stack = RegionalStack(
+        app,
+        stack_id(config, primary),
+        config=config,
+        role=primary,
+        base=primary_base,
+        peer_base=dr_base,
+    )
+    RegionalStack(
+        app, stack_id(config, dr), config=config, role=dr, base=dr_base, primary=primary_stack
+    )
     for key, value in (
         ("Project", constants.PROJECT),
         ("Environment", config.environment),

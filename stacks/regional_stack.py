@@ -1,15 +1,35 @@
-"""One region's share of the exchange. The same stack class serves the primary and the DR region."""
+"""One region's share of the exchange. The same stack class serves the primary and the DR region;
+it only puts the capability constructs together."""
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Environment, Stack
+from aws_cdk import CfnOutput
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from exchange.messaging import ShardMap
+from lambdas.catalog import FUNCTIONS, Trigger
+from stacks import constants
+from stacks.base_stack import RegionalBaseStack
 from stacks.config import DeploymentConfig, RegionRole
+from stacks.constructs.api import Api
+from stacks.constructs.auth import Auth
+from stacks.constructs.data import Data
+from stacks.constructs.dns import ApiFailoverRecord
+from stacks.constructs.engine import Engine
+from stacks.constructs.functions import FunctionDeps, Functions
+from stacks.constructs.messaging import Broker, Journal
+from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.nag import acknowledge
+from stacks.constructs.network import Network
+from stacks.constructs.secrets import ReplicatedSecret
 from stacks.constructs.shared_layer import SharedLayer
+from stacks.stack import ExchangeStack
 
 
-class RegionalStack(Stack):
+class RegionalStack(ExchangeStack):
     def __init__(
         self,
         scope: Construct,
@@ -17,23 +37,173 @@ class RegionalStack(Stack):
         *,
         config: DeploymentConfig,
         role: RegionRole,
+        base: RegionalBaseStack,
+        peer_base: RegionalBaseStack | None = None,
+        primary: "RegionalStack | None" = None,
         **kwargs: Any,
     ) -> None:
-        region = config.region(role)
-        self._zones = config.availability_zones[region]
+        """The primary gets ``peer_base`` (the DR region's key, for its replicas); the DR region
+        gets ``primary`` (the user pool, and the order: it deploys after the primary)."""
         super().__init__(
             scope,
             construct_id,
-            env=Environment(account=config.account, region=region),
-            description=f"Serverless exchange, {role.value} region ({config.environment})",
-            termination_protection=config.environment == "prod",
+            config=config,
+            role=role,
+            description=f"{role.value} region",
             **kwargs,
         )
-        self.role = role
-        self.shared_layer = SharedLayer(self, "SharedLayer", environment=config.environment)
-        CfnOutput(self, "SharedLayerArn", value=self.shared_layer.layer.layer_version_arn)
+        is_primary = role is RegionRole.PRIMARY
+        # Imported by ARN: grants then go into this stack's role policies (the key policy trusts
+        # the account), never back into the base stack, which would make the stacks a cycle.
+        key = kms.Key.from_key_arn(self, "DataKey", base.data_key.key_arn)
+        peer_key = (
+            kms.Key.from_key_arn(self, "PeerDataKey", peer_base.data_key.key_arn)
+            if peer_base
+            else None
+        )
+        snapshots = s3.Bucket.from_bucket_attributes(
+            self,
+            "Snapshots",
+            bucket_name=base.snapshots.bucket_name,
+            encryption_key=key,
+        )
+        replica_region = config.peer_region(role) if is_primary else None
+        retain, retention = config.retain_data, config.retention
 
-    @property
-    def availability_zones(self) -> list[str]:
-        # Fixed in cdk.json: a lookup would need AWS credentials at synth time.
-        return list(self._zones)
+        self.network = Network(
+            self,
+            "Network",
+            nat_gateways=config.nat_gateways,
+            key=key,
+            retention=retention,
+            retain=retain,
+        )
+        self.shared_layer = SharedLayer(self, "SharedLayer", environment=config.environment)
+        if is_primary:
+            auth = Auth(self, "Auth", retain=retain)
+            self.user_pool: cognito.IUserPool = auth.user_pool
+            self.user_pool_client: cognito.IUserPoolClient = auth.client
+        else:
+            if primary is None:
+                raise ValueError("the DR stack needs the primary stack (its user pool)")
+            # Accounts are Cognito subs, so both regions trust the primary's one pool.
+            self.user_pool, self.user_pool_client = primary.user_pool, primary.user_pool_client
+            self.add_stack_dependency(
+                primary, "Aurora secondary joins the primary's global cluster"
+            )
+        self.data = Data(
+            self,
+            "Data",
+            config=config,
+            role=role,
+            network=self.network,
+            key=key,
+            peer_key=peer_key,
+        )
+        self.broker = Broker(
+            self,
+            "Broker",
+            name=config.resource_name("broker"),
+            vpc=self.network.vpc,
+            subnets=self.network.private,
+            instance_type=config.broker_instance_type,
+            key=key,
+        )
+        self.journal = Journal(
+            self,
+            "Journal",
+            name=config.resource_name("events"),
+            mode=config.kinesis_mode,
+            shards=config.kinesis_shards,
+            key=key,
+            enhanced_consumers=constants.ENHANCED_FAN_OUT_CONSUMERS,
+            retain=retain,
+        )
+        webhook = ReplicatedSecret(
+            self,
+            "DepositWebhookSecret",
+            name=config.resource_name("deposits", "webhook"),
+            description="HMAC key shared with the custodian for deposit webhooks",
+            key=key,
+            replica_region=replica_region,
+            replica_key=peer_key,
+            retain=retain,
+        )
+        acknowledge(
+            webhook,
+            {
+                "AwsSolutions-SMG4": "Rotated together with the custodian (both sides must change"
+                " it); the verifier accepts several secrets during the overlap.",
+            },
+        )
+        self.api = Api(self, "Api", config=config, user_pool=self.user_pool, key=key)
+        self.functions = Functions(
+            self,
+            "Functions",
+            deps=FunctionDeps(
+                environment=config.environment,
+                region_key=key,
+                layer=self.shared_layer.layer,
+                retention=retention,
+                retain=retain,
+                vpc=self.network.vpc,
+                subnets=self.network.private,
+                tables=self.data.tables,
+                table_names=self.data.table_names,
+                broker=self.broker,
+                ledger=self.data.ledger,
+                cache=self.data.cache,
+                journal=self.journal,
+                websocket_stage=self.api.websocket.stage,
+                webhook_secret=webhook.secret,
+                user_pool=self.user_pool,
+                user_pool_client=self.user_pool_client,
+                user_pool_region=config.primary_region,
+            ),
+        )
+        self.api.route(self.functions.functions)
+        shards = ShardMap.demo().shards
+        self.engine = Engine(
+            self,
+            "Engine",
+            environment=config.environment,
+            vpc=self.network.vpc,
+            subnets=self.network.private,
+            shards=shards,
+            desired_count=1 if is_primary else config.dr_engine_desired_count,
+            broker=self.broker,
+            cache=self.data.cache,
+            journal=self.journal,
+            snapshots=snapshots,
+            key=key,
+            retention=retention,
+            retain=retain,
+        )
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            name=f"{config.resource_name(role.value)}",
+            key=key,
+            alarm_email=config.alarm_email,
+            rest_stage=self.api.rest.stage,
+            functions=self.functions.functions,
+            consumers=[s.name for s in FUNCTIONS.values() if s.trigger is Trigger.KINESIS],
+            failure_queues=self.functions.failure_queues,
+            shards=sorted(shards),
+            broker_name=config.resource_name("broker"),
+            tables=self.data.table_names,
+            ledger=self.data.ledger.cluster,
+        )
+        if config.hosted_zone_id and config.hosted_zone_name and config.api_domain:
+            ApiFailoverRecord(
+                self,
+                "Dns",
+                zone_id=config.hosted_zone_id,
+                zone_name=config.hosted_zone_name,
+                domain_name=config.api_domain,
+                api=self.api.rest.api,
+                primary=is_primary,
+            )
+        CfnOutput(self, "SharedLayerArn", value=self.shared_layer.layer.layer_version_arn)
+        CfnOutput(self, "RestApiUrl", value=self.api.rest.api.url)
+        CfnOutput(self, "WebSocketUrl", value=self.api.websocket.stage.url)

@@ -2,7 +2,9 @@
 
 The CDK calls ``try_bundle`` before it would fall back to a bundling container. We install the
 layer's pinned requirements as manylinux wheels for the Lambda runtime with the local pip, then
-copy the package source in, which needs nothing but Python and PyPI.
+copy the package source in, which needs nothing but Python and PyPI. Several platform tags may be
+given (pip takes any of them), e.g. manylinux2014 and manylinux_2_28 for a wheel that is only
+built for the newer glibc.
 """
 
 import shutil
@@ -28,14 +30,14 @@ class PipLayerBundling:
         *,
         source_dir: Path,
         package: str,
-        platform: str,
+        platforms: Sequence[str],
         python_version: str,
         prune: Sequence[str] = (),
         runner: Runner = _run,
     ) -> None:
         self._source_dir = source_dir
         self._package = package
-        self._platform = platform
+        self._platforms = tuple(platforms)
         self._python_version = python_version
         self._prune = tuple(prune)
         self._runner = runner
@@ -48,8 +50,7 @@ class PipLayerBundling:
             "install",
             "--quiet",
             "--disable-pip-version-check",
-            "--platform",
-            self._platform,
+            *(arg for platform in self._platforms for arg in ("--platform", platform)),
             "--implementation",
             "cp",
             "--python-version",

@@ -15,7 +15,7 @@ class SharedLayer(Construct):
         bundling = PipLayerBundling(
             source_dir=constants.SHARED_LAYER_DIR,
             package=constants.SHARED_LAYER_PACKAGE,
-            platform=constants.LAMBDA_PIP_PLATFORM,
+            platforms=constants.LAMBDA_PIP_PLATFORMS,
             python_version=constants.LAMBDA_PYTHON_VERSION,
             prune=constants.LAMBDA_RUNTIME_PROVIDED,
         )

@@ -12,12 +12,15 @@ cannot be processed are dead-lettered to the shard's DLQ: at once when malformed
 """
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from importlib import resources
 from typing import TYPE_CHECKING, Final
+from urllib.parse import quote, urlsplit
 
 from exchange.domain.commands import Command
 from exchange.domain.errors import ConfigurationError, UnknownInstrument
+from exchange.secrets import CachedSecret, secrets_client_factory
+from exchange.settings import AwsSettings, BrokerSettings
 from exchange.wire import encode_command
 
 if TYPE_CHECKING:
@@ -27,6 +30,8 @@ COMMAND_EXCHANGE: Final = "exchange.commands"
 DEAD_LETTER_EXCHANGE: Final = "exchange.commands.dlx"
 DELIVERY_LIMIT: Final = 5
 CONTENT_TYPE: Final = "application/x-exchange-wire"
+
+UrlProvider = Callable[[], str]
 
 
 def command_queue(shard: str) -> str:
@@ -112,3 +117,44 @@ class CommandPublisher:
             properties=self._properties,
             mandatory=True,
         )
+
+
+def broker_url(settings: BrokerSettings, secret: Callable[[], str] | None = None) -> UrlProvider:
+    """The AMQP URL: ``broker_url`` as it is (local mode, tests), or Amazon MQ's endpoint with
+    the username and password of the ``broker_secret_arn`` secret (JSON), read through
+    ``secret`` (a ``CachedSecret``) on each connect."""
+    url = settings.broker_url
+    if url:
+        return lambda: url
+    endpoint = settings.broker_endpoint
+    if not endpoint or secret is None:
+        raise ConfigurationError(
+            "set EXCHANGE_BROKER_URL, or EXCHANGE_BROKER_ENDPOINT and _SECRET_ARN"
+        )
+    parts = urlsplit(endpoint)
+
+    def build() -> str:
+        try:
+            credentials = json.loads(secret())
+            user, password = credentials["username"], credentials["password"]
+        except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            # Never echo the secret: name the problem only.
+            raise ConfigurationError(
+                f"broker secret is not JSON with username and password: {type(exc).__name__}"
+            ) from exc
+        return (
+            f"{parts.scheme}://{quote(user, safe='')}:{quote(password, safe='')}@{parts.netloc}/%2F"
+        )
+
+    return build
+
+
+def broker_url_from_settings(settings: BrokerSettings, aws: AwsSettings) -> UrlProvider:
+    """``broker_url`` with the secret read through Secrets Manager (cached, refreshed every five
+    minutes so a rotated password reaches new connections). Nothing is fetched until called."""
+    secret = (
+        CachedSecret(settings.broker_secret_arn, secrets_client_factory(aws))
+        if settings.broker_secret_arn
+        else None
+    )
+    return broker_url(settings, secret)

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from exchange.domain.errors import ConfigurationError
+from exchange.domain.instruments import InstrumentCatalog
 
 
 class _Settings(BaseSettings):
@@ -73,19 +74,34 @@ class WebSocketSettings(_Settings):
     ws_management_endpoint: str | None = None
 
 
+class InstrumentSettings(_Settings):
+    """``EXCHANGE_INSTRUMENTS_FILE``: a JSON array of instruments, the same file for the engine,
+    the API and the consumers; unset means the catalog shipped in the layer."""
+
+    instruments_file: Path | None = None
+
+    def catalog(self) -> InstrumentCatalog:
+        if self.instruments_file is None:
+            return InstrumentCatalog.demo()
+        return InstrumentCatalog.from_json(self.instruments_file.read_bytes())
+
+
 class JournalSettings(_Settings):
     journal_stream: str = "exchange-events"
 
 
 class EngineSettings(
-    ObservabilitySettings, AwsSettings, BrokerSettings, RedisSettings, JournalSettings
+    ObservabilitySettings,
+    AwsSettings,
+    BrokerSettings,
+    RedisSettings,
+    JournalSettings,
+    InstrumentSettings,
 ):
     """The matching-engine service: one process per shard, a shard being a set of symbols."""
 
     shard_id: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")]
     symbols: Annotated[list[str], NoDecode, Field(min_length=1)]
-    # A JSON array of instruments; None means the catalog shipped in the layer.
-    instruments_file: Path | None = None
     snapshot_bucket: str | None = None
     snapshot_every_events: Annotated[int, Field(gt=0)] = 10_000
     snapshot_every_seconds: Annotated[int, Field(gt=0)] = 60

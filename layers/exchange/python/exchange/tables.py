@@ -8,7 +8,10 @@ Key design (each query the API and consumers make is a Query or GetItem, never a
   Query). GSI ``by_symbol_status`` (pk ``account_id``, sk ``symbol_status`` =
   ``SYMBOL#STATUS#order_id``) answers "my open BTC-USD orders" with ``begins_with``. GSI
   ``by_client_order_id`` (pk ``account_id``, sk ``client_order_id``) finds an order by the
-  client's id.
+  client's id. GSI ``open_orders`` (pk ``account_id``, sk ``open_order_id``) is sparse:
+  ``open_order_id`` is set (to the order id) only while the order is open, so counting an
+  account's open orders is one small Query. Whoever moves an order to a final status removes it;
+  ``symbol_status_key`` builds the ``symbol_status`` value (one format for every writer).
 - fills: pk ``account_id``, sk ``fill_id`` (``ts#symbol#seq#role``, time-ordered). GSI
   ``by_order`` (pk ``order_id``) lists one order's fills.
 - trades: pk ``symbol``, sk ``seq``; the public tape, expiring by TTL.
@@ -18,13 +21,16 @@ Key design (each query the API and consumers make is a Query or GetItem, never a
 - connections: pk ``connection_id``, sk ``channel`` (``$meta`` for the connection itself). GSI
   ``by_channel`` (pk ``channel``) lists a channel's subscribers for fan-out. TTL ``expires_at``.
 - idempotency: the Powertools Idempotency layout (pk ``id``, TTL ``expiration``).
+- cursors: pk ``consumer``, sk ``symbol``; the last seq each journal consumer applied, so a
+  replayed record is a no-op and a skipped one is seen as a gap.
 
 Table names come from ``TableSettings`` at start-up; ``bind_tables`` points the models at them.
 
 >>> [index.name for index in table_spec(OrderRecord).indexes]
-['by_client_order_id', 'by_symbol_status']
+['by_client_order_id', 'by_symbol_status', 'open_orders']
 >>> [spec.logical_name for spec in TABLE_SPECS]  # doctest: +NORMALIZE_WHITESPACE
-['orders', 'fills', 'trades', 'events', 'audit', 'candles', 'connections', 'idempotency']
+['orders', 'fills', 'trades', 'events', 'audit', 'candles', 'connections', 'idempotency',
+ 'cursors']
 """
 
 from dataclasses import dataclass
@@ -85,6 +91,17 @@ class OrdersByClientOrderId(GlobalSecondaryIndex["OrderRecord"]):  # type: ignor
     client_order_id = UnicodeAttribute(range_key=True)
 
 
+class OrdersOpen(GlobalSecondaryIndex["OrderRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "open_orders"
+        # All attributes, so a count can also filter on status: an entry a writer forgot to
+        # remove when the order finished is then still not counted.
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    open_order_id = UnicodeAttribute(range_key=True)
+
+
 class OrderRecord(_Table):
     """One order as the account sees it. Prices and quantities are decimal strings, never floats;
     ``last_seq`` is the engine seq of the last event applied, so stale events are no-ops."""
@@ -110,6 +127,10 @@ class OrderRecord(_Table):
     stp = UnicodeAttribute(null=True)
     filled_qty = UnicodeAttribute(default="0")
     notional = UnicodeAttribute(default="0")  # sum of fill price * qty, for the average price
+    # Fees in the quote asset, by the ledger's rule (cumulative per order, rounded up): ``fee`` is
+    # what was charged, ``fee_accrued`` the exact sum it is the ceiling of.
+    fee = UnicodeAttribute(default="0")
+    fee_accrued = UnicodeAttribute(default="0")
     open_qty = UnicodeAttribute(null=True)
     reject_reason = UnicodeAttribute(null=True)
     detail = UnicodeAttribute(null=True)
@@ -117,8 +138,17 @@ class OrderRecord(_Table):
     updated_ns = NumberAttribute()
     last_seq = NumberAttribute(default=0)
 
+    # Set only while the order is open (see the module docstring); the open_orders GSI is sparse.
+    open_order_id = UnicodeAttribute(null=True)
+
     by_symbol_status = OrdersBySymbolStatus()
     by_client_order_id = OrdersByClientOrderId()
+    open_orders = OrdersOpen()
+
+
+def symbol_status_key(symbol: str, status: str, order_id: str) -> str:
+    """The ``by_symbol_status`` sort key, e.g. ``BTC-USD#NEW#<order id>``."""
+    return f"{symbol}#{status}#{order_id}"
 
 
 # --- fills and trades ---------------------------------------------------------------------------
@@ -227,6 +257,12 @@ class CandleRecord(_Table):
     last_seq = NumberAttribute()
 
 
+def candle_series(symbol: str, interval: str) -> str:
+    """The candles partition key, e.g. ``BTC-USD#1m`` (one format for writer and readers);
+    ``interval`` is one of ``exchange.domain.CANDLE_INTERVALS``."""
+    return f"{symbol}#{interval}"
+
+
 # --- WebSocket connections ----------------------------------------------------------------------
 
 
@@ -272,6 +308,23 @@ class IdempotencyRecord(_Table):
     expiration = TTLAttribute(null=True)
 
 
+# --- journal consumers' progress ---------------------------------------------------------------
+
+
+class CursorRecord(_Table):
+    """How far one consumer (fanout, candles, settlement) has applied one symbol's events."""
+
+    logical_name = "cursors"
+
+    class Meta(_Meta):
+        pass
+
+    consumer = UnicodeAttribute(hash_key=True)
+    symbol = UnicodeAttribute(range_key=True)
+    last_seq = NumberAttribute()
+    updated_ns = NumberAttribute()
+
+
 TABLE_MODELS: Final[tuple[type[_Table], ...]] = (
     OrderRecord,
     FillRecord,
@@ -281,6 +334,7 @@ TABLE_MODELS: Final[tuple[type[_Table], ...]] = (
     CandleRecord,
     ConnectionRecord,
     IdempotencyRecord,
+    CursorRecord,
 )
 
 
@@ -397,6 +451,7 @@ class TableSettings(AwsSettings):
     candles_table: str = Field(default="exchange-candles", min_length=3)
     connections_table: str = Field(default="exchange-connections", min_length=3)
     idempotency_table: str = Field(default="exchange-idempotency", min_length=3)
+    cursors_table: str = Field(default="exchange-cursors", min_length=3)
 
 
 def bind_tables(settings: TableSettings) -> None:

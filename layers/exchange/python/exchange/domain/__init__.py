@@ -1,10 +1,13 @@
 """Pure domain: instruments, commands, events and exact numbers. No I/O, no AWS SDK."""
 
+from exchange.domain.candles import CANDLE_INTERVALS, CandleInterval
 from exchange.domain.commands import COMMAND_TYPES, AmendOrder, CancelOrder, Command, NewOrder
 from exchange.domain.enums import (
+    OPEN_STATUSES,
     CancelReason,
     ExpireReason,
     InstrumentStatus,
+    OrderStatus,
     OrderType,
     RejectReason,
     Side,
@@ -39,13 +42,16 @@ from exchange.domain.events import (
 from exchange.domain.instruments import Instrument, InstrumentCatalog
 
 __all__ = [
+    "CANDLE_INTERVALS",
     "COMMAND_TYPES",
     "EVENT_TYPES",
+    "OPEN_STATUSES",
     "AmendOrder",
     "AnyEvent",
     "BookDelta",
     "CancelOrder",
     "CancelReason",
+    "CandleInterval",
     "Command",
     "ConfigurationError",
     "Event",
@@ -66,6 +72,7 @@ __all__ = [
     "OrderCancelled",
     "OrderExpired",
     "OrderRejected",
+    "OrderStatus",
     "OrderTriggered",
     "OrderType",
     "RejectReason",

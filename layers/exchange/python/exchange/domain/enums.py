@@ -5,6 +5,7 @@ the same to a person as to the code.
 """
 
 from enum import StrEnum
+from typing import Final
 
 
 class Side(StrEnum):
@@ -36,6 +37,33 @@ class StpMode(StrEnum):
     CANCEL_NEWEST = "CANCEL_NEWEST"  # cancel the taker's remainder
     CANCEL_OLDEST = "CANCEL_OLDEST"  # cancel the resting maker, keep matching
     CANCEL_BOTH = "CANCEL_BOTH"
+
+
+class OrderStatus(StrEnum):
+    """An order's status as the account sees it. The API writes PENDING_NEW (and REJECTED when
+    publishing fails); the journal consumer moves it on from the engine's events."""
+
+    # This docstring is the OpenAPI schema's description (docs/openapi.json). FILLED, CANCELLED,
+    # EXPIRED and REJECTED are final; the others are OPEN_STATUSES.
+
+    PENDING_NEW = "PENDING_NEW"  # recorded by the API, not yet seen by the engine
+    NEW = "NEW"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+    REJECTED = "REJECTED"
+
+    @property
+    def is_open(self) -> bool:
+        """Not final: the order counts against the account's open-order limit and carries
+        ``open_order_id`` in the orders table."""
+        return self in OPEN_STATUSES
+
+
+OPEN_STATUSES: Final = frozenset(
+    {OrderStatus.PENDING_NEW, OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED}
+)
 
 
 class InstrumentStatus(StrEnum):

@@ -10,14 +10,24 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from exchange.domain.instruments import ExactDecimal
-from exchange.settings import AwsSettings, DatabaseSettings, ObservabilitySettings
+from exchange.settings import AwsSettings, DatabaseSettings, ObservabilitySettings, _Settings
 
 # Decimal places per asset. A notional (tick x lot) must fit the quote's scale: BTC-USD's is
 # 0.000001 and SOL-USD's 0.00001, so USD keeps 8 places.
 DEFAULT_ASSET_SCALES: dict[str, int] = {"USD": 8, "BTC": 8, "ETH": 18, "SOL": 9}
 
 
-class LedgerSettings(ObservabilitySettings, AwsSettings, DatabaseSettings):
+class AssetScaleSettings(_Settings):
+    """``EXCHANGE_LEDGER_ASSET_SCALES``: decimal places per asset. The ledger keeps balances and
+    charges fees at these scales; the recorder reads the same variable so the fee a fill shows is
+    the one settlement charges."""
+
+    ledger_asset_scales: dict[str, Annotated[int, Field(ge=0, le=18)]] = Field(
+        default_factory=lambda: dict(DEFAULT_ASSET_SCALES)
+    )
+
+
+class LedgerSettings(ObservabilitySettings, AwsSettings, DatabaseSettings, AssetScaleSettings):
     """The ledger's database, pool, fee account, protection prices and webhook rules."""
 
     # One request at a time per Lambda container: a pool of 1-2 is enough; more only for threads.
@@ -26,9 +36,6 @@ class LedgerSettings(ObservabilitySettings, AwsSettings, DatabaseSettings):
     # False behind RDS Proxy: prepared statements pin a proxy connection to the client.
     ledger_prepared_statements: bool = True
     ledger_fee_account_id: Annotated[str, Field(min_length=1, max_length=128)] = "fees"
-    ledger_asset_scales: dict[str, Annotated[int, Field(ge=0, le=18)]] = Field(
-        default_factory=lambda: dict(DEFAULT_ASSET_SCALES)
-    )
     # Market (and stop) buys hold quote at this price per symbol.
     ledger_protection_prices: dict[str, Annotated[ExactDecimal, Field(gt=0)]] = Field(
         default_factory=dict

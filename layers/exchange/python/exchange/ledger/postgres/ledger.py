@@ -36,6 +36,7 @@ from exchange.ledger.postgres import funding, reads
 from exchange.ledger.postgres.accounts import require_trading
 from exchange.ledger.postgres.holds_sql import find_hold, insert_hold, lock_holds, update_holds
 from exchange.ledger.postgres.journal import hold_funds, post
+from exchange.ledger.settings import LedgerSettings
 from exchange.ledger.settlement import resize_hold, settle_trade
 
 Row = tuple[object, ...]
@@ -72,6 +73,19 @@ class PostgresLedger(LedgerPort):
         self._fee_account_id = fee_account_id
         self._protection_prices = protection_prices
         self._retries = retries
+
+    @classmethod
+    def from_settings(
+        cls, pool: ConnectionPool, settings: LedgerSettings, instruments: InstrumentCatalog
+    ) -> "PostgresLedger":
+        """The ledger as every function configures it (the API's and the settlement consumer's)."""
+        return cls(
+            pool,
+            instruments=instruments,
+            asset_scales=settings.ledger_asset_scales,
+            fee_account_id=settings.ledger_fee_account_id,
+            protection_prices=settings.protection_price,
+        )
 
     @property
     def fee_account_id(self) -> str:

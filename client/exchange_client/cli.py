@@ -1,0 +1,193 @@
+"""``exchange``: the command line on top of the client.
+
+    exchange login alice@example.com --password Exchange-demo-1
+    exchange place BTC-USD buy 0.01 65000           # limit; omit the price for market
+    exchange amend ORDER_ID --qty 0.005
+    exchange cancel ORDER_ID
+    exchange orders [--symbol BTC-USD] [--status NEW]
+    exchange fills
+    exchange balances
+    exchange book BTC-USD                           # live view; Ctrl-C to quit
+    exchange tape BTC-USD                           # trades as they happen
+    exchange mm BTC-USD --mid 65000                 # a market maker (exchange_client.marketmaker)
+
+The exchange's address comes from ``EXCHANGE_API_URL`` etc., else from the local stack's state
+file; ``login`` saves it with the tokens, so later commands need no flags.
+"""
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+from pathlib import Path
+
+from exchange_client import session
+from exchange_client.api import ExchangeClient
+from exchange_client.config import ClientConfig
+from exchange_client.errors import ExchangeClientError
+from exchange_client.render import render_book, table
+from exchange_client.stream import MarketStream
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="exchange", description="Trade on the exchange.")
+    parser.add_argument("--stack", type=Path, help="local stack state file (default: make run's)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    login = commands.add_parser("login", help="sign in and save the tokens")
+    login.add_argument("email")
+    login.add_argument("--password", required=True)
+    place = commands.add_parser("place", help="place an order")
+    place.add_argument("symbol")
+    place.add_argument("side", choices=["buy", "sell"])
+    place.add_argument("qty", type=Decimal)
+    place.add_argument("price", type=Decimal, nargs="?")
+    place.add_argument("--tif", default="GTC", choices=["GTC", "IOC", "FOK"])
+    place.add_argument("--post-only", action="store_true")
+    place.add_argument("--client-order-id")
+    cancel = commands.add_parser("cancel", help="cancel an order")
+    cancel.add_argument("order_id")
+    amend = commands.add_parser("amend", help="amend an order's quantity and/or price")
+    amend.add_argument("order_id")
+    amend.add_argument("--qty", type=Decimal)
+    amend.add_argument("--price", type=Decimal)
+    orders = commands.add_parser("orders", help="your orders, newest first")
+    orders.add_argument("--symbol")
+    orders.add_argument("--status")
+    orders.add_argument("--limit", type=int, default=20)
+    fills = commands.add_parser("fills", help="your fills, newest first")
+    fills.add_argument("--order-id")
+    fills.add_argument("--limit", type=int, default=20)
+    commands.add_parser("balances", help="your balances")
+    book = commands.add_parser("book", help="the live order book")
+    book.add_argument("symbol")
+    book.add_argument("--depth", type=int, default=10)
+    tape = commands.add_parser("tape", help="trades as they happen")
+    tape.add_argument("symbol")
+    mm = commands.add_parser("mm", help="run a market maker around a reference price")
+    mm.add_argument("symbol")
+    mm.add_argument("--mid", type=Decimal, required=True)
+    mm.add_argument("--levels", type=int, default=5)
+    mm.add_argument("--size", type=Decimal)
+    mm.add_argument("--rate", type=float, default=5.0, help="requotes per second")
+    return parser
+
+
+async def _client(args: argparse.Namespace) -> ExchangeClient:
+    config, tokens = session.load()
+    client = ExchangeClient(config)
+    session.restore(client.auth, tokens)
+    await client.auth.access_token()  # refreshes if needed
+    if client.auth.tokens is not None and client.auth.tokens != tokens:
+        session.save(config, client.auth.tokens)
+    return client
+
+
+async def run(args: argparse.Namespace) -> int:
+    if args.command == "login":
+        config = ClientConfig.discover(args.stack)
+        async with ExchangeClient(config) as client:
+            await client.sign_in(args.email, args.password)
+            assert client.auth.tokens is not None  # noqa: S101 - sign_in sets them
+            session.save(config, client.auth.tokens)
+        print(f"signed in as {args.email}; tokens saved to {session.SESSION_FILE}")
+        return 0
+    if args.command == "tape":
+        return await _tape(args)
+    if args.command == "book":
+        return await _book(args)
+    client = await _client(args)
+    async with client:
+        if args.command == "place":
+            accepted = await client.place_order(
+                args.symbol, args.side, args.qty, args.price, tif=args.tif,
+                post_only=args.post_only, client_order_id=args.client_order_id,
+            )  # fmt: skip
+            print(f"{accepted.status} {accepted.order_id}")
+        elif args.command == "cancel":
+            print((await client.cancel_order(args.order_id)).status)
+        elif args.command == "amend":
+            print((await client.amend_order(args.order_id, qty=args.qty, price=args.price)).status)
+        elif args.command == "orders":
+            page = await client.list_orders(
+                symbol=args.symbol, status=args.status, limit=args.limit
+            )
+            print(table(
+                ["order_id", "symbol", "side", "type", "price", "qty", "filled", "status"],
+                [[o.order_id, o.symbol, o.side, o.order_type, o.price or "", o.qty, o.filled_qty,
+                  o.status] for o in page.items],
+            ))  # fmt: skip
+        elif args.command == "fills":
+            fills = await client.list_fills(order_id=args.order_id, limit=args.limit)
+            print(table(
+                ["order_id", "symbol", "side", "role", "price", "qty", "fee"],
+                [[f.order_id, f.symbol, f.side, f.role, f.price, f.qty, f.fee]
+                 for f in fills.items],
+            ))  # fmt: skip
+        elif args.command == "balances":
+            balances = await client.balances()
+            print(table(
+                ["asset", "available", "held", "total"],
+                [[b.asset, b.available, b.held, b.total] for b in balances],
+            ))  # fmt: skip
+        elif args.command == "mm":
+            from exchange_client.marketmaker import MarketMaker, QuoteConfig  # noqa: PLC0415
+
+            quotes = await QuoteConfig.load(
+                client, args.symbol, mid=args.mid, levels=args.levels, size=args.size,
+                rate=args.rate,
+            )  # fmt: skip
+            await MarketMaker(client, quotes).run()
+    return 0
+
+
+async def _stream(args: argparse.Namespace) -> tuple[MarketStream, ExchangeClient | None]:
+    try:
+        client = await _client(args)
+        return MarketStream(client.config.ws_url, token=client.auth.access_token), client
+    except ExchangeClientError:
+        config = ClientConfig.discover(args.stack)  # public channels need no sign-in
+        return MarketStream(config.ws_url), None
+
+
+async def _book(args: argparse.Namespace) -> int:
+    stream, client = await _stream(args)
+    async with stream:
+        await stream.subscribe(f"book.{args.symbol}")
+        async for event in stream:
+            if event.kind in {"book", "gap", "reconnecting"}:
+                book = stream.books[args.symbol]
+                sys.stdout.write("\x1b[H\x1b[2J" + render_book(book, args.depth, event.kind))
+                sys.stdout.flush()
+    if client is not None:
+        await client.close()
+    return 0
+
+
+async def _tape(args: argparse.Namespace) -> int:
+    stream, client = await _stream(args)
+    async with stream:
+        await stream.subscribe(f"trades.{args.symbol}")
+        print(f"{'seq':>10} {'side':<5} {'price':>14} {'qty':>14}")
+        async for event in stream:
+            for trade in event.data.get("trades", []) if event.kind == "trades" else []:
+                print(f"{trade['seq']:>10} {trade['aggressor_side']:<5} "
+                      f"{trade['price']:>14} {trade['qty']:>14}", flush=True)  # fmt: skip
+    if client is not None:
+        await client.close()
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return asyncio.run(run(args))
+    except KeyboardInterrupt:
+        return 130
+    except ExchangeClientError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The account REST function (see lambdas/catalog.py)."""

@@ -1,0 +1,1 @@
+"""The candles Lambda function (see lambdas/catalog.py)."""

@@ -1,0 +1,1 @@
+"""The deposits REST function (see lambdas/catalog.py)."""

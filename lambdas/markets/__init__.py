@@ -1,0 +1,1 @@
+"""The markets REST function (see lambdas/catalog.py)."""

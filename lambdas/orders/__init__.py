@@ -1,0 +1,1 @@
+"""The orders REST function (see lambdas/catalog.py)."""

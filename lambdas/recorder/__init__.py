@@ -1,0 +1,1 @@
+"""The recorder Lambda function (see lambdas/catalog.py)."""

@@ -1,0 +1,1 @@
+"""The settlement Lambda function (see lambdas/catalog.py)."""

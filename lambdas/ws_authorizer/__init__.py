@@ -1,0 +1,1 @@
+"""The ws_authorizer Lambda function (see lambdas/catalog.py)."""

@@ -1,0 +1,1 @@
+"""The ws_connections Lambda function (see lambdas/catalog.py)."""

@@ -1,0 +1,1 @@
+"""The ws_messages Lambda function (see lambdas/catalog.py)."""

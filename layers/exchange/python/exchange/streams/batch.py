@@ -1,0 +1,208 @@
+"""Kinesis batches of journal records, for every consumer.
+
+Each Kinesis record is one ``JournalRecord``: a gap-free run of one symbol's events. A consumer
+(a ``JournalSink``) knows the last seq it applied per symbol; a record is then
+
+- a **duplicate** when it ends at or before that seq: nothing happens (a replay, a retry after a
+  partial failure, or a producer retry);
+- a **gap** when it starts after the next seq: ``SequenceGap`` is raised, logged and counted, and
+  the record is reported failed, so Lambda retries it (and, with bisect-on-error, splits the
+  batch) rather than silently skipping events;
+- otherwise applied from the next seq on (a record that overlaps what was applied is trimmed).
+
+A record that does not decode is a **poison record**: ``WireFormatError``, logged and counted.
+Failures are reported with Powertools' partial batch response; Lambda checkpoints before the
+first failed record and redelivers the rest, which are then duplicates. Records after a failed
+record of the same symbol fail as gaps, so one symbol's events are never applied out of order.
+"""
+
+import base64
+import datetime as dt
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import cache
+from typing import Any, Final
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
+    KinesisStreamRecord,
+)
+
+from exchange.domain.errors import ExchangeError, WireFormatError
+from exchange.domain.events import AnyEvent
+from exchange.observability import logger, metrics, tracer
+from exchange.wire import JournalRecord, decode_record
+
+
+class SequenceGap(ExchangeError):
+    """A record starts after the next seq this consumer expects for its symbol."""
+
+    code = "sequence_gap"
+
+    def __init__(self, consumer: str, symbol: str, expected: int, first_seq: int) -> None:
+        super().__init__(
+            f"{consumer}: {symbol} record starts at seq {first_seq}, {expected} was due"
+        )
+        self.symbol = symbol
+        self.expected = expected
+        self.first_seq = first_seq
+
+
+class JournalSink(ABC):
+    """One consumer's effect of journal records.
+
+    ``apply`` must be idempotent per event (a crash between its writes and the next call is
+    followed by a replay of the same record), and must leave ``last_seq`` at the record's end.
+    """
+
+    name: str
+
+    @abstractmethod
+    def last_seq(self, symbol: str) -> int:
+        """The last seq applied for ``symbol`` (0 before its first event)."""
+
+    @abstractmethod
+    def apply(self, record: JournalRecord, events: Sequence[AnyEvent], after: int) -> None:
+        """Apply ``events`` (the record's events after seq ``after``, in order)."""
+
+
+def count(name: str, value: int = 1) -> None:
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def consume(sink: JournalSink, record: JournalRecord, positions: dict[str, int]) -> int:
+    """Apply one journal record; returns how many events were new.
+
+    ``positions`` caches each symbol's last seq for the rest of one batch.
+    """
+    symbol = record.symbol
+    last = positions.get(symbol)
+    if last is None:
+        last = sink.last_seq(symbol)
+    if record.last_seq <= last:
+        positions[symbol] = last
+        count("JournalDuplicateRecords")
+        logger.debug(
+            "duplicate journal record",
+            extra={"symbol": symbol, "first_seq": record.first_seq, "applied": last},
+        )
+        return 0
+    if record.first_seq > last + 1:
+        positions.pop(symbol, None)
+        count("JournalSequenceGaps")
+        logger.error(
+            "journal sequence gap",
+            extra={"consumer": sink.name, "symbol": symbol, "expected": last + 1,
+                   "first_seq": record.first_seq},
+        )  # fmt: skip
+        raise SequenceGap(sink.name, symbol, last + 1, record.first_seq)
+    fresh = record.events[last + 1 - record.first_seq :]
+    # Forgotten until applied: after a failure the next record of the symbol re-reads the store.
+    positions.pop(symbol, None)
+    sink.apply(record, fresh, last)
+    positions[symbol] = record.last_seq
+    count("JournalEventsApplied", len(fresh))
+    return len(fresh)
+
+
+def decode(data: bytes, *, sequence_number: str = "") -> JournalRecord:
+    try:
+        return decode_record(data)
+    except WireFormatError:
+        count("JournalPoisonRecords")
+        logger.error(
+            "poison journal record", extra={"sequence_number": sequence_number, "size": len(data)}
+        )
+        raise
+
+
+class _BatchRun:
+    def __init__(self, sink: JournalSink) -> None:
+        self._sink = sink
+        self._positions: dict[str, int] = {}
+
+    def __call__(self, record: KinesisStreamRecord) -> int:
+        sequence_number = record.kinesis.sequence_number
+        journal = decode(record.kinesis.data_as_bytes(), sequence_number=sequence_number)
+        return consume(self._sink, journal, self._positions)
+
+
+def consume_batch(
+    event: Mapping[str, Any],
+    sink: JournalSink,
+    *,
+    context: Any = None,
+    processor: BatchProcessor | None = None,
+) -> PartialItemFailureResponse:
+    """The body of a Kinesis-triggered handler: ``{"batchItemFailures": [...]}``."""
+    return process_partial_response(
+        event=dict(event),
+        record_handler=_BatchRun(sink),
+        processor=processor or BatchProcessor(event_type=EventType.KinesisDataStreams),
+        context=context,
+    )
+
+
+def _epoch(value: object) -> float:
+    return value.timestamp() if isinstance(value, dt.datetime) else 0.0
+
+
+KinesisHandler = Callable[..., PartialItemFailureResponse]
+
+
+def kinesis_handler(build: Callable[[], JournalSink]) -> KinesisHandler:
+    """A Lambda handler for a Kinesis event source mapping that feeds ``build()``'s sink (built
+    once, at the first invocation). Tests pass their own ``sink``."""
+    default = cache(build)
+
+    @logger.inject_lambda_context
+    @metrics.log_metrics
+    @tracer.capture_lambda_handler
+    def handler(
+        event: dict[str, Any], context: Any, sink: JournalSink | None = None
+    ) -> PartialItemFailureResponse:
+        response = consume_batch(event, sink or default(), context=context)
+        # Last, so a batch always has a metric to publish (Powertools flushes every 100 values
+        # on its own, which could otherwise leave the decorator's final flush empty).
+        count("JournalBatches")
+        return response
+
+    return handler
+
+
+STREAM_ARN_TEMPLATE: Final = "arn:aws:kinesis:{region}:000000000000:stream/{stream}"
+
+
+def lambda_event(
+    records: Iterable[Mapping[str, Any]], *, stream: str, region: str = "us-east-1"
+) -> dict[str, Any]:
+    """A Lambda Kinesis event from ``GetRecords`` output, as an event source mapping delivers it
+    (local-mode pollers and tests use this)."""
+    arn = STREAM_ARN_TEMPLATE.format(region=region, stream=stream)
+    return {
+        "Records": [
+            {
+                "kinesis": {
+                    "kinesisSchemaVersion": "1.0",
+                    "partitionKey": item["PartitionKey"],
+                    "sequenceNumber": item["SequenceNumber"],
+                    "data": base64.b64encode(item["Data"]).decode("ascii"),
+                    "approximateArrivalTimestamp": _epoch(item.get("ApproximateArrivalTimestamp")),
+                },
+                "eventSource": "aws:kinesis",
+                "eventVersion": "1.0",
+                "eventID": f"shardId-000000000000:{item['SequenceNumber']}",
+                "eventName": "aws:kinesis:record",
+                "invokeIdentityArn": "arn:aws:iam::000000000000:role/local",
+                "awsRegion": region,
+                "eventSourceARN": arn,
+            }
+            for item in records
+        ]
+    }

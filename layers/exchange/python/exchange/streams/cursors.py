@@ -1,0 +1,68 @@
+"""How far each consumer has applied each symbol's journal (the ``cursors`` table), and the sink
+base of the consumers whose own writes cannot say it (fanout, candles, settlement).
+
+A consumer's effect is idempotent per event, and the cursor is advanced after it, so a crash in
+between replays the record harmlessly. Advancing is conditional on the cursor being where the
+consumer read it, so two invocations racing on one symbol cannot both move it.
+"""
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+
+from exchange.domain.errors import ExchangeError
+from exchange.domain.events import AnyEvent
+from exchange.streams.batch import JournalSink
+from exchange.wire import JournalRecord
+
+Clock = Callable[[], int]
+
+
+class CursorConflict(ExchangeError):
+    """The cursor moved between reading and advancing it (another invocation applied it)."""
+
+    code = "cursor_conflict"
+
+
+class CursorStore(ABC):
+    @abstractmethod
+    def get(self, consumer: str, symbol: str) -> int:
+        """The last seq ``consumer`` applied for ``symbol``; 0 if none."""
+
+    @abstractmethod
+    def advance(self, consumer: str, symbol: str, *, after: int, to: int, now_ns: int) -> None:
+        """Move the cursor from ``after`` to ``to``; CursorConflict if it is not at ``after``."""
+
+
+class MemoryCursorStore(CursorStore):
+    def __init__(self) -> None:
+        self.positions: dict[tuple[str, str], int] = {}
+
+    def get(self, consumer: str, symbol: str) -> int:
+        return self.positions.get((consumer, symbol), 0)
+
+    def advance(self, consumer: str, symbol: str, *, after: int, to: int, now_ns: int) -> None:
+        if self.get(consumer, symbol) != after:
+            raise CursorConflict(f"{consumer}/{symbol} is not at seq {after}")
+        self.positions[(consumer, symbol)] = to
+
+
+class CursoredSink(JournalSink):
+    """A sink whose progress lives in a ``CursorStore`` under its ``name``."""
+
+    def __init__(self, cursors: CursorStore, clock: Clock = time.time_ns) -> None:
+        self._cursors = cursors
+        self._clock = clock
+
+    def last_seq(self, symbol: str) -> int:
+        return self._cursors.get(self.name, symbol)
+
+    def apply(self, record: JournalRecord, events: Sequence[AnyEvent], after: int) -> None:
+        self.handle(record, events, after)
+        self._cursors.advance(
+            self.name, record.symbol, after=after, to=record.last_seq, now_ns=self._clock()
+        )
+
+    @abstractmethod
+    def handle(self, record: JournalRecord, events: Sequence[AnyEvent], after: int) -> None:
+        """The consumer's effect; idempotent per event."""

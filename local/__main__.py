@@ -1,0 +1,96 @@
+"""``python -m local`` (``make run``): the whole exchange on this machine until Ctrl-C.
+
+python -m local                 # real PostgreSQL/Redis/RabbitMQ where they answer, else embedded
+python -m local --embedded      # embedded stand-ins only: nothing but Python needed
+python -m local --port 0 --state-file /tmp/stack.json   # how the e2e tests start it
+"""
+
+import os
+
+# Before anything imports Powertools (it reads these at import): quiet, no X-Ray, no EMF to stdout.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "exchange-local")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Exchange")
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from local.banner import banner
+from local.pollers import MappingConfig
+from local.services import ServiceError
+from local.stack import Stack, StackOptions
+
+DEFAULT_STATE_FILE = Path.home() / ".exchange" / "local-stack.json"
+
+
+def parse(argv: list[str] | None) -> StackOptions:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="gateway port; 0 picks a free one")
+    parser.add_argument(
+        "--embedded", action="store_true", help="use embedded PostgreSQL/Redis/broker only"
+    )
+    parser.add_argument("--workdir", type=Path, help="keep data and logs here (default: temp)")
+    parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
+    parser.add_argument("--no-seed", action="store_true", help="no demo users or funds")
+    parser.add_argument("--kinesis-shards", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=100, help="stream batch size")
+    parser.add_argument("--retries", type=int, default=3, help="stream retries before skipping")
+    args = parser.parse_args(argv)
+    env = os.environ
+    return StackOptions(
+        host=args.host,
+        port=args.port,
+        embedded=args.embedded,
+        # The same variables the services' own settings read.
+        database_url=env.get("EXCHANGE_DATABASE_URL"),
+        redis_url=env.get("EXCHANGE_REDIS_URL"),
+        broker_url=env.get("EXCHANGE_BROKER_URL"),
+        workdir=args.workdir,
+        state_file=args.state_file,
+        seed=not args.no_seed,
+        journal_shards=args.kinesis_shards,
+        mapping=MappingConfig(batch_size=args.batch_size, max_retry_attempts=args.retries),
+    )
+
+
+async def serve(options: StackOptions) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    print("starting the local exchange ...", flush=True)
+    stack = Stack(options)
+    try:
+        await stack.start()
+    except (ServiceError, OSError) as exc:  # e.g. the port is taken: say so, no traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(banner(stack), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        print("\nstopping ...", flush=True)
+        await stack.stop()
+        print("stopped; nothing left running.", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    code = asyncio.run(serve(parse(argv)))
+    # Everything the stack started is stopped by now. What remains are the hosted Lambdas' own
+    # connection pools, which a Lambda container never closes (it is frozen, then killed); left
+    # to the interpreter's exit, each pool's threads wait seconds for a database that is gone.
+    # So end the process as Lambda ends a container.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

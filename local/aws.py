@@ -1,0 +1,212 @@
+"""moto, in-process, serving the AWS APIs the exchange uses, provisioned from the same definitions
+the CDK app reads: every table in ``exchange.tables.TABLE_SPECS``, the journal stream, the Cognito
+user pool and app client, the snapshot bucket and the webhook secret.
+
+One ``ThreadedMotoServer`` on a free loopback port serves them all; handlers, pollers and the
+engine reach it through ``EXCHANGE_AWS_ENDPOINT_URL``, exactly as they reach AWS in the cloud.
+"""
+
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import boto3
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+from exchange.tables import TABLE_SPECS
+
+REGION: Final = "us-east-1"
+# moto accepts any credentials; these only keep boto3 from looking for real ones.
+CREDENTIALS: Final = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+JOURNAL_STREAM: Final = "exchange-events"
+SNAPSHOT_BUCKET: Final = "exchange-snapshots"
+WEBHOOK_SECRET_NAME: Final = "exchange/deposit-webhook"  # noqa: S105 - a name, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class AwsResources:
+    """What was created, with the names handlers and clients need."""
+
+    endpoint_url: str
+    table_names: dict[str, str]  # logical name -> table name
+    journal_stream: str
+    journal_shards: int
+    snapshot_bucket: str
+    user_pool_id: str
+    app_client_id: str
+    webhook_secret_arn: str
+    webhook_secret: str
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def jwks_url(self) -> str:
+        # moto serves each pool's JWKS at the path Cognito uses, under its own endpoint.
+        return f"{self.endpoint_url}/{self.user_pool_id}/.well-known/jwks.json"
+
+
+def client(service: str, endpoint_url: str) -> Any:
+    """A boto3 client pointed at the local moto server."""
+    return boto3.client(service, region_name=REGION, endpoint_url=endpoint_url, **CREDENTIALS)
+
+
+_STREAM_WRITES: Final = frozenset({"Kinesis_20131202.PutRecords", "Kinesis_20131202.PutRecord"})
+
+
+class MotoTimings:
+    """Requests and milliseconds per AWS operation, e.g. ``DynamoDB_20120810.PutItem``: where
+    the stack's time in moto goes (``/_local/status``, ``make bench-e2e``)."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+        self.calls: dict[str, list[float]] = {}  # operation -> [count, total ms]
+        self.on_stream_write: Callable[[], None] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        operation = environ.get("HTTP_X_AMZ_TARGET") or (
+            f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO', '').split('/')[1][:24]}"
+        )
+        started = time.perf_counter()
+        try:
+            return self._app(environ, start_response)
+        finally:
+            elapsed = (time.perf_counter() - started) * 1000
+            with self._lock:
+                entry = self.calls.setdefault(operation, [0, 0.0])
+                entry[0] += 1
+                entry[1] += elapsed
+            if operation in _STREAM_WRITES and self.on_stream_write is not None:
+                self.on_stream_write()
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {
+                op: {"calls": int(n), "ms_each": round(total / n, 2), "ms_total": round(total)}
+                for op, (n, total) in sorted(self.calls.items(), key=lambda kv: -kv[1][1])
+            }
+
+
+class _CachedDispatcher(DomainDispatcherApplication):
+    """moto's dispatcher works out each request's service under one global lock, scanning its
+    modules on disk each time: a large share of the stack's CPU under load. A signed JSON
+    request's service is fixed by its ``X-Amz-Target`` prefix (``DynamoDB_20120810``,
+    ``Kinesis_20131202``, ...), so that answer is cached; anything else asks moto as before."""
+
+    def __init__(self, create_app: Any) -> None:
+        super().__init__(create_app)
+        self._by_target: dict[str, Any] = {}
+
+    def get_application(self, environ: dict[str, Any]) -> Any:
+        target = str(environ.get("HTTP_X_AMZ_TARGET", "")).partition(".")[0]
+        if not target:
+            return super().get_application(environ)
+        app = self._by_target.get(target)
+        if app is None:
+            app = self._by_target[target] = super().get_application(environ)
+        return app
+
+
+class _TimedMotoServer(ThreadedMotoServer):
+    def _server_entry(self) -> None:
+        # ThreadedMotoServer's own entry, with the dispatcher cached and wrapped in MotoTimings.
+        self.timings = MotoTimings(_CachedDispatcher(create_backend_app))
+        self._server = make_server(
+            self._ip_address, self._port, self.timings, True, request_handler=MotoRequestHandler
+        )
+        self._server_ready_event.set()
+        self._server.serve_forever()
+
+
+class MotoServer:
+    """The moto server's lifetime: ``start`` picks a free port, ``stop`` frees it."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        # werkzeug logs every request at INFO: thousands of lines a second under load.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        self._server = _TimedMotoServer(ip_address=host, port=port, verbose=False)
+        self.endpoint_url = ""
+
+    def timings(self) -> dict[str, dict[str, float]]:
+        return self._server.timings.summary()
+
+    def on_stream_write(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each Kinesis write: the local pollers wake on it instead of
+        polling an idle stream many times a second."""
+        self._server.timings.on_stream_write = callback
+
+    def start(self) -> str:
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
+        return self.endpoint_url
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def provision(
+    endpoint_url: str, *, table_prefix: str = "exchange-", journal_shards: int = 1
+) -> AwsResources:
+    """Create every resource the stack needs on a fresh moto server."""
+    dynamodb = client("dynamodb", endpoint_url)
+    table_names: dict[str, str] = {}
+    for spec in TABLE_SPECS:
+        name = f"{table_prefix}{spec.logical_name}"
+        dynamodb.create_table(**spec.create_table_kwargs(name))
+        if spec.ttl_attribute:
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute},
+            )
+        table_names[spec.logical_name] = name
+
+    kinesis = client("kinesis", endpoint_url)
+    kinesis.create_stream(StreamName=JOURNAL_STREAM, ShardCount=journal_shards)
+
+    s3 = client("s3", endpoint_url)
+    s3.create_bucket(Bucket=SNAPSHOT_BUCKET)
+    s3.put_bucket_versioning(Bucket=SNAPSHOT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+
+    cognito = client("cognito-idp", endpoint_url)
+    pool = cognito.create_user_pool(
+        PoolName="exchange-users",
+        UsernameAttributes=["email"],
+        AutoVerifiedAttributes=["email"],
+    )["UserPool"]
+    app_client = cognito.create_user_pool_client(
+        UserPoolId=pool["Id"],
+        ClientName="exchange-api",
+        ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+    )["UserPoolClient"]
+
+    webhook_secret = secrets.token_hex(24)
+    secret = client("secretsmanager", endpoint_url).create_secret(
+        Name=WEBHOOK_SECRET_NAME,
+        # A JSON array: the deposits function accepts any of several while one rotates.
+        SecretString=json.dumps([webhook_secret]),
+    )
+    return AwsResources(
+        endpoint_url=endpoint_url,
+        table_names=table_names,
+        journal_stream=JOURNAL_STREAM,
+        journal_shards=journal_shards,
+        snapshot_bucket=SNAPSHOT_BUCKET,
+        user_pool_id=pool["Id"],
+        app_client_id=app_client["ClientId"],
+        webhook_secret_arn=secret["ARN"],
+        webhook_secret=webhook_secret,
+    )

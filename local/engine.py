@@ -1,0 +1,264 @@
+"""The matching engine in the local stack, one per shard, supervised like an ECS service: a task
+that dies is started again, and it recovers from its snapshot plus the journal.
+
+- With RabbitMQ: ``python -m engine_service run`` as a child process (the ECS task's command),
+  configured by environment, logging to ``engine-<shard>.log``. ``crash`` is ``kill -9``.
+- With the in-process broker: the same ``EngineRuntime`` on a thread of this process, reading
+  ``InMemoryIntake``. ``crash`` abandons the runtime without flushing (unacknowledged commands go
+  back to the queue, unjournaled events are lost) and a new one recovers, as after a kill.
+"""
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import redis
+
+from engine_service.adapters.kinesis import KinesisJournal
+from engine_service.adapters.memory import InMemoryBroker, InMemoryIntake
+from engine_service.adapters.snapshots import (
+    CompositeSnapshotStore,
+    RedisSnapshotStore,
+    S3SnapshotStore,
+)
+from engine_service.runtime import EngineRuntime, RuntimeConfig
+from exchange.domain import InstrumentCatalog
+from exchange.observability import logger
+from local.aws import client
+
+
+class EngineTask(Protocol):
+    shard: str
+    restarts: int
+
+    def start(self) -> None: ...
+    def wait_ready(self, timeout_s: float) -> None: ...
+    def crash(self) -> None: ...
+    def stop(self) -> None: ...
+    def status(self) -> dict[str, Any]: ...
+
+
+class EngineProcess:
+    """``python -m engine_service run`` for one shard, restarted when it dies."""
+
+    def __init__(
+        self, shard: str, env: Mapping[str, str], *, log_path: Path, health_port: int
+    ) -> None:
+        self.shard = shard
+        self._env = dict(env)
+        self._log_path = log_path
+        self._health_port = health_port
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._watcher: threading.Thread | None = None
+        self.restarts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    def start(self) -> None:
+        self._spawn()
+        self._watcher = threading.Thread(
+            target=self._watch, name=f"engine-{self.shard}", daemon=True
+        )
+        self._watcher.start()
+
+    def _spawn(self) -> None:
+        with self._lock, self._log_path.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "engine_service", "run"],
+                env=self._env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            process = self._process
+            if process is not None and process.poll() is not None and not self._stopping.is_set():
+                logger.warning(
+                    "engine exited; restarting",
+                    extra={"shard": self.shard, "returncode": process.returncode},
+                )
+                self.restarts += 1
+                time.sleep(0.2)
+                if not self._stopping.is_set():
+                    self._spawn()
+            self._stopping.wait(0.1)
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        url = f"http://127.0.0.1:{self._health_port}/health"
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=1) as response:
+                    if response.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(
+            f"engine {self.shard} not ready after {timeout_s} s; see {self._log_path}"
+        )
+
+    def crash(self) -> None:
+        if self._process is not None:
+            self._process.send_signal(signal.SIGKILL)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        process = self._process
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._watcher is not None:
+            self._watcher.join(2)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "mode": "process",
+            "pid": self.pid,
+            "restarts": self.restarts,
+            "log": str(self._log_path),
+        }
+
+
+class EngineThread:
+    """The engine runtime on a thread, fed by the in-process broker."""
+
+    def __init__(
+        self,
+        shard: str,
+        symbols: Sequence[str],
+        *,
+        broker: InMemoryBroker,
+        aws_endpoint: str,
+        journal_stream: str,
+        snapshot_bucket: str,
+        redis_url: str,
+        config: RuntimeConfig,
+    ) -> None:
+        self.shard = shard
+        self._symbols = list(symbols)
+        self._broker = broker
+        self._aws_endpoint = aws_endpoint
+        self._journal_stream = journal_stream
+        self._snapshot_bucket = snapshot_bucket
+        self._redis_url = redis_url
+        self._config = config
+        self._stop = threading.Event()
+        self._crash = threading.Event()
+        self._ready = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runtime: EngineRuntime | None = None
+        self.restarts = 0
+
+    def _build(self, intake: InMemoryIntake) -> EngineRuntime:
+        catalog = InstrumentCatalog.demo()
+        redis_store = RedisSnapshotStore(redis.Redis.from_url(self._redis_url))
+        return EngineRuntime(
+            config=self._config,
+            instruments=[catalog.get(symbol) for symbol in self._symbols],
+            intake=intake,
+            journal=KinesisJournal(client("kinesis", self._aws_endpoint), self._journal_stream),
+            snapshots=CompositeSnapshotStore(
+                [
+                    redis_store,
+                    S3SnapshotStore(client("s3", self._aws_endpoint), self._snapshot_bucket),
+                ]
+            ),
+            books=redis_store,
+        )
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"engine-{self.shard}", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            intake = self._broker.intake(self.shard)
+            runtime = self._build(intake)
+            self.runtime = runtime
+            runtime.recover()
+            runtime.connect()
+            self._ready.set()
+            while not self._stop.is_set() and not self._crash.is_set():
+                runtime.step()
+            if self._crash.is_set():
+                # A kill: no flush, no ack, no snapshot. Unacked deliveries go back in front.
+                intake.close()
+                self._crash.clear()
+                self.restarts += 1
+                continue
+            runtime.shutdown()
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        if not self._ready.wait(timeout_s):
+            raise TimeoutError(f"engine {self.shard} not ready after {timeout_s} s")
+
+    def crash(self) -> None:
+        self._ready.clear()
+        self._crash.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(20)
+
+    def status(self) -> dict[str, Any]:
+        runtime = self.runtime
+        health = runtime.health() if runtime else {}
+        return {"mode": "thread", "restarts": self.restarts, "status": health.get("status")}
+
+
+def engine_env(
+    base: Mapping[str, str],
+    *,
+    shard: str,
+    symbols: Sequence[str],
+    broker_url: str,
+    redis_url: str,
+    aws_endpoint: str,
+    journal_stream: str,
+    snapshot_bucket: str,
+    health_port: int,
+) -> dict[str, str]:
+    """The ECS task's environment for one shard."""
+    return {
+        **{key: value for key, value in base.items() if not key.startswith("EXCHANGE_")},
+        "POWERTOOLS_SERVICE_NAME": f"engine-{shard}",
+        "EXCHANGE_SHARD_ID": shard,
+        "EXCHANGE_SYMBOLS": ",".join(symbols),
+        "EXCHANGE_BROKER_URL": broker_url,
+        "EXCHANGE_REDIS_URL": redis_url,
+        "EXCHANGE_AWS_ENDPOINT_URL": aws_endpoint,
+        "EXCHANGE_JOURNAL_STREAM": journal_stream,
+        "EXCHANGE_SNAPSHOT_BUCKET": snapshot_bucket,
+        "EXCHANGE_HEALTH_PORT": str(health_port),
+        # Locally the REST book view (published with each snapshot) should stay fresh.
+        "EXCHANGE_SNAPSHOT_EVERY_SECONDS": "1",
+        "EXCHANGE_METRICS_INTERVAL_SECONDS": "60",
+    }
+
+
+def kill_all(tasks: Sequence[EngineTask]) -> None:
+    """Stop every task; used on shutdown, including after an error during start-up."""
+    for task in tasks:
+        try:
+            task.stop()
+        except OSError as exc:
+            logger.warning("engine stop failed", extra={"shard": task.shard, "error": repr(exc)})

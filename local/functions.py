@@ -1,0 +1,145 @@
+"""Lambda functions, hosted in this process: the handlers from ``lambdas.catalog`` invoked with
+AWS-shaped events and a Lambda context.
+
+Each function has one execution environment here: one worker thread that runs its invocations
+one at a time, as a Lambda container does. Handlers rely on that (a container's module-level
+clients, such as a pika connection, serve one invocation at a time), so two invocations of one
+function never overlap; different functions run side by side.
+
+All functions share this process's environment (the stack sets it once, before the first import,
+which is each handler's cold start). A handler module that does not exist yet is reported as
+missing, and its routes answer 502 as API Gateway does for a broken integration.
+"""
+
+import asyncio
+import importlib
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from lambdas.catalog import FUNCTIONS, FunctionSpec
+
+Handler = Callable[[dict[str, Any], Any], Any]
+ACCOUNT_ID: Final = "000000000000"
+
+
+class FunctionMissing(LookupError):
+    """The catalog names a function whose handler module is not there (yet)."""
+
+
+class FunctionError(RuntimeError):
+    """The handler raised: what Lambda reports as a function error. ``__cause__`` is the
+    handler's exception."""
+
+    def __init__(self, function: str, cause: BaseException) -> None:
+        super().__init__(f"{function}: {type(cause).__name__}: {cause}")
+        self.function = function
+        self.message = str(cause)
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of AWS's context object that Powertools and handlers read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    timeout_seconds: int = 10
+    function_version: str = "$LATEST"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = ""
+    log_stream_name: str = "local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.log_group_name = f"/aws/lambda/{self.function_name}"
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class FunctionHost:
+    """Loads handlers on first use and runs them on per-function worker threads."""
+
+    def __init__(
+        self,
+        functions: Mapping[str, FunctionSpec] = FUNCTIONS,
+        *,
+        handlers: Mapping[str, Handler] | None = None,
+    ) -> None:
+        self.specs = dict(functions)
+        # Tests pass handlers of their own; the stack imports the catalog's.
+        self._handlers: dict[str, Handler] = dict(handlers or {})
+        self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._lock = threading.Lock()
+        self.invocations: dict[str, int] = dict.fromkeys(self.specs, 0)
+        self.errors: dict[str, int] = dict.fromkeys(self.specs, 0)
+        self.busy_ms: dict[str, float] = dict.fromkeys(self.specs, 0.0)
+
+    def available(self, name: str) -> bool:
+        try:
+            self.handler(name)
+        except FunctionMissing:
+            return False
+        return True
+
+    def handler(self, name: str) -> Handler:
+        if name in self._handlers:
+            return self._handlers[name]
+        spec = self.specs[name]
+        module_name, _, attribute = spec.handler.rpartition(".")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                raise FunctionMissing(f"{spec.handler} is not there yet") from exc
+            raise
+        handler: Handler = getattr(module, attribute)
+        self._handlers[name] = handler
+        return handler
+
+    def _run(self, name: str, event: dict[str, Any]) -> Any:
+        handler = self.handler(name)
+        spec = self.specs[name]
+        context = LambdaContext(function_name=name, timeout_seconds=spec.timeout_seconds)
+        started = time.perf_counter()
+        self.invocations[name] += 1
+        try:
+            return handler(event, context)
+        except Exception as exc:  # the Lambda runtime's boundary: any error is a function error
+            self.errors[name] += 1
+            raise FunctionError(name, exc) from exc
+        finally:
+            self.busy_ms[name] += (time.perf_counter() - started) * 1000
+
+    def _environment(self, name: str) -> ThreadPoolExecutor:
+        self.handler(name)  # FunctionMissing here, before queueing
+        with self._lock:
+            executor = self._executors.get(name)
+            if executor is None:
+                executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fn-{name}")
+                self._executors[name] = executor
+            return executor
+
+    def invoke(self, name: str, event: dict[str, Any]) -> Any:
+        """One invocation, after the function's previous ones; blocks the calling thread.
+        A handler's exception is a FunctionError."""
+        return self._environment(name).submit(self._run, name, event).result()
+
+    async def ainvoke(self, name: str, event: dict[str, Any]) -> Any:
+        """``invoke``, awaited from the event loop."""
+        future = self._environment(name).submit(self._run, name, event)
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        for executor in self._executors.values():
+            executor.shutdown(wait=True, cancel_futures=True)
+        self._executors.clear()

@@ -1,0 +1,143 @@
+"""The local gateway: one aiohttp server standing in for API Gateway.
+
+- ``/v1/...``: the REST API. Routes and their authorization come from ``lambdas.catalog``; an
+  authorized route needs a valid Cognito token in ``Authorization`` (401 otherwise, before any
+  Lambda runs), and the integration gets the proxy event with the token's claims.
+- ``/ws``: the WebSocket API (see ``local.gateway.websocket``).
+- ``/@connections/{id}`` (also under ``/<stage>/``): the Management API the Lambdas post to;
+  ``EXCHANGE_WS_MANAGEMENT_ENDPOINT`` points here.
+- ``/_local/...``: the local stack's own status and controls (not part of the product's API).
+"""
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+
+from aiohttp import web
+
+from exchange.observability import logger
+from local.functions import FunctionError, FunctionHost, FunctionMissing
+from local.gateway.auth import ClaimsVerifier, Unauthorized
+from local.gateway.events import (
+    STAGE,
+    BadIntegrationResponse,
+    HttpRequest,
+    HttpResponse,
+    api_gateway_error,
+    rest_event,
+    rest_response,
+)
+from local.gateway.routes import RestRoutes
+from local.gateway.websocket import WebSocketApi
+
+MAX_BODY_BYTES: Final = 10 * 1024 * 1024  # API Gateway's payload limit
+INTEGRATION_TIMEOUT_S: Final = 29.0  # API Gateway's REST integration timeout
+WS_PATH: Final = "/ws"
+
+Status = Callable[[], Mapping[str, Any]]
+Control = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
+
+
+class RestApi:
+    def __init__(
+        self,
+        functions: FunctionHost,
+        verifier: ClaimsVerifier | None,
+        routes: RestRoutes | None = None,
+        *,
+        timeout_s: float = INTEGRATION_TIMEOUT_S,
+    ) -> None:
+        self._functions = functions
+        self._verifier = verifier
+        self._routes = routes or RestRoutes.from_catalog(functions.specs)
+        self._timeout_s = timeout_s
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        response = await self.dispatch(
+            HttpRequest(
+                method=request.method,
+                path=request.path,
+                headers=tuple(request.headers.items()),
+                query=tuple(request.query.items()),
+                body=body,
+                source_ip=request.remote or "127.0.0.1",
+            )
+        )
+        return web.Response(status=response.status, headers=response.headers, body=response.body)
+
+    def _claims(self, request: HttpRequest) -> Mapping[str, Any] | None:
+        """The Cognito authorizer: the verified token's claims, or None (401)."""
+        token = next((v for k, v in request.headers if k.lower() == "authorization"), None)
+        if not token or self._verifier is None:
+            return None
+        try:
+            return self._verifier.verify(token)
+        except Unauthorized:
+            return None
+
+    async def dispatch(self, request: HttpRequest) -> HttpResponse:
+        match = self._routes.match(request.method, request.path)
+        if match is None:
+            return api_gateway_error(403, "Missing Authentication Token")
+        claims = None
+        if match.authorized:
+            claims = self._claims(request)
+            if claims is None:
+                return api_gateway_error(401, "Unauthorized")
+        event = rest_event(
+            request, resource=match.resource, path_parameters=match.path_parameters, claims=claims
+        )
+        try:
+            result = await asyncio.wait_for(
+                self._functions.ainvoke(match.function, event), self._timeout_s
+            )
+            return rest_response(result)
+        except TimeoutError:
+            return api_gateway_error(504, "Endpoint request timed out")
+        except FunctionMissing:
+            return api_gateway_error(502, f"{match.function} is not deployed in this build")
+        except (FunctionError, BadIntegrationResponse):
+            logger.exception("integration failed", extra={"function": match.function})
+            return api_gateway_error(502, "Internal server error")
+
+
+def build_app(
+    functions: FunctionHost,
+    verifier: ClaimsVerifier | None,
+    websocket: WebSocketApi,
+    *,
+    status: Status | None = None,
+    control: Control | None = None,
+) -> web.Application:
+    rest = RestApi(functions, verifier)
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app.router.add_get(WS_PATH, websocket.connect)
+    for prefix in ("", f"/{STAGE}"):
+        path = prefix + "/@connections/{connection_id}"
+        app.router.add_post(path, websocket.post)
+        app.router.add_get(path, websocket.get)
+        app.router.add_delete(path, websocket.delete)
+
+    async def local_status(_request: web.Request) -> web.Response:
+        return web.json_response(dict(status()) if status else {})
+
+    async def local_control(request: web.Request) -> web.Response:
+        if control is None:
+            return web.json_response({"error": "no controls"}, status=404)
+        raw = await request.read()
+        try:
+            payload = json.loads(raw) if raw else {}
+        except json.JSONDecodeError:
+            return web.json_response({"error": "body is not JSON"}, status=400)
+        try:
+            result = await control(request.match_info["action"], payload)
+        except KeyError as exc:
+            return web.json_response({"error": f"unknown control or field {exc}"}, status=404)
+        return web.json_response(dict(result), dumps=lambda v: json.dumps(v, default=str))
+
+    app.router.add_get("/_local/status", local_status)
+    app.router.add_post("/_local/{action:.+}", local_control)
+    app.router.add_route("*", "/{tail:.*}", rest.handle)
+    return app

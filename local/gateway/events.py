@@ -1,0 +1,292 @@
+"""API Gateway's event shapes, built from local requests, and its rules for Lambda results.
+
+- REST API proxy integration (payload format 1.0): ``rest_event`` and ``rest_response``.
+- WebSocket API: ``ws_event`` ($connect, $disconnect, routes) and ``ws_authorizer_event`` (a
+  REQUEST authorizer on $connect), plus ``authorizer_decision`` for the policy it returns.
+
+Values follow what AWS sends: multi-value headers and query strings beside the single-value ones
+(last value wins), ``None`` rather than ``{}`` when there are none, the body as a string (base64
+when it is not UTF-8), and REST authorizer claims as strings.
+"""
+
+import base64
+import json
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+API_ID: Final = "local"
+STAGE: Final = "local"
+REGION: Final = "us-east-1"
+ACCOUNT_ID: Final = "000000000000"
+
+
+def _single_and_multi(
+    pairs: Iterable[tuple[str, str]],
+) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    multi: dict[str, list[str]] = {}
+    for key, value in pairs:
+        multi.setdefault(key, []).append(value)
+    if not multi:
+        return None, None
+    return {key: values[-1] for key, values in multi.items()}, multi
+
+
+def _body(raw: bytes) -> tuple[str | None, bool]:
+    if not raw:
+        return None, False
+    try:
+        return raw.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), True
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...]
+    query: tuple[tuple[str, str], ...]
+    body: bytes
+    source_ip: str
+
+
+def rest_event(
+    request: HttpRequest,
+    *,
+    resource: str,
+    path_parameters: Mapping[str, str],
+    claims: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The proxy event API Gateway's REST API sends for ``request`` on ``resource``."""
+    headers, multi_headers = _single_and_multi(request.headers)
+    query, multi_query = _single_and_multi(request.query)
+    body, is_base64 = _body(request.body)
+    now = time.time()
+    user_agent = (headers or {}).get("User-Agent") or (headers or {}).get("user-agent")
+    request_context: dict[str, Any] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": API_ID,
+        "domainName": (headers or {}).get("Host", "localhost"),
+        "domainPrefix": "localhost",
+        "extendedRequestId": uuid.uuid4().hex,
+        "httpMethod": request.method,
+        "identity": {"sourceIp": request.source_ip, "userAgent": user_agent},
+        "path": f"/{STAGE}{request.path}",
+        "protocol": "HTTP/1.1",
+        "requestId": str(uuid.uuid4()),
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "requestTimeEpoch": int(now * 1000),
+        "resourceId": "local",
+        "resourcePath": resource,
+        "stage": STAGE,
+    }
+    if claims is not None:
+        # The Cognito authorizer hands claims to the integration as strings.
+        request_context["authorizer"] = {
+            "claims": {key: _claim_string(value) for key, value in claims.items()}
+        }
+    return {
+        "resource": resource,
+        "path": request.path,
+        "httpMethod": request.method,
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": dict(path_parameters) or None,
+        "stageVariables": None,
+        "requestContext": request_context,
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _claim_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    return str(value)
+
+
+class BadIntegrationResponse(ValueError):
+    """A Lambda result API Gateway would refuse (it answers 502)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+def rest_response(result: Any) -> HttpResponse:
+    """Map a proxy integration result to HTTP as API Gateway does; BadIntegrationResponse if
+    the result is malformed."""
+    if not isinstance(result, dict):
+        raise BadIntegrationResponse(f"result is {type(result).__name__}, not an object")
+    status = result.get("statusCode")
+    if not isinstance(status, int) or not 100 <= status <= 599:
+        raise BadIntegrationResponse(f"statusCode {status!r}")
+    headers: list[tuple[str, str]] = []
+    for key, value in (result.get("headers") or {}).items():
+        headers.append((str(key), str(value)))
+    single = {key.lower() for key, _ in headers}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        if key.lower() in single:
+            continue  # the single-value header wins, as in API Gateway
+        headers.extend((str(key), str(value)) for value in values)
+    body = result.get("body")
+    if body is None:
+        raw = b""
+    elif not isinstance(body, str):
+        raise BadIntegrationResponse(f"body is {type(body).__name__}, not a string")
+    elif result.get("isBase64Encoded"):
+        raw = base64.b64decode(body)
+    else:
+        raw = body.encode("utf-8")
+    return HttpResponse(status, tuple(headers), raw)
+
+
+def api_gateway_error(status: int, message: str) -> HttpResponse:
+    """API Gateway's own error body, e.g. 401 ``{"message":"Unauthorized"}``."""
+    return HttpResponse(
+        status,
+        (("Content-Type", "application/json"), ("x-amzn-ErrorType", _error_type(status))),
+        json.dumps({"message": message}).encode(),
+    )
+
+
+def _error_type(status: int) -> str:
+    return {
+        401: "UnauthorizedException",
+        403: "AccessDeniedException",
+        404: "NotFoundException",
+        410: "GoneException",
+        413: "RequestTooLargeException",
+        502: "InternalServerErrorException",
+        504: "IntegrationTimeout",
+    }.get(status, "BadRequestException")
+
+
+# --- WebSocket ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WsConnection:
+    connection_id: str
+    connected_at_ms: int
+    source_ip: str
+    user_agent: str | None
+    authorizer: Mapping[str, Any] | None  # principalId plus the authorizer's context
+
+
+def _ws_request_context(
+    connection: WsConnection, *, route_key: str, event_type: str, domain: str
+) -> dict[str, Any]:
+    now = time.time()
+    context: dict[str, Any] = {
+        "routeKey": route_key,
+        "eventType": event_type,
+        "extendedRequestId": uuid.uuid4().hex,
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "messageDirection": "IN",
+        "stage": STAGE,
+        "connectedAt": connection.connected_at_ms,
+        "requestTimeEpoch": int(now * 1000),
+        "identity": {"sourceIp": connection.source_ip, "userAgent": connection.user_agent},
+        "requestId": str(uuid.uuid4()),
+        "domainName": domain,
+        "connectionId": connection.connection_id,
+        "apiId": API_ID,
+    }
+    if connection.authorizer is not None:
+        context["authorizer"] = dict(connection.authorizer)
+    return context
+
+
+def ws_event(
+    connection: WsConnection,
+    *,
+    route_key: str,
+    domain: str,
+    body: str | None = None,
+    headers: Iterable[tuple[str, str]] = (),
+    query: Iterable[tuple[str, str]] = (),
+    disconnect: tuple[int, str] | None = None,
+) -> dict[str, Any]:
+    """$connect (with headers and query), $disconnect (with status and reason) or a route."""
+    event_type = {"$connect": "CONNECT", "$disconnect": "DISCONNECT"}.get(route_key, "MESSAGE")
+    context = _ws_request_context(
+        connection, route_key=route_key, event_type=event_type, domain=domain
+    )
+    event: dict[str, Any] = {"requestContext": context, "isBase64Encoded": False}
+    if event_type == "CONNECT":
+        single, multi = _single_and_multi(headers)
+        event["headers"], event["multiValueHeaders"] = single, multi
+        query_single, query_multi = _single_and_multi(query)
+        event["queryStringParameters"] = query_single
+        event["multiValueQueryStringParameters"] = query_multi
+    elif event_type == "DISCONNECT":
+        status, reason = disconnect or (1005, "")
+        context["disconnectStatusCode"] = status
+        context["disconnectReason"] = reason
+    else:
+        context["messageId"] = uuid.uuid4().hex[:16]
+        event["body"] = body
+    return event
+
+
+def ws_authorizer_event(
+    connection: WsConnection,
+    *,
+    domain: str,
+    headers: Iterable[tuple[str, str]],
+    query: Iterable[tuple[str, str]],
+) -> dict[str, Any]:
+    """The REQUEST authorizer event for $connect (identity source: the ``token`` query param)."""
+    single, multi = _single_and_multi(headers)
+    query_single, query_multi = _single_and_multi(query)
+    return {
+        "type": "REQUEST",
+        "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/$connect",
+        "headers": single,
+        "multiValueHeaders": multi,
+        "queryStringParameters": query_single,
+        "multiValueQueryStringParameters": query_multi,
+        "stageVariables": None,
+        "requestContext": _ws_request_context(
+            connection, route_key="$connect", event_type="CONNECT", domain=domain
+        ),
+    }
+
+
+def authorizer_decision(result: Any) -> dict[str, Any] | None:
+    """The authorizer context (``principalId`` plus ``context``) when the policy allows
+    ``execute-api:Invoke``, else None (API Gateway then refuses the connection with 403)."""
+    if not isinstance(result, dict):
+        return None
+    statements = (result.get("policyDocument") or {}).get("Statement") or []
+    if isinstance(statements, dict):
+        statements = [statements]
+    effects = {
+        str(statement.get("Effect", "")).lower()
+        for statement in statements
+        if isinstance(statement, dict) and _invokes(statement.get("Action"))
+    }
+    if "allow" not in effects or "deny" in effects:
+        return None
+    context = {
+        key: value
+        for key, value in (result.get("context") or {}).items()
+        if isinstance(value, str | int | float | bool)  # API Gateway drops objects and arrays
+    }
+    return {"principalId": result.get("principalId"), **context}
+
+
+def _invokes(action: Any) -> bool:
+    actions = action if isinstance(action, list) else [action]
+    return any(a in {"execute-api:Invoke", "execute-api:*", "*"} for a in actions)

@@ -1,0 +1,395 @@
+"""The whole exchange on one machine: services, moto, the engine, the Lambdas behind the local
+gateway and the stream pollers, started in dependency order and stopped in reverse.
+
+``Stack.start`` returns once everything answers; ``Stack.stop`` undoes every step that ran, also
+after a failed start, so nothing is left running and no temporary directory remains.
+"""
+
+import asyncio
+import contextlib
+import dataclasses
+import functools
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from aiohttp import web
+from psycopg_pool import ConnectionPool
+
+from engine_service.runtime import RuntimeConfig
+from exchange.domain import InstrumentCatalog
+from exchange.ledger import migrations
+from exchange.messaging import ShardMap
+from exchange.tables import TABLE_SPECS
+from lambdas.catalog import Trigger
+from local import accounts, services
+from local.aws import REGION, AwsResources, MotoServer, client, provision
+from local.broker import InMemoryBroker, InProcessPublisher
+from local.embedded import orders_handler
+from local.engine import EngineProcess, EngineTask, EngineThread, engine_env, kill_all
+from local.functions import FunctionHost, Handler
+from local.gateway.app import build_app
+from local.gateway.auth import CognitoAuthorizer
+from local.gateway.events import STAGE
+from local.gateway.websocket import WebSocketApi, expiry_loop
+from local.pollers import Invoke, MappingConfig, Pollers
+
+DEMO_EMAILS = ("alice@example.com", "bob@example.com", "maker@example.com")
+
+
+@dataclass(frozen=True, slots=True)
+class StackOptions:
+    host: str = "127.0.0.1"
+    port: int = 8000  # 0: any free port
+    embedded: bool = False  # embedded stand-ins even where real services answer
+    database_url: str | None = None
+    redis_url: str | None = None
+    broker_url: str | None = None
+    workdir: Path | None = None
+    state_file: Path | None = None
+    seed: bool = True
+    journal_shards: int = 1
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class NotStarted(RuntimeError):
+    """A part of the stack was used before it started."""
+
+
+class Stack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self._undo: list[Callable[[], object]] = []
+        self.services: dict[str, services.Service] = {}
+        self.aws: AwsResources | None = None
+        self.moto: MotoServer | None = None
+        self.functions: FunctionHost | None = None
+        self.websocket: WebSocketApi | None = None
+        self.engines: list[EngineTask] = []
+        self.pollers: Pollers | None = None
+        self.in_process_broker = InMemoryBroker()  # used only without RabbitMQ
+        self.publisher: InProcessPublisher | None = None
+        self.demo_users: list[accounts.DemoUser] = []
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._background: list[asyncio.Task[None]] = []
+        self._pool: ConnectionPool | None = None
+        self.workdir = Path()
+
+    # -- start -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        try:
+            await asyncio.to_thread(self._start_backends)
+            await self._start_gateway()
+            await asyncio.to_thread(self._start_engines_and_pollers)
+            if self.options.seed:
+                await asyncio.to_thread(self._seed)
+            self._write_state()
+        except BaseException:
+            await self.stop()
+            raise
+
+    def _start_backends(self) -> None:
+        options = self.options
+        self.workdir, remove_workdir = services.make_workdir(options.workdir)
+        self._undo.append(remove_workdir)
+        self._use(
+            services.postgres(options.database_url, embedded=options.embedded, workdir=self.workdir)
+        )
+        self._use(
+            services.redis_service(
+                options.redis_url, embedded=options.embedded, workdir=self.workdir
+            )
+        )
+        self._use(services.rabbitmq(options.broker_url, embedded=options.embedded))
+        moto = MotoServer(options.host)
+        self.moto = moto
+        endpoint = moto.start()
+        self._undo.append(moto.stop)
+        self.aws = provision(endpoint, journal_shards=options.journal_shards)
+        with psycopg.connect(self._url("PostgreSQL")) as conn:
+            migrations.upgrade(conn)
+        self._pool = ConnectionPool(self._url("PostgreSQL"), min_size=1, max_size=4, open=True)
+        self._undo.append(self._pool.close)
+        accounts.ledger_for(self._pool).bootstrap()
+
+    def _use(self, service: services.Service) -> None:
+        self.services[service.name] = service
+        self._undo.append(service.close)
+
+    def _url(self, name: str) -> str:
+        url = self.services[name].url
+        if url is None:
+            raise NotStarted(f"{name} has no URL (the in-process broker)")
+        return url
+
+    @property
+    def resources(self) -> AwsResources:
+        if self.aws is None:
+            raise NotStarted("moto is not provisioned")
+        return self.aws
+
+    @property
+    def host(self) -> FunctionHost:
+        if self.functions is None:
+            raise NotStarted("no Lambda host yet")
+        return self.functions
+
+    @property
+    def pool(self) -> ConnectionPool:
+        if self._pool is None:
+            raise NotStarted("no ledger pool yet")
+        return self._pool
+
+    async def _start_gateway(self) -> None:
+        options = self.options
+        port = options.port or free_port(options.host)
+        self.url = f"http://{options.host}:{port}"
+        os.environ.update(self.lambda_environment())
+        self.functions = FunctionHost(handlers=self._embedded_handlers())
+        self._undo.append(self.functions.close)
+        self.websocket = WebSocketApi(self.functions)
+        aws = self.resources
+        verifier = CognitoAuthorizer.for_pool(
+            jwks_url=aws.jwks_url, issuer=aws.issuer, app_client_id=aws.app_client_id
+        )
+        app = build_app(
+            self.functions, verifier, self.websocket, status=self.status, control=self.control
+        )
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, options.host, port).start()
+        self._background.append(asyncio.create_task(expiry_loop(self.websocket)))
+        if self.services["Redis"].kind.startswith("real"):
+            self._background.append(asyncio.create_task(self._renew_redis_lease()))
+
+    def _embedded_handlers(self) -> dict[str, Handler]:
+        """With the in-process broker, the orders function publishes to it."""
+        if self.services["RabbitMQ"].url is not None:
+            return {}
+        self.publisher = InProcessPublisher(self.in_process_broker, ShardMap.demo())
+        return {"orders": orders_handler(self.publisher)}
+
+    async def _renew_redis_lease(self) -> None:
+        while True:
+            await asyncio.to_thread(services.renew_lease, self._url("Redis"))
+            await asyncio.sleep(services.LEASE_SECONDS / 3)
+
+    def lambda_environment(self) -> dict[str, str]:
+        """What every hosted Lambda reads: its settings' ``EXCHANGE_*`` variables."""
+        aws = self.resources
+        env = {
+            "AWS_REGION": REGION,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",  # moto takes anything
+            "EXCHANGE_ENVIRONMENT": "local",
+            "EXCHANGE_AWS_ENDPOINT_URL": aws.endpoint_url,
+            "EXCHANGE_JOURNAL_STREAM": aws.journal_stream,
+            "EXCHANGE_SNAPSHOT_BUCKET": aws.snapshot_bucket,
+            "EXCHANGE_DATABASE_URL": self._url("PostgreSQL"),
+            "EXCHANGE_REDIS_URL": self._url("Redis"),
+            "EXCHANGE_WS_MANAGEMENT_ENDPOINT": f"{self.url}/{STAGE}",
+            "EXCHANGE_USER_POOL_ID": aws.user_pool_id,
+            "EXCHANGE_APP_CLIENT_ID": aws.app_client_id,
+            "EXCHANGE_JWKS_URL": aws.jwks_url,
+            "EXCHANGE_ISSUER": aws.issuer,
+            "EXCHANGE_LEDGER_WEBHOOK_SECRET_ARN": aws.webhook_secret_arn,
+            "EXCHANGE_LEDGER_PROTECTION_PRICES": json.dumps(
+                {symbol: str(price) for symbol, price in accounts.PROTECTION_PRICES.items()}
+            ),
+        }
+        for spec in TABLE_SPECS:
+            env[f"EXCHANGE_{spec.settings_field.upper()}"] = aws.table_names[spec.logical_name]
+        broker = self.services["RabbitMQ"].url
+        if broker is not None:
+            env["EXCHANGE_BROKER_URL"] = broker
+        return env
+
+    def _start_engines_and_pollers(self) -> None:
+        shard_map = ShardMap.demo()
+        broker = self.services["RabbitMQ"]
+        broker_url = broker.url
+        if broker.shared and broker_url is not None:
+            services.purge_shard_queues(broker_url, list(shard_map.shards))
+        self.engines = [
+            self._engine(shard, symbols, broker_url, self.in_process_broker)
+            for shard, symbols in shard_map.shards.items()
+        ]
+        self._undo.append(lambda: kill_all(self.engines))
+        for task in self.engines:
+            task.start()
+        for task in self.engines:
+            task.wait_ready(60)
+        self._start_pollers()
+
+    def _engine(
+        self, shard: str, symbols: list[str], broker_url: str | None, in_process: InMemoryBroker
+    ) -> EngineTask:
+        aws = self.resources
+        if broker_url is None:
+            return EngineThread(
+                shard,
+                symbols,
+                broker=in_process,
+                aws_endpoint=aws.endpoint_url,
+                journal_stream=aws.journal_stream,
+                snapshot_bucket=aws.snapshot_bucket,
+                redis_url=self._url("Redis"),
+                config=RuntimeConfig(shard=shard, snapshot_every_s=1.0),
+            )
+        health_port = free_port()
+        env = engine_env(
+            os.environ,
+            shard=shard,
+            symbols=symbols,
+            broker_url=broker_url,
+            redis_url=self._url("Redis"),
+            aws_endpoint=aws.endpoint_url,
+            journal_stream=aws.journal_stream,
+            snapshot_bucket=aws.snapshot_bucket,
+            health_port=health_port,
+        )
+        log_path = self.workdir / f"engine-{shard}.log"
+        return EngineProcess(shard, env, log_path=log_path, health_port=health_port)
+
+    def _start_pollers(self) -> None:
+        host = self.host
+        invokers: dict[str, Invoke] = {
+            name: functools.partial(host.invoke, name)
+            for name, spec in host.specs.items()
+            if spec.trigger is Trigger.KINESIS and host.available(name)
+        }
+        self.pollers = Pollers.for_functions(
+            client("kinesis", self.resources.endpoint_url),
+            self.resources.journal_stream,
+            invokers,
+            config=self.options.mapping,
+            failure_log=self.workdir / "stream-failures.jsonl",
+        )
+        if self.moto is not None:
+            self.moto.on_stream_write(self.pollers.wake.notify)
+        self.pollers.start()
+        self._undo.append(self.pollers.stop)
+
+    def _seed(self) -> None:
+        self.demo_users = accounts.seed_demo_users(
+            client("cognito-idp", self.resources.endpoint_url),
+            self.resources.user_pool_id,
+            accounts.ledger_for(self.pool),
+            DEMO_EMAILS,
+        )
+
+    # -- state, status and controls --------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        """What clients, the CLI and the tests need to reach this stack."""
+        aws = self.resources
+        return {
+            "pid": os.getpid(),
+            "api_url": self.url,
+            "ws_url": self.url.replace("http", "ws", 1) + "/ws",
+            "aws_endpoint_url": aws.endpoint_url,
+            "region": REGION,
+            "user_pool_id": aws.user_pool_id,
+            "app_client_id": aws.app_client_id,
+            "webhook_secret": aws.webhook_secret,
+            "database_url": self._url("PostgreSQL"),
+            "redis_url": self._url("Redis"),
+            "broker_url": self.services["RabbitMQ"].url,
+            "services": {name: s.kind for name, s in self.services.items()},
+            "engines": {task.shard: task.status() for task in self.engines},
+            "demo_users": [dataclasses.asdict(u) for u in self.demo_users],
+            "workdir": str(self.workdir),
+            "symbols": InstrumentCatalog.demo().symbols,
+        }
+
+    def _write_state(self) -> None:
+        path = self.options.state_file
+        if path is None:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.state(), indent=2))
+        self._undo.append(lambda: path.unlink(missing_ok=True))
+
+    def status(self) -> Mapping[str, Any]:
+        host = self.functions
+        return {
+            "functions": {
+                name: {
+                    "invocations": host.invocations[name],
+                    "errors": host.errors[name],
+                    "busy_ms": round(host.busy_ms[name], 1),
+                }
+                for name in host.specs
+            }
+            if host
+            else {},
+            "pollers": self.pollers.status() if self.pollers else {},
+            "stream_failures": [
+                f for p in (self.pollers.pollers if self.pollers else []) for f in p.failures
+            ],
+            "engines": {task.shard: task.status() for task in self.engines},
+            "moto": self.moto.timings() if self.moto else {},
+            "websocket": {
+                "connections": len(self.websocket.live) if self.websocket else 0,
+                "posted": self.websocket.posted if self.websocket else 0,
+                "gone": self.websocket.gone if self.websocket else 0,
+            },
+        }
+
+    async def control(self, action: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Local-only operations the tests and the CLI use (``POST /_local/<action>``)."""
+        if action == "engine/crash":
+            shard = str(body.get("shard", "s1"))
+            task = {t.shard: t for t in self.engines}[shard]  # KeyError: 404
+            task.crash()
+            return {"crashed": shard}
+        cognito = client("cognito-idp", self.resources.endpoint_url)
+        ledger = accounts.ledger_for(self.pool)
+        pool_id = self.resources.user_pool_id
+        if action == "users":  # a confirmed, KYC-verified user
+            email, password = str(body["email"]), str(body["password"])
+            account_id = await asyncio.to_thread(
+                accounts.add_user, cognito, pool_id, ledger, email, password
+            )
+            return {"email": email, "account_id": account_id}
+        if action == "users/confirm":  # the operator's part of a self sign-up
+            email = str(body["email"])
+            account_id = await asyncio.to_thread(
+                accounts.confirm_user, cognito, pool_id, ledger, email
+            )
+            return {"email": email, "account_id": account_id}
+        raise KeyError(action)
+
+    # -- stop ------------------------------------------------------------------------------------
+    async def stop(self) -> None:
+        """Undo every step that ran, newest first."""
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.websocket is not None:
+            await self.websocket.close_all()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        while self._undo:
+            step = self._undo.pop()
+            started = time.monotonic()
+            await asyncio.to_thread(step)
+            if time.monotonic() - started > 5:
+                print(f"  (stopping {getattr(step, '__qualname__', step)} took long)")

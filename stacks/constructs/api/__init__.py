@@ -1,0 +1,90 @@
+"""The API capability: the REST API (with WAF) and the WebSocket API, routed from the catalog."""
+
+from collections.abc import Mapping
+
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
+from stacks import constants
+from stacks.config import DeploymentConfig
+from stacks.constructs.api.rest import RestApi
+from stacks.constructs.api.waf import WebAcl
+from stacks.constructs.api.websocket import WebSocketApi
+
+__all__ = ["Api", "RestApi", "WebAcl", "WebSocketApi", "public_reason"]
+
+
+def public_reason(spec: FunctionSpec) -> str:
+    """Why a route without a JWT is acceptable, by what the function is."""
+    if Need.WEBHOOK_SECRET in spec.needs:
+        return "the custodian's webhook carries no JWT; the handler verifies its HMAC signature"
+    return "public, read-only market data and health; no account data is reachable"
+
+
+class Api(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        user_pool: cognito.IUserPool,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.rest = RestApi(
+            self,
+            "Rest",
+            name=config.resource_name("api"),
+            user_pool=user_pool,
+            stage_name=constants.API_STAGE,
+            rate_limit=config.api_rate_limit,
+            burst_limit=config.api_burst_limit,
+            key=key,
+            retention=config.retention,
+            retain=config.retain_data,
+        )
+        self.websocket = WebSocketApi(
+            self,
+            "WebSocket",
+            name=config.resource_name("ws"),
+            stage_name=constants.API_STAGE,
+            rate_limit=config.api_rate_limit,
+            burst_limit=config.api_burst_limit,
+            key=key,
+            retention=config.retention,
+            retain=config.retain_data,
+        )
+        self.waf = WebAcl(
+            self,
+            "Waf",
+            name=config.resource_name("api"),
+            resource_arn=self.rest.stage.stage_arn,
+            rate_limit=config.waf_rate_limit,
+            rate_window_seconds=config.waf_rate_window_seconds,
+            key=key,
+            retention=config.retention,
+            retain=config.retain_data,
+        )
+
+    def route(self, functions: Mapping[str, lambda_.IFunction]) -> None:
+        """Attach every catalog function to its routes; the authorizer goes first."""
+        ordered = sorted(
+            FUNCTIONS.values(), key=lambda spec: spec.trigger is not Trigger.WEBSOCKET_AUTHORIZER
+        )
+        for spec in ordered:
+            handler = functions[spec.name]
+            match spec.trigger:
+                case Trigger.REST:
+                    for route in spec.routes:
+                        self.rest.add_route(route, handler, public_reason=public_reason(spec))
+                case Trigger.WEBSOCKET_AUTHORIZER:
+                    self.websocket.set_authorizer(handler)
+                case Trigger.WEBSOCKET:
+                    for route_key in spec.ws_routes:
+                        self.websocket.add_route(route_key, handler)
+                case Trigger.KINESIS:
+                    pass  # subscribed by the function factory

@@ -1,0 +1,85 @@
+"""Route 53 failover for the API: each region publishes its own record (PRIMARY or SECONDARY) for
+the same name, guarded by a health check on that region's ``/v1/health``. Each region's half needs
+nothing from the other, so no cross-region reference is involved."""
+
+import jsii
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_route53 as route53
+from constructs import Construct
+
+from stacks import constants
+
+
+@jsii.implements(route53.IAliasRecordTarget)
+class _ApiDomainTarget:
+    """The regional API domain as an alias that also evaluates its target's health (Route 53
+    requires it on failover aliases; the stock ApiGatewayDomain target leaves it off)."""
+
+    def __init__(self, domain: apigw.IDomainName) -> None:
+        self._domain = domain
+
+    def bind(
+        self, _record: route53.IRecordSet, _zone: route53.IHostedZone | None = None
+    ) -> route53.AliasRecordTargetConfig:
+        return route53.AliasRecordTargetConfig(
+            dns_name=self._domain.domain_name_alias_domain_name,
+            hosted_zone_id=self._domain.domain_name_alias_hosted_zone_id,
+            evaluate_target_health=True,
+        )
+
+
+class ApiFailoverRecord(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        zone_id: str,
+        zone_name: str,
+        domain_name: str,
+        api: apigw.RestApi,
+        primary: bool,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        region = Stack.of(self).region
+        zone = route53.HostedZone.from_hosted_zone_attributes(
+            self, "Zone", hosted_zone_id=zone_id, zone_name=zone_name
+        )
+        certificate = acm.Certificate(
+            self,
+            "Certificate",
+            domain_name=domain_name,
+            validation=acm.CertificateValidation.from_dns(zone),
+        )
+        domain = apigw.DomainName(
+            self,
+            "Domain",
+            domain_name=domain_name,
+            certificate=certificate,
+            endpoint_type=apigw.EndpointType.REGIONAL,
+            security_policy=apigw.SecurityPolicy.TLS_1_2,
+        )
+        domain.add_base_path_mapping(api, stage=api.deployment_stage)
+        # The check calls the region's own execute-api endpoint, so it tests that region only.
+        self.health_check = route53.HealthCheck(
+            self,
+            "Health",
+            type=route53.HealthCheckType.HTTPS,
+            fqdn=f"{api.rest_api_id}.execute-api.{region}.{Stack.of(self).url_suffix}",
+            port=443,
+            resource_path=f"/{api.deployment_stage.stage_name}{constants.HEALTH_PATH}",
+            request_interval=Duration.seconds(10),
+            failure_threshold=3,
+        )
+        self.record = route53.ARecord(
+            self,
+            "Record",
+            zone=zone,
+            record_name=domain_name,
+            target=route53.RecordTarget.from_alias(_ApiDomainTarget(domain)),
+            failover=route53.Failover.PRIMARY if primary else route53.Failover.SECONDARY,
+            set_identifier=f"api-{region}",
+            health_check=self.health_check,
+        )

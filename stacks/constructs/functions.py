@@ -1,0 +1,279 @@
+"""Every Lambda of ``lambdas.catalog.FUNCTIONS``, built by one factory.
+
+Each function gets its own role with exactly its tables (read or read/write), the secrets and
+network paths its ``needs`` name, its log group, and its trigger's event source. REST and WebSocket
+routes are attached by the API construct, which owns the APIs.
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from exchange.ledger.settings import LedgerSettings
+from exchange.observability import METRICS_NAMESPACE
+from exchange.settings import (
+    AuthSettings,
+    BrokerSettings,
+    DatabaseSettings,
+    ObservabilitySettings,
+    RedisSettings,
+    WebSocketSettings,
+)
+from exchange.tables import TABLE_SPECS, TableSettings
+from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
+from stacks import constants
+from stacks.constants import env_var
+from stacks.constructs.data import BookCache, LedgerDatabase
+from stacks.constructs.grants import key_statement, table_statement
+from stacks.constructs.messaging import Broker, Journal
+from stacks.constructs.nag import acknowledge, render
+
+_VPC_NEEDS = frozenset({Need.BROKER, Need.LEDGER, Need.REDIS})
+_SETTINGS_FIELD = {spec.logical_name: spec.settings_field for spec in TABLE_SPECS}
+_INDEXES = {spec.logical_name: [index.name for index in spec.indexes] for spec in TABLE_SPECS}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FunctionDeps:
+    """Everything a function may be wired to; each spec takes only what it names."""
+
+    environment: str
+    region_key: kms.IKey
+    layer: lambda_.ILayerVersion
+    retention: logs.RetentionDays
+    retain: bool
+    vpc: ec2.IVpc
+    subnets: ec2.SubnetSelection
+    tables: Mapping[str, dynamodb.ITableV2]  # the tables this region creates (primary only)
+    table_names: Mapping[str, str]
+    broker: Broker
+    ledger: LedgerDatabase
+    cache: BookCache
+    journal: Journal
+    websocket_stage: apigwv2.WebSocketStage
+    webhook_secret: secretsmanager.ISecret
+    user_pool: cognito.IUserPool
+    user_pool_client: cognito.IUserPoolClient
+    user_pool_region: str
+
+
+class Functions(Construct):
+    """``functions[name]`` for every catalog entry."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, deps: FunctionDeps) -> None:
+        super().__init__(scope, construct_id)
+        self._deps = deps
+        self._code = lambda_.Code.from_asset(
+            str(constants.REPO_ROOT),
+            ignore_mode=IgnoreMode.DOCKER,
+            exclude=list(constants.LAMBDA_CODE_EXCLUDE),
+        )
+        self.failure_queues: dict[str, sqs.Queue] = {}
+        self.functions: Mapping[str, lambda_.Function] = MappingProxyType(
+            {name: self._build(spec) for name, spec in FUNCTIONS.items()}
+        )
+
+    def _build(self, spec: FunctionSpec) -> lambda_.Function:
+        deps = self._deps
+        scope = Construct(self, spec.name.title().replace("_", ""))
+        removal = RemovalPolicy.RETAIN if deps.retain else RemovalPolicy.DESTROY
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Least privilege for the {spec.name} function",
+        )
+        log_group = logs.LogGroup(
+            scope,
+            "Logs",
+            retention=deps.retention,
+            encryption_key=deps.region_key,
+            removal_policy=removal,
+        )
+        in_vpc = bool(spec.needs & _VPC_NEEDS)
+        function = lambda_.Function(
+            scope,
+            "Function",
+            function_name=f"exchange-{deps.environment}-{spec.name}",
+            description=spec.description,
+            code=self._code,
+            handler=spec.handler,
+            runtime=constants.LAMBDA_RUNTIME,
+            architecture=constants.LAMBDA_ARCHITECTURE,
+            memory_size=constants.LAMBDA_MEMORY_MB,
+            timeout=Duration.seconds(spec.timeout_seconds),
+            layers=[deps.layer],
+            role=role,
+            log_group=log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            tracing=lambda_.Tracing.ACTIVE,
+            reserved_concurrent_executions=spec.reserved_concurrency,
+            environment=self._environment(spec),
+            environment_encryption=deps.region_key,
+            vpc=deps.vpc if in_vpc else None,
+            vpc_subnets=deps.subnets if in_vpc else None,
+        )
+        acknowledge(
+            function,
+            {
+                "AwsSolutions-L1": f"Python {constants.LAMBDA_PYTHON_VERSION} on purpose: the"
+                " venv, the tests and the layer's wheels are built for it; newer runtimes follow.",
+            },
+        )
+        log_group.grant_write(role)
+        for logical, access in spec.tables.items():
+            role.add_to_policy(
+                table_statement(
+                    scope,
+                    table_name=deps.table_names[logical],
+                    index_names=_INDEXES[logical],
+                    access=access,
+                )
+            )
+            table = deps.tables.get(logical)
+            if table is not None:  # the primary creates it: deploy the function after it
+                function.node.add_dependency(table)
+        if spec.tables:
+            writes = "write" in spec.tables.values()
+            role.add_to_policy(key_statement(deps.region_key.key_arn, write=writes))
+        for need in sorted(spec.needs):
+            self._wire_need(need, function)
+        if spec.trigger is Trigger.KINESIS:
+            self._subscribe(spec, function, scope)
+        self._acknowledge(spec, role)
+        return function
+
+    def _environment(self, spec: FunctionSpec) -> dict[str, str]:
+        deps = self._deps
+        env = {
+            env_var(ObservabilitySettings, "service_name"): spec.name,
+            env_var(ObservabilitySettings, "log_level"): "INFO",
+            env_var(ObservabilitySettings, "environment"): deps.environment,
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",  # responses may carry account data
+        }
+        for logical in spec.tables:
+            env[env_var(TableSettings, _SETTINGS_FIELD[logical])] = deps.table_names[logical]
+        if Need.BROKER in spec.needs:
+            env[env_var(BrokerSettings, "broker_endpoint")] = deps.broker.endpoint
+            env[env_var(BrokerSettings, "broker_secret_arn")] = deps.broker.secret.secret_arn
+        if Need.LEDGER in spec.needs:
+            env[env_var(DatabaseSettings, "database_secret_arn")] = deps.ledger.secret.secret_arn
+        if Need.REDIS in spec.needs:
+            env[env_var(RedisSettings, "redis_url")] = deps.cache.url
+        if Need.WS_MANAGEMENT in spec.needs:
+            env[env_var(WebSocketSettings, "ws_management_endpoint")] = (
+                deps.websocket_stage.callback_url
+            )
+        if Need.WEBHOOK_SECRET in spec.needs:
+            env[env_var(LedgerSettings, "ledger_webhook_secret_arn")] = (
+                deps.webhook_secret.secret_arn
+            )
+        if Need.JWKS in spec.needs:
+            issuer = (
+                f"https://cognito-idp.{deps.user_pool_region}.amazonaws.com/"
+                f"{deps.user_pool.user_pool_id}"
+            )
+            env[env_var(AuthSettings, "user_pool_id")] = deps.user_pool.user_pool_id
+            env[env_var(AuthSettings, "app_client_id")] = deps.user_pool_client.user_pool_client_id
+            env[env_var(AuthSettings, "issuer")] = issuer
+            env[env_var(AuthSettings, "jwks_url")] = f"{issuer}/.well-known/jwks.json"
+        return env
+
+    def _wire_need(self, need: Need, function: lambda_.Function) -> None:
+        deps = self._deps
+        role = function.role
+        if role is None:
+            raise TypeError(f"{function.node.path} has no role")
+        match need:
+            case Need.BROKER:
+                deps.broker.secret.grant_read(role)
+                deps.broker.allow_from(function)
+            case Need.LEDGER:
+                deps.ledger.grant_connect(role, function)
+            case Need.REDIS:
+                deps.cache.allow_from(function)
+            case Need.WS_MANAGEMENT:
+                deps.websocket_stage.grant_management_api_access(role)
+            case Need.WEBHOOK_SECRET:
+                deps.webhook_secret.grant_read(role)
+            case Need.JWKS:
+                pass  # the JWKS is public; the environment names it
+
+    def _subscribe(self, spec: FunctionSpec, function: lambda_.Function, scope: Construct) -> None:
+        """Journal consumer: per-record failure reporting, bisect, bounded retries, and the
+        batch's metadata to the function's own failure queue once retries are spent."""
+        deps = self._deps
+        failures = sqs.Queue(
+            scope,
+            "Failures",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=deps.region_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.RETAIN if deps.retain else RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            failures,
+            {
+                "AwsSolutions-SQS3": "This queue is itself the on-failure destination of a"
+                " Kinesis event source mapping; an operator drains it after a fix.",
+            },
+        )
+        self.failure_queues[spec.name] = failures
+        options = {
+            "starting_position": lambda_.StartingPosition.TRIM_HORIZON,
+            "batch_size": constants.KINESIS_BATCH_SIZE,
+            "bisect_batch_on_error": True,
+            "report_batch_item_failures": True,
+            "retry_attempts": constants.KINESIS_RETRY_ATTEMPTS,
+            "parallelization_factor": constants.KINESIS_PARALLELIZATION,
+            "on_failure": sources.SqsDlq(failures),
+        }
+        consumer = deps.journal.consumers.get(spec.name)
+        source: lambda_.IEventSource = (
+            sources.KinesisConsumerEventSource(consumer, **options)  # type: ignore[arg-type]
+            if consumer is not None
+            else sources.KinesisEventSource(deps.journal.stream, **options)  # type: ignore[arg-type]
+        )
+        function.add_event_source(source)
+
+    def _acknowledge(self, spec: FunctionSpec, role: iam.Role) -> None:
+        deps = self._deps
+        reasons = {
+            "AwsSolutions-IAM5[Resource::*]": "X-Ray PutTraceSegments/PutTelemetryRecords and"
+            " the VPC ENI actions have no resource-level permissions; nothing else is '*'.",
+        }
+        if spec.trigger is Trigger.KINESIS or Need.BROKER in spec.needs or spec.tables:
+            for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
+                reasons[f"AwsSolutions-IAM5[Action::{action}]"] = (
+                    "The CDK's grants for the KMS-encrypted stream and failure queue name the"
+                    " data-key family on this region's one data key, not on any other key."
+                )
+        if Need.WS_MANAGEMENT in spec.needs:
+            stage = deps.websocket_stage
+            connections = Stack.of(self).format_arn(
+                service="execute-api",
+                resource=stage.api.api_id,
+                resource_name=f"{stage.stage_name}/*/@connections/*",
+            )
+            resource = render(self, connections)
+            reasons[f"AwsSolutions-IAM5[Resource::{resource}]"] = (
+                "Connection ids are made at connect time, so ManageConnections names this"
+                " API's stage and any connection on it, nothing wider."
+            )
+        acknowledge(role, reasons)

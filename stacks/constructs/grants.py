@@ -1,0 +1,61 @@
+"""Least-privilege statements the CDK's own grants make too wide: exact actions on exact ARNs.
+
+DynamoDB: a function gets its tables and each named index (never ``index/*``, never Scan), read or
+read/write as the catalog says. Tests read ``TABLE_READ_ACTIONS``/``TABLE_WRITE_ACTIONS`` to check
+every policy against the catalog.
+"""
+
+from collections.abc import Sequence
+from typing import Final, Literal
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from constructs import IConstruct
+
+TABLE_READ_ACTIONS: Final = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+)
+TABLE_WRITE_ACTIONS: Final = (
+    *TABLE_READ_ACTIONS,
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+)
+KEY_READ_ACTIONS: Final = ("kms:Decrypt", "kms:DescribeKey")
+KEY_WRITE_ACTIONS: Final = (*KEY_READ_ACTIONS, "kms:Encrypt", "kms:GenerateDataKey")
+
+
+def table_arns(scope: IConstruct, table_name: str, index_names: Sequence[str]) -> list[str]:
+    """The table in ``scope``'s region, and each of its indexes by name."""
+    stack = Stack.of(scope)
+    table = stack.format_arn(
+        service="dynamodb",
+        resource="table",
+        resource_name=table_name,
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+    return [table, *(f"{table}/index/{index}" for index in index_names)]
+
+
+def table_statement(
+    scope: IConstruct,
+    *,
+    table_name: str,
+    index_names: Sequence[str],
+    access: Literal["read", "write"],
+) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        actions=list(TABLE_WRITE_ACTIONS if access == "write" else TABLE_READ_ACTIONS),
+        resources=table_arns(scope, table_name, index_names),
+    )
+
+
+def key_statement(key_arn: str, *, write: bool) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        actions=list(KEY_WRITE_ACTIONS if write else KEY_READ_ACTIONS), resources=[key_arn]
+    )

@@ -1,0 +1,142 @@
+"""The local stack, started as a user starts it: ``python -m local`` in a child process, on a free
+port, with its own state file. A subprocess (rather than an in-process fixture) because that is
+what ``make run`` does, and because the stack sets process-wide state (the hosted Lambdas'
+environment and settings caches) that must not leak into the test process.
+
+With ``CI=true`` the real PostgreSQL, Redis and RabbitMQ must answer (the stack isolates itself
+on them: a fresh database, a Redis db of its own, a RabbitMQ vhost of its own). Elsewhere the
+stack uses what answers and embeds the rest.
+"""
+
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from exchange_client import ClientConfig, ExchangeClient
+from exchange_client.auth import CognitoAuth
+from local.accounts import signed_deposit
+from local.process import StackFailed, running_stack
+from tests.integration.conftest import (
+    POSTGRES_URL,
+    RABBITMQ_URL,
+    REDIS_URL,
+    require_service,
+)
+
+PASSWORD = "E2e-password-1"  # noqa: S105 - a throwaway test user's
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/e2e/" in str(item.path).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.e2e)
+
+
+class LocalStack:
+    """A running ``python -m local`` and what the tests do with it."""
+
+    def __init__(self, state: dict[str, Any], log: Path) -> None:
+        self.state = state
+        self.log = log
+        self.config = ClientConfig.from_state(state)
+
+    async def signup(self) -> tuple[ExchangeClient, str]:
+        """A new user, signed up through Cognito, confirmed and KYC-approved by the operator,
+        signed in. Returns the client and the account id (the ``sub``)."""
+        email = f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+        auth = CognitoAuth(
+            app_client_id=self.config.app_client_id,
+            endpoint_url=self.config.cognito_endpoint_url,
+        )
+        account_id = await asyncio.to_thread(auth.sign_up, email, PASSWORD)
+        confirmed = await self.control("users/confirm", {"email": email})
+        assert confirmed["account_id"] == account_id
+        client = ExchangeClient(self.config)
+        await client.sign_in(email, PASSWORD)
+        return client, account_id
+
+    async def deposit(self, account_id: str, asset: str, amount: Decimal) -> dict[str, Any]:
+        """The payment provider's signed webhook to ``POST /v1/webhooks/deposits``."""
+        body, headers = signed_deposit(self.state["webhook_secret"], account_id, asset, amount)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{self.config.api_url}/v1/webhooks/deposits", data=body, headers=headers
+            ) as response,
+        ):
+            answer: dict[str, Any] = await response.json()
+            assert response.status == 200, answer
+            return answer
+
+    async def control(self, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(f"{self.config.api_url}/_local/{action}", json=body or {}) as response,
+        ):
+            answer: dict[str, Any] = await response.json()
+            assert response.status == 200, answer
+            return answer
+
+    async def status(self) -> dict[str, Any]:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.config.api_url}/_local/status") as response,
+        ):
+            answer: dict[str, Any] = await response.json()
+            return answer
+
+
+async def eventually[T](
+    probe: Callable[[], Awaitable[T]],
+    until: Callable[[T], bool],
+    *,
+    timeout_s: float = 20.0,
+    every_s: float = 0.2,
+) -> T:
+    """Poll ``probe`` until ``until`` holds for its result; fail with the last result."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = await probe()
+        if until(value):
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"not reached in {timeout_s} s; last: {value!r}")
+        await asyncio.sleep(every_s)
+
+
+def _service_environment() -> dict[str, str]:
+    if os.environ.get("CI", "").lower() != "true":
+        return {}
+    # CI: the real services must be there (this fails the test otherwise), and are used.
+    return {
+        "EXCHANGE_DATABASE_URL": require_service("PostgreSQL", POSTGRES_URL),
+        "EXCHANGE_REDIS_URL": require_service("Redis", REDIS_URL),
+        "EXCHANGE_BROKER_URL": require_service("RabbitMQ", RABBITMQ_URL),
+    }
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    folder = tmp_path_factory.mktemp("stack")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("EXCHANGE_", "POWERTOOLS_"))},
+        **_service_environment(),
+    }
+    # EXCHANGE_E2E_EMBEDDED=1 runs the suite on the embedded stand-ins even where services answer.
+    embedded = ("--embedded",) if os.environ.get("EXCHANGE_E2E_EMBEDDED") == "1" else ()
+    log = folder / "stack.log"
+    try:
+        with running_stack(
+            folder / "stack.json", log, args=("--no-seed", *embedded), env=env
+        ) as state:
+            yield LocalStack(state, log)
+    except StackFailed as exc:
+        pytest.fail(str(exc), pytrace=False)

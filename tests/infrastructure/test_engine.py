@@ -1,0 +1,87 @@
+"""The matching engine on ECS: c5.2xlarge hosts with IMDSv2 and no SSH, one service per shard of
+the shard map, configured by EngineSettings' variables, at its configured count in DR."""
+
+import pytest
+
+from exchange.messaging import ShardMap
+from stacks import constants
+from stacks.config import DeploymentConfig
+from tests.infrastructure.conftest import DR, MAIN_STACKS, PRIMARY, Resources, of_type
+
+SHARDS = ShardMap.demo().shards
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_engine_hosts_are_c5_2xlarge_with_imdsv2_no_ssh_in_private_subnets(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    ((_, template),) = of_type(resources[stack], "AWS::EC2::LaunchTemplate").items()
+    data = template["Properties"]["LaunchTemplateData"]
+    assert data["InstanceType"] == constants.ENGINE_INSTANCE_TYPE == "c5.2xlarge"
+    assert data["MetadataOptions"]["HttpTokens"] == "required"
+    assert "KeyName" not in data
+    assert all(d["Ebs"]["Encrypted"] for d in data["BlockDeviceMappings"])
+    ((_, group),) = of_type(resources[stack], "AWS::AutoScaling::AutoScalingGroup").items()
+    subnets = {s["Ref"] for s in group["Properties"]["VPCZoneIdentifier"]}
+    assert subnets
+    assert all("privateSubnet" in subnet for subnet in subnets)
+    (provider,) = of_type(resources[stack], "AWS::ECS::CapacityProvider").values()
+    scaling = provider["Properties"]["AutoScalingGroupProvider"]["ManagedScaling"]
+    assert scaling["Status"] == "ENABLED"
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_one_service_per_shard_with_the_shard_settings(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    services = {
+        r["Properties"]["ServiceName"]: r["Properties"]
+        for r in of_type(resources[stack], "AWS::ECS::Service").values()
+    }
+    assert set(services) == {f"engine-{shard}" for shard in SHARDS}
+    tasks = of_type(resources[stack], "AWS::ECS::TaskDefinition")
+    for shard, symbols in SHARDS.items():
+        service = services[f"engine-{shard}"]
+        (container,) = tasks[service["TaskDefinition"]["Ref"]]["Properties"]["ContainerDefinitions"]
+        env = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert env["EXCHANGE_SHARD_ID"] == shard
+        assert env["EXCHANGE_SYMBOLS"] == ",".join(symbols)
+        assert {
+            "EXCHANGE_BROKER_ENDPOINT",
+            "EXCHANGE_BROKER_SECRET_ARN",
+            "EXCHANGE_REDIS_URL",
+            "EXCHANGE_JOURNAL_STREAM",
+            "EXCHANGE_SNAPSHOT_BUCKET",
+            "EXCHANGE_HEALTH_PORT",
+        } <= set(env)
+        assert env["EXCHANGE_HEALTH_PORT"] in " ".join(container["HealthCheck"]["Command"])
+        assert container["StopTimeout"] == constants.ENGINE_STOP_TIMEOUT_SECONDS
+        assert container["ReadonlyRootFilesystem"] is True
+        assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+        # One task per shard, never two: the old one drains before the new one starts.
+        deployment = service["DeploymentConfiguration"]
+        assert deployment["MaximumPercent"] == 100
+        assert deployment["MinimumHealthyPercent"] == 0
+        assert deployment["DeploymentCircuitBreaker"] == {"Enable": True, "Rollback": True}
+
+
+def desired_counts(resources: Resources) -> set[int]:
+    return {
+        r["Properties"]["DesiredCount"] for r in of_type(resources, "AWS::ECS::Service").values()
+    }
+
+
+def test_primary_runs_one_task_per_shard_and_dr_its_configured_count(
+    resources: dict[str, Resources], config: DeploymentConfig
+) -> None:
+    assert desired_counts(resources[PRIMARY]) == {1}
+    assert desired_counts(resources[DR]) == {config.dr_engine_desired_count}
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_engine_logs_are_kept_and_encrypted(resources: dict[str, Resources], stack: str) -> None:
+    groups = of_type(resources[stack], "AWS::Logs::LogGroup")
+    assert groups
+    for name, group in groups.items():
+        assert group["Properties"]["RetentionInDays"] > 0, name
+        assert group["Properties"]["KmsKeyId"], name

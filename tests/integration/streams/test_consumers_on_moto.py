@@ -1,0 +1,155 @@
+"""The recorder, candle and fan-out handlers on moto's Kinesis and DynamoDB: a batch with a
+poison record in the middle, then the same batch again."""
+
+import json
+from typing import Any
+
+import pytest
+
+from exchange.realtime.books import MemoryBookStore
+from exchange.realtime.connections import DynamoConnectionStore
+from exchange.realtime.fanout import Broadcaster, Fanout
+from exchange.realtime.sender import MemorySender
+from exchange.realtime.session import open_connection
+from exchange.streams import audit
+from exchange.streams.dynamo import DynamoCursorStore
+from exchange.streams.settings import CandlesSettings, RecorderSettings
+from exchange.streams.wiring import build_candles, build_recorder
+from exchange.tables import AuditRecord, CandleRecord, FillRecord, OrderRecord, symbol_status_key
+from lambdas.candles.handler import handler as candles_handler
+from lambdas.fanout.handler import handler as fanout_handler
+from lambdas.recorder.handler import handler as recorder_handler
+from tests.integration.streams.conftest import Aws
+from tests.unit.streams.helpers import (
+    BTC,
+    CATALOG,
+    POISON,
+    LambdaContext,
+    busy_market,
+    encoded,
+    failures,
+    records,
+)
+
+CONTEXT = LambdaContext()
+
+
+def poisoned_batch(aws: Aws) -> tuple[dict[str, Any], str]:
+    payloads = encoded(records(busy_market().events, 3))
+    event = aws.journal_batch([*payloads[:3], POISON, *payloads[3:]])
+    return event, event["Records"][3]["kinesis"]["sequenceNumber"]
+
+
+def write_pending_rows() -> None:
+    """What the REST API writes before it publishes each order."""
+    market = busy_market()
+    for order_id, command in market.orders.items():
+        OrderRecord(
+            command.account_id,
+            order_id,
+            symbol_status=symbol_status_key("BTC-USD", "PENDING_NEW", order_id),
+            client_order_id=command.client_order_id,
+            symbol="BTC-USD",
+            status="PENDING_NEW",
+            side=command.side.value,
+            order_type=command.order_type.value,
+            tif=command.tif.value,
+            qty=BTC.format_qty(command.qty),
+            price=None if command.price is None else BTC.format_price(command.price),
+            created_ns=command.ts,
+            updated_ns=command.ts,
+            open_order_id=order_id,
+        ).save()
+
+
+def test_recorder_reports_only_the_poison_record_and_a_replay_changes_no_table(aws: Aws) -> None:
+    # Given the orders as the API wrote them, and a journal batch with a poison record inside
+    write_pending_rows()
+    batch, poison = poisoned_batch(aws)
+    sink = build_recorder(RecorderSettings())
+    # When the recorder's handler consumes it
+    first = recorder_handler(batch, CONTEXT, sink=sink)
+    # Then only the poison record is reported failed
+    assert failures(first) == [poison]
+    after_first = aws.dump()
+    # And the orders, fills and audit log are written
+    statuses = {row.order_id: (row.status, row.filled_qty) for row in OrderRecord.scan()}
+    assert statuses == {
+        "o1": ("FILLED", "0.5000"),
+        "o2": ("FILLED", "0.3000"),
+        "o3": ("FILLED", "0.6000"),
+        "o4": ("CANCELLED", "0.0000"),
+        "o5": ("EXPIRED", "0.2000"),
+    }
+    carol = sorted(
+        (int(r.seq), str(r.role), str(r.price), str(r.qty), str(r.fee))
+        for r in FillRecord.query("carol")
+    )
+    assert carol[0] == (6, "TAKER", "65000.00", "0.5000", "16.25000000")
+    assert len(after_first["audit"]) == len(after_first["events"]) == 19
+    # When Lambda delivers the same batch again
+    second = recorder_handler(batch, CONTEXT, sink=build_recorder(RecorderSettings()))
+    # Then the same record fails, and every table is exactly as it was
+    assert failures(second) == [poison]
+    assert aws.dump() == after_first
+
+
+def test_audit_verify_command_finds_the_record_someone_changed(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a recorded journal with an intact audit chain
+    batch, _ = poisoned_batch(aws)
+    recorder_handler(batch, CONTEXT, sink=build_recorder(RecorderSettings()))
+    assert audit.main(["verify", "--symbol", "BTC-USD"]) == 0
+    intact = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (intact["ok"], intact["checked"], intact["head_seq"]) == (True, 19, 19)
+    # When someone edits the payload of seq 10 in the table (dave's order becomes mike's)
+    row = AuditRecord.get("BTC-USD", 10)
+    assert b"dave" in row.payload
+    row.update(actions=[AuditRecord.payload.set(row.payload.replace(b"dave", b"mike"))])
+    # Then the command fails and names seq 10
+    assert audit.main(["verify", "--symbol", "BTC-USD"]) == 1
+    broken = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (broken["ok"], broken["broken_at"], broken["checked"]) == (False, 10, 9)
+
+
+def test_candles_report_only_the_poison_record_and_a_replay_changes_no_bar(aws: Aws) -> None:
+    batch, poison = poisoned_batch(aws)
+    settings = CandlesSettings()
+    assert failures(candles_handler(batch, CONTEXT, sink=build_candles(settings))) == [poison]
+    bars = aws.dump()["candles"]
+    assert len(bars) == 4  # one bar per interval: the three trades are seconds apart
+    day = next(row for row in CandleRecord.scan() if row.series == "BTC-USD#1d")
+    assert (day.open, day.high, day.low, day.close, day.volume, day.trades) == (
+        "65000.00", "65010.00", "65000.00", "65010.00", "0.8000", 3,
+    )  # fmt: skip
+    assert failures(candles_handler(batch, CONTEXT, sink=build_candles(settings))) == [poison]
+    assert aws.dump()["candles"] == bars
+
+
+def test_fanout_reports_only_the_poison_record_and_a_replay_posts_nothing_again(aws: Aws) -> None:
+    # Given a book subscriber and a private subscriber stored in DynamoDB
+    connections = DynamoConnectionStore()
+    for connection_id, account in (("c-book", None), ("c-carol", "carol")):
+        connection = open_connection(connections, connection_id, account)
+        channel = "book.BTC-USD" if account is None else "orders.carol"
+        connections.subscribe(connection, channel)
+    sender = MemorySender()
+    fanout = Fanout(
+        Broadcaster(connections, sender), MemoryBookStore(), DynamoCursorStore(), catalog=CATALOG
+    )
+    batch, poison = poisoned_batch(aws)
+    # When fan-out consumes the batch twice
+    assert failures(fanout_handler(batch, CONTEXT, sink=fanout)) == [poison]
+    posted = list(sender.sent)
+    assert failures(fanout_handler(batch, CONTEXT, sink=fanout)) == [poison]
+    # Then every record was posted once: book frames chain 0..19, carol got her orders
+    assert sender.sent == posted
+    book = [json.loads(data) for cid, data in posted if cid == "c-book"]
+    assert [(frame["prev_seq"], frame["seq"]) for frame in book] == [
+        (n, min(n + 3, 19)) for n in range(0, 19, 3)
+    ]
+    carol = [
+        item for cid, data in posted if cid == "c-carol" for item in json.loads(data)["events"]
+    ]
+    assert {item["order_id"] for item in carol} == {"o3", "o5"}

@@ -1,0 +1,146 @@
+"""Unit-test wiring of the REST handlers: the real handlers and logic over in-memory fakes."""
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from exchange.api.events import LambdaContextStub, rest_event
+from exchange.domain import InstrumentCatalog
+from exchange.ledger.model import KycStatus
+from exchange.trading.accounts import AccountService
+from exchange.trading.deposits import DepositReceiver
+from exchange.trading.idempotency import IdempotentRunner, InMemoryIdempotencyStore
+from exchange.trading.markets import MarketService
+from exchange.trading.memory import (
+    InMemoryBookSource,
+    InMemoryCommandSink,
+    InMemoryLedger,
+    InMemoryMarketStore,
+    InMemoryOrderStore,
+)
+from exchange.trading.orders import OrderService
+
+ALICE, BOB = "alice-sub", "bob-sub"
+WEBHOOK_SECRET = b"whsec-unit"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Read-only routes emit no metric; Powertools warns about that on every flush.
+    for item in items:
+        item.add_marker(pytest.mark.filterwarnings("ignore:No application metrics to publish"))
+
+
+@pytest.fixture(autouse=True)
+def handler_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handlers read their settings once; a database URL makes the ledger settings valid
+    (the fakes never connect). Set per test, so no other test sees it."""
+    monkeypatch.setenv("EXCHANGE_DATABASE_URL", "postgresql://unused@127.0.0.1:1/unused")
+
+
+@dataclass
+class Exchange:
+    """The fakes behind the four functions, and a way to call each handler."""
+
+    catalog: InstrumentCatalog
+    ledger: InMemoryLedger
+    store: InMemoryOrderStore
+    sink: InMemoryCommandSink
+    idempotency: InMemoryIdempotencyStore
+    books: InMemoryBookSource
+    market_store: InMemoryMarketStore
+    orders: OrderService
+    accounts: AccountService
+    markets: MarketService
+    deposits: DepositReceiver
+
+    def call(self, method: str, path: str, **kwargs: Any) -> "Reply":
+        from tests.unit.api.gateway import invoke  # noqa: PLC0415
+
+        return invoke(self, rest_event(method, path, **kwargs))
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: Mapping[str, str]
+    body: Any
+
+    @classmethod
+    def of(cls, response: Mapping[str, Any]) -> "Reply":
+        headers = {k: v[0] for k, v in response.get("multiValueHeaders", {}).items()}
+        text = response.get("body") or ""
+        return cls(int(response["statusCode"]), headers, json.loads(text) if text else None)
+
+    @property
+    def is_problem(self) -> bool:
+        return self.headers.get("Content-Type") == "application/problem+json" and all(
+            k in self.body for k in ("type", "title", "status", "detail")
+        )
+
+
+def make_exchange(max_open_orders: int = 200) -> Exchange:
+    catalog = InstrumentCatalog.demo()
+    ledger = InMemoryLedger(catalog, protection_prices={"BTC-USD": Decimal("200000")})
+    for account in (ALICE, BOB):
+        ledger.open_account(account, kyc_status=KycStatus.VERIFIED)
+        ledger.fund(account, "USD", Decimal("1000000"))
+        ledger.fund(account, "BTC", Decimal("10"))
+    store, sink, idempotency = (
+        InMemoryOrderStore(),
+        InMemoryCommandSink(),
+        InMemoryIdempotencyStore(),
+    )
+    books, market_store = InMemoryBookSource(), InMemoryMarketStore()
+    return Exchange(
+        catalog=catalog,
+        ledger=ledger,
+        store=store,
+        sink=sink,
+        idempotency=idempotency,
+        books=books,
+        market_store=market_store,
+        orders=OrderService(
+            instruments=catalog,
+            store=store,
+            ledger=ledger,
+            sink=sink,
+            idempotency=IdempotentRunner(idempotency),
+            max_open_orders=max_open_orders,
+        ),
+        accounts=AccountService(ledger=ledger, directory=ledger),
+        markets=MarketService(instruments=catalog, books=books, store=market_store),
+        deposits=DepositReceiver(ledger=ledger, secrets=lambda: [WEBHOOK_SECRET]),
+    )
+
+
+@pytest.fixture
+def exchange() -> Exchange:
+    return make_exchange()
+
+
+@pytest.fixture
+def context() -> LambdaContextStub:
+    return LambdaContextStub()
+
+
+LIMIT_BUY: dict[str, Any] = {
+    "symbol": "BTC-USD",
+    "side": "BUY",
+    "order_type": "LIMIT",
+    "qty": "0.5",
+    "price": "65000.00",
+}
+
+
+@pytest.fixture
+def place(exchange: Exchange) -> Callable[..., Reply]:
+    def place(body: Mapping[str, Any] | None = None, account: str = ALICE, **kwargs: Any) -> Reply:
+        return exchange.call(
+            "POST", "/v1/orders", body=dict(body or LIMIT_BUY), account_id=account, **kwargs
+        )
+
+    return place

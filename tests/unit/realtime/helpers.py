@@ -1,0 +1,43 @@
+"""An in-memory WebSocket world: connections, a sender, books and cursors."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchange.realtime.books import MemoryBookStore
+from exchange.realtime.connections import MemoryConnectionStore
+from exchange.realtime.fanout import Broadcaster, Fanout
+from exchange.realtime.sender import MemorySender
+from exchange.realtime.session import Session, open_connection
+from exchange.streams.cursors import MemoryCursorStore
+from tests.unit.streams.helpers import CATALOG
+
+
+@dataclass
+class World:
+    connections: MemoryConnectionStore = field(default_factory=MemoryConnectionStore)
+    sender: MemorySender = field(default_factory=MemorySender)
+    books: MemoryBookStore = field(default_factory=MemoryBookStore)
+    cursors: MemoryCursorStore = field(default_factory=MemoryCursorStore)
+
+    @property
+    def session(self) -> Session:
+        return Session(self.connections, self.sender, self.books, CATALOG, clock=lambda: 42)
+
+    @property
+    def fanout(self) -> Fanout:
+        broadcaster = Broadcaster(self.connections, self.sender)
+        return Fanout(broadcaster, self.books, self.cursors, catalog=CATALOG)
+
+    def connect(self, connection_id: str, account_id: str | None = None) -> None:
+        open_connection(self.connections, connection_id, account_id, now_ns=10**18)
+
+    def send(self, connection_id: str, message: dict[str, Any] | str) -> dict[str, Any]:
+        body = message if isinstance(message, str) else json.dumps(message)
+        return self.session.message(connection_id, body)
+
+    def received(self, connection_id: str) -> list[dict[str, Any]]:
+        frames: list[dict[str, Any]] = [
+            json.loads(data) for data in self.sender.frames(connection_id)
+        ]
+        return frames
