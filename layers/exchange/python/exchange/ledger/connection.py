@@ -17,6 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from exchange.domain.errors import ConfigurationError
 from exchange.ledger.settings import LedgerSettings
+from exchange.secrets import secrets_client_factory as boto3_secrets_client
 
 ConninfoProvider = Callable[[], str]
 
@@ -81,22 +82,8 @@ def conninfo_provider(
         return lambda: url
     if settings.database_secret_arn is None:
         raise ConfigurationError("no database URL or secret ARN is configured")
-    factory = secrets_client_factory or _boto3_secrets_client(settings)
+    factory = secrets_client_factory or boto3_secrets_client(settings)
     return SecretsManagerConninfo(settings.database_secret_arn, factory)
-
-
-def _boto3_secrets_client(settings: LedgerSettings) -> Callable[[], SecretsClient]:
-    def build() -> SecretsClient:
-        import boto3  # noqa: PLC0415 - only in AWS, on first connection, never at import
-
-        client: SecretsClient = boto3.client(
-            "secretsmanager",
-            region_name=settings.aws_region,
-            endpoint_url=settings.aws_endpoint_url,
-        )
-        return client
-
-    return build
 
 
 def open_pool(
