@@ -129,7 +129,7 @@ bench-api: $(STAMP) ## REST API: warm p50/p99 per POST /v1/orders (fakes), cold 
 
 .PHONY: openapi
 openapi: $(STAMP) ## Regenerate docs/openapi.json from the REST routers
-	$(PY) -m exchange.api.openapi docs/openapi.json
+	$(PY) -m exchange.http.openapi docs/openapi.json
 
 .PHONY: lock
 lock: $(STAMP) ## Re-pin every transitive dependency into constraints.txt

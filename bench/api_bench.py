@@ -44,19 +44,17 @@ BODY = {
 
 def warm_post_orders(iterations: int, warmup: int) -> list[float]:
     """Microseconds per handler call, over ``iterations`` calls after ``warmup``."""
-    from exchange.api.events import LambdaContextStub, rest_event  # noqa: PLC0415
     from exchange.domain import InstrumentCatalog  # noqa: PLC0415
     from exchange.ledger.model import KycStatus  # noqa: PLC0415
-    from exchange.trading.idempotency import (  # noqa: PLC0415
-        IdempotentRunner,
-        InMemoryIdempotencyStore,
-    )
-    from exchange.trading.memory import (  # noqa: PLC0415
+    from exchange.orders.idempotency import IdempotentRunner  # noqa: PLC0415
+    from exchange.orders.service import OrderService  # noqa: PLC0415
+    from exchange.testing.fakes import (  # noqa: PLC0415
         InMemoryCommandSink,
         InMemoryLedger,
         InMemoryOrderStore,
     )
-    from exchange.trading.orders import OrderService  # noqa: PLC0415
+    from exchange.testing.lambda_events import LambdaContextStub, rest_event  # noqa: PLC0415
+    from exchange.testing.stores import InMemoryIdempotencyStore  # noqa: PLC0415
     from lambdas.orders.handler import handler  # noqa: PLC0415
 
     catalog = InstrumentCatalog.demo()

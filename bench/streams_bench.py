@@ -30,17 +30,20 @@ from moto import mock_aws
 from bench.engine_workload import generate, to_commands
 from engine_service.core import Engine
 from exchange.domain import AnyEvent, InstrumentCatalog
-from exchange.ledger.settings import DEFAULT_ASSET_SCALES
-from exchange.realtime.books import MemoryBookStore
-from exchange.realtime.connections import MemoryConnectionStore
+from exchange.journal.batch import JournalSink, kinesis_handler, lambda_event
+from exchange.orders.recorder import Recorder
+from exchange.orders.recorder_dynamo import DynamoRecorderStore
 from exchange.realtime.fanout import Broadcaster, Fanout
-from exchange.realtime.sender import MemorySender
 from exchange.realtime.session import open_connection
-from exchange.streams.batch import JournalSink, kinesis_handler, lambda_event
-from exchange.streams.cursors import MemoryCursorStore
-from exchange.streams.dynamo import DynamoRecorderStore
-from exchange.streams.recorder import MemoryRecorderStore, Recorder
+from exchange.settings import DEFAULT_ASSET_SCALES
 from exchange.tables import TABLE_SPECS, TableSettings, bind_tables
+from exchange.testing.stores import (
+    InMemoryBookStore,
+    InMemoryConnectionStore,
+    InMemoryCursorStore,
+    InMemoryRecorderStore,
+    InMemorySender,
+)
 from exchange.wire import JournalRecord, encode_record
 
 CATALOG = InstrumentCatalog.demo()
@@ -106,16 +109,16 @@ def timed(batches: list[dict[str, Any]], sink: JournalSink) -> float:
 
 
 def recorder_sink() -> Recorder:
-    return Recorder(MemoryRecorderStore(), catalog=CATALOG, asset_scales=DEFAULT_ASSET_SCALES)
+    return Recorder(InMemoryRecorderStore(), catalog=CATALOG, asset_scales=DEFAULT_ASSET_SCALES)
 
 
-def fanout_sink(sender: MemorySender | None = None) -> Fanout:
+def fanout_sink(sender: InMemorySender | None = None) -> Fanout:
     with contextlib.redirect_stdout(io.StringIO()):  # the connects' EMF metrics
         return _fanout_sink(sender)
 
 
-def _fanout_sink(sender: MemorySender | None) -> Fanout:
-    connections = MemoryConnectionStore()
+def _fanout_sink(sender: InMemorySender | None) -> Fanout:
+    connections = InMemoryConnectionStore()
     for account in range(200):
         connection = open_connection(connections, f"p{account}", f"a{account}", now_ns=0)
         connections.subscribe(connection, f"orders.a{account}")
@@ -123,8 +126,8 @@ def _fanout_sink(sender: MemorySender | None) -> Fanout:
         for channel in ("book.BTC-USD", "trades.BTC-USD"):
             connection = open_connection(connections, f"{channel}-{n}", None, now_ns=0)
             connections.subscribe(connection, channel)
-    broadcaster = Broadcaster(connections, sender or MemorySender())
-    return Fanout(broadcaster, MemoryBookStore(), MemoryCursorStore(), catalog=CATALOG)
+    broadcaster = Broadcaster(connections, sender or InMemorySender())
+    return Fanout(broadcaster, InMemoryBookStore(), InMemoryCursorStore(), catalog=CATALOG)
 
 
 def median_rate(runs: int, count: int, run: Callable[[], float]) -> float:
@@ -167,7 +170,7 @@ def main() -> None:
     count = len(events)
     baseline = median_rate(args.runs, count, lambda: timed(batches, NullSink()))
     recorder = median_rate(args.runs, count, lambda: timed(batches, recorder_sink()))
-    sender = MemorySender()
+    sender = InMemorySender()
     fanout = median_rate(args.runs, count, lambda: timed(batches, fanout_sink(sender)))
     frames = len(sender.sent) / args.runs
     results: dict[str, float] = {

@@ -11,56 +11,11 @@ import threading
 import time
 from types import FrameType
 
-import boto3
-import redis
-
-from engine_service.adapters.kinesis import KinesisJournal
-from engine_service.adapters.rabbitmq import RabbitIntake
-from engine_service.adapters.snapshots import (
-    CompositeSnapshotStore,
-    RedisSnapshotStore,
-    S3SnapshotStore,
-)
+from engine_service.composition import build_runtime
 from engine_service.health import HealthServer
-from engine_service.ports import SnapshotStore
-from engine_service.runtime import EngineRuntime, RuntimeConfig
 from engine_service.telemetry import MetricsReporter
-from exchange.domain import ConfigurationError, InstrumentCatalog
-from exchange.messaging import broker_url_from_settings
 from exchange.observability import logger
 from exchange.settings import EngineSettings, load_settings
-
-
-def build_runtime(settings: EngineSettings) -> EngineRuntime:
-    catalog = (
-        InstrumentCatalog.from_json(settings.instruments_file.read_text())
-        if settings.instruments_file
-        else InstrumentCatalog.demo()
-    )
-    instruments = [catalog.get(symbol) for symbol in settings.symbols]
-    # Locally a URL; in AWS Amazon MQ's endpoint plus its Secrets Manager secret, read once here.
-    # A rotated password reaches the engine when ECS restarts the task after a failed reconnect.
-    broker_url = broker_url_from_settings(settings, settings)()
-    if settings.redis_url is None:
-        raise ConfigurationError("EXCHANGE_REDIS_URL is required to run the engine service")
-    aws = {"region_name": settings.aws_region, "endpoint_url": settings.aws_endpoint_url}
-    redis_store = RedisSnapshotStore(redis.Redis.from_url(settings.redis_url))
-    stores: list[SnapshotStore] = [redis_store]
-    if settings.snapshot_bucket:
-        stores.append(S3SnapshotStore(boto3.client("s3", **aws), settings.snapshot_bucket))
-    return EngineRuntime(
-        config=RuntimeConfig(
-            shard=settings.shard_id,
-            linger_s=settings.linger_ms / 1000,
-            snapshot_every_events=settings.snapshot_every_events,
-            snapshot_every_s=settings.snapshot_every_seconds,
-        ),
-        instruments=instruments,
-        intake=RabbitIntake(broker_url, settings.shard_id, prefetch=settings.prefetch),
-        journal=KinesisJournal(boto3.client("kinesis", **aws), settings.journal_stream),
-        snapshots=CompositeSnapshotStore(stores),
-        books=redis_store,
-    )
 
 
 def run() -> int:

@@ -20,8 +20,8 @@ from psycopg_pool import ConnectionPool
 from exchange.domain import InstrumentCatalog
 from exchange.ledger import DepositNotice, KycStatus
 from exchange.ledger.postgres import PostgresLedger
-from exchange.ledger.settings import DEFAULT_ASSET_SCALES
 from exchange.ledger.webhooks import SIGNATURE_HEADER, sign
+from exchange.settings import DEFAULT_ASSET_SCALES
 
 # Market and stop buys hold quote at this price per symbol (EXCHANGE_LEDGER_PROTECTION_PRICES).
 PROTECTION_PRICES: Final = {

@@ -14,7 +14,7 @@ symbol's shard) and the engine's ``Intake`` port (``engine_service.adapters.memo
 from engine_service.adapters.memory import InMemoryBroker
 from exchange.domain.commands import Command
 from exchange.messaging import ShardMap
-from exchange.trading.publisher import CommandSink
+from exchange.orders.publisher import CommandSink
 from exchange.wire import encode_command
 
 __all__ = ["InMemoryBroker", "InProcessPublisher"]

@@ -10,11 +10,11 @@ the handler offers for tests).
 import functools
 from typing import Any
 
+from exchange.orders import wiring
+from exchange.orders.dynamo import DynamoOrderStore
+from exchange.orders.publisher import CommandSink
+from exchange.orders.service import OrderService
 from exchange.tables import bind_tables
-from exchange.trading import wiring
-from exchange.trading.dynamo import DynamoOrderStore
-from exchange.trading.orders import OrderService
-from exchange.trading.publisher import CommandSink
 from local.functions import Handler
 
 

@@ -5,12 +5,23 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from exchange.api.http import rest_app, serve
-from exchange.api.routes.account import account_router
+from exchange.composition import CompositionRoot
+from exchange.http.app import rest_app, serve
+from exchange.http.routes.account import account_router
+from exchange.ledger.accounts import AccountService
 from exchange.observability import logger, metrics, tracer
-from exchange.trading.accounts import AccountService
-from lambdas.account.wiring import account_service, settings
+from exchange.settings import AccountSettings
 
+
+def compose(settings: AccountSettings) -> AccountService:
+    from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415 - at first use
+    from exchange.ledger.postgres.directory import PostgresAccountDirectory  # noqa: PLC0415
+
+    ledger = PostgresLedger.from_settings(settings, settings.catalog())
+    return AccountService(ledger=ledger, directory=PostgresAccountDirectory(ledger.pool))
+
+
+ROOT = CompositionRoot(AccountSettings, compose)
 APP = rest_app(account_router())
 
 
@@ -20,5 +31,5 @@ APP = rest_app(account_router())
 def handler(
     event: dict[str, Any], context: LambdaContext, accounts: AccountService | None = None
 ) -> dict[str, Any]:
-    service = accounts or account_service()
-    return serve(APP, event, context, [service], max_body_bytes=settings().api_max_body_bytes)
+    max_body = ROOT.settings().api_max_body_bytes
+    return serve(APP, event, context, [accounts or ROOT()], max_body_bytes=max_body)

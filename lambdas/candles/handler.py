@@ -1,8 +1,30 @@
 """Journal consumer: OHLCV bars (1m, 5m, 1h, 1d) from trades, pushed to candle subscribers."""
 
-from exchange.settings import load_settings
-from exchange.streams.batch import kinesis_handler
-from exchange.streams.settings import CandlesSettings
-from exchange.streams.wiring import build_candles
+from functools import partial
 
-handler = kinesis_handler(lambda: build_candles(load_settings(CandlesSettings)))
+from exchange.composition import CompositionRoot
+from exchange.journal.batch import kinesis_handler
+from exchange.journal.cursors import DynamoCursorStore
+from exchange.market.candles import CandleAggregator, Publisher
+from exchange.market.dynamo import DynamoCandleStore
+from exchange.realtime.connections import DynamoConnectionStore
+from exchange.realtime.fanout import Broadcaster
+from exchange.realtime.sender import ManagementApiSender
+from exchange.settings import CandlesSettings
+from exchange.tables import bind_tables
+
+
+def compose(settings: CandlesSettings) -> CandleAggregator:
+    bind_tables(settings)
+    catalog = settings.catalog()
+    publish: Publisher | None = None
+    if settings.ws_management_endpoint:  # unset: bars are stored, not pushed
+        sender = ManagementApiSender.from_settings(settings)
+        publish = partial(Broadcaster(DynamoConnectionStore(), sender).publish_bars, catalog)
+    return CandleAggregator(
+        DynamoCandleStore(catalog), DynamoCursorStore(), catalog=catalog, publish=publish
+    )
+
+
+ROOT = CompositionRoot(CandlesSettings, compose)
+handler = kinesis_handler(ROOT)

@@ -5,12 +5,25 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from exchange.api.http import rest_app, serve
-from exchange.api.routes.deposits import deposits_router
+from exchange.composition import CompositionRoot
+from exchange.http.app import rest_app, serve
+from exchange.http.routes.deposits import deposits_router
+from exchange.ledger.deposits import DepositReceiver, webhook_secrets
 from exchange.observability import logger, metrics, tracer
-from exchange.trading.deposits import DepositReceiver
-from lambdas.deposits.wiring import deposit_receiver, settings
+from exchange.settings import DepositsSettings
 
+
+def compose(settings: DepositsSettings) -> DepositReceiver:
+    from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415 - at first use
+
+    return DepositReceiver(
+        ledger=PostgresLedger.from_settings(settings, settings.catalog()),
+        secrets=webhook_secrets(settings),
+        tolerance_seconds=settings.ledger_webhook_tolerance_seconds,
+    )
+
+
+ROOT = CompositionRoot(DepositsSettings, compose)
 APP = rest_app(deposits_router())
 
 
@@ -20,5 +33,5 @@ APP = rest_app(deposits_router())
 def handler(
     event: dict[str, Any], context: LambdaContext, deposits: DepositReceiver | None = None
 ) -> dict[str, Any]:
-    service = deposits or deposit_receiver()
-    return serve(APP, event, context, [service], max_body_bytes=settings().api_max_body_bytes)
+    max_body = ROOT.settings().api_max_body_bytes
+    return serve(APP, event, context, [deposits or ROOT()], max_body_bytes=max_body)

@@ -5,20 +5,35 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from exchange.api.http import rest_app, serve
-from exchange.api.routes.markets import markets_router
+from exchange.composition import CompositionRoot
+from exchange.http.app import rest_app, serve
+from exchange.http.routes.markets import markets_router
+from exchange.market.service import MarketService
 from exchange.observability import logger, metrics, tracer
-from exchange.trading.markets import MarketService
-from lambdas.markets.wiring import market_service, settings
+from exchange.settings import MarketsSettings
+
+
+def compose(settings: MarketsSettings) -> MarketService:
+    from exchange.market.books import RedisBookStore  # noqa: PLC0415 - at first use
+    from exchange.market.dynamo import DynamoMarketStore  # noqa: PLC0415
+    from exchange.tables import bind_tables  # noqa: PLC0415
+
+    bind_tables(settings)
+    return MarketService(
+        instruments=settings.catalog(),
+        books=RedisBookStore.from_settings(settings),
+        store=DynamoMarketStore(),
+    )
 
 
 def _openapi_json() -> str:
     # Built from all four routers on first request; importing them here would slow cold starts.
-    from exchange.api.openapi import openapi_json  # noqa: PLC0415
+    from exchange.http.openapi import openapi_json  # noqa: PLC0415
 
     return openapi_json()
 
 
+ROOT = CompositionRoot(MarketsSettings, compose)
 APP = rest_app(markets_router(_openapi_json))
 
 
@@ -28,5 +43,5 @@ APP = rest_app(markets_router(_openapi_json))
 def handler(
     event: dict[str, Any], context: LambdaContext, markets: MarketService | None = None
 ) -> dict[str, Any]:
-    service = markets or market_service()
-    return serve(APP, event, context, [service], max_body_bytes=settings().api_max_body_bytes)
+    max_body = ROOT.settings().api_max_body_bytes
+    return serve(APP, event, context, [markets or ROOT()], max_body_bytes=max_body)

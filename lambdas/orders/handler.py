@@ -5,12 +5,38 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from exchange.api.http import rest_app, serve
-from exchange.api.routes.orders import orders_router
+from exchange.composition import CompositionRoot
+from exchange.http.app import rest_app, serve
+from exchange.http.routes.orders import orders_router
 from exchange.observability import logger, metrics, tracer
-from exchange.trading.orders import OrderService
-from lambdas.orders.wiring import order_service, settings
+from exchange.orders.publisher import CommandSink
+from exchange.orders.service import OrderService
+from exchange.settings import OrdersSettings
 
+
+def compose(settings: OrdersSettings, *, sink: CommandSink | None = None) -> OrderService:
+    """The function's object graph; local mode passes its in-process broker as ``sink``."""
+    # Imported here, not at the top: each adapter's client library loads at the cold start's
+    # first invocation, not at import (make bench-api measures imports).
+    from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415
+    from exchange.orders.dynamo import DynamoOrderStore  # noqa: PLC0415
+    from exchange.orders.idempotency import IdempotentRunner  # noqa: PLC0415
+    from exchange.orders.publisher import RabbitCommandSink  # noqa: PLC0415
+    from exchange.tables import bind_tables  # noqa: PLC0415
+
+    bind_tables(settings)
+    instruments = settings.catalog()
+    return OrderService(
+        instruments=instruments,
+        store=DynamoOrderStore(),
+        ledger=PostgresLedger.from_settings(settings, instruments),
+        sink=sink or RabbitCommandSink.from_settings(settings),
+        idempotency=IdempotentRunner.from_settings(settings),
+        max_open_orders=settings.max_open_orders,
+    )
+
+
+ROOT = CompositionRoot(OrdersSettings, compose)
 APP = rest_app(orders_router(), rejections={("POST", "/v1/orders"): "OrdersRejected"})
 
 
@@ -20,5 +46,5 @@ APP = rest_app(orders_router(), rejections={("POST", "/v1/orders"): "OrdersRejec
 def handler(
     event: dict[str, Any], context: LambdaContext, orders: OrderService | None = None
 ) -> dict[str, Any]:
-    service = orders or order_service()
-    return serve(APP, event, context, [service], max_body_bytes=settings().api_max_body_bytes)
+    max_body = ROOT.settings().api_max_body_bytes
+    return serve(APP, event, context, [orders or ROOT()], max_body_bytes=max_body)

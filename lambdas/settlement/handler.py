@@ -1,8 +1,20 @@
 """Journal consumer: settles trades and resizes holds in the ledger (Aurora PostgreSQL)."""
 
-from exchange.settings import load_settings
-from exchange.streams.batch import kinesis_handler
-from exchange.streams.settings import SettlementSettings
-from exchange.streams.wiring import build_settlement
+from exchange.composition import CompositionRoot
+from exchange.journal.batch import kinesis_handler
+from exchange.journal.cursors import DynamoCursorStore
+from exchange.ledger.consumer import Settlement
+from exchange.ledger.postgres import PostgresLedger
+from exchange.settings import SettlementSettings
+from exchange.tables import bind_tables
 
-handler = kinesis_handler(lambda: build_settlement(load_settings(SettlementSettings)))
+
+def compose(settings: SettlementSettings) -> Settlement:
+    bind_tables(settings)
+    return Settlement(
+        PostgresLedger.from_settings(settings, settings.catalog()), DynamoCursorStore()
+    )
+
+
+ROOT = CompositionRoot(SettlementSettings, compose)
+handler = kinesis_handler(ROOT)

@@ -1,20 +1,26 @@
 """WebSocket ``$connect`` REQUEST authorizer: verifies the Cognito access token in ``?token=``."""
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from exchange.composition import CompositionRoot
 from exchange.observability import logger, metrics, tracer
-from exchange.realtime.auth import Authorizer
-from exchange.realtime.settings import AuthorizerSettings
-from exchange.realtime.wiring import build_authorizer
-from exchange.settings import load_settings
+from exchange.realtime.auth import Authorizer, TokenVerifier
+from exchange.settings import AuthorizerSettings
 
 
-@cache
-def _authorizer() -> Authorizer:
-    return build_authorizer(load_settings(AuthorizerSettings))
+def compose(settings: AuthorizerSettings) -> Authorizer:
+    assert settings.app_client_id is not None  # noqa: S101 - checked by the settings
+    verifier = TokenVerifier.for_pool(
+        issuer=settings.issuer_url,
+        client_id=settings.app_client_id,
+        jwks_url=settings.jwks_endpoint,
+    )
+    return Authorizer(verifier, allow_anonymous=settings.ws_allow_anonymous)
+
+
+ROOT = CompositionRoot(AuthorizerSettings, compose)
 
 
 @logger.inject_lambda_context
@@ -23,4 +29,4 @@ def _authorizer() -> Authorizer:
 def handler(
     event: dict[str, Any], context: LambdaContext, authorizer: Authorizer | None = None
 ) -> dict[str, Any]:
-    return (authorizer or _authorizer()).authorize(event)
+    return (authorizer or ROOT()).authorize(event)

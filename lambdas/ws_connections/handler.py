@@ -1,20 +1,23 @@
 """WebSocket ``$connect`` and ``$disconnect``: the connection store."""
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from exchange.composition import CompositionRoot
 from exchange.observability import logger, metrics, tracer
+from exchange.realtime.connections import DynamoConnectionStore
 from exchange.realtime.session import Lifecycle
-from exchange.realtime.settings import ConnectionSettings
-from exchange.realtime.wiring import build_lifecycle
-from exchange.settings import load_settings
+from exchange.settings import ConnectionSettings
+from exchange.tables import bind_tables
 
 
-@cache
-def _lifecycle() -> Lifecycle:
-    return build_lifecycle(load_settings(ConnectionSettings))
+def compose(settings: ConnectionSettings) -> Lifecycle:
+    bind_tables(settings)
+    return Lifecycle(DynamoConnectionStore(), ttl_seconds=settings.ws_connection_ttl_seconds)
+
+
+ROOT = CompositionRoot(ConnectionSettings, compose)
 
 
 @logger.inject_lambda_context
@@ -23,4 +26,4 @@ def _lifecycle() -> Lifecycle:
 def handler(
     event: dict[str, Any], context: LambdaContext, lifecycle: Lifecycle | None = None
 ) -> dict[str, Any]:
-    return (lifecycle or _lifecycle()).handle(event)
+    return (lifecycle or ROOT()).handle(event)

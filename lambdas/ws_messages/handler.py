@@ -1,20 +1,31 @@
 """WebSocket ``subscribe``, ``unsubscribe``, ``ping`` and ``$default`` (malformed or unknown)."""
 
-from functools import cache
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from exchange.composition import CompositionRoot
+from exchange.market.books import RedisBookStore
 from exchange.observability import logger, metrics, tracer
+from exchange.realtime.connections import DynamoConnectionStore
+from exchange.realtime.sender import ManagementApiSender
 from exchange.realtime.session import Session
-from exchange.realtime.settings import MessagesSettings
-from exchange.realtime.wiring import build_session
-from exchange.settings import load_settings
+from exchange.settings import MessagesSettings
+from exchange.tables import bind_tables
 
 
-@cache
-def _session() -> Session:
-    return build_session(load_settings(MessagesSettings))
+def compose(settings: MessagesSettings) -> Session:
+    bind_tables(settings)
+    return Session(
+        connections=DynamoConnectionStore(),
+        sender=ManagementApiSender.from_settings(settings),
+        books=RedisBookStore.from_settings(settings),
+        catalog=settings.catalog(),
+        max_subscriptions=settings.ws_max_subscriptions,
+    )
+
+
+ROOT = CompositionRoot(MessagesSettings, compose)
 
 
 @logger.inject_lambda_context
@@ -23,4 +34,4 @@ def _session() -> Session:
 def handler(
     event: dict[str, Any], context: LambdaContext, session: Session | None = None
 ) -> dict[str, Any]:
-    return (session or _session()).handle(event)
+    return (session or ROOT()).handle(event)

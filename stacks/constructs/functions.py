@@ -23,12 +23,12 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from exchange.ledger.settings import LedgerSettings
 from exchange.observability import METRICS_NAMESPACE
 from exchange.settings import (
     AuthSettings,
     BrokerSettings,
     DatabaseSettings,
+    LedgerSettings,
     ObservabilitySettings,
     RedisSettings,
     WebSocketSettings,

@@ -17,21 +17,21 @@ from moto import mock_aws
 from psycopg_pool import ConnectionPool
 
 from exchange import messaging
-from exchange.api.events import LambdaContextStub, rest_event
 from exchange.domain import InstrumentCatalog
 from exchange.ledger import migrations
+from exchange.ledger.accounts import AccountService
 from exchange.ledger.connection import open_pool
 from exchange.ledger.model import KycStatus
 from exchange.ledger.postgres import PostgresLedger
-from exchange.ledger.settings import DEFAULT_ASSET_SCALES
+from exchange.ledger.postgres.directory import PostgresAccountDirectory
 from exchange.messaging import ShardMap
+from exchange.orders.dynamo import DynamoOrderStore
+from exchange.orders.idempotency import IdempotentRunner
+from exchange.orders.publisher import RabbitCommandSink
+from exchange.orders.service import OrderService
+from exchange.settings import DEFAULT_ASSET_SCALES
 from exchange.tables import TABLE_SPECS, TableSettings, bind_tables
-from exchange.trading.accounts import AccountService
-from exchange.trading.dynamo import DynamoOrderStore
-from exchange.trading.idempotency import IdempotentRunner
-from exchange.trading.orders import OrderService
-from exchange.trading.postgres import PostgresAccountDirectory
-from exchange.trading.publisher import RabbitCommandSink
+from exchange.testing.lambda_events import LambdaContextStub, rest_event
 from lambdas.account.handler import handler as account_handler
 from lambdas.orders.handler import handler as orders_handler
 from tests.integration.ledger.conftest import _create_database, _drop_database

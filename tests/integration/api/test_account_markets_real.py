@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 import redis
 
-from exchange.api.events import LambdaContextStub, rest_event
+from exchange.ledger.accounts import AccountService
+from exchange.ledger.deposits import DepositReceiver
 from exchange.ledger.postgres import PostgresLedger
 from exchange.ledger.webhooks import sign
-from exchange.marketdata import BookLevel, L2Book, book_key, encode_book
+from exchange.market.books_redis import RedisBookSource
+from exchange.market.l2 import BookLevel, L2Book, book_key, encode_book
+from exchange.market.service import MarketService
+from exchange.orders.dynamo import DynamoMarketStore
 from exchange.tables import CandleRecord, TradeRecord, candle_series
-from exchange.trading.accounts import AccountService
-from exchange.trading.books import RedisBookSource
-from exchange.trading.deposits import DepositReceiver
-from exchange.trading.dynamo import DynamoMarketStore
-from exchange.trading.markets import MarketService
+from exchange.testing.lambda_events import LambdaContextStub, rest_event
 from lambdas.deposits.handler import handler as deposits_handler
 from lambdas.markets.handler import handler as markets_handler
 from tests.integration.api.conftest import CATALOG, account, call_account

@@ -10,10 +10,10 @@ from psycopg_pool import ConnectionPool
 from exchange.domain import AmendOrder, CancelOrder, NewOrder
 from exchange.ledger.postgres import PostgresLedger
 from exchange.messaging import ShardMap
+from exchange.orders.dynamo import DynamoOrderStore
+from exchange.orders.publisher import RabbitCommandSink
+from exchange.orders.service import OrderService
 from exchange.tables import OrderRecord
-from exchange.trading.dynamo import DynamoOrderStore
-from exchange.trading.orders import OrderService
-from exchange.trading.publisher import RabbitCommandSink
 from exchange.wire import decode_command
 from tests.integration.api.conftest import CATALOG, account, call_orders, queued
 

@@ -17,7 +17,7 @@ from exchange.domain import InstrumentCatalog
 from exchange.ledger import migrations
 from exchange.ledger.connection import open_pool
 from exchange.ledger.postgres import PostgresLedger
-from exchange.ledger.settings import DEFAULT_ASSET_SCALES
+from exchange.settings import DEFAULT_ASSET_SCALES
 from tests.unit.ledger.helpers import CATALOG, PROTECTION
 
 

@@ -15,9 +15,9 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from psycopg_pool import ConnectionPool
 
+from exchange.journal.batch import lambda_event
 from exchange.ledger import migrations
 from exchange.ledger.connection import open_pool
-from exchange.streams.batch import lambda_event
 from exchange.tables import TABLE_SPECS, TableSettings, bind_tables
 from tests.integration.ledger.conftest import _create_database, _drop_database
 

@@ -7,8 +7,8 @@ import pytest
 import redis
 
 from exchange.domain import BookDelta, Side
-from exchange.marketdata import BookLevel, L2Book, book_key, encode_book
-from exchange.realtime.books import RedisBookStore
+from exchange.market.books import RedisBookStore
+from exchange.market.l2 import BookLevel, L2Book, book_key, encode_book
 
 
 class Books:

@@ -6,16 +6,15 @@ from typing import Any
 
 import pytest
 
-from exchange.realtime.books import MemoryBookStore
+from exchange.journal import audit
+from exchange.journal.wiring import build_candles, build_recorder
+from exchange.orders.recorder_dynamo import DynamoCursorStore
 from exchange.realtime.connections import DynamoConnectionStore
 from exchange.realtime.fanout import Broadcaster, Fanout
-from exchange.realtime.sender import MemorySender
 from exchange.realtime.session import open_connection
-from exchange.streams import audit
-from exchange.streams.dynamo import DynamoCursorStore
-from exchange.streams.settings import CandlesSettings, RecorderSettings
-from exchange.streams.wiring import build_candles, build_recorder
+from exchange.settings import CandlesSettings, RecorderSettings
 from exchange.tables import AuditRecord, CandleRecord, FillRecord, OrderRecord, symbol_status_key
+from exchange.testing.stores import InMemoryBookStore, InMemorySender
 from lambdas.candles.handler import handler as candles_handler
 from lambdas.fanout.handler import handler as fanout_handler
 from lambdas.recorder.handler import handler as recorder_handler
@@ -134,9 +133,9 @@ def test_fanout_reports_only_the_poison_record_and_a_replay_posts_nothing_again(
         connection = open_connection(connections, connection_id, account)
         channel = "book.BTC-USD" if account is None else "orders.carol"
         connections.subscribe(connection, channel)
-    sender = MemorySender()
+    sender = InMemorySender()
     fanout = Fanout(
-        Broadcaster(connections, sender), MemoryBookStore(), DynamoCursorStore(), catalog=CATALOG
+        Broadcaster(connections, sender), InMemoryBookStore(), DynamoCursorStore(), catalog=CATALOG
     )
     batch, poison = poisoned_batch(aws)
     # When fan-out consumes the batch twice

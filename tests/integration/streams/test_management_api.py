@@ -12,13 +12,12 @@ from botocore.stub import ANY, Stubber
 from moto.apigatewaymanagementapi.models import apigatewaymanagementapi_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 
-from exchange.realtime.books import MemoryBookStore
+from exchange.journal.batch import consume
 from exchange.realtime.connections import DynamoConnectionStore
 from exchange.realtime.fanout import Broadcaster, Fanout
 from exchange.realtime.sender import ManagementApiSender
 from exchange.realtime.session import open_connection
-from exchange.streams.batch import consume
-from exchange.streams.cursors import MemoryCursorStore
+from exchange.testing.stores import InMemoryBookStore, InMemoryCursorStore
 from exchange.wire import JournalRecord
 from tests.integration.streams.conftest import REGION, Aws
 from tests.unit.streams.helpers import CATALOG, busy_market
@@ -70,8 +69,8 @@ def test_a_connection_that_answers_gone_is_removed_from_the_store(aws: Aws) -> N
     stubber.add_response("post_to_connection", {}, {"ConnectionId": "alive", "Data": ANY})
     fanout = Fanout(
         Broadcaster(store, ManagementApiSender(client)),
-        MemoryBookStore(),
-        MemoryCursorStore(),
+        InMemoryBookStore(),
+        InMemoryCursorStore(),
         catalog=CATALOG,
     )
     # When fan-out posts a record with a book delta and a trade

@@ -3,12 +3,12 @@ takes it out when the order reaches a final status (and puts in the ones it crea
 the API's open-order count never counts finished orders."""
 
 from exchange.domain import OrderStatus, Side
-from exchange.streams.batch import consume
-from exchange.streams.settings import RecorderSettings
-from exchange.streams.wiring import build_recorder
+from exchange.journal.batch import consume
+from exchange.journal.wiring import build_recorder
+from exchange.orders.dynamo import DynamoOrderStore
+from exchange.orders.model import Order
+from exchange.settings import RecorderSettings
 from exchange.tables import OrderRecord
-from exchange.trading.dynamo import DynamoOrderStore
-from exchange.trading.model import Order
 from tests.integration.streams.conftest import Aws
 from tests.unit.streams.helpers import BTC, Market, busy_market, records
 

@@ -8,12 +8,13 @@ from decimal import Decimal
 from psycopg_pool import ConnectionPool
 
 from exchange.domain import Side, TimeInForce
+from exchange.journal.batch import consume
+from exchange.ledger.consumer import Settlement
 from exchange.ledger.postgres import PostgresLedger
-from exchange.ledger.settings import DEFAULT_ASSET_SCALES
-from exchange.streams.batch import consume
-from exchange.streams.dynamo import DynamoCursorStore
-from exchange.streams.recorder import MemoryRecorderStore, Recorder
-from exchange.streams.settlement import Settlement
+from exchange.orders.recorder import Recorder
+from exchange.orders.recorder_dynamo import DynamoCursorStore
+from exchange.settings import DEFAULT_ASSET_SCALES
+from exchange.testing.stores import InMemoryRecorderStore
 from lambdas.settlement.handler import handler
 from tests.integration.ledger.conftest import make_ledger, total
 from tests.integration.ledger.test_settlement import snapshot
@@ -75,7 +76,7 @@ def test_fills_show_the_fee_the_ledger_charged(aws: Aws, ledger_pool: Connection
     ledger.bootstrap()
     market = traded_market(ledger)
     settlement = Settlement(ledger, DynamoCursorStore())
-    store = MemoryRecorderStore()
+    store = InMemoryRecorderStore()
     recorder = Recorder(store, catalog=CATALOG, asset_scales=DEFAULT_ASSET_SCALES)
     for record in records(market.events, 3):
         consume(settlement, record, {})

@@ -8,21 +8,21 @@ from typing import Any
 
 import pytest
 
-from exchange.api.events import LambdaContextStub, rest_event
 from exchange.domain import InstrumentCatalog
+from exchange.ledger.accounts import AccountService
+from exchange.ledger.deposits import DepositReceiver
 from exchange.ledger.model import KycStatus
-from exchange.trading.accounts import AccountService
-from exchange.trading.deposits import DepositReceiver
-from exchange.trading.idempotency import IdempotentRunner, InMemoryIdempotencyStore
-from exchange.trading.markets import MarketService
-from exchange.trading.memory import (
-    InMemoryBookSource,
+from exchange.market.service import MarketService
+from exchange.orders.idempotency import IdempotentRunner
+from exchange.orders.service import OrderService
+from exchange.testing.fakes import (
     InMemoryCommandSink,
     InMemoryLedger,
     InMemoryMarketStore,
     InMemoryOrderStore,
 )
-from exchange.trading.orders import OrderService
+from exchange.testing.lambda_events import LambdaContextStub, rest_event
+from exchange.testing.stores import InMemoryBookStore, InMemoryIdempotencyStore
 
 ALICE, BOB = "alice-sub", "bob-sub"
 WEBHOOK_SECRET = b"whsec-unit"
@@ -50,7 +50,7 @@ class Exchange:
     store: InMemoryOrderStore
     sink: InMemoryCommandSink
     idempotency: InMemoryIdempotencyStore
-    books: InMemoryBookSource
+    books: InMemoryBookStore
     market_store: InMemoryMarketStore
     orders: OrderService
     accounts: AccountService
@@ -94,7 +94,7 @@ def make_exchange(max_open_orders: int = 200) -> Exchange:
         InMemoryCommandSink(),
         InMemoryIdempotencyStore(),
     )
-    books, market_store = InMemoryBookSource(), InMemoryMarketStore()
+    books, market_store = InMemoryBookStore(), InMemoryMarketStore()
     return Exchange(
         catalog=catalog,
         ledger=ledger,

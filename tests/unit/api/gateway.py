@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
-from exchange.api.events import LambdaContextStub, rest_event
-from exchange.api.problems import PROBLEM_CONTENT_TYPE, Unauthorized, from_error
+from exchange.http.problems import PROBLEM_CONTENT_TYPE, Unauthorized, from_error
+from exchange.testing.lambda_events import LambdaContextStub, rest_event
 from lambdas.account.handler import handler as account_handler
 from lambdas.catalog import FUNCTIONS, Trigger
 from lambdas.deposits.handler import handler as deposits_handler

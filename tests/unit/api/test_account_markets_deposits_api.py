@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 
 from exchange.ledger.webhooks import sign
-from exchange.marketdata import BookLevel, L2Book
-from exchange.trading.markets import Candle, TradePrint
+from exchange.market.l2 import BookLevel, L2Book
+from exchange.market.service import Candle, TradePrint
 from tests.unit.api.conftest import ALICE, WEBHOOK_SECRET, Exchange
 
 

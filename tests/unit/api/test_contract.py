@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from exchange.api.openapi import build_document, main, openapi_json
+from exchange.http.openapi import build_document, main, openapi_json
 from lambdas.account.handler import APP as ACCOUNT
 from lambdas.catalog import FUNCTIONS, Trigger
 from lambdas.deposits.handler import APP as DEPOSITS

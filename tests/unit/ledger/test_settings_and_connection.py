@@ -9,8 +9,7 @@ import pytest
 
 from exchange.domain import ConfigurationError
 from exchange.ledger.connection import SecretsManagerConninfo, conninfo_provider
-from exchange.ledger.settings import LedgerSettings
-from exchange.settings import load_settings
+from exchange.settings import LedgerSettings, load_settings
 
 
 @pytest.fixture(autouse=True)

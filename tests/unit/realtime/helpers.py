@@ -4,21 +4,23 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from exchange.realtime.books import MemoryBookStore
-from exchange.realtime.connections import MemoryConnectionStore
 from exchange.realtime.fanout import Broadcaster, Fanout
-from exchange.realtime.sender import MemorySender
 from exchange.realtime.session import Session, open_connection
-from exchange.streams.cursors import MemoryCursorStore
+from exchange.testing.stores import (
+    InMemoryBookStore,
+    InMemoryConnectionStore,
+    InMemoryCursorStore,
+    InMemorySender,
+)
 from tests.unit.streams.helpers import CATALOG
 
 
 @dataclass
 class World:
-    connections: MemoryConnectionStore = field(default_factory=MemoryConnectionStore)
-    sender: MemorySender = field(default_factory=MemorySender)
-    books: MemoryBookStore = field(default_factory=MemoryBookStore)
-    cursors: MemoryCursorStore = field(default_factory=MemoryCursorStore)
+    connections: InMemoryConnectionStore = field(default_factory=InMemoryConnectionStore)
+    sender: InMemorySender = field(default_factory=InMemorySender)
+    books: InMemoryBookStore = field(default_factory=InMemoryBookStore)
+    cursors: InMemoryCursorStore = field(default_factory=InMemoryCursorStore)
 
     @property
     def session(self) -> Session:

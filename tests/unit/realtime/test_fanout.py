@@ -5,7 +5,7 @@ from decimal import Decimal
 from typing import Any
 
 from exchange.domain import BookDelta, Side
-from exchange.streams.batch import consume
+from exchange.journal.batch import consume
 from exchange.wire import JournalRecord
 from tests.unit.realtime.helpers import World
 from tests.unit.streams.helpers import BTC, Market, busy_market, records

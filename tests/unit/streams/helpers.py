@@ -19,7 +19,7 @@ from exchange.domain import (
     Side,
     TimeInForce,
 )
-from exchange.streams.orders import OrderState
+from exchange.orders.lifecycle import OrderState
 from exchange.wire import JournalRecord, encode_record
 
 CATALOG = InstrumentCatalog.demo()

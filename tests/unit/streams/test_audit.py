@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from exchange.streams.audit import (
+from exchange.journal.audit import (
     GENESIS,
     AuditConflict,
     AuditEntry,
@@ -15,7 +15,7 @@ from exchange.streams.audit import (
     link_hash,
     verify,
 )
-from exchange.streams.recorder import MemoryRecorderStore
+from exchange.testing.stores import InMemoryRecorderStore
 from tests.unit.streams.helpers import busy_market
 
 EVENTS = busy_market().events
@@ -79,7 +79,7 @@ def test_a_missing_entry_is_reported() -> None:
 
 
 def test_an_existing_seq_is_never_overwritten_with_other_content() -> None:
-    store = MemoryRecorderStore()
+    store = InMemoryRecorderStore()
     entries = chain(None, EVENTS[:3], now_ns=1)
     store.append_audit(entries)
     store.append_audit(entries)  # a replay: identical, accepted

@@ -7,9 +7,10 @@ import pytest
 from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
 
 from exchange.domain import Side
-from exchange.ledger.settings import DEFAULT_ASSET_SCALES
-from exchange.streams.batch import SequenceGap, consume, consume_batch
-from exchange.streams.recorder import MemoryRecorderStore, Recorder
+from exchange.journal.batch import SequenceGap, consume, consume_batch
+from exchange.orders.recorder import Recorder
+from exchange.settings import DEFAULT_ASSET_SCALES
+from exchange.testing.stores import InMemoryRecorderStore
 from exchange.wire import JournalRecord, encode_record
 from tests.unit.streams.helpers import (
     CATALOG,
@@ -23,11 +24,11 @@ from tests.unit.streams.helpers import (
 )
 
 
-def recorder(store: MemoryRecorderStore) -> Recorder:
+def recorder(store: InMemoryRecorderStore) -> Recorder:
     return Recorder(store, catalog=CATALOG, asset_scales=DEFAULT_ASSET_SCALES, clock=lambda: 7)
 
 
-def state(store: MemoryRecorderStore) -> dict[str, Any]:
+def state(store: InMemoryRecorderStore) -> dict[str, Any]:
     return copy.deepcopy(vars(store))
 
 
@@ -36,7 +37,7 @@ def test_poison_record_in_the_middle_is_the_only_failure_and_a_replay_changes_no
     market = busy_market()
     payloads = encoded(records(market.events))
     batch = kinesis_event([*payloads[:3], POISON, *payloads[3:]])
-    store = MemoryRecorderStore()
+    store = InMemoryRecorderStore()
     for order_id in market.orders:
         store.orders[(market.orders[order_id].account_id, order_id)] = market.pending(order_id)
     # When the recorder consumes it
@@ -59,7 +60,7 @@ def test_a_gap_fails_its_record_and_the_symbols_later_records_but_not_other_symb
     eth_market.order("e1", Side.BUY, "1", "3000.00", account="x")
     eth = records(eth_market.events)
     batch = kinesis_event(encoded([btc[0], btc[2], eth[0], btc[3]]))
-    store = MemoryRecorderStore()
+    store = InMemoryRecorderStore()
     # When consumed
     response = consume_batch(batch, recorder(store))
     # Then the record after the gap and the next one of its symbol fail; ETH went through
@@ -72,7 +73,7 @@ def test_a_gap_fails_its_record_and_the_symbols_later_records_but_not_other_symb
 def test_a_record_that_overlaps_what_was_applied_applies_only_the_new_events() -> None:
     # Given seqs 1..3 applied
     events = busy_market().events
-    store = MemoryRecorderStore()
+    store = InMemoryRecorderStore()
     sink = recorder(store)
     consume(sink, JournalRecord.of(events[:3]), {})
     audit_before = dict(store.audit["BTC-USD"])
@@ -87,7 +88,7 @@ def test_a_record_that_overlaps_what_was_applied_applies_only_the_new_events() -
 def test_a_gap_raises_sequence_gap_naming_what_was_due() -> None:
     events = busy_market().events
     with pytest.raises(SequenceGap) as raised:
-        consume(recorder(MemoryRecorderStore()), JournalRecord.of(events[2:4]), {})
+        consume(recorder(InMemoryRecorderStore()), JournalRecord.of(events[2:4]), {})
     assert (raised.value.expected, raised.value.first_seq) == (1, 3)
 
 
@@ -95,4 +96,4 @@ def test_a_batch_of_nothing_but_poison_fails_as_a_whole() -> None:
     # Lambda then retries (and bisects) the batch instead of reading an empty failure list.
     truncated = encode_record(JournalRecord.of(busy_market().events[:1]))[:-3]
     with pytest.raises(BatchProcessingError):
-        consume_batch(kinesis_event([POISON, truncated]), recorder(MemoryRecorderStore()))
+        consume_batch(kinesis_event([POISON, truncated]), recorder(InMemoryRecorderStore()))

@@ -4,18 +4,18 @@ import copy
 from typing import get_args
 
 from exchange.domain import CANDLE_INTERVALS, CandleInterval, Side, Trade
-from exchange.streams.batch import consume
-from exchange.streams.candles import CandleAggregator, MemoryCandleStore, bar_start
-from exchange.streams.cursors import MemoryCursorStore
+from exchange.journal.batch import consume
+from exchange.market.candles import CandleAggregator, bar_start
+from exchange.testing.stores import InMemoryCandleStore, InMemoryCursorStore
 from exchange.wire import JournalRecord
 from tests.unit.streams.helpers import BTC, CATALOG, START_NS, Market, busy_market, records
 
 MINUTE = 60 * 10**9
 
 
-def aggregate(events: list, *, size: int = 3) -> tuple[MemoryCandleStore, CandleAggregator]:  # type: ignore[type-arg]
-    store = MemoryCandleStore()
-    sink = CandleAggregator(store, MemoryCursorStore(), catalog=CATALOG)
+def aggregate(events: list, *, size: int = 3) -> tuple[InMemoryCandleStore, CandleAggregator]:  # type: ignore[type-arg]
+    store = InMemoryCandleStore()
+    sink = CandleAggregator(store, InMemoryCursorStore(), catalog=CATALOG)
     for record in records(events, size):
         consume(sink, record, {})
     return store, sink
@@ -74,7 +74,7 @@ def test_replaying_trades_already_counted_changes_no_bar() -> None:
     before = copy.deepcopy(store.bars)
     # When the same records arrive at a fresh consumer whose cursor was lost (bars are the
     # last line of defence: a trade at or below a bar's last_seq is already in)
-    replay = CandleAggregator(store, MemoryCursorStore(), catalog=CATALOG)
+    replay = CandleAggregator(store, InMemoryCursorStore(), catalog=CATALOG)
     for record in records(events, 5):
         consume(replay, record, {})
     # Then nothing changed
@@ -84,8 +84,8 @@ def test_replaying_trades_already_counted_changes_no_bar() -> None:
 def test_a_record_without_trades_writes_nothing_but_moves_the_cursor() -> None:
     market = Market()
     market.order("m", Side.SELL, "1", "100.00", account="a")
-    store = MemoryCandleStore()
-    cursors = MemoryCursorStore()
+    store = InMemoryCandleStore()
+    cursors = InMemoryCursorStore()
     consume(CandleAggregator(store, cursors, catalog=CATALOG), JournalRecord.of(market.events), {})
     assert store.bars == {}
     assert cursors.get("candles", "BTC-USD") == len(market.events)

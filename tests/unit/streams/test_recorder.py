@@ -16,18 +16,19 @@ from exchange.domain import (
     Side,
     Trade,
 )
+from exchange.journal.batch import consume
 from exchange.ledger.holds import fill, new_hold
-from exchange.ledger.settings import DEFAULT_ASSET_SCALES
-from exchange.streams.batch import consume
-from exchange.streams.orders import OrderState, Role, step
-from exchange.streams.recorder import MemoryRecorderStore, Recorder
+from exchange.orders.lifecycle import OrderState, Role, step
+from exchange.orders.recorder import Recorder
+from exchange.settings import DEFAULT_ASSET_SCALES
+from exchange.testing.stores import InMemoryRecorderStore
 from tests.unit.streams.helpers import BTC, CATALOG, Market, busy_market, records
 
 SCALES = DEFAULT_ASSET_SCALES
 
 
-def run(market: Market, *, pending: bool = True, size: int = 3) -> MemoryRecorderStore:
-    store = MemoryRecorderStore()
+def run(market: Market, *, pending: bool = True, size: int = 3) -> InMemoryRecorderStore:
+    store = InMemoryRecorderStore()
     if pending:
         for order_id, command in market.orders.items():
             store.orders[(command.account_id, order_id)] = market.pending(order_id)
@@ -38,7 +39,7 @@ def run(market: Market, *, pending: bool = True, size: int = 3) -> MemoryRecorde
     return store
 
 
-def order(store: MemoryRecorderStore, market: Market, order_id: str) -> OrderState:
+def order(store: InMemoryRecorderStore, market: Market, order_id: str) -> OrderState:
     return store.orders[(market.orders[order_id].account_id, order_id)]
 
 
@@ -125,7 +126,7 @@ def test_stale_events_do_not_regress_an_order_that_is_further_along() -> None:
     # the end state while this region's recorder starts over)
     market = busy_market()
     ahead = run(market)
-    store = MemoryRecorderStore()
+    store = InMemoryRecorderStore()
     store.orders = dict(ahead.orders)
     sink = Recorder(store, catalog=CATALOG, asset_scales=SCALES)
     # When the whole journal is replayed from seq 1

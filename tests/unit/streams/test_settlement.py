@@ -6,9 +6,9 @@ from collections.abc import Sequence
 import pytest
 
 from exchange.domain import Event
-from exchange.streams.batch import SequenceGap, consume
-from exchange.streams.cursors import MemoryCursorStore
-from exchange.streams.settlement import Settlement
+from exchange.journal.batch import SequenceGap, consume
+from exchange.ledger.consumer import Settlement
+from exchange.testing.stores import InMemoryCursorStore
 from exchange.wire import JournalRecord
 from tests.unit.streams.helpers import busy_market, records
 
@@ -25,7 +25,7 @@ class RecordingLedger:
 def test_each_record_reaches_the_ledger_once_with_only_its_new_events() -> None:
     events = busy_market().events
     ledger = RecordingLedger()
-    sink = Settlement(ledger, MemoryCursorStore())  # type: ignore[arg-type]
+    sink = Settlement(ledger, InMemoryCursorStore())  # type: ignore[arg-type]
     for record in records(events, 4):
         consume(sink, record, {})
     consume(sink, JournalRecord.of(events[:8]), {})  # a replay
@@ -37,7 +37,7 @@ def test_each_record_reaches_the_ledger_once_with_only_its_new_events() -> None:
 def test_a_gap_never_reaches_the_ledger() -> None:
     events = busy_market().events
     ledger = RecordingLedger()
-    sink = Settlement(ledger, MemoryCursorStore())  # type: ignore[arg-type]
+    sink = Settlement(ledger, InMemoryCursorStore())  # type: ignore[arg-type]
     consume(sink, JournalRecord.of(events[:3]), {})
     with pytest.raises(SequenceGap):
         consume(sink, JournalRecord.of(events[4:6]), {})

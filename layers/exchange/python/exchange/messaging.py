@@ -17,10 +17,10 @@ from importlib import resources
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, urlsplit
 
+from exchange.aws import CachedSecret, SecretsClient
 from exchange.domain.commands import Command
 from exchange.domain.errors import ConfigurationError, UnknownInstrument
-from exchange.secrets import CachedSecret, secrets_client_factory
-from exchange.settings import AwsSettings, BrokerSettings
+from exchange.settings import BrokerSettings
 from exchange.wire import encode_command
 
 if TYPE_CHECKING:
@@ -149,11 +149,13 @@ def broker_url(settings: BrokerSettings, secret: Callable[[], str] | None = None
     return build
 
 
-def broker_url_from_settings(settings: BrokerSettings, aws: AwsSettings) -> UrlProvider:
+def broker_url_from_settings(
+    settings: BrokerSettings, secrets: Callable[[], SecretsClient]
+) -> UrlProvider:
     """``broker_url`` with the secret read through Secrets Manager (cached, refreshed every five
     minutes so a rotated password reaches new connections). Nothing is fetched until called."""
     secret = (
-        CachedSecret(settings.broker_secret_arn, secrets_client_factory(aws))
+        CachedSecret(settings.broker_secret_arn, secrets, parse=str)
         if settings.broker_secret_arn
         else None
     )

@@ -37,7 +37,7 @@ from exchange.ledger.model import (
     WithdrawalStatus,
 )
 from exchange.ledger.port import LedgerPort, accept_deposit_webhook
-from exchange.ledger.settings import LedgerSettings
+from exchange.settings import LedgerSettings
 
 __all__ = [
     "AccountKind",

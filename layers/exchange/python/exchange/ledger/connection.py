@@ -10,70 +10,53 @@ pass a stub and no boto3 client is built at cold start unless it is needed.
 import json
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
+from exchange.aws import CachedSecret, SecretsClient
 from exchange.domain.errors import ConfigurationError
-from exchange.ledger.settings import LedgerSettings
-from exchange.secrets import secrets_client_factory as boto3_secrets_client
+from exchange.settings import LedgerDatabaseSettings
 
 ConninfoProvider = Callable[[], str]
 
 
-class SecretsClient(Protocol):
-    def get_secret_value(self, *, SecretId: str) -> dict[str, Any]: ...  # noqa: N803 - boto3's
+def rds_conninfo(secret_string: str, *, sslmode: str = "require") -> str:
+    """A libpq conninfo from the RDS-managed secret JSON (``host``, ``username``, ``password``,
+    optional ``port`` and ``dbname``)."""
+    try:
+        secret = json.loads(secret_string)
+        return make_conninfo(
+            host=secret["host"],
+            port=str(secret.get("port", 5432)),
+            dbname=secret.get("dbname", "postgres"),
+            user=secret["username"],
+            password=secret["password"],
+            sslmode=sslmode,
+        )
+    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+        # Never echo the secret: name the problem only.
+        raise ConfigurationError(
+            f"database secret is not RDS JSON (host, username, password): {type(exc).__name__}"
+        ) from exc
 
 
-class SecretsManagerConninfo:
+def secrets_manager_conninfo(
+    secret_arn: str,
+    client_factory: Callable[[], SecretsClient],
+    *,
+    ttl_seconds: float = 300.0,
+    clock: Callable[[], float] = time.monotonic,
+) -> ConninfoProvider:
     """A conninfo read from a Secrets Manager secret, cached for ``ttl_seconds``."""
-
-    def __init__(
-        self,
-        secret_arn: str,
-        client_factory: Callable[[], SecretsClient],
-        *,
-        ttl_seconds: float = 300.0,
-        sslmode: str = "require",
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._secret_arn = secret_arn
-        self._client_factory = client_factory
-        self._client: SecretsClient | None = None
-        self._ttl = ttl_seconds
-        self._sslmode = sslmode
-        self._clock = clock
-        self._cached: tuple[float, str] | None = None
-
-    def __call__(self) -> str:
-        now = self._clock()
-        if self._cached is not None and now - self._cached[0] < self._ttl:
-            return self._cached[1]
-        if self._client is None:
-            self._client = self._client_factory()
-        response = self._client.get_secret_value(SecretId=self._secret_arn)
-        try:
-            secret = json.loads(response["SecretString"])
-            conninfo = make_conninfo(
-                host=secret["host"],
-                port=str(secret.get("port", 5432)),
-                dbname=secret.get("dbname", "postgres"),
-                user=secret["username"],
-                password=secret["password"],
-                sslmode=self._sslmode,
-            )
-        except (KeyError, TypeError, json.JSONDecodeError) as exc:
-            # Never echo the secret: name the problem only.
-            raise ConfigurationError(
-                f"database secret is not RDS JSON (host, username, password): {type(exc).__name__}"
-            ) from exc
-        self._cached = (now, conninfo)
-        return conninfo
+    return CachedSecret(
+        secret_arn, client_factory, parse=rds_conninfo, ttl_seconds=ttl_seconds, clock=clock
+    )
 
 
 def conninfo_provider(
-    settings: LedgerSettings,
+    settings: LedgerDatabaseSettings,
     secrets_client_factory: Callable[[], SecretsClient] | None = None,
 ) -> ConninfoProvider:
     """A URL from settings as it is, else the Secrets Manager secret."""
@@ -82,8 +65,10 @@ def conninfo_provider(
         return lambda: url
     if settings.database_secret_arn is None:
         raise ConfigurationError("no database URL or secret ARN is configured")
-    factory = secrets_client_factory or boto3_secrets_client(settings)
-    return SecretsManagerConninfo(settings.database_secret_arn, factory)
+    if secrets_client_factory is None:
+        raise ConfigurationError("a database secret needs a Secrets Manager client factory")
+    factory = secrets_client_factory
+    return secrets_manager_conninfo(settings.database_secret_arn, factory)
 
 
 def open_pool(
@@ -118,7 +103,7 @@ def open_pool(
 
 
 def pool_from_settings(
-    settings: LedgerSettings,
+    settings: LedgerDatabaseSettings,
     secrets_client_factory: Callable[[], SecretsClient] | None = None,
 ) -> ConnectionPool:
     return open_pool(

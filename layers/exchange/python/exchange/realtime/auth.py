@@ -45,10 +45,6 @@ class Identity:
     username: str | None = None
 
 
-def cognito_issuer(region: str, user_pool_id: str) -> str:
-    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
-
-
 class TokenVerifier:
     def __init__(self, *, issuer: str, client_id: str, jwks: jwt.PyJWKClient) -> None:
         self._issuer = issuer

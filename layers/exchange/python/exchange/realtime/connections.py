@@ -55,39 +55,6 @@ class ConnectionStore(ABC):
         """Delete the connection and all its subscriptions (idempotent)."""
 
 
-class MemoryConnectionStore(ConnectionStore):
-    """Indexed both ways, like the table and its ``by_channel`` index."""
-
-    def __init__(self) -> None:
-        self.connections: dict[str, Connection] = {}
-        self.by_key: dict[str, dict[str, Connection]] = {}
-
-    def connect(self, connection: Connection) -> None:
-        self.connections[connection.connection_id] = connection
-
-    def get(self, connection_id: str) -> Connection | None:
-        return self.connections.get(connection_id)
-
-    def channels(self, connection_id: str) -> list[str]:
-        return sorted(key for key, members in self.by_key.items() if connection_id in members)
-
-    def subscribe(self, connection: Connection, key: str) -> None:
-        if connection.connection_id not in self.connections:
-            raise UnknownConnection(f"connection {connection.connection_id} is gone")
-        self.by_key.setdefault(key, {})[connection.connection_id] = connection
-
-    def unsubscribe(self, connection_id: str, key: str) -> None:
-        self.by_key.get(key, {}).pop(connection_id, None)
-
-    def subscribers(self, key: str) -> list[str]:
-        return list(self.by_key.get(key, ()))
-
-    def remove(self, connection_id: str) -> None:
-        self.connections.pop(connection_id, None)
-        for members in self.by_key.values():
-            members.pop(connection_id, None)
-
-
 class DynamoConnectionStore(ConnectionStore):
     def connect(self, connection: Connection) -> None:
         self._row(connection, META).save()

@@ -16,15 +16,15 @@ from typing import Final
 
 from exchange.domain.events import AnyEvent, BookDelta, Trade
 from exchange.domain.instruments import Instrument, InstrumentCatalog
+from exchange.journal.batch import count
+from exchange.journal.cursors import CursoredSink, CursorStore
+from exchange.market.books import BookStore
+from exchange.market.candles import Bar
 from exchange.observability import logger
 from exchange.realtime import frames
-from exchange.realtime.books import BookStore
 from exchange.realtime.channels import book_channel, candles_channel, orders_key, trades_channel
 from exchange.realtime.connections import ConnectionStore
 from exchange.realtime.sender import Message, Sender
-from exchange.streams.batch import count
-from exchange.streams.candles import Bar
-from exchange.streams.cursors import CursoredSink, CursorStore
 from exchange.wire import JournalRecord
 
 # API Gateway takes WebSocket messages up to 128 KB; a record can hold far more events than that.

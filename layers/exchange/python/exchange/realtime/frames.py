@@ -23,9 +23,9 @@ from exchange.domain.events import (
     Trade,
 )
 from exchange.domain.instruments import Instrument
-from exchange.marketdata import BookLevel, L2Book
+from exchange.market.candles import Bar
+from exchange.market.l2 import BookLevel, L2Book
 from exchange.realtime.channels import ChannelKind, book_channel, candles_channel, trades_channel
-from exchange.streams.candles import Bar
 
 Frame = dict[str, Any]
 ORDERS: Final = ChannelKind.ORDERS.value

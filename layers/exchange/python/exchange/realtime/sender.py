@@ -8,9 +8,20 @@ boto3 client is safe to share between threads.
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from botocore.exceptions import ClientError
+
+from exchange.aws import AwsLocation, aws_client
+from exchange.domain.errors import ConfigurationError
+
+
+class ManagementApiLocation(AwsLocation, Protocol):
+    """The stage URL (``WebSocketSettings``) and the region to sign for."""
+
+    @property
+    def ws_management_endpoint(self) -> str | None: ...
+
 
 Message = tuple[str, bytes]  # (connection_id, frame)
 GONE: Final = "GoneException"
@@ -31,21 +42,6 @@ class Sender(ABC):
         return gone
 
 
-class MemorySender(Sender):
-    def __init__(self, gone: set[str] | None = None) -> None:
-        self.gone = set(gone or ())
-        self.sent: list[Message] = []
-
-    def send(self, connection_id: str, data: bytes) -> bool:
-        if connection_id in self.gone:
-            return False
-        self.sent.append((connection_id, data))
-        return True
-
-    def frames(self, connection_id: str) -> list[bytes]:
-        return [data for cid, data in self.sent if cid == connection_id]
-
-
 class ManagementApiSender(Sender):
     """``apigatewaymanagementapi`` ``post_to_connection``; the client's endpoint is the stage URL
     (``https://{api}.execute-api.{region}.amazonaws.com/{stage}``; moto's server root locally)."""
@@ -54,6 +50,15 @@ class ManagementApiSender(Sender):
         self._client = client
         self._workers = workers
         self._parallel_from = parallel_from
+
+    @classmethod
+    def from_settings(cls, settings: ManagementApiLocation) -> "ManagementApiSender":
+        endpoint = settings.ws_management_endpoint
+        if not endpoint:
+            raise ConfigurationError(
+                "set EXCHANGE_WS_MANAGEMENT_ENDPOINT (the WebSocket stage URL)"
+            )
+        return cls(aws_client("apigatewaymanagementapi", settings, endpoint_url=endpoint))
 
     def send(self, connection_id: str, data: bytes) -> bool:
         try:

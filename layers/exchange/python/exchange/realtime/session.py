@@ -20,17 +20,13 @@ import msgspec
 
 from exchange.domain.errors import ExchangeError
 from exchange.domain.instruments import InstrumentCatalog
+from exchange.journal.batch import count
+from exchange.market.books import BookStore
 from exchange.realtime import frames
-from exchange.realtime.books import BookStore
 from exchange.realtime.channels import ChannelKind, parse_channel
 from exchange.realtime.connections import Connection, ConnectionStore, UnknownConnection
 from exchange.realtime.sender import Sender
-from exchange.streams.batch import count
-
-# API Gateway closes a connection after 2 hours whatever happens; the TTL is a little longer so
-# a $disconnect that never ran leaves nothing behind for long.
-DEFAULT_TTL_SECONDS: Final = 2 * 3600 + 300
-DEFAULT_MAX_SUBSCRIPTIONS: Final = 50
+from exchange.settings import DEFAULT_WS_MAX_SUBSCRIPTIONS, DEFAULT_WS_TTL_SECONDS
 
 
 class ClientMessage(msgspec.Struct, frozen=True):
@@ -55,7 +51,7 @@ def open_connection(
     connection_id: str,
     account_id: str | None,
     *,
-    ttl_seconds: int = DEFAULT_TTL_SECONDS,
+    ttl_seconds: int = DEFAULT_WS_TTL_SECONDS,
     now_ns: int | None = None,
 ) -> Connection:
     """``$connect``: record the connection and its account (None: anonymous)."""
@@ -85,7 +81,7 @@ class Lifecycle:
     """The ``$connect`` and ``$disconnect`` routes."""
 
     connections: ConnectionStore
-    ttl_seconds: int = DEFAULT_TTL_SECONDS
+    ttl_seconds: int = DEFAULT_WS_TTL_SECONDS
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         request = event["requestContext"]
@@ -109,7 +105,7 @@ class Session:
     sender: Sender
     books: BookStore
     catalog: InstrumentCatalog
-    max_subscriptions: int = DEFAULT_MAX_SUBSCRIPTIONS
+    max_subscriptions: int = DEFAULT_WS_MAX_SUBSCRIPTIONS
     clock: Callable[[], int] = time.time_ns
 
     def _now_ns(self) -> int:

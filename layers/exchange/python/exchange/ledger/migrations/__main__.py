@@ -9,10 +9,10 @@ import sys
 
 import psycopg
 
+from exchange.aws import secrets_client_factory
 from exchange.ledger import migrations
 from exchange.ledger.connection import conninfo_provider
-from exchange.ledger.settings import LedgerSettings
-from exchange.settings import load_settings
+from exchange.settings import LedgerSettings, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _conninfo_from_settings() -> str:
-    return conninfo_provider(load_settings(LedgerSettings))()
+    settings = load_settings(LedgerSettings)
+    return conninfo_provider(settings, secrets_client_factory(settings))()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from psycopg import Cursor
 from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import ConnectionPool
 
+from exchange.aws import secrets_client_factory
 from exchange.domain.commands import NewOrder
 from exchange.domain.events import (
     Event,
@@ -18,6 +19,7 @@ from exchange.domain.events import (
     Trade,
 )
 from exchange.domain.instruments import Instrument, InstrumentCatalog
+from exchange.ledger.connection import pool_from_settings
 from exchange.ledger.errors import ReservationConflict, UnknownAccount
 from exchange.ledger.holds import Hold, new_hold
 from exchange.ledger.model import (
@@ -36,8 +38,8 @@ from exchange.ledger.postgres import funding, reads
 from exchange.ledger.postgres.accounts import require_trading
 from exchange.ledger.postgres.holds_sql import find_hold, insert_hold, lock_holds, update_holds
 from exchange.ledger.postgres.journal import hold_funds, post
-from exchange.ledger.settings import LedgerSettings
 from exchange.ledger.settlement import resize_hold, settle_trade
+from exchange.settings import LedgerSettings
 
 Row = tuple[object, ...]
 ProtectionPrices = Callable[[str], Decimal | None]
@@ -76,9 +78,17 @@ class PostgresLedger(LedgerPort):
 
     @classmethod
     def from_settings(
-        cls, pool: ConnectionPool, settings: LedgerSettings, instruments: InstrumentCatalog
+        cls,
+        settings: LedgerSettings,
+        instruments: InstrumentCatalog,
+        *,
+        pool: ConnectionPool | None = None,
     ) -> "PostgresLedger":
-        """The ledger as every function configures it (the API's and the settlement consumer's)."""
+        """The ledger as every function configures it (the API's and the settlement consumer's):
+        on ``pool``, or on a pool of its own from the settings (opened lazily; in AWS the
+        credentials come from the database secret)."""
+        if pool is None:
+            pool = pool_from_settings(settings, secrets_client_factory(settings))
         return cls(
             pool,
             instruments=instruments,
@@ -86,6 +96,10 @@ class PostgresLedger(LedgerPort):
             fee_account_id=settings.ledger_fee_account_id,
             protection_prices=settings.protection_price,
         )
+
+    @property
+    def pool(self) -> ConnectionPool:
+        return self._pool
 
     @property
     def fee_account_id(self) -> str:

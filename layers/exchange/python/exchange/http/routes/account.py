@@ -1,0 +1,121 @@
+"""Routes of the account function: profile, balances, positions and withdrawals."""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header
+
+from exchange.http.app import service
+from exchange.http.identity import account_id, caller
+from exchange.http.problems import responses
+from exchange.http.routes import AUTHORIZED, new_router
+from exchange.http.schemas import (
+    IDEMPOTENCY_KEY_PATTERN,
+    AccountOut,
+    BalanceOut,
+    BalancesOut,
+    PnlOut,
+    PositionsOut,
+    WithdrawalBody,
+    WithdrawalOut,
+)
+from exchange.ledger.accounts import AccountService
+from exchange.ledger.model import Balance
+from exchange.ledger.money import show
+
+
+def account_router() -> Router:
+    router = new_router()
+
+    def accounts() -> AccountService:
+        return service(router, AccountService)
+
+    @router.get(
+        "/v1/account",
+        summary="Your profile and KYC status",
+        responses=responses(200, "The account", 401),
+        tags=["account"],
+        security=AUTHORIZED,
+    )
+    def get_account() -> AccountOut:
+        who = caller(router.current_event)
+        profile = accounts().profile(who.account_id, email=who.email, username=who.username)
+        return AccountOut(
+            account_id=profile.account_id,
+            kyc_status=profile.kyc_status,
+            email=profile.email,
+            username=profile.username,
+        )
+
+    @router.get(
+        "/v1/balances",
+        summary="Your balances per asset: available, held and total",
+        responses=responses(200, "The balances", 401),
+        tags=["account"],
+        security=AUTHORIZED,
+    )
+    def get_balances() -> BalancesOut:
+        balances = accounts().balances(account_id(router.current_event))
+        return BalancesOut(balances=[_balance(b) for b in balances])
+
+    @router.get(
+        "/v1/positions",
+        summary="Your holdings, with average cost and realized P&L per instrument",
+        responses=responses(200, "The positions", 401),
+        tags=["account"],
+        security=AUTHORIZED,
+    )
+    def get_positions() -> PositionsOut:
+        positions = accounts().positions(account_id(router.current_event))
+        return PositionsOut(
+            holdings=[_balance(b) for b in positions.holdings],
+            pnl=[
+                PnlOut(
+                    symbol=p.symbol,
+                    quantity=show(p.quantity),
+                    average_cost=None if p.average_cost is None else show(p.average_cost),
+                    realized_pnl=show(p.realized_pnl),
+                )
+                for p in positions.pnl
+            ],
+        )
+
+    @router.post(
+        "/v1/withdrawals",
+        status_code=202,
+        summary="Request a withdrawal: the amount is held until the payout completes or fails",
+        description="The Idempotency-Key header is required: a retry with the same key returns "
+        "the same withdrawal; the same key with another asset or amount is a 409.",
+        responses=responses(202, "Accepted (PENDING)", 401, 403, 409, 413, 415, 422),
+        tags=["account"],
+        security=AUTHORIZED,
+    )
+    def request_withdrawal(
+        body: WithdrawalBody,
+        idempotency_key: Annotated[
+            str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)
+        ],
+    ) -> WithdrawalOut:
+        withdrawal = accounts().withdraw(
+            account_id(router.current_event),
+            asset=body.asset,
+            amount=body.amount,
+            idempotency_key=idempotency_key,
+        )
+        return WithdrawalOut(
+            withdrawal_id=withdrawal.withdrawal_id,
+            asset=withdrawal.asset,
+            amount=show(withdrawal.amount),
+            status=withdrawal.status,
+        )
+
+    return router
+
+
+def _balance(balance: Balance) -> BalanceOut:
+    return BalanceOut(
+        asset=balance.asset,
+        available=show(balance.available),
+        held=show(balance.held),
+        total=show(balance.total),
+    )

@@ -1,0 +1,41 @@
+"""Route of the deposits function: the custodian's signed webhook (no JWT)."""
+
+import time
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Header
+
+from exchange.http.app import raw_body, service
+from exchange.http.problems import responses
+from exchange.http.routes import new_router
+from exchange.http.schemas import DepositReceiptOut
+from exchange.ledger.deposits import DepositReceiver
+
+
+def deposits_router() -> Router:
+    router = new_router()
+
+    @router.post(
+        "/v1/webhooks/deposits",
+        summary="Deposit notice from the payment provider, signed with HMAC-SHA256",
+        description="Header `Exchange-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "
+        '"<t>." + raw body>`, within 300 s. The body is a JSON object with event_id, type '
+        "(deposit.succeeded or deposit.failed), deposit_id, account_id, asset and amount (a "
+        "decimal string); it is parsed only after the signature matches. A replayed event "
+        "answers 200 with status DUPLICATE.",
+        responses=responses(200, "Processed", 401, 413, 415, 422),
+        tags=["deposits"],
+    )
+    def deposit_webhook(
+        signature: Annotated[
+            str | None, Header(alias="Exchange-Signature", max_length=1024)
+        ] = None,
+    ) -> DepositReceiptOut:
+        receiver = service(router, DepositReceiver)
+        receipt = receiver.receive(
+            raw_body(router.current_event.raw_event), signature, now=int(time.time())
+        )
+        return DepositReceiptOut(status=receipt.status, deposit_id=receipt.deposit_id)
+
+    return router

@@ -1,0 +1,242 @@
+"""The REST API's request and response bodies (pydantic), which the OpenAPI document is built from.
+
+Prices, quantities and amounts are decimal strings: a JSON number is refused, so no client value
+ever passes through a float. Request bodies forbid unknown fields.
+"""
+
+from typing import Annotated, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
+
+from exchange.domain.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
+from exchange.ids import ORDER_ID_PATTERN
+from exchange.ledger.model import KycStatus, WithdrawalStatus
+
+SYMBOL_PATTERN: Final = r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$"
+DECIMAL_PATTERN: Final = r"^(0|[1-9][0-9]{0,29})(\.[0-9]{1,30})?$"
+CLIENT_ID_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,64}$"
+IDEMPOTENCY_KEY_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,128}$"
+ASSET_PATTERN: Final = r"^[A-Z0-9]{2,10}$"
+CURSOR_PATTERN: Final = r"^[A-Za-z0-9_-]{1,1024}$"
+
+DecimalString = Annotated[
+    str,
+    Field(
+        pattern=DECIMAL_PATTERN,
+        max_length=61,
+        description='A non-negative decimal as a string, e.g. "65000.25"; never a JSON number',
+        examples=["65000.25"],
+    ),
+]
+Symbol = Annotated[str, Field(pattern=SYMBOL_PATTERN, examples=["BTC-USD"])]
+OrderId = Annotated[str, Field(pattern=ORDER_ID_PATTERN, description="A ULID (time-ordered)")]
+ClientOrderId = Annotated[str, Field(pattern=CLIENT_ID_PATTERN)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PlaceOrderBody(_Request):
+    symbol: Symbol
+    side: Side
+    order_type: OrderType
+    qty: DecimalString
+    tif: TimeInForce = TimeInForce.GTC
+    price: DecimalString | None = Field(
+        default=None, description="Limit price: LIMIT and STOP_LIMIT only"
+    )
+    stop_price: DecimalString | None = Field(
+        default=None, description="Trigger price: STOP and STOP_LIMIT only"
+    )
+    post_only: StrictBool = False
+    stp: StpMode = StpMode.CANCEL_NEWEST
+    client_order_id: ClientOrderId | None = Field(
+        default=None,
+        description="Your id for the order; without an Idempotency-Key header it is the "
+        "idempotency key",
+    )
+
+
+class AmendOrderBody(_Request):
+    price: DecimalString | None = None
+    qty: DecimalString | None = Field(
+        default=None, description="The new total quantity, filled quantity included"
+    )
+
+    @model_validator(mode="after")
+    def _something(self) -> "AmendOrderBody":
+        if self.price is None and self.qty is None:
+            raise ValueError("an amend needs a price, a qty, or both")
+        return self
+
+
+class WithdrawalBody(_Request):
+    asset: Annotated[str, Field(pattern=ASSET_PATTERN, examples=["USD"])]
+    amount: DecimalString
+
+
+# --- responses ----------------------------------------------------------------------------------
+
+
+class OrderAccepted(BaseModel):
+    """The command was handed to the matching engine; its outcome arrives as order updates."""
+
+    order_id: str
+    status: str = Field(description="PENDING_NEW, PENDING_AMEND or PENDING_CANCEL")
+    client_order_id: str | None = None
+    symbol: str | None = None
+    command_id: str | None = None
+
+
+class OrderOut(BaseModel):
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    tif: TimeInForce
+    status: OrderStatus
+    qty: str
+    price: str | None = None
+    stop_price: str | None = None
+    post_only: bool
+    stp: StpMode
+    filled_qty: str
+    open_qty: str | None = None
+    notional: str = Field(description="Sum of fill price x quantity, in the quote asset")
+    fee: str
+    reject_reason: str | None = None
+    detail: str | None = None
+    created_ns: int
+    updated_ns: int
+
+
+class OrderPage(BaseModel):
+    orders: list[OrderOut]
+    next_cursor: str | None = Field(default=None, description="Pass as ?cursor= for the next page")
+
+
+class FillOut(BaseModel):
+    fill_id: str
+    order_id: str
+    symbol: str
+    seq: int
+    side: str
+    role: str
+    price: str
+    qty: str
+    fee: str
+    fee_asset: str | None = None
+    ts_ns: int
+
+
+class FillPage(BaseModel):
+    fills: list[FillOut]
+    next_cursor: str | None = None
+
+
+class AccountOut(BaseModel):
+    account_id: str
+    kyc_status: KycStatus | None = Field(description="None until the ledger opens the account")
+    email: str | None = None
+    username: str | None = None
+
+
+class BalanceOut(BaseModel):
+    asset: str
+    available: str
+    held: str
+    total: str
+
+
+class BalancesOut(BaseModel):
+    balances: list[BalanceOut]
+
+
+class PnlOut(BaseModel):
+    symbol: str
+    quantity: str
+    average_cost: str | None = None
+    realized_pnl: str
+
+
+class PositionsOut(BaseModel):
+    holdings: list[BalanceOut]
+    pnl: list[PnlOut]
+
+
+class WithdrawalOut(BaseModel):
+    withdrawal_id: str
+    asset: str
+    amount: str
+    status: WithdrawalStatus
+
+
+class InstrumentOut(BaseModel):
+    symbol: str
+    base: str
+    quote: str
+    tick_size: str
+    lot_size: str
+    min_qty: str
+    max_qty: str
+    price_band_pct: str
+    status: str
+    maker_fee_bps: int
+    taker_fee_bps: int
+
+
+class MarketsOut(BaseModel):
+    markets: list[InstrumentOut]
+
+
+class LevelOut(BaseModel):
+    price: str
+    qty: str
+    orders: int
+
+
+class BookOut(BaseModel):
+    symbol: str
+    seq: int = Field(description="The engine seq of the last event the book reflects")
+    bids: list[LevelOut]
+    asks: list[LevelOut]
+
+
+class TradeOut(BaseModel):
+    seq: int
+    price: str
+    qty: str
+    aggressor_side: str
+    ts_ns: int
+
+
+class TradesOut(BaseModel):
+    symbol: str
+    trades: list[TradeOut]
+
+
+class CandleOut(BaseModel):
+    start: int = Field(description="Epoch seconds of the bar's open")
+    open: str
+    high: str
+    low: str
+    close: str
+    volume: str
+    trades: int
+
+
+class CandlesOut(BaseModel):
+    symbol: str
+    interval: str
+    candles: list[CandleOut]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+
+
+class DepositReceiptOut(BaseModel):
+    status: Literal["CREDITED", "FAILED", "DUPLICATE"]
+    deposit_id: str | None = None

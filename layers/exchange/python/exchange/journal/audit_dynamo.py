@@ -1,0 +1,49 @@
+"""The audit log on DynamoDB (the ``audit`` table): one conditional put per entry, so a replay
+writes nothing new, and an entry that exists with another hash is an ``AuditConflict``."""
+
+from collections.abc import Iterator
+
+from pynamodb.exceptions import PutError
+
+from exchange.journal.audit import AuditConflict, AuditEntry
+from exchange.tables import AuditRecord, condition_failed
+
+
+def audit_row(entry: AuditEntry) -> AuditRecord:
+    return AuditRecord(
+        entry.symbol,
+        entry.seq,
+        kind=entry.kind,
+        payload=entry.payload,
+        prev_hash=entry.prev_hash,
+        hash=entry.hash,
+        recorded_ns=entry.recorded_ns,
+    )
+
+
+def put_audit(entry: AuditEntry) -> None:
+    try:
+        audit_row(entry).save(condition=AuditRecord.seq.does_not_exist())
+        return
+    except PutError as exc:
+        if not condition_failed(exc):
+            raise
+    existing = AuditRecord.get(entry.symbol, entry.seq, consistent_read=True)
+    if existing.hash != entry.hash or existing.prev_hash != entry.prev_hash:
+        raise AuditConflict(
+            f"audit {entry.symbol}#{entry.seq} exists with hash {existing.hash}, not {entry.hash}"
+        )
+
+
+def audit_entries(symbol: str) -> Iterator[AuditEntry]:
+    """A symbol's audit log in seq order, page by page (the verifier's input)."""
+    for row in AuditRecord.query(symbol, scan_index_forward=True, consistent_read=True):
+        yield AuditEntry(
+            symbol=row.symbol,
+            seq=int(row.seq),
+            kind=row.kind,
+            payload=bytes(row.payload),
+            prev_hash=row.prev_hash,
+            hash=row.hash,
+            recorded_ns=int(row.recorded_ns),
+        )

@@ -1,0 +1,68 @@
+"""Typed errors of the order logic. Each has a ``code``; ``exchange.http.problems`` maps codes
+to HTTP statuses in one table."""
+
+from exchange.domain.errors import ExchangeError, InvalidQuantity
+
+
+class TradingError(ExchangeError):
+    code = "trading_error"
+
+
+class InvalidOrder(TradingError):
+    """A combination of fields that makes no sense, e.g. a limit order without a price."""
+
+    code = "invalid_order"
+
+
+class QuantityOutOfRange(InvalidQuantity):
+    """A quantity below the instrument's minimum or above its maximum."""
+
+    code = "quantity_out_of_range"
+
+
+class InstrumentNotTrading(TradingError):
+    code = "instrument_not_trading"
+
+
+class TooManyOpenOrders(TradingError):
+    code = "too_many_open_orders"
+
+
+class OrderNotFound(TradingError):
+    """No such order for this account: another account's order reads the same as a missing one."""
+
+    code = "order_not_found"
+
+
+class OrderNotOpen(TradingError):
+    """Amend or cancel of an order that has reached a final status."""
+
+    code = "order_not_open"
+
+
+class BrokerUnavailable(TradingError):
+    """The command could not be published with a confirm; the caller may retry."""
+
+    code = "broker_unavailable"
+
+
+class StoreUnavailable(TradingError):
+    """The order store refused or failed a write or read."""
+
+    code = "store_unavailable"
+
+
+class InvalidCursor(TradingError):
+    code = "invalid_cursor"
+
+
+class IdempotencyConflict(TradingError):
+    """The idempotency key was used before with a different request body."""
+
+    code = "idempotency_conflict"
+
+
+class RequestInProgress(TradingError):
+    """The first request with this idempotency key is still running."""
+
+    code = "request_in_progress"

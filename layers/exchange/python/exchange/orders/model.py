@@ -1,0 +1,122 @@
+"""What the trading logic reads and writes: orders, fills, statuses, requests and pages.
+
+Prices and quantities stay decimal strings here, exactly as the client sent them and as the
+tables store them; the logic converts them to integer ticks and lots with the instrument.
+"""
+
+from dataclasses import dataclass
+from typing import Final
+
+from exchange.domain.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
+
+# A position in a listing, as the store's own key attributes (DynamoDB's LastEvaluatedKey, made
+# plain). The API turns it into an opaque cursor and back; the store validates what comes back.
+PageKey = dict[str, str | int]
+
+
+# Why the API itself rejected an order after recording it (the engine's reasons are RejectReason).
+BROKER_UNAVAILABLE_REASON: Final = "BROKER_UNAVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A new order as the client asked for it, already well-formed (types, patterns, no unknown
+    fields); the logic checks it against the instrument."""
+
+    symbol: str
+    side: Side
+    order_type: OrderType
+    qty: str
+    tif: TimeInForce = TimeInForce.GTC
+    price: str | None = None
+    stop_price: str | None = None
+    post_only: bool = False
+    stp: StpMode = StpMode.CANCEL_NEWEST
+    client_order_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    account_id: str
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    order_type: OrderType
+    tif: TimeInForce
+    status: OrderStatus
+    qty: str
+    created_ns: int
+    updated_ns: int
+    price: str | None = None
+    stop_price: str | None = None
+    post_only: bool = False
+    stp: StpMode = StpMode.CANCEL_NEWEST
+    filled_qty: str = "0"
+    notional: str = "0"
+    fee: str = "0"
+    open_qty: str | None = None
+    reject_reason: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    fill_id: str
+    order_id: str
+    symbol: str
+    seq: int
+    side: str
+    role: str
+    price: str
+    qty: str
+    fee: str
+    fee_asset: str | None
+    ts_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrderQuery:
+    symbol: str | None = None
+    status: OrderStatus | None = None
+    limit: int = 50
+
+
+@dataclass(frozen=True, slots=True)
+class Page[T]:
+    items: list[T]
+    next_key: PageKey | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What the API answers when it has handed a command to the engine (202)."""
+
+    order_id: str
+    status: str
+    client_order_id: str | None = None
+    symbol: str | None = None
+    command_id: str | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        """JSON-safe, as the idempotency store keeps it."""
+        return {
+            "order_id": self.order_id,
+            "status": self.status,
+            "client_order_id": self.client_order_id,
+            "symbol": self.symbol,
+            "command_id": self.command_id,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, str | None]) -> "Accepted":
+        order_id, status = data.get("order_id"), data.get("status")
+        if order_id is None or status is None:
+            raise ValueError("stored response lacks order_id or status")
+        return cls(
+            order_id=order_id,
+            status=status,
+            client_order_id=data.get("client_order_id"),
+            symbol=data.get("symbol"),
+            command_id=data.get("command_id"),
+        )

@@ -1,0 +1,157 @@
+"""The recorder: order state, fills, the public trade tape, the events table and the audit log.
+
+Per journal record, it reads the orders the events touch, runs the state machine
+(``exchange.orders.lifecycle``) in memory, then writes events, fills and trades (keyed by seq, so a
+rewrite is identical), the orders (each conditional on the ``last_seq`` it read) and last the
+audit entries (conditional on absence). The audit chain's head is the recorder's progress: a
+record is applied once its entries are written, and a crash before that replays it, every write
+being idempotent.
+"""
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+
+from exchange.domain.events import AnyEvent, Trade
+from exchange.domain.instruments import InstrumentCatalog
+from exchange.journal.audit import AuditEntry, AuditLink, chain
+from exchange.journal.batch import JournalSink, count
+from exchange.journal.cursors import Clock
+from exchange.observability import logger
+from exchange.orders.lifecycle import FillRow, OrderState, order_keys, step
+from exchange.wire import JournalRecord
+
+OrderKey = tuple[str, str]  # (account_id, order_id)
+NANOS_PER_DAY = 86_400 * 10**9
+
+
+class OrderConflict(Exception):
+    """An order row changed between the recorder's read and its write; the record is retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class TradeRow:
+    symbol: str
+    seq: int
+    price: int
+    qty: int
+    aggressor_side: str
+    ts_ns: int
+    expires_at_s: int
+
+
+class RecorderStore(ABC):
+    @abstractmethod
+    def audit_head(self, symbol: str) -> AuditLink | None: ...
+
+    @abstractmethod
+    def get_orders(self, symbol: str, keys: Sequence[OrderKey]) -> dict[OrderKey, OrderState]:
+        """The rows that exist among ``keys`` (read consistently)."""
+
+    @abstractmethod
+    def put_events(self, events: Sequence[AnyEvent]) -> None: ...
+
+    @abstractmethod
+    def put_fills(self, fills: Sequence[FillRow]) -> None: ...
+
+    @abstractmethod
+    def put_trades(self, trades: Sequence[TradeRow]) -> None: ...
+
+    @abstractmethod
+    def save_order(self, state: OrderState, *, expected_last_seq: int | None) -> None:
+        """Write the recorder's fields of an order if its ``last_seq`` is still
+        ``expected_last_seq`` (None: the row must not exist). Raises OrderConflict."""
+
+    @abstractmethod
+    def append_audit(self, entries: Sequence[AuditEntry]) -> None:
+        """Put each entry unless its seq exists; an existing identical entry is fine, a different
+        one raises AuditConflict."""
+
+    @abstractmethod
+    def audit_entries(self, symbol: str) -> Iterator[AuditEntry]:
+        """A symbol's audit entries in seq order."""
+
+
+class Recorder(JournalSink):
+    name = "recorder"
+
+    def __init__(
+        self,
+        store: RecorderStore,
+        *,
+        catalog: InstrumentCatalog,
+        asset_scales: Mapping[str, int],
+        trades_ttl_days: int = 30,
+        clock: Clock = time.time_ns,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._scales = dict(asset_scales)
+        self._trades_ttl_ns = trades_ttl_days * NANOS_PER_DAY
+        self._clock = clock
+        self._heads: dict[str, AuditLink | None] = {}
+
+    def last_seq(self, symbol: str) -> int:
+        head = self._store.audit_head(symbol)
+        self._heads[symbol] = head
+        return head.seq if head else 0
+
+    def apply(self, record: JournalRecord, events: Sequence[AnyEvent], after: int) -> None:
+        symbol = record.symbol
+        head = self._heads.get(symbol)
+        if (head.seq if head else 0) != after:
+            head = self._store.audit_head(symbol)
+        instrument = self._catalog.get(symbol)
+        keys = list(dict.fromkeys(key for event in events for key in order_keys(event)))
+        states: dict[OrderKey, OrderState | None] = dict.fromkeys(keys)
+        states.update(self._store.get_orders(symbol, keys))
+        read_seq = {key: state.last_seq if state else None for key, state in states.items()}
+        changed: set[OrderKey] = set()
+        fills: list[FillRow] = []
+        for event in events:
+            for key in order_keys(event):
+                result = step(states[key], event, instrument=instrument, scales=self._scales)
+                if result.problem:
+                    self._note(event, key, result.problem)
+                if result.changed:
+                    states[key] = result.state
+                    changed.add(key)
+                if result.fill:
+                    fills.append(result.fill)
+        self._store.put_events(events)
+        self._store.put_fills(fills)
+        self._store.put_trades(list(self._trades(events)))
+        for key in keys:
+            state = states[key]
+            if key in changed and state is not None:
+                self._store.save_order(state, expected_last_seq=read_seq[key])
+        entries = chain(head, events, self._clock())
+        self._store.append_audit(entries)
+        self._heads[symbol] = AuditLink(entries[-1].seq, entries[-1].hash)
+        count("RecorderFills", len(fills))
+
+    def _trades(self, events: Iterable[AnyEvent]) -> Iterator[TradeRow]:
+        for event in events:
+            if isinstance(event, Trade):
+                yield TradeRow(
+                    symbol=event.symbol,
+                    seq=event.seq,
+                    price=event.price,
+                    qty=event.qty,
+                    aggressor_side=event.aggressor_side.value,
+                    ts_ns=event.ts,
+                    expires_at_s=(event.ts + self._trades_ttl_ns) // 10**9,
+                )
+
+    @staticmethod
+    def _note(event: AnyEvent, key: OrderKey, problem: str) -> None:
+        if problem == "duplicate or stale":
+            count("RecorderStaleOrderEvents")
+            return
+        count("RecorderSkippedOrderEvents")
+        logger.warning(
+            "order event not applied",
+            extra={"symbol": event.symbol, "seq": event.seq, "order_id": key[1],
+                   "problem": problem},
+        )  # fmt: skip

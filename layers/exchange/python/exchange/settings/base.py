@@ -1,0 +1,187 @@
+"""The settings mixins (one per external system or concern) and ``load_settings``.
+
+Every field is an environment variable ``EXCHANGE_<FIELD>`` (upper case), except the ones AWS and
+Powertools name themselves (``AWS_REGION``, ``POWERTOOLS_SERVICE_NAME``, ``POWERTOOLS_LOG_LEVEL``).
+Maps and lists are JSON, e.g. ``EXCHANGE_SHARDS='{"s1": ["BTC-USD", "ETH-USD"]}'``; decimals
+inside them are strings. The mixins share no base but ``_Settings``, so a deployable's model
+combines them without diamonds.
+"""
+
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Final, Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from exchange.domain.errors import ConfigurationError
+from exchange.domain.instruments import ExactDecimal, InstrumentCatalog
+
+# Decimal places per asset. A notional (tick x lot) must fit the quote's scale: BTC-USD's is
+# 0.000001 and SOL-USD's 0.00001, so USD keeps 8 places.
+DEFAULT_ASSET_SCALES: Final[dict[str, int]] = {"USD": 8, "BTC": 8, "ETH": 18, "SOL": 9}
+
+
+class _Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EXCHANGE_", extra="ignore", frozen=True)
+
+
+class ObservabilitySettings(_Settings):
+    service_name: str = Field(default="exchange", validation_alias="POWERTOOLS_SERVICE_NAME")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="POWERTOOLS_LOG_LEVEL"
+    )
+    environment: Literal["local", "test", "dev", "staging", "prod"] = "local"
+
+
+class AwsSettings(_Settings):
+    aws_region: str = Field(default="us-east-1", validation_alias="AWS_REGION")
+    # Set only in local mode and tests, where moto serves the AWS APIs.
+    aws_endpoint_url: str | None = None
+
+
+class BrokerSettings(_Settings):
+    """RabbitMQ: a URL locally; in AWS, Amazon MQ's AMQPS endpoint plus a Secrets Manager secret
+    holding ``username`` and ``password``. Neither means the in-process broker of local mode."""
+
+    broker_url: str | None = None
+    broker_endpoint: str | None = None  # amqps://b-....mq.<region>.amazonaws.com:5671
+    broker_secret_arn: str | None = None
+
+
+class RedisSettings(_Settings):
+    redis_url: str | None = None
+
+
+class DatabaseSettings(_Settings):
+    """PostgreSQL: a URL locally, a Secrets Manager secret in AWS."""
+
+    database_url: str | None = None
+    database_secret_arn: str | None = None
+
+
+def cognito_issuer(region: str, user_pool_id: str) -> str:
+    """The ``iss`` claim of a Cognito user pool's tokens (and the base of its public JWKS)."""
+    return f"https://cognito-idp.{region}.amazonaws.com/{user_pool_id}"
+
+
+def jwks_url_of(issuer: str) -> str:
+    return f"{issuer}/.well-known/jwks.json"
+
+
+class AuthSettings(_Settings):
+    """The Cognito user pool whose JWTs the WebSocket authorizer and the local gateway verify.
+
+    ``jwks_url`` defaults to the pool's public JWKS; moto serves its own, so it is configurable.
+    """
+
+    user_pool_id: str | None = None
+    # The pool's region, when it is not the function's (the DR region uses the primary's pool).
+    user_pool_region: str | None = None
+    app_client_id: str | None = None
+    jwks_url: str | None = None
+    issuer: str | None = None
+
+
+class WebSocketSettings(_Settings):
+    """The API Gateway Management API endpoint, ``https://{api}.execute-api.{region}.amazonaws.com/{stage}``."""
+
+    ws_management_endpoint: str | None = None
+
+
+class InstrumentSettings(_Settings):
+    """``EXCHANGE_INSTRUMENTS_FILE``: a JSON array of instruments, the same file for the engine,
+    the API and the consumers; unset means the catalog shipped in the layer."""
+
+    instruments_file: Path | None = None
+
+    def catalog(self) -> InstrumentCatalog:
+        if self.instruments_file is None:
+            return InstrumentCatalog.demo()
+        return InstrumentCatalog.from_json(self.instruments_file.read_bytes())
+
+
+class JournalSettings(_Settings):
+    journal_stream: str = "exchange-events"
+
+
+class TableSettings(_Settings):
+    """Table names, e.g. ``EXCHANGE_ORDERS_TABLE``: one field per table in
+    ``exchange.tables.TABLE_SPECS`` (``<logical name>_table``; a test checks they match)."""
+
+    orders_table: str = Field(default="exchange-orders", min_length=3)
+    fills_table: str = Field(default="exchange-fills", min_length=3)
+    trades_table: str = Field(default="exchange-trades", min_length=3)
+    events_table: str = Field(default="exchange-events", min_length=3)
+    audit_table: str = Field(default="exchange-audit", min_length=3)
+    candles_table: str = Field(default="exchange-candles", min_length=3)
+    connections_table: str = Field(default="exchange-connections", min_length=3)
+    idempotency_table: str = Field(default="exchange-idempotency", min_length=3)
+    cursors_table: str = Field(default="exchange-cursors", min_length=3)
+
+
+class AssetScaleSettings(_Settings):
+    """``EXCHANGE_LEDGER_ASSET_SCALES``: decimal places per asset. The ledger keeps balances and
+    charges fees at these scales; the recorder reads the same variable so the fee a fill shows is
+    the one settlement charges."""
+
+    ledger_asset_scales: dict[str, Annotated[int, Field(ge=0, le=18)]] = Field(
+        default_factory=lambda: dict(DEFAULT_ASSET_SCALES)
+    )
+
+
+class LedgerDatabaseSettings(DatabaseSettings, AssetScaleSettings):
+    """The ledger's database, pool, fee account, protection prices and webhook rules."""
+
+    # One request at a time per Lambda container: a pool of 1-2 is enough; more only for threads.
+    ledger_pool_min: Annotated[int, Field(ge=0, le=50)] = 0
+    ledger_pool_size: Annotated[int, Field(ge=1, le=50)] = 2
+    # False behind RDS Proxy: prepared statements pin a proxy connection to the client.
+    ledger_prepared_statements: bool = True
+    ledger_fee_account_id: Annotated[str, Field(min_length=1, max_length=128)] = "fees"
+    # Market (and stop) buys hold quote at this price per symbol.
+    ledger_protection_prices: dict[str, Annotated[ExactDecimal, Field(gt=0)]] = Field(
+        default_factory=dict
+    )
+    ledger_webhook_secret_arn: str | None = None
+    ledger_webhook_tolerance_seconds: Annotated[int, Field(gt=0, le=3600)] = 300
+
+    def protection_price(self, symbol: str) -> Decimal | None:
+        return self.ledger_protection_prices.get(symbol)
+
+
+@cache
+def load_settings[S: BaseSettings](model: type[S]) -> S:
+    """Read ``model`` from the environment, once per process.
+
+    Raises ConfigurationError naming each bad or missing variable (never its value, which may be
+    a secret).
+    """
+    try:
+        return model()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_variable(model, error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_input=False)
+        )
+        raise ConfigurationError(f"invalid {model.__name__} environment: {problems}") from exc
+
+
+def env_var(model: type[BaseSettings], field: str) -> str:
+    """The environment variable that sets ``field`` of ``model``, e.g. ``EXCHANGE_SHARD_ID``."""
+    info = model.model_fields[field]
+    if isinstance(info.validation_alias, str):
+        return info.validation_alias
+    prefix = model.model_config.get("env_prefix", "")
+    return f"{prefix}{field}".upper()
+
+
+def _variable(model: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
+    """The environment variable behind an error location, e.g. ``EXCHANGE_SHARD_ID``."""
+    if not loc:
+        return model.__name__
+    name = str(loc[0])
+    if name not in model.model_fields:
+        return name  # already the variable's own name (an alias)
+    return env_var(model, name)

@@ -1,0 +1,172 @@
+"""One settings model per deployable, each combined from the mixins in ``base`` and read once at
+cold start with ``load_settings``. ``lambdas.catalog`` names each function's model, and the CDK
+app and local mode derive the function's environment from it (``lambdas.environment``)."""
+
+from typing import Annotated, Final, Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
+
+from exchange.settings.base import (
+    AssetScaleSettings,
+    AuthSettings,
+    AwsSettings,
+    BrokerSettings,
+    InstrumentSettings,
+    JournalSettings,
+    LedgerDatabaseSettings,
+    ObservabilitySettings,
+    RedisSettings,
+    TableSettings,
+    WebSocketSettings,
+    cognito_issuer,
+    jwks_url_of,
+)
+
+# API Gateway accepts 10 MB; no request of ours comes near a few hundred bytes.
+DEFAULT_MAX_BODY_BYTES: Final = 16 * 1024
+DEFAULT_MAX_OPEN_ORDERS: Final = 200
+# A retry with the same key within a day returns the first answer.
+DEFAULT_IDEMPOTENCY_TTL_SECONDS: Final = 24 * 3600
+# API Gateway closes a WebSocket after 2 hours whatever happens; the connection row lives a little
+# longer, so a $disconnect that never ran leaves nothing behind for long.
+DEFAULT_WS_TTL_SECONDS: Final = 2 * 3600 + 300
+DEFAULT_WS_MAX_SUBSCRIPTIONS: Final = 50
+
+
+# --- the ledger, alone (migrations, operators' tools) ------------------------------------------
+
+
+class LedgerSettings(ObservabilitySettings, AwsSettings, LedgerDatabaseSettings):
+    @model_validator(mode="after")
+    def _database(self) -> Self:
+        if not self.database_url and not self.database_secret_arn:
+            raise ValueError("set EXCHANGE_DATABASE_URL or EXCHANGE_DATABASE_SECRET_ARN")
+        if self.ledger_pool_min > self.ledger_pool_size:
+            raise ValueError("ledger_pool_min must not exceed ledger_pool_size")
+        return self
+
+
+# --- REST functions ----------------------------------------------------------------------------
+
+
+class RestSettings(InstrumentSettings):
+    """What every REST function reads besides observability and AWS."""
+
+    api_max_body_bytes: Annotated[int, Field(ge=256, le=10 * 1024 * 1024)] = DEFAULT_MAX_BODY_BYTES
+
+
+class OrdersSettings(LedgerSettings, RestSettings, TableSettings, BrokerSettings):
+    max_open_orders: Annotated[int, Field(ge=1, le=100_000)] = DEFAULT_MAX_OPEN_ORDERS
+    idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = (
+        DEFAULT_IDEMPOTENCY_TTL_SECONDS
+    )
+    # Which engine shard trades each symbol; None means the map shipped in the layer.
+    shards: dict[str, list[str]] | None = None
+
+
+class AccountSettings(LedgerSettings, RestSettings):
+    pass
+
+
+class MarketsSettings(
+    ObservabilitySettings, AwsSettings, RestSettings, TableSettings, RedisSettings
+):
+    pass
+
+
+class DepositsSettings(LedgerSettings, RestSettings):
+    """The webhook's signing secret: ``ledger_webhook_secret_arn`` (Secrets Manager) in AWS, or
+    ``webhook_secret`` locally; either holds one secret, or a JSON array during a rotation."""
+
+    webhook_secret: SecretStr | None = None
+
+
+# --- journal consumers -------------------------------------------------------------------------
+
+
+class ConsumerSettings(ObservabilitySettings, AwsSettings, TableSettings, InstrumentSettings):
+    """What every journal consumer reads: table names (the cursors table among them)."""
+
+
+class RecorderSettings(ConsumerSettings, AssetScaleSettings):
+    trades_ttl_days: Annotated[int, Field(gt=0, le=3650)] = 30
+
+
+class SettlementSettings(LedgerSettings, TableSettings, InstrumentSettings):
+    """The ledger's database settings plus the cursors table."""
+
+
+class FanoutSettings(ConsumerSettings, RedisSettings, WebSocketSettings):
+    """Connections table, Redis (the L2 book kept current) and the Management API endpoint."""
+
+
+class CandlesSettings(ConsumerSettings, WebSocketSettings):
+    """Candles and connections tables; the Management API endpoint to publish bar updates
+    (unset: bars are stored, not pushed)."""
+
+
+# --- WebSocket functions -----------------------------------------------------------------------
+
+
+class AuthorizerSettings(ObservabilitySettings, AwsSettings, AuthSettings):
+    """``EXCHANGE_USER_POOL_ID`` and ``EXCHANGE_APP_CLIENT_ID`` are required; the issuer and the
+    JWKS URL default to the pool's public ones."""
+
+    # Public market data is public over REST too, so anonymous sockets may read it by default.
+    ws_allow_anonymous: bool = True
+
+    @model_validator(mode="after")
+    def _pool(self) -> Self:
+        if not self.user_pool_id or not self.app_client_id:
+            raise ValueError("set EXCHANGE_USER_POOL_ID and EXCHANGE_APP_CLIENT_ID")
+        return self
+
+    @property
+    def issuer_url(self) -> str:
+        assert self.user_pool_id is not None  # noqa: S101 - checked by the validator
+        region = self.user_pool_region or self.aws_region
+        return self.issuer or cognito_issuer(region, self.user_pool_id)
+
+    @property
+    def jwks_endpoint(self) -> str:
+        return self.jwks_url or jwks_url_of(self.issuer_url)
+
+
+class ConnectionSettings(ObservabilitySettings, AwsSettings, TableSettings):
+    ws_connection_ttl_seconds: Annotated[int, Field(ge=60, le=86_400)] = DEFAULT_WS_TTL_SECONDS
+
+
+class MessagesSettings(ConnectionSettings, RedisSettings, WebSocketSettings, InstrumentSettings):
+    ws_max_subscriptions: Annotated[int, Field(ge=1, le=1_000)] = DEFAULT_WS_MAX_SUBSCRIPTIONS
+
+
+# --- the engine task ---------------------------------------------------------------------------
+
+
+class EngineSettings(
+    ObservabilitySettings,
+    AwsSettings,
+    BrokerSettings,
+    RedisSettings,
+    JournalSettings,
+    InstrumentSettings,
+):
+    """The matching-engine service: one process per shard, a shard being a set of symbols."""
+
+    shard_id: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")]
+    symbols: Annotated[list[str], NoDecode, Field(min_length=1)]
+    snapshot_bucket: str | None = None
+    snapshot_every_events: Annotated[int, Field(gt=0)] = 10_000
+    snapshot_every_seconds: Annotated[int, Field(gt=0)] = 60
+    linger_ms: Annotated[int, Field(ge=0, le=1_000)] = 2
+    prefetch: Annotated[int, Field(gt=0, le=65_535)] = 2_000
+    health_port: Annotated[int, Field(gt=0, lt=65536)] = 8080
+    metrics_interval_seconds: Annotated[int, Field(gt=0)] = 10
+
+    @field_validator("symbols", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
