@@ -35,12 +35,18 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-local.txt constrain
 venv: $(STAMP) ## Create .venv and install the pinned requirements
 
 .PHONY: test
-test: lint typecheck pytest ## Lint, type-check and run every test (unit, integration, infrastructure)
+test: lint imports typecheck pytest ## Lint, check import contracts, type-check and run every test
 
 .PHONY: lint
 lint: $(STAMP) ## ruff lint and format check
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# lint-imports puts the working directory (the repository root) on sys.path, so lambdas, local,
+# engine_service and stacks import without PYTHONPATH; exchange is installed editable. No cache dir.
+.PHONY: imports
+imports: $(STAMP) ## Import contracts: layers, purity, boundaries, cycles ([tool.importlinter])
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 .PHONY: typecheck
 typecheck: $(STAMP) ## mypy (strict, pydantic plugin)

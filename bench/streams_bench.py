@@ -30,13 +30,14 @@ from moto import mock_aws
 from bench.engine_workload import generate, to_commands
 from engine_service.core import Engine
 from exchange.domain import AnyEvent, InstrumentCatalog
-from exchange.journal.batch import JournalSink, kinesis_handler, lambda_event
+from exchange.journal.batch import JournalSink, kinesis_handler
 from exchange.orders.recorder import Recorder
 from exchange.orders.recorder_dynamo import DynamoRecorderStore
 from exchange.realtime.fanout import Broadcaster, Fanout
 from exchange.realtime.session import open_connection
-from exchange.settings import DEFAULT_ASSET_SCALES
-from exchange.tables import TABLE_SPECS, TableSettings, bind_tables
+from exchange.settings import DEFAULT_ASSET_SCALES, ConsumerSettings
+from exchange.tables import TABLE_SPECS, bind_tables
+from exchange.testing.lambda_events import kinesis_event
 from exchange.testing.stores import (
     InMemoryBookStore,
     InMemoryConnectionStore,
@@ -91,7 +92,7 @@ def journal(commands: int, seed: int = 7) -> tuple[list[AnyEvent], list[dict[str
         for i in range(0, len(events), EVENTS_PER_RECORD)
     ]
     batches = [
-        lambda_event(payloads[i : i + RECORDS_PER_BATCH], stream="journal")
+        kinesis_event(payloads[i : i + RECORDS_PER_BATCH], stream="journal")
         for i in range(0, len(payloads), RECORDS_PER_BATCH)
     ]
     return events, batches
@@ -139,7 +140,7 @@ def moto_recorder(commands: int, runs: int) -> tuple[int, float]:
     rates = []
     for _ in range(runs):
         with mock_aws():
-            settings = TableSettings()
+            settings = ConsumerSettings()
             client = boto3.client("dynamodb", region_name="us-east-1")
             for spec in TABLE_SPECS:
                 client.create_table(

@@ -28,7 +28,7 @@ from engine_service.ports import (
 )
 from engine_service.snapshot import SNAPSHOT_FORMAT, ShardSnapshot, decode_snapshot, encode_snapshot
 from exchange.domain import Event, Instrument, WireFormatError
-from exchange.market.l2 import BookLevel, L2Book
+from exchange.l2 import BookLevel, L2Book
 from exchange.observability import logger
 from exchange.wire import decode_command
 

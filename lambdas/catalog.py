@@ -1,5 +1,7 @@
 """Every Lambda function, described once. The CDK app builds each function, its least-privilege
 role, its environment and its trigger from this list; local mode wires the same handlers from it.
+Each function's environment follows from its settings model and its tables and needs
+(``lambdas.environment``).
 
 A function ``name`` lives in ``lambdas/<name>/handler.py`` and exports ``handler(event, context)``.
 It imports only the shared layer (``exchange``) and its own folder.
@@ -8,6 +10,8 @@ It imports only the shared layer (``exchange``) and its own folder.
 'lambdas.orders.handler.handler'
 >>> sorted(FUNCTIONS["recorder"].tables)
 ['audit', 'events', 'fills', 'orders', 'trades']
+>>> FUNCTIONS["orders"].settings.__name__
+'OrdersSettings'
 """
 
 from collections.abc import Mapping
@@ -15,6 +19,22 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import Final, Literal
+
+from pydantic_settings import BaseSettings
+
+from exchange.settings import (
+    AccountSettings,
+    AuthorizerSettings,
+    CandlesSettings,
+    ConnectionSettings,
+    DepositsSettings,
+    FanoutSettings,
+    MarketsSettings,
+    MessagesSettings,
+    OrdersSettings,
+    RecorderSettings,
+    SettlementSettings,
+)
 
 Access = Literal["read", "write"]  # "write" includes read
 
@@ -51,6 +71,9 @@ class FunctionSpec:
     name: str
     description: str
     trigger: Trigger
+    # The model the handler's composition root reads (``ROOT = CompositionRoot(<model>, ...)``);
+    # the function's environment is derived from it (``lambdas.environment``).
+    settings: type[BaseSettings]
     tables: Mapping[str, Access] = field(default_factory=dict)
     needs: frozenset[Need] = frozenset()
     routes: tuple[Route, ...] = ()  # REST routes; WebSocket route keys for WEBSOCKET functions
@@ -77,6 +100,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="orders",
                     description="Place, amend, cancel and read orders; list fills",
                     trigger=Trigger.REST,
+                    settings=OrdersSettings,
                     tables={"orders": "write", "fills": "read", "idempotency": "write"},
                     needs=frozenset({Need.BROKER, Need.LEDGER}),
                     routes=(
@@ -95,6 +119,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="account",
                     description="Account profile, balances, positions and withdrawals",
                     trigger=Trigger.REST,
+                    settings=AccountSettings,
                     # No idempotency table: a withdrawal's id follows from the Idempotency-Key,
                     # and the ledger records each id once.
                     needs=frozenset({Need.LEDGER}),
@@ -112,6 +137,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="markets",
                     description="Public market data: instruments, book, trades, candles, health",
                     trigger=Trigger.REST,
+                    settings=MarketsSettings,
                     tables={"trades": "read", "candles": "read"},
                     needs=frozenset({Need.REDIS}),
                     routes=(
@@ -129,6 +155,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="deposits",
                     description="Deposit webhook from the custodian (HMAC-signed, no JWT)",
                     trigger=Trigger.REST,
+                    settings=DepositsSettings,
                     needs=frozenset({Need.LEDGER, Need.WEBHOOK_SECRET}),
                     routes=(Route("POST", "/v1/webhooks/deposits", authorized=False),),
                     reserved_concurrency=10,
@@ -139,6 +166,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="recorder",
                     description="Journal consumer: order state, fills, trades, events and audit",
                     trigger=Trigger.KINESIS,
+                    settings=RecorderSettings,
                     tables={
                         "orders": "write",
                         "fills": "write",
@@ -154,6 +182,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="settlement",
                     description="Journal consumer: settles trades and releases holds in the ledger",
                     trigger=Trigger.KINESIS,
+                    settings=SettlementSettings,
                     tables={"cursors": "write"},
                     needs=frozenset({Need.LEDGER}),
                     timeout_seconds=60,
@@ -164,6 +193,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="fanout",
                     description="Journal consumer: pushes events to WebSocket subscribers",
                     trigger=Trigger.KINESIS,
+                    settings=FanoutSettings,
                     tables={"connections": "write", "cursors": "write"},
                     # Redis: fan-out keeps the L2 book that new subscribers get current.
                     needs=frozenset({Need.WS_MANAGEMENT, Need.REDIS}),
@@ -175,6 +205,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="candles",
                     description="Journal consumer: OHLCV bars (1m, 5m, 1h, 1d) from trades",
                     trigger=Trigger.KINESIS,
+                    settings=CandlesSettings,
                     # Connections: bar updates go to candle subscribers (Gone ones are removed).
                     tables={"candles": "write", "cursors": "write", "connections": "write"},
                     needs=frozenset({Need.WS_MANAGEMENT}),
@@ -186,6 +217,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="ws_authorizer",
                     description="WebSocket $connect authorizer: verifies the Cognito JWT",
                     trigger=Trigger.WEBSOCKET_AUTHORIZER,
+                    settings=AuthorizerSettings,
                     needs=frozenset({Need.JWKS}),
                 )
             ),
@@ -194,6 +226,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="ws_connections",
                     description="WebSocket $connect and $disconnect: the connection store",
                     trigger=Trigger.WEBSOCKET,
+                    settings=ConnectionSettings,
                     tables={"connections": "write"},
                     ws_routes=("$connect", "$disconnect"),
                 )
@@ -203,6 +236,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="ws_messages",
                     description="WebSocket subscribe, unsubscribe, ping and malformed frames",
                     trigger=Trigger.WEBSOCKET,
+                    settings=MessagesSettings,
                     tables={"connections": "write"},
                     needs=frozenset({Need.REDIS, Need.WS_MANAGEMENT}),
                     ws_routes=("subscribe", "unsubscribe", "ping", "$default"),

@@ -24,6 +24,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
+from exchange.settings import cognito_issuer, jwks_url_of
 from exchange.tables import TABLE_SPECS
 
 REGION: Final = "us-east-1"
@@ -50,12 +51,12 @@ class AwsResources:
 
     @property
     def issuer(self) -> str:
-        return f"https://cognito-idp.{REGION}.amazonaws.com/{self.user_pool_id}"
+        return cognito_issuer(REGION, self.user_pool_id)
 
     @property
     def jwks_url(self) -> str:
         # moto serves each pool's JWKS at the path Cognito uses, under its own endpoint.
-        return f"{self.endpoint_url}/{self.user_pool_id}/.well-known/jwks.json"
+        return jwks_url_of(f"{self.endpoint_url}/{self.user_pool_id}")
 
 
 def client(service: str, endpoint_url: str) -> Any:

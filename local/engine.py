@@ -3,9 +3,10 @@ that dies is started again, and it recovers from its snapshot plus the journal.
 
 - With RabbitMQ: ``python -m engine_service run`` as a child process (the ECS task's command),
   configured by environment, logging to ``engine-<shard>.log``. ``crash`` is ``kill -9``.
-- With the in-process broker: the same ``EngineRuntime`` on a thread of this process, reading
-  ``InMemoryIntake``. ``crash`` abandons the runtime without flushing (unacknowledged commands go
-  back to the queue, unjournaled events are lost) and a new one recovers, as after a kill.
+- With the in-process broker: the ECS task's object graph (``engine_service.composition``, from
+  ``EngineSettings``) on a thread of this process, reading ``InMemoryIntake``. ``crash`` abandons
+  the runtime without flushing (unacknowledged commands go back to the queue, unjournaled events
+  are lost) and a new one recovers, as after a kill.
 """
 
 import signal
@@ -17,21 +18,16 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
-import redis
-
-from engine_service.adapters.kinesis import KinesisJournal
 from engine_service.adapters.memory import InMemoryBroker, InMemoryIntake
-from engine_service.adapters.snapshots import (
-    CompositeSnapshotStore,
-    RedisSnapshotStore,
-    S3SnapshotStore,
-)
-from engine_service.runtime import EngineRuntime, RuntimeConfig
-from exchange.domain import InstrumentCatalog
+from engine_service.composition import build_runtime
+from engine_service.runtime import EngineRuntime
 from exchange.observability import logger
-from local.aws import client
+from exchange.settings import EngineSettings
+
+# Locally the REST book view (published with each snapshot) should stay fresh.
+SNAPSHOT_EVERY_SECONDS: Final = 1
 
 
 class EngineTask(Protocol):
@@ -138,28 +134,14 @@ class EngineProcess:
 
 
 class EngineThread:
-    """The engine runtime on a thread, fed by the in-process broker."""
+    """The engine runtime on a thread, fed by the in-process broker: the ECS task's graph
+    (``engine_service.composition.build_runtime``) with the broker's intake in place of
+    RabbitMQ's."""
 
-    def __init__(
-        self,
-        shard: str,
-        symbols: Sequence[str],
-        *,
-        broker: InMemoryBroker,
-        aws_endpoint: str,
-        journal_stream: str,
-        snapshot_bucket: str,
-        redis_url: str,
-        config: RuntimeConfig,
-    ) -> None:
-        self.shard = shard
-        self._symbols = list(symbols)
+    def __init__(self, settings: EngineSettings, *, broker: InMemoryBroker) -> None:
+        self.shard = settings.shard_id
+        self._settings = settings
         self._broker = broker
-        self._aws_endpoint = aws_endpoint
-        self._journal_stream = journal_stream
-        self._snapshot_bucket = snapshot_bucket
-        self._redis_url = redis_url
-        self._config = config
         self._stop = threading.Event()
         self._crash = threading.Event()
         self._ready = threading.Event()
@@ -168,21 +150,7 @@ class EngineThread:
         self.restarts = 0
 
     def _build(self, intake: InMemoryIntake) -> EngineRuntime:
-        catalog = InstrumentCatalog.demo()
-        redis_store = RedisSnapshotStore(redis.Redis.from_url(self._redis_url))
-        return EngineRuntime(
-            config=self._config,
-            instruments=[catalog.get(symbol) for symbol in self._symbols],
-            intake=intake,
-            journal=KinesisJournal(client("kinesis", self._aws_endpoint), self._journal_stream),
-            snapshots=CompositeSnapshotStore(
-                [
-                    redis_store,
-                    S3SnapshotStore(client("s3", self._aws_endpoint), self._snapshot_bucket),
-                ]
-            ),
-            books=redis_store,
-        )
+        return build_runtime(self._settings, intake=intake)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"engine-{self.shard}", daemon=True)
@@ -225,6 +193,27 @@ class EngineThread:
         return {"mode": "thread", "restarts": self.restarts, "status": health.get("status")}
 
 
+def engine_settings(
+    *,
+    shard: str,
+    symbols: Sequence[str],
+    redis_url: str,
+    aws_endpoint: str,
+    journal_stream: str,
+    snapshot_bucket: str,
+) -> EngineSettings:
+    """The settings of an engine thread for one shard (what ``engine_env`` sets for a process)."""
+    return EngineSettings(
+        shard_id=shard,
+        symbols=list(symbols),
+        redis_url=redis_url,
+        aws_endpoint_url=aws_endpoint,
+        journal_stream=journal_stream,
+        snapshot_bucket=snapshot_bucket,
+        snapshot_every_seconds=SNAPSHOT_EVERY_SECONDS,
+    )
+
+
 def engine_env(
     base: Mapping[str, str],
     *,
@@ -249,8 +238,7 @@ def engine_env(
         "EXCHANGE_JOURNAL_STREAM": journal_stream,
         "EXCHANGE_SNAPSHOT_BUCKET": snapshot_bucket,
         "EXCHANGE_HEALTH_PORT": str(health_port),
-        # Locally the REST book view (published with each snapshot) should stay fresh.
-        "EXCHANGE_SNAPSHOT_EVERY_SECONDS": "1",
+        "EXCHANGE_SNAPSHOT_EVERY_SECONDS": str(SNAPSHOT_EVERY_SECONDS),
         "EXCHANGE_METRICS_INTERVAL_SECONDS": "60",
     }
 

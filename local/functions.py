@@ -18,13 +18,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any
 
+from exchange.testing.lambda_events import LambdaContextStub
 from lambdas.catalog import FUNCTIONS, FunctionSpec
 
 Handler = Callable[[dict[str, Any], Any], Any]
-ACCOUNT_ID: Final = "000000000000"
 
 
 class FunctionMissing(LookupError):
@@ -39,31 +38,6 @@ class FunctionError(RuntimeError):
         super().__init__(f"{function}: {type(cause).__name__}: {cause}")
         self.function = function
         self.message = str(cause)
-
-
-@dataclass
-class LambdaContext:
-    """The attributes of AWS's context object that Powertools and handlers read."""
-
-    function_name: str
-    memory_limit_in_mb: int = 1024
-    timeout_seconds: int = 10
-    function_version: str = "$LATEST"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    log_group_name: str = ""
-    log_stream_name: str = "local"
-    _deadline: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.log_group_name = f"/aws/lambda/{self.function_name}"
-        self._deadline = time.monotonic() + self.timeout_seconds
-
-    @property
-    def invoked_function_arn(self) -> str:
-        return f"arn:aws:lambda:us-east-1:{ACCOUNT_ID}:function:{self.function_name}"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class FunctionHost:
@@ -109,7 +83,11 @@ class FunctionHost:
     def _run(self, name: str, event: dict[str, Any]) -> Any:
         handler = self.handler(name)
         spec = self.specs[name]
-        context = LambdaContext(function_name=name, timeout_seconds=spec.timeout_seconds)
+        context = LambdaContextStub(
+            function_name=name,
+            timeout_seconds=spec.timeout_seconds,
+            aws_request_id=str(uuid.uuid4()),
+        )
         started = time.perf_counter()
         self.invocations[name] += 1
         try:

@@ -14,22 +14,19 @@ and ``MaximumRetryAttempts``:
   poison record never stalls the shard.
 """
 
-import base64
 import json
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from exchange.observability import logger
+from exchange.testing.lambda_events import ACCOUNT_ID, REGION, kinesis_record
 from local.functions import FunctionError, FunctionMissing
-
-REGION: Final = "us-east-1"
-ACCOUNT_ID: Final = "000000000000"
 
 Invoke = Callable[[dict[str, Any]], Any]
 
@@ -102,23 +99,9 @@ class ShardPoller:
             self._last_fetched = record["SequenceNumber"]
 
     def _event_record(self, record: dict[str, Any]) -> dict[str, Any]:
-        arrival = record.get("ApproximateArrivalTimestamp")
-        return {
-            "kinesis": {
-                "kinesisSchemaVersion": "1.0",
-                "partitionKey": record["PartitionKey"],
-                "sequenceNumber": record["SequenceNumber"],
-                "data": base64.b64encode(record["Data"]).decode("ascii"),
-                "approximateArrivalTimestamp": arrival.timestamp() if arrival else time.time(),
-            },
-            "eventSource": "aws:kinesis",
-            "eventVersion": "1.0",
-            "eventID": f"{self.shard_id}:{record['SequenceNumber']}",
-            "eventName": "aws:kinesis:record",
-            "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT_ID}:role/{self.function}",
-            "awsRegion": REGION,
-            "eventSourceARN": self.stream_arn,
-        }
+        return kinesis_record(
+            record, stream_arn=self.stream_arn, shard_id=self.shard_id, function=self.function
+        )
 
     # -- processing ------------------------------------------------------------------------------
     def poll_once(self) -> int:

@@ -13,7 +13,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,21 +22,25 @@ import psycopg
 from aiohttp import web
 from psycopg_pool import ConnectionPool
 
-from engine_service.runtime import RuntimeConfig
 from exchange.domain import InstrumentCatalog
 from exchange.ledger import migrations
 from exchange.messaging import ShardMap
-from exchange.tables import TABLE_SPECS
 from lambdas.catalog import Trigger
-from local import accounts, services
+from local import accounts, control, services
 from local.aws import REGION, AwsResources, MotoServer, client, provision
 from local.broker import InMemoryBroker, InProcessPublisher
-from local.embedded import orders_handler
-from local.engine import EngineProcess, EngineTask, EngineThread, engine_env, kill_all
-from local.functions import FunctionHost, Handler
+from local.engine import (
+    EngineProcess,
+    EngineTask,
+    EngineThread,
+    engine_env,
+    engine_settings,
+    kill_all,
+)
+from local.environment import lambda_environment, settings_values
+from local.functions import FunctionHost
 from local.gateway.app import build_app
 from local.gateway.auth import CognitoAuthorizer
-from local.gateway.events import STAGE
 from local.gateway.websocket import WebSocketApi, expiry_loop
 from local.pollers import Invoke, MappingConfig, Pollers
 
@@ -159,7 +163,8 @@ class Stack:
         port = options.port or free_port(options.host)
         self.url = f"http://{options.host}:{port}"
         os.environ.update(self.lambda_environment())
-        self.functions = FunctionHost(handlers=self._embedded_handlers())
+        self._use_in_process_broker()
+        self.functions = FunctionHost()
         self._undo.append(self.functions.close)
         self.websocket = WebSocketApi(self.functions)
         aws = self.resources
@@ -167,7 +172,11 @@ class Stack:
             jwks_url=aws.jwks_url, issuer=aws.issuer, app_client_id=aws.app_client_id
         )
         app = build_app(
-            self.functions, verifier, self.websocket, status=self.status, control=self.control
+            self.functions,
+            verifier,
+            self.websocket,
+            status=functools.partial(control.status, self),
+            control=functools.partial(control.control, self),
         )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -176,12 +185,17 @@ class Stack:
         if self.services["Redis"].kind.startswith("real"):
             self._background.append(asyncio.create_task(self._renew_redis_lease()))
 
-    def _embedded_handlers(self) -> dict[str, Handler]:
-        """With the in-process broker, the orders function publishes to it."""
+    def _use_in_process_broker(self) -> None:
+        """Without RabbitMQ, the orders function publishes to the in-process broker: its
+        composition root (the one Lambda runs) gets that sink in place of RabbitMQ's."""
         if self.services["RabbitMQ"].url is not None:
-            return {}
+            return
+        # Imported here: the handler module is the function's cold start, after the environment.
+        from lambdas.orders.handler import ROOT  # noqa: PLC0415
+
         self.publisher = InProcessPublisher(self.in_process_broker, ShardMap.demo())
-        return {"orders": orders_handler(self.publisher)}
+        ROOT.override(sink=self.publisher)
+        self._undo.append(ROOT.reset)
 
     async def _renew_redis_lease(self) -> None:
         while True:
@@ -189,35 +203,15 @@ class Stack:
             await asyncio.sleep(services.LEASE_SECONDS / 3)
 
     def lambda_environment(self) -> dict[str, str]:
-        """What every hosted Lambda reads: its settings' ``EXCHANGE_*`` variables."""
-        aws = self.resources
-        env = {
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",  # moto takes anything
-            "EXCHANGE_ENVIRONMENT": "local",
-            "EXCHANGE_AWS_ENDPOINT_URL": aws.endpoint_url,
-            "EXCHANGE_JOURNAL_STREAM": aws.journal_stream,
-            "EXCHANGE_SNAPSHOT_BUCKET": aws.snapshot_bucket,
-            "EXCHANGE_DATABASE_URL": self._url("PostgreSQL"),
-            "EXCHANGE_REDIS_URL": self._url("Redis"),
-            "EXCHANGE_WS_MANAGEMENT_ENDPOINT": f"{self.url}/{STAGE}",
-            "EXCHANGE_USER_POOL_ID": aws.user_pool_id,
-            "EXCHANGE_APP_CLIENT_ID": aws.app_client_id,
-            "EXCHANGE_JWKS_URL": aws.jwks_url,
-            "EXCHANGE_ISSUER": aws.issuer,
-            "EXCHANGE_LEDGER_WEBHOOK_SECRET_ARN": aws.webhook_secret_arn,
-            "EXCHANGE_LEDGER_PROTECTION_PRICES": json.dumps(
-                {symbol: str(price) for symbol, price in accounts.PROTECTION_PRICES.items()}
-            ),
-        }
-        for spec in TABLE_SPECS:
-            env[f"EXCHANGE_{spec.settings_field.upper()}"] = aws.table_names[spec.logical_name]
-        broker = self.services["RabbitMQ"].url
-        if broker is not None:
-            env["EXCHANGE_BROKER_URL"] = broker
-        return env
+        """What every hosted Lambda reads (``local.environment``)."""
+        values = settings_values(
+            self.resources,
+            gateway_url=self.url,
+            database_url=self._url("PostgreSQL"),
+            redis_url=self._url("Redis"),
+            broker_url=self.services["RabbitMQ"].url,
+        )
+        return lambda_environment(values)
 
     def _start_engines_and_pollers(self) -> None:
         shard_map = ShardMap.demo()
@@ -241,16 +235,15 @@ class Stack:
     ) -> EngineTask:
         aws = self.resources
         if broker_url is None:
-            return EngineThread(
-                shard,
-                symbols,
-                broker=in_process,
+            settings = engine_settings(
+                shard=shard,
+                symbols=symbols,
+                redis_url=self._url("Redis"),
                 aws_endpoint=aws.endpoint_url,
                 journal_stream=aws.journal_stream,
                 snapshot_bucket=aws.snapshot_bucket,
-                redis_url=self._url("Redis"),
-                config=RuntimeConfig(shard=shard, snapshot_every_s=1.0),
             )
+            return EngineThread(settings, broker=in_process)
         health_port = free_port()
         env = engine_env(
             os.environ,
@@ -293,7 +286,7 @@ class Stack:
             DEMO_EMAILS,
         )
 
-    # -- state, status and controls --------------------------------------------------------------
+    # -- state -----------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """What clients, the CLI and the tests need to reach this stack."""
         aws = self.resources
@@ -323,56 +316,6 @@ class Stack:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(self.state(), indent=2))
         self._undo.append(lambda: path.unlink(missing_ok=True))
-
-    def status(self) -> Mapping[str, Any]:
-        host = self.functions
-        return {
-            "functions": {
-                name: {
-                    "invocations": host.invocations[name],
-                    "errors": host.errors[name],
-                    "busy_ms": round(host.busy_ms[name], 1),
-                }
-                for name in host.specs
-            }
-            if host
-            else {},
-            "pollers": self.pollers.status() if self.pollers else {},
-            "stream_failures": [
-                f for p in (self.pollers.pollers if self.pollers else []) for f in p.failures
-            ],
-            "engines": {task.shard: task.status() for task in self.engines},
-            "moto": self.moto.timings() if self.moto else {},
-            "websocket": {
-                "connections": len(self.websocket.live) if self.websocket else 0,
-                "posted": self.websocket.posted if self.websocket else 0,
-                "gone": self.websocket.gone if self.websocket else 0,
-            },
-        }
-
-    async def control(self, action: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
-        """Local-only operations the tests and the CLI use (``POST /_local/<action>``)."""
-        if action == "engine/crash":
-            shard = str(body.get("shard", "s1"))
-            task = {t.shard: t for t in self.engines}[shard]  # KeyError: 404
-            task.crash()
-            return {"crashed": shard}
-        cognito = client("cognito-idp", self.resources.endpoint_url)
-        ledger = accounts.ledger_for(self.pool)
-        pool_id = self.resources.user_pool_id
-        if action == "users":  # a confirmed, KYC-verified user
-            email, password = str(body["email"]), str(body["password"])
-            account_id = await asyncio.to_thread(
-                accounts.add_user, cognito, pool_id, ledger, email, password
-            )
-            return {"email": email, "account_id": account_id}
-        if action == "users/confirm":  # the operator's part of a self sign-up
-            email = str(body["email"])
-            account_id = await asyncio.to_thread(
-                accounts.confirm_user, cognito, pool_id, ledger, email
-            )
-            return {"email": email, "account_id": account_id}
-        raise KeyError(action)
 
     # -- stop ------------------------------------------------------------------------------------
     async def stop(self) -> None:

@@ -32,6 +32,17 @@ def stack_id(config: DeploymentConfig, role: RegionRole, *, base: bool = False) 
     return f"Exchange-{config.environment}-{role.value}{'-base' if base else ''}"
 
 
+def tag_values(config: DeploymentConfig) -> tuple[str, ...]:
+    """The value of each of ``constants.TAG_KEYS``, in that order."""
+    return (
+        constants.PROJECT,
+        config.environment,
+        config.owner,
+        config.cost_center,
+        config.compliance,
+    )
+
+
 def build_app(
     *,
     context: dict[str, Any] | None = None,
@@ -57,13 +68,7 @@ def build_app(
     RegionalStack(
         app, stack_id(config, dr), config=config, role=dr, base=dr_base, primary=primary_stack
     )
-    for key, value in (
-        ("Project", constants.PROJECT),
-        ("Environment", config.environment),
-        ("Owner", config.owner),
-        ("CostCenter", config.cost_center),
-        ("Compliance", config.compliance),
-    ):
+    for key, value in zip(constants.TAG_KEYS, tag_values(config), strict=True):
         Tags.of(app).add(key, value)
     if nag:
         Validations.of(app).add_plugins(AwsSolutionsChecks(app, verbose=True))

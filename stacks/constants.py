@@ -1,11 +1,11 @@
-"""Names and defaults of the CDK app, in one place."""
+"""Names and defaults of the CDK app, in one place. (The environment variable of a settings
+field is ``exchange.settings.env_var``.)"""
 
 from pathlib import Path
 from typing import Final
 
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
-from pydantic_settings import BaseSettings
 
 PROJECT: Final = "serverless-exchange"
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
@@ -55,24 +55,10 @@ BROKER_USER: Final = "exchange"
 API_STAGE: Final = "live"
 HEALTH_PATH: Final = "/v1/health"
 
+# Every resource carries these tags (``stacks.composition`` sets them; a test checks each stack).
 TAG_KEYS: Final = ("Project", "Environment", "Owner", "CostCenter", "Compliance")
 
 
 def parameter_name(environment: str, *parts: str) -> str:
     """The SSM parameter path of a value other stacks and regions look up."""
     return "/".join(("", PROJECT, environment, *parts))
-
-
-def env_var(model: type[BaseSettings], field: str) -> str:
-    """The environment variable a settings model reads ``field`` from, e.g. ``EXCHANGE_SHARD_ID``.
-
-    Raises KeyError when the model has no such field, so a renamed setting fails the synth.
-
-    >>> from exchange.settings import EngineSettings
-    >>> env_var(EngineSettings, "shard_id"), env_var(EngineSettings, "service_name")
-    ('EXCHANGE_SHARD_ID', 'POWERTOOLS_SERVICE_NAME')
-    """
-    info = model.model_fields[field]
-    if isinstance(info.validation_alias, str):
-        return info.validation_alias
-    return f"{model.model_config.get('env_prefix', '')}{field}".upper()

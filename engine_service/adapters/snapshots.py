@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 
 from engine_service.ports import SnapshotStore
 from engine_service.snapshot import decode_snapshot
-from exchange.market.l2 import L2Book, book_key, encode_book
+from exchange.l2 import L2Book, book_key, encode_book
 from exchange.observability import logger
 
 

@@ -4,9 +4,8 @@
 - WebSocket API: ``ws_event`` ($connect, $disconnect, routes) and ``ws_authorizer_event`` (a
   REQUEST authorizer on $connect), plus ``authorizer_decision`` for the policy it returns.
 
-Values follow what AWS sends: multi-value headers and query strings beside the single-value ones
-(last value wins), ``None`` rather than ``{}`` when there are none, the body as a string (base64
-when it is not UTF-8), and REST authorizer claims as strings.
+The REST event itself is ``exchange.testing.lambda_events.rest_proxy_event``, the one the tests
+build too; this module maps a local request onto it. Values follow what AWS sends (see there).
 """
 
 import base64
@@ -17,21 +16,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-API_ID: Final = "local"
+from exchange.testing.lambda_events import (
+    ACCOUNT_ID,
+    API_ID,
+    REGION,
+    rest_proxy_event,
+    single_and_multi,
+)
+
 STAGE: Final = "local"
-REGION: Final = "us-east-1"
-ACCOUNT_ID: Final = "000000000000"
-
-
-def _single_and_multi(
-    pairs: Iterable[tuple[str, str]],
-) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
-    multi: dict[str, list[str]] = {}
-    for key, value in pairs:
-        multi.setdefault(key, []).append(value)
-    if not multi:
-        return None, None
-    return {key: values[-1] for key, values in multi.items()}, multi
 
 
 def _body(raw: bytes) -> tuple[str | None, bool]:
@@ -61,55 +54,20 @@ def rest_event(
     claims: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
     """The proxy event API Gateway's REST API sends for ``request`` on ``resource``."""
-    headers, multi_headers = _single_and_multi(request.headers)
-    query, multi_query = _single_and_multi(request.query)
     body, is_base64 = _body(request.body)
-    now = time.time()
-    user_agent = (headers or {}).get("User-Agent") or (headers or {}).get("user-agent")
-    request_context: dict[str, Any] = {
-        "accountId": ACCOUNT_ID,
-        "apiId": API_ID,
-        "domainName": (headers or {}).get("Host", "localhost"),
-        "domainPrefix": "localhost",
-        "extendedRequestId": uuid.uuid4().hex,
-        "httpMethod": request.method,
-        "identity": {"sourceIp": request.source_ip, "userAgent": user_agent},
-        "path": f"/{STAGE}{request.path}",
-        "protocol": "HTTP/1.1",
-        "requestId": str(uuid.uuid4()),
-        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
-        "requestTimeEpoch": int(now * 1000),
-        "resourceId": "local",
-        "resourcePath": resource,
-        "stage": STAGE,
-    }
-    if claims is not None:
-        # The Cognito authorizer hands claims to the integration as strings.
-        request_context["authorizer"] = {
-            "claims": {key: _claim_string(value) for key, value in claims.items()}
-        }
-    return {
-        "resource": resource,
-        "path": request.path,
-        "httpMethod": request.method,
-        "headers": headers,
-        "multiValueHeaders": multi_headers,
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": multi_query,
-        "pathParameters": dict(path_parameters) or None,
-        "stageVariables": None,
-        "requestContext": request_context,
-        "body": body,
-        "isBase64Encoded": is_base64,
-    }
-
-
-def _claim_string(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, list):
-        return " ".join(str(item) for item in value)
-    return str(value)
+    return rest_proxy_event(
+        request.method,
+        request.path,
+        resource=resource,
+        stage=STAGE,
+        headers=request.headers,
+        query=request.query,
+        body=body,
+        is_base64=is_base64,
+        path_parameters=path_parameters,
+        claims=claims,
+        source_ip=request.source_ip,
+    )
 
 
 class BadIntegrationResponse(ValueError):
@@ -225,9 +183,9 @@ def ws_event(
     )
     event: dict[str, Any] = {"requestContext": context, "isBase64Encoded": False}
     if event_type == "CONNECT":
-        single, multi = _single_and_multi(headers)
+        single, multi = single_and_multi(headers)
         event["headers"], event["multiValueHeaders"] = single, multi
-        query_single, query_multi = _single_and_multi(query)
+        query_single, query_multi = single_and_multi(query)
         event["queryStringParameters"] = query_single
         event["multiValueQueryStringParameters"] = query_multi
     elif event_type == "DISCONNECT":
@@ -248,8 +206,8 @@ def ws_authorizer_event(
     query: Iterable[tuple[str, str]],
 ) -> dict[str, Any]:
     """The REQUEST authorizer event for $connect (identity source: the ``token`` query param)."""
-    single, multi = _single_and_multi(headers)
-    query_single, query_multi = _single_and_multi(query)
+    single, multi = single_and_multi(headers)
+    query_single, query_multi = single_and_multi(query)
     return {
         "type": "REQUEST",
         "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/$connect",

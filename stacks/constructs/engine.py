@@ -21,9 +21,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from exchange.observability import METRICS_NAMESPACE
-from exchange.settings import EngineSettings
+from exchange.settings import EngineSettings, env_var
 from stacks import constants
-from stacks.constants import env_var
 from stacks.constructs.data import BookCache
 from stacks.constructs.grants import key_statement
 from stacks.constructs.messaging import Broker, Journal

@@ -23,27 +23,17 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from exchange.observability import METRICS_NAMESPACE
-from exchange.settings import (
-    AuthSettings,
-    BrokerSettings,
-    DatabaseSettings,
-    LedgerSettings,
-    ObservabilitySettings,
-    RedisSettings,
-    WebSocketSettings,
-)
-from exchange.tables import TABLE_SPECS, TableSettings
+from exchange.settings import cognito_issuer, jwks_url_of
+from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
+from lambdas.environment import function_environment
 from stacks import constants
-from stacks.constants import env_var
 from stacks.constructs.data import BookCache, LedgerDatabase
 from stacks.constructs.grants import key_statement, table_statement
 from stacks.constructs.messaging import Broker, Journal
 from stacks.constructs.nag import acknowledge, render
 
 _VPC_NEEDS = frozenset({Need.BROKER, Need.LEDGER, Need.REDIS})
-_SETTINGS_FIELD = {spec.logical_name: spec.settings_field for spec in TABLE_SPECS}
 _INDEXES = {spec.logical_name: [index.name for index in spec.indexes] for spec in TABLE_SPECS}
 
 
@@ -158,41 +148,26 @@ class Functions(Construct):
         return function
 
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """The function's environment (``lambdas.environment``), from every value this region
+        has; each function gets the ones its model reads and its catalog entry allows."""
         deps = self._deps
-        env = {
-            env_var(ObservabilitySettings, "service_name"): spec.name,
-            env_var(ObservabilitySettings, "log_level"): "INFO",
-            env_var(ObservabilitySettings, "environment"): deps.environment,
-            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-            "POWERTOOLS_TRACER_CAPTURE_RESPONSE": "false",  # responses may carry account data
+        issuer = cognito_issuer(deps.user_pool_region, deps.user_pool.user_pool_id)
+        values = {
+            "environment": deps.environment,
+            "log_level": "INFO",
+            "broker_endpoint": deps.broker.endpoint,
+            "broker_secret_arn": deps.broker.secret.secret_arn,
+            "database_secret_arn": deps.ledger.secret.secret_arn,
+            "redis_url": deps.cache.url,
+            "ws_management_endpoint": deps.websocket_stage.callback_url,
+            "ledger_webhook_secret_arn": deps.webhook_secret.secret_arn,
+            "user_pool_id": deps.user_pool.user_pool_id,
+            "app_client_id": deps.user_pool_client.user_pool_client_id,
+            "issuer": issuer,
+            "jwks_url": jwks_url_of(issuer),
+            **{table.settings_field: deps.table_names[table.logical_name] for table in TABLE_SPECS},
         }
-        for logical in spec.tables:
-            env[env_var(TableSettings, _SETTINGS_FIELD[logical])] = deps.table_names[logical]
-        if Need.BROKER in spec.needs:
-            env[env_var(BrokerSettings, "broker_endpoint")] = deps.broker.endpoint
-            env[env_var(BrokerSettings, "broker_secret_arn")] = deps.broker.secret.secret_arn
-        if Need.LEDGER in spec.needs:
-            env[env_var(DatabaseSettings, "database_secret_arn")] = deps.ledger.secret.secret_arn
-        if Need.REDIS in spec.needs:
-            env[env_var(RedisSettings, "redis_url")] = deps.cache.url
-        if Need.WS_MANAGEMENT in spec.needs:
-            env[env_var(WebSocketSettings, "ws_management_endpoint")] = (
-                deps.websocket_stage.callback_url
-            )
-        if Need.WEBHOOK_SECRET in spec.needs:
-            env[env_var(LedgerSettings, "ledger_webhook_secret_arn")] = (
-                deps.webhook_secret.secret_arn
-            )
-        if Need.JWKS in spec.needs:
-            issuer = (
-                f"https://cognito-idp.{deps.user_pool_region}.amazonaws.com/"
-                f"{deps.user_pool.user_pool_id}"
-            )
-            env[env_var(AuthSettings, "user_pool_id")] = deps.user_pool.user_pool_id
-            env[env_var(AuthSettings, "app_client_id")] = deps.user_pool_client.user_pool_client_id
-            env[env_var(AuthSettings, "issuer")] = issuer
-            env[env_var(AuthSettings, "jwks_url")] = f"{issuer}/.well-known/jwks.json"
-        return env
+        return function_environment(spec, values)
 
     def _wire_need(self, need: Need, function: lambda_.Function) -> None:
         deps = self._deps

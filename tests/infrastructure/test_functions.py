@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
+from exchange.settings import env_var
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
+from lambdas.environment import POWERTOOLS_SWITCHES
 from stacks import constants
 from stacks.constructs.grants import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
 from tests.infrastructure.conftest import MAIN_STACKS, Resources, flatten, of_type
@@ -106,6 +108,17 @@ def test_function_environment_names_its_tables_and_needs(
         assert (variables <= set(env)) == (need in spec.needs), need
     if Need.REDIS in spec.needs:
         assert flatten(env["EXCHANGE_REDIS_URL"]).startswith("rediss://")
+
+
+@pytest.mark.parametrize(("stack", "spec"), CASES, ids=IDS)
+def test_function_environment_is_what_its_settings_model_reads(
+    resources: dict[str, Resources], stack: str, spec: FunctionSpec
+) -> None:
+    env = function(resources[stack], spec)["Environment"]["Variables"]
+    read = {env_var(spec.settings, field) for field in spec.settings.model_fields}
+    unread = set(env) - read - set(POWERTOOLS_SWITCHES)
+    assert not unread, f"{spec.name} gets {sorted(unread)}, which its settings do not read"
+    assert set(POWERTOOLS_SWITCHES) <= set(env)
 
 
 @pytest.mark.parametrize(("stack", "spec"), CASES, ids=IDS)

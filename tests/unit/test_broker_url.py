@@ -7,6 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from exchange.aws import secrets_client_factory
 from exchange.domain.errors import ConfigurationError
 from exchange.messaging import broker_url_from_settings
 from exchange.settings import EngineSettings
@@ -42,7 +43,7 @@ def test_amazon_mq_url_is_built_from_the_secret_with_escaped_credentials(
     monkeypatch.setenv("EXCHANGE_BROKER_SECRET_ARN", arn)
     settings = EngineSettings()
     # When the URL is resolved
-    url = broker_url_from_settings(settings, settings)()
+    url = broker_url_from_settings(settings, secrets_client_factory(settings))()
     # Then it carries the credentials, percent-encoded, and the default vhost
     assert url == "amqps://engine:p%40ss%2Fw%3Ard@b-1234.mq.us-east-1.amazonaws.com:5671/%2F"
 
@@ -55,11 +56,11 @@ def test_a_secret_without_a_password_is_a_configuration_error_that_hides_the_val
     monkeypatch.setenv("EXCHANGE_BROKER_SECRET_ARN", arn)
     settings = EngineSettings()
     with pytest.raises(ConfigurationError) as raised:
-        broker_url_from_settings(settings, settings)()
+        broker_url_from_settings(settings, secrets_client_factory(settings))()
     assert "hunter2" not in str(raised.value)
 
 
 def test_neither_url_nor_endpoint_is_a_configuration_error(aws: None) -> None:
     settings = EngineSettings()
     with pytest.raises(ConfigurationError, match="EXCHANGE_BROKER_URL"):
-        broker_url_from_settings(settings, settings)
+        broker_url_from_settings(settings, secrets_client_factory(settings))

@@ -6,23 +6,23 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from exchange.settings import ConsumerSettings, TableSettings
 from exchange.tables import (
     TABLE_MODELS,
     TABLE_SPECS,
     OrderRecord,
-    TableSettings,
     bind_tables,
     table_spec,
 )
 
 
 @pytest.fixture
-def tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[TableSettings]:
+def tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[ConsumerSettings]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     with mock_aws():
-        settings = TableSettings(orders_table="t-orders")
+        settings = ConsumerSettings(orders_table="t-orders")
         client = boto3.client("dynamodb", region_name="us-east-1")
         for spec in TABLE_SPECS:
             client.create_table(**spec.create_table_kwargs(getattr(settings, spec.settings_field)))
@@ -30,14 +30,14 @@ def tables(monkeypatch: pytest.MonkeyPatch) -> Iterator[TableSettings]:
         yield settings
 
 
-def test_each_model_binds_its_own_table_name(tables: TableSettings) -> None:
+def test_each_model_binds_its_own_table_name(tables: ConsumerSettings) -> None:
     # Given settings with distinct names, When bound, Then no two models share a table
     names = [model.Meta.table_name for model in TABLE_MODELS]
     assert names[0] == "t-orders"
     assert len(set(names)) == len(TABLE_MODELS)
 
 
-def test_spec_round_trips_through_create_table_and_the_model(tables: TableSettings) -> None:
+def test_spec_round_trips_through_create_table_and_the_model(tables: ConsumerSettings) -> None:
     # Given a table created from the spec, When the model writes and queries its index
     OrderRecord(
         account_id="a-1",

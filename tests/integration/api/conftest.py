@@ -29,8 +29,8 @@ from exchange.orders.dynamo import DynamoOrderStore
 from exchange.orders.idempotency import IdempotentRunner
 from exchange.orders.publisher import RabbitCommandSink
 from exchange.orders.service import OrderService
-from exchange.settings import DEFAULT_ASSET_SCALES
-from exchange.tables import TABLE_SPECS, TableSettings, bind_tables
+from exchange.settings import DEFAULT_ASSET_SCALES, ConsumerSettings
+from exchange.tables import TABLE_SPECS, bind_tables
 from exchange.testing.lambda_events import LambdaContextStub, rest_event
 from lambdas.account.handler import handler as account_handler
 from lambdas.orders.handler import handler as orders_handler
@@ -77,7 +77,7 @@ def ledger(api_pool: ConnectionPool) -> PostgresLedger:
 def dynamodb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     with mock_aws():
-        settings = TableSettings()
+        settings = ConsumerSettings()
         client = boto3.client("dynamodb", region_name="us-east-1")
         for spec in TABLE_SPECS:
             client.create_table(**spec.create_table_kwargs(getattr(settings, spec.settings_field)))
@@ -158,7 +158,7 @@ def make_orders(
         sink = RabbitCommandSink(lambda: broker_url, shards, connection_name="api-tests")
         sinks.append(sink)
         persistence = DynamoDBPersistenceLayer(
-            table_name=TableSettings().idempotency_table, boto3_client=dynamodb
+            table_name=ConsumerSettings().idempotency_table, boto3_client=dynamodb
         )
         return OrderService(
             instruments=CATALOG,

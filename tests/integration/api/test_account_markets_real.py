@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 import redis
 
+from exchange.l2 import BookLevel, L2Book, book_key, encode_book
 from exchange.ledger.accounts import AccountService
 from exchange.ledger.deposits import DepositReceiver
 from exchange.ledger.postgres import PostgresLedger
 from exchange.ledger.webhooks import sign
-from exchange.market.books_redis import RedisBookSource
-from exchange.market.l2 import BookLevel, L2Book, book_key, encode_book
+from exchange.market.books import RedisBookStore
+from exchange.market.dynamo import DynamoMarketStore
 from exchange.market.service import MarketService
-from exchange.orders.dynamo import DynamoMarketStore
 from exchange.tables import CandleRecord, TradeRecord, candle_series
 from exchange.testing.lambda_events import LambdaContextStub, rest_event
 from lambdas.deposits.handler import handler as deposits_handler
@@ -123,7 +123,7 @@ def test_markets_read_redis_book_and_dynamodb_trades_and_candles(
         ).save()
     markets = MarketService(
         instruments=CATALOG,
-        books=RedisBookSource(lambda: redis.Redis.from_url(redis_url), key_prefix=prefix),
+        books=RedisBookStore(lambda: redis.Redis.from_url(redis_url), key_prefix=prefix),
         store=DynamoMarketStore(),
     )
 

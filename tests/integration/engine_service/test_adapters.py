@@ -18,7 +18,7 @@ from engine_service.ports import BrokerUnavailable, JournalPosition, SnapshotSto
 from engine_service.snapshot import SNAPSHOT_FORMAT, ShardSnapshot, encode_snapshot
 from exchange import messaging, wire
 from exchange.domain import BookDelta, CancelOrder, Side
-from exchange.market.l2 import BookLevel, L2Book, book_key, decode_book
+from exchange.l2 import BookLevel, L2Book, book_key, decode_book
 
 
 def cancel(n: int, symbol: str = "BTC-USD") -> CancelOrder:

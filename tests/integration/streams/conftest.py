@@ -15,10 +15,11 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 from psycopg_pool import ConnectionPool
 
-from exchange.journal.batch import lambda_event
 from exchange.ledger import migrations
 from exchange.ledger.connection import open_pool
-from exchange.tables import TABLE_SPECS, TableSettings, bind_tables
+from exchange.settings import ConsumerSettings
+from exchange.tables import TABLE_SPECS, bind_tables
+from exchange.testing.lambda_events import kinesis_event
 from tests.integration.ledger.conftest import _create_database, _drop_database
 
 REGION = "us-east-1"
@@ -27,7 +28,7 @@ STREAM = "journal"
 
 @dataclass
 class Aws:
-    settings: TableSettings
+    settings: ConsumerSettings
     dynamodb: Any
     kinesis: Any
 
@@ -40,7 +41,7 @@ class Aws:
             StreamName=STREAM, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         records = self.kinesis.get_records(ShardIterator=iterator)["Records"]
-        return lambda_event(records, stream=STREAM, region=REGION)
+        return kinesis_event(records, stream=STREAM, region=REGION)
 
     def dump(self) -> dict[str, list[dict[str, Any]]]:
         """Every item of every table, in key order: the state a replay must leave alone."""
@@ -57,7 +58,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
-        settings = TableSettings()
+        settings = ConsumerSettings()
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         for spec in TABLE_SPECS:
             dynamodb.create_table(

@@ -7,8 +7,8 @@ import pytest
 import redis
 
 from exchange.domain import BookDelta, Side
+from exchange.l2 import BookLevel, L2Book, book_key, encode_book
 from exchange.market.books import RedisBookStore
-from exchange.market.l2 import BookLevel, L2Book, book_key, encode_book
 
 
 class Books:
@@ -17,7 +17,7 @@ class Books:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self.store = RedisBookStore(client)
+        self.store = RedisBookStore(lambda: client)
         self.keys: list[str] = []
 
     def new_symbol(self) -> str:

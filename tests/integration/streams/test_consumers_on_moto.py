@@ -6,17 +6,18 @@ from typing import Any
 
 import pytest
 
-from exchange.journal import audit
-from exchange.journal.wiring import build_candles, build_recorder
-from exchange.orders.recorder_dynamo import DynamoCursorStore
+from exchange.journal import audit_log as audit
+from exchange.journal.cursors import DynamoCursorStore
 from exchange.realtime.connections import DynamoConnectionStore
 from exchange.realtime.fanout import Broadcaster, Fanout
 from exchange.realtime.session import open_connection
 from exchange.settings import CandlesSettings, RecorderSettings
 from exchange.tables import AuditRecord, CandleRecord, FillRecord, OrderRecord, symbol_status_key
 from exchange.testing.stores import InMemoryBookStore, InMemorySender
+from lambdas.candles.handler import compose as build_candles
 from lambdas.candles.handler import handler as candles_handler
 from lambdas.fanout.handler import handler as fanout_handler
+from lambdas.recorder.handler import compose as build_recorder
 from lambdas.recorder.handler import handler as recorder_handler
 from tests.integration.streams.conftest import Aws
 from tests.unit.streams.helpers import (

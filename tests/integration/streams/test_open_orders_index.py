@@ -4,11 +4,11 @@ the API's open-order count never counts finished orders."""
 
 from exchange.domain import OrderStatus, Side
 from exchange.journal.batch import consume
-from exchange.journal.wiring import build_recorder
 from exchange.orders.dynamo import DynamoOrderStore
 from exchange.orders.model import Order
 from exchange.settings import RecorderSettings
 from exchange.tables import OrderRecord
+from lambdas.recorder.handler import compose as build_recorder
 from tests.integration.streams.conftest import Aws
 from tests.unit.streams.helpers import BTC, Market, busy_market, records
 

@@ -9,10 +9,10 @@ from psycopg_pool import ConnectionPool
 
 from exchange.domain import Side, TimeInForce
 from exchange.journal.batch import consume
+from exchange.journal.cursors import DynamoCursorStore
 from exchange.ledger.consumer import Settlement
 from exchange.ledger.postgres import PostgresLedger
 from exchange.orders.recorder import Recorder
-from exchange.orders.recorder_dynamo import DynamoCursorStore
 from exchange.settings import DEFAULT_ASSET_SCALES
 from exchange.testing.stores import InMemoryRecorderStore
 from lambdas.settlement.handler import handler

@@ -13,8 +13,8 @@ import pytest
 from moto.utilities.utils import load_resource
 
 from exchange.realtime.auth import Authorizer
-from exchange.realtime.wiring import build_authorizer
 from exchange.settings import AuthorizerSettings
+from lambdas.ws_authorizer.handler import compose as build_authorizer
 from lambdas.ws_authorizer.handler import handler
 from tests.integration.streams.conftest import REGION
 from tests.unit.streams.helpers import LambdaContext

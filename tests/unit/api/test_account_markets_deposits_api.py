@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from exchange.l2 import BookLevel, L2Book
 from exchange.ledger.webhooks import sign
-from exchange.market.l2 import BookLevel, L2Book
 from exchange.market.service import Candle, TradePrint
 from tests.unit.api.conftest import ALICE, WEBHOOK_SECRET, Exchange
 

@@ -17,7 +17,7 @@ from engine_service.ports import JournalPosition, JournalUnavailable
 from engine_service.runtime import EngineRuntime, RuntimeConfig, Status
 from exchange import wire
 from exchange.domain import Command, Event, Instrument, InstrumentCatalog
-from exchange.market.l2 import L2Book
+from exchange.l2 import L2Book
 
 SHARD = "s1"
 CATALOG = InstrumentCatalog.demo()

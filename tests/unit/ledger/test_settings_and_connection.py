@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from exchange.domain import ConfigurationError
-from exchange.ledger.connection import SecretsManagerConninfo, conninfo_provider
+from exchange.ledger.connection import conninfo_provider, secrets_manager_conninfo
 from exchange.settings import LedgerSettings, load_settings
 
 
@@ -68,7 +68,7 @@ def test_secret_is_fetched_lazily_cached_and_refreshed_after_ttl() -> None:
         built.append(stub)
         return stub
 
-    provider = SecretsManagerConninfo("arn:secret", factory, ttl_seconds=60, clock=lambda: now[0])
+    provider = secrets_manager_conninfo("arn:secret", factory, ttl_seconds=60, clock=lambda: now[0])
     # Then nothing is called until a connection is needed
     assert built == []
     first = provider()
@@ -85,7 +85,7 @@ def test_secret_is_fetched_lazily_cached_and_refreshed_after_ttl() -> None:
 
 def test_malformed_secret_names_the_problem_not_the_secret() -> None:
     stub = StubSecrets({"password": "hunter2"})
-    provider = SecretsManagerConninfo("arn:secret", lambda: stub)
+    provider = secrets_manager_conninfo("arn:secret", lambda: stub)
     with pytest.raises(ConfigurationError, match="KeyError") as raised:
         provider()
     assert "hunter2" not in str(raised.value)

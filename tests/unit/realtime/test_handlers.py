@@ -6,9 +6,9 @@ import pytest
 
 from exchange.domain.errors import ConfigurationError
 from exchange.realtime.session import Lifecycle
-from exchange.realtime.wiring import build_session
 from exchange.settings import AuthorizerSettings, MessagesSettings
 from lambdas.ws_connections.handler import handler as connections_handler
+from lambdas.ws_messages.handler import compose as build_session
 from lambdas.ws_messages.handler import handler as messages_handler
 from tests.unit.realtime.helpers import World
 from tests.unit.streams.helpers import LambdaContext

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from exchange.market.l2 import BookLevel, L2Book
+from exchange.l2 import BookLevel, L2Book
 from exchange.realtime.channels import InvalidChannel, UnknownSymbol, parse_channel
 from exchange.realtime.session import Lifecycle
 from tests.unit.realtime.helpers import World

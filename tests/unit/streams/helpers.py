@@ -20,6 +20,7 @@ from exchange.domain import (
     TimeInForce,
 )
 from exchange.orders.lifecycle import OrderState
+from exchange.testing.lambda_events import LambdaContextStub
 from exchange.wire import JournalRecord, encode_record
 
 CATALOG = InstrumentCatalog.demo()
@@ -157,8 +158,5 @@ def failures(response: Mapping[str, Any]) -> list[str]:
     return [item["itemIdentifier"] for item in response["batchItemFailures"]]
 
 
-class LambdaContext:
-    function_name = "test"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:test"
-    aws_request_id = "req-1"
+def LambdaContext() -> LambdaContextStub:  # noqa: N802 - reads as the context it stands for
+    return LambdaContextStub(function_name="test")

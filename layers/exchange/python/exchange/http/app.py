@@ -34,7 +34,7 @@ from exchange.http.problems import (
     from_validation,
     problem,
 )
-from exchange.http.routes import SECURITY_SCHEMES
+from exchange.http.routing import SECURITY_SCHEMES
 from exchange.observability import METRICS_NAMESPACE, logger, metrics
 
 SECURITY_HEADERS: Final[Mapping[str, str]] = {

@@ -16,11 +16,11 @@ from typing import Any, Final
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from exchange.http.routes import SECURITY_SCHEMES
 from exchange.http.routes.account import account_router
 from exchange.http.routes.deposits import deposits_router
 from exchange.http.routes.markets import markets_router
 from exchange.http.routes.orders import orders_router
+from exchange.http.routing import SECURITY_SCHEMES
 
 TITLE: Final = "Exchange API"
 VERSION: Final = "1.0.0"

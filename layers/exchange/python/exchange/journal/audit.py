@@ -7,19 +7,13 @@ deterministic, so a replay computes the same entries. ``verify`` walks a symbol'
 reports the first break: a missing seq, a payload or hash that was changed, or a link to the
 wrong predecessor.
 
-Command line (reads ``EXCHANGE_AUDIT_TABLE``, ``AWS_REGION``, ``EXCHANGE_AWS_ENDPOINT_URL``)::
-
-    python -m exchange.journal.audit verify --symbol BTC-USD
-
-exits 0 when the chain is whole, 1 at the first break (printed as JSON either way).
+The table and the command line (``python -m exchange.journal.audit_log verify --symbol S``) are
+in ``audit_log``; this module is pure.
 """
 
-import argparse
 import hashlib
-import json
-import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Final
 
 from exchange.domain.errors import ExchangeError, WireFormatError
@@ -118,24 +112,3 @@ def verify(symbol: str, entries: Iterable[AuditEntry]) -> AuditReport:
             return broken(entry.seq, "payload is not the event its keys name")
         prev, expected, checked = entry.hash, expected + 1, checked + 1
     return AuditReport(symbol, checked, expected - 1)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    # Imported here: the pure chain above needs no AWS SDK.
-    from exchange.journal.audit_dynamo import audit_entries  # noqa: PLC0415
-    from exchange.settings import ConsumerSettings, load_settings  # noqa: PLC0415
-    from exchange.tables import bind_tables  # noqa: PLC0415
-
-    parser = argparse.ArgumentParser(prog="python -m exchange.journal.audit")
-    commands = parser.add_subparsers(dest="command", required=True)
-    check = commands.add_parser("verify", help="walk a symbol's hash chain")
-    check.add_argument("--symbol", required=True)
-    args = parser.parse_args(argv)
-    bind_tables(load_settings(ConsumerSettings))
-    report = verify(args.symbol, audit_entries(args.symbol))
-    sys.stdout.write(json.dumps({**asdict(report), "ok": report.ok}) + "\n")
-    return 0 if report.ok else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

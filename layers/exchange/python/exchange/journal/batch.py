@@ -16,12 +16,10 @@ first failed record and redelivers the rest, which are then duplicates. Records 
 record of the same symbol fail as gaps, so one symbol's events are never applied out of order.
 """
 
-import base64
-import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache
-from typing import Any, Final
+from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -149,10 +147,6 @@ def consume_batch(
     )
 
 
-def _epoch(value: object) -> float:
-    return value.timestamp() if isinstance(value, dt.datetime) else 0.0
-
-
 KinesisHandler = Callable[..., PartialItemFailureResponse]
 
 
@@ -174,35 +168,3 @@ def kinesis_handler(build: Callable[[], JournalSink]) -> KinesisHandler:
         return response
 
     return handler
-
-
-STREAM_ARN_TEMPLATE: Final = "arn:aws:kinesis:{region}:000000000000:stream/{stream}"
-
-
-def lambda_event(
-    records: Iterable[Mapping[str, Any]], *, stream: str, region: str = "us-east-1"
-) -> dict[str, Any]:
-    """A Lambda Kinesis event from ``GetRecords`` output, as an event source mapping delivers it
-    (local-mode pollers and tests use this)."""
-    arn = STREAM_ARN_TEMPLATE.format(region=region, stream=stream)
-    return {
-        "Records": [
-            {
-                "kinesis": {
-                    "kinesisSchemaVersion": "1.0",
-                    "partitionKey": item["PartitionKey"],
-                    "sequenceNumber": item["SequenceNumber"],
-                    "data": base64.b64encode(item["Data"]).decode("ascii"),
-                    "approximateArrivalTimestamp": _epoch(item.get("ApproximateArrivalTimestamp")),
-                },
-                "eventSource": "aws:kinesis",
-                "eventVersion": "1.0",
-                "eventID": f"shardId-000000000000:{item['SequenceNumber']}",
-                "eventName": "aws:kinesis:record",
-                "invokeIdentityArn": "arn:aws:iam::000000000000:role/local",
-                "awsRegion": region,
-                "eventSourceARN": arn,
-            }
-            for item in records
-        ]
-    }

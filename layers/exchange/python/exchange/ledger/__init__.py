@@ -3,7 +3,9 @@ engine events, deposits, withdrawals, positions and P&L.
 
 Layout: pure rules (``money``, ``holds``, ``settlement``, ``movements``, ``positions``,
 ``webhooks``), the port (``port``) and its PostgreSQL implementation (``postgres``), schema
-migrations (``migrations``), settings and connections (``settings``, ``connection``).
+migrations (``migrations``), connections (``connection``). The functions' logic on top of the
+port: ``accounts`` (the account function), ``deposits`` (the deposit webhook) and ``consumer``
+(the settlement journal consumer).
 """
 
 from exchange.ledger.errors import (

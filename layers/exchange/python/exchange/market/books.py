@@ -17,7 +17,7 @@ import redis
 from exchange.domain.enums import Side
 from exchange.domain.errors import ConfigurationError
 from exchange.domain.events import BookDelta
-from exchange.market.l2 import BookLevel, L2Book, book_key, decode_book, encode_book
+from exchange.l2 import BookLevel, L2Book, book_key, decode_book, encode_book
 from exchange.observability import logger
 from exchange.settings import RedisSettings
 

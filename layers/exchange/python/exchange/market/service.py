@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from exchange.domain.candles import CandleInterval
 from exchange.domain.instruments import Instrument, InstrumentCatalog
+from exchange.l2 import BookLevel
 from exchange.market.books import BookStore
 from exchange.market.errors import BookUnavailable, MarketNotFound
-from exchange.market.l2 import BookLevel
 
 
 @dataclass(frozen=True, slots=True)

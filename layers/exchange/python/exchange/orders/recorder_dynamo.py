@@ -21,7 +21,7 @@ from exchange.domain.events import AnyEvent
 from exchange.domain.instruments import Instrument, InstrumentCatalog
 from exchange.domain.numbers import parse_decimal, plain, steps_in
 from exchange.journal.audit import AuditEntry, AuditLink, kind_of
-from exchange.journal.audit_dynamo import audit_entries, audit_row, put_audit
+from exchange.journal.audit_log import audit_entries, audit_row, put_audit
 from exchange.orders.lifecycle import FillRow, OrderState
 from exchange.orders.recorder import OrderConflict, OrderKey, RecorderStore, TradeRow
 from exchange.tables import (

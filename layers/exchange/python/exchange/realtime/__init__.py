@@ -2,9 +2,8 @@
 JWT verification for ``$connect``, subscriptions, and fan-out of journal events.
 
 - ``channels`` and ``frames``: what clients subscribe to and the JSON they receive.
-- ``connections``, ``sender``, ``books``: ports with real (DynamoDB, API Gateway Management API,
-  Redis) and in-memory implementations.
+- ``connections`` and ``sender``: ports with real adapters (DynamoDB, the API Gateway Management
+  API); the L2 books come from ``market.books``.
 - ``auth``: the ``$connect`` authorizer's token check; ``session``: connect, disconnect,
   subscribe, unsubscribe, ping; ``fanout``: the journal consumer that pushes to subscribers.
-- ``wiring``: building each handler's dependencies from its settings.
 """

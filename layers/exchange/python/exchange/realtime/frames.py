@@ -23,8 +23,8 @@ from exchange.domain.events import (
     Trade,
 )
 from exchange.domain.instruments import Instrument
+from exchange.l2 import BookLevel, L2Book
 from exchange.market.candles import Bar
-from exchange.market.l2 import BookLevel, L2Book
 from exchange.realtime.channels import ChannelKind, book_channel, candles_channel, trades_channel
 
 Frame = dict[str, Any]

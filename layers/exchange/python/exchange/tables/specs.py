@@ -1,6 +1,7 @@
 """What infrastructure needs to know of each table (keys, indexes, TTL), read from its pynamodb
 model, so the CDK app and local mode create exactly the tables the code uses.
 
+>>> from exchange.tables.models import OrderRecord
 >>> [index.name for index in table_spec(OrderRecord).indexes]
 ['by_client_order_id', 'by_symbol_status', 'open_orders']
 >>> [spec.logical_name for spec in TABLE_SPECS]  # doctest: +NORMALIZE_WHITESPACE

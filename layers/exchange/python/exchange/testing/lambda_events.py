@@ -1,33 +1,154 @@
-"""API Gateway REST proxy events and a Lambda context, for tests, the benchmark and local tools.
+"""The events AWS delivers to Lambda, and a Lambda context, built once for every caller: the local
+gateway and the local Kinesis pollers (``local``), the tests and the benchmarks.
+
+- ``rest_proxy_event``: an API Gateway REST API proxy event (payload format 1.0) from the parts of
+  an HTTP request; ``rest_event`` is the tests' shorthand for it.
+- ``kinesis_record`` and ``kinesis_event``: an event source mapping's Kinesis batch, from the
+  records ``GetRecords`` returns.
+- ``LambdaContextStub``: the attributes of the runtime's context that Powertools and handlers read.
+
+Values follow what AWS sends: multi-value headers and query strings beside the single-value ones
+(last value wins), ``None`` rather than ``{}`` when there are none, the body as a string (base64
+when it is not UTF-8), and authorizer claims as strings.
 
 >>> event = rest_event("GET", "/v1/orders/01HF", account_id="alice", resource="/v1/orders/{id}")
 >>> event["requestContext"]["authorizer"]["claims"]["sub"], event["resource"]
 ('alice', '/v1/orders/{id}')
+>>> record = {"Data": b"x", "PartitionKey": "BTC-USD", "SequenceNumber": "1"}
+>>> kinesis_event([record], stream="journal")["Records"][0]["kinesis"]["data"]
+'eA=='
 """
 
 import base64
+import datetime as dt
 import json
+import time
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+ACCOUNT_ID: Final = "000000000000"
+REGION: Final = "us-east-1"
+API_ID: Final = "local"
+FIRST_SHARD: Final = "shardId-000000000000"
 
 
-@dataclass(frozen=True, slots=True)
+# --- Lambda context -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
 class LambdaContextStub:
-    """What Powertools reads from a Lambda context."""
+    """What Powertools and the handlers read from a Lambda context. The remaining time counts
+    down from ``timeout_seconds`` as in Lambda."""
 
     function_name: str = "exchange-local"
+    timeout_seconds: float = 10.0
+    aws_request_id: str = "local"
     function_version: str = "$LATEST"
     memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:exchange-local"
-    aws_request_id: str = "local"
-    log_group_name: str = "/aws/lambda/exchange-local"
     log_stream_name: str = "local"
-    remaining_ms: int = 10_000
+    region: str = REGION
+    _deadline: float = field(init=False, repr=False, default=0.0)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    @property
+    def log_group_name(self) -> str:
+        return f"/aws/lambda/{self.function_name}"
 
     def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+# --- API Gateway REST -----------------------------------------------------------------------------
+
+
+def single_and_multi(
+    pairs: Iterable[tuple[str, str]],
+) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+    """Headers or query parameters as API Gateway passes them: the last value of each name, and
+    every value of each name; ``(None, None)`` when there are none."""
+    multi: dict[str, list[str]] = {}
+    for key, value in pairs:
+        multi.setdefault(key, []).append(value)
+    if not multi:
+        return None, None
+    return {key: values[-1] for key, values in multi.items()}, multi
+
+
+def _claim_string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        return " ".join(str(item) for item in value)
+    return str(value)
+
+
+def rest_proxy_event(
+    method: str,
+    path: str,
+    *,
+    resource: str,
+    stage: str,
+    headers: Iterable[tuple[str, str]] = (),
+    query: Iterable[tuple[str, str]] = (),
+    body: str | None = None,
+    is_base64: bool = False,
+    path_parameters: Mapping[str, str] | None = None,
+    claims: Mapping[str, Any] | None = None,
+    source_ip: str = "127.0.0.1",
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """The proxy event API Gateway's REST API sends for a request on ``resource``. ``claims``
+    (the Cognito authorizer's) are passed on as strings; None means a route without authorizer."""
+    single_headers, multi_headers = single_and_multi(headers)
+    single_query, multi_query = single_and_multi(query)
+    now = time.time()
+    found = single_headers or {}
+    request_context: dict[str, Any] = {
+        "accountId": ACCOUNT_ID,
+        "apiId": API_ID,
+        "domainName": found.get("Host", "localhost"),
+        "domainPrefix": "localhost",
+        "extendedRequestId": uuid.uuid4().hex,
+        "httpMethod": method,
+        "identity": {
+            "sourceIp": source_ip,
+            "userAgent": found.get("User-Agent") or found.get("user-agent"),
+        },
+        "path": f"/{stage}{path}",
+        "protocol": "HTTP/1.1",
+        "requestId": request_id or str(uuid.uuid4()),
+        "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+        "requestTimeEpoch": int(now * 1000),
+        "resourceId": "local",
+        "resourcePath": resource,
+        "stage": stage,
+    }
+    if claims is not None:
+        request_context["authorizer"] = {
+            "claims": {key: _claim_string(value) for key, value in claims.items()}
+        }
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": single_headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": single_query,
+        "multiValueQueryStringParameters": multi_query,
+        "pathParameters": dict(path_parameters) if path_parameters else None,
+        "stageVariables": None,
+        "requestContext": request_context,
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
 
 
 def rest_event(
@@ -44,11 +165,11 @@ def rest_event(
     resource: str | None = None,
     path_parameters: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An API Gateway REST (v1) proxy event as the Cognito-authorized API would send it.
+    """``rest_proxy_event`` for tests: the Cognito-authorized API's event on stage ``prod``.
 
-    ``body`` may be a mapping (sent as JSON), text, or bytes (sent base64-encoded).
+    ``body`` may be a mapping (sent as JSON, with ``Content-Type: application/json``), text, or
+    bytes (sent base64-encoded); ``account_id`` becomes the ``sub`` claim.
     """
-    resource = resource or path
     all_headers = {"Content-Type": "application/json"} if body is not None else {}
     all_headers.update(headers or {})
     text: str | None
@@ -58,28 +179,68 @@ def rest_event(
         text, base64_body = base64.b64encode(body).decode(), True
     else:
         text = body
-    authorizer: dict[str, Any] = {}
+    all_claims: dict[str, str] | None = None
     if account_id is not None or claims:
-        authorizer["claims"] = {**({"sub": account_id} if account_id else {}), **(claims or {})}
+        all_claims = {**({"sub": account_id} if account_id else {}), **(claims or {})}
+    return rest_proxy_event(
+        method,
+        path,
+        resource=resource or path,
+        stage="prod",
+        headers=all_headers.items(),
+        query=(query or {}).items(),
+        body=text,
+        is_base64=base64_body,
+        path_parameters=path_parameters,
+        claims=all_claims,
+        request_id=request_id,
+    )
+
+
+# --- Kinesis --------------------------------------------------------------------------------------
+
+
+def stream_arn(stream: str, region: str = REGION) -> str:
+    return f"arn:aws:kinesis:{region}:{ACCOUNT_ID}:stream/{stream}"
+
+
+def _epoch(value: object) -> float:
+    # GetRecords returns a datetime; records made up by tests may have none.
+    return value.timestamp() if isinstance(value, dt.datetime) else time.time()
+
+
+def kinesis_record(
+    item: Mapping[str, Any],
+    *,
+    stream_arn: str,
+    shard_id: str = FIRST_SHARD,
+    function: str = "local",
+    region: str = REGION,
+) -> dict[str, Any]:
+    """One record of an event source mapping's batch for ``function``, from one record of
+    ``GetRecords`` (``Data``, ``PartitionKey``, ``SequenceNumber``)."""
     return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": dict(all_headers),
-        "multiValueHeaders": {k: [v] for k, v in all_headers.items()},
-        "queryStringParameters": dict(query) if query else None,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": dict(path_parameters) if path_parameters else None,
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": resource,
-            "httpMethod": method,
-            "path": f"/prod{path}",
-            "stage": "prod",
-            "requestId": request_id or str(uuid.uuid4()),
-            "identity": {"sourceIp": "127.0.0.1"},
-            "authorizer": authorizer,
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": item["PartitionKey"],
+            "sequenceNumber": item["SequenceNumber"],
+            "data": base64.b64encode(item["Data"]).decode("ascii"),
+            "approximateArrivalTimestamp": _epoch(item.get("ApproximateArrivalTimestamp")),
         },
-        "body": text,
-        "isBase64Encoded": base64_body,
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{item['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": f"arn:aws:iam::{ACCOUNT_ID}:role/{function}",
+        "awsRegion": region,
+        "eventSourceARN": stream_arn,
     }
+
+
+def kinesis_event(
+    records: Iterable[Mapping[str, Any]], *, stream: str, region: str = REGION
+) -> dict[str, Any]:
+    """The Kinesis event an event source mapping delivers, from ``GetRecords`` output (tests and
+    benchmarks; the local pollers build theirs record by record with ``kinesis_record``)."""
+    arn = stream_arn(stream, region)
+    return {"Records": [kinesis_record(item, stream_arn=arn, region=region) for item in records]}

@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from exchange.domain.events import AnyEvent, BookDelta
 from exchange.journal.audit import AuditConflict, AuditEntry, AuditLink
 from exchange.journal.cursors import CursorConflict, CursorStore
+from exchange.l2 import L2Book
 from exchange.market.books import BookStore, advanced
 from exchange.market.candles import Bar, BarConflict, BarKey, CandleStore
-from exchange.market.l2 import L2Book
 from exchange.orders.idempotency import replaceable
 from exchange.orders.lifecycle import FillRow, OrderState
 from exchange.orders.recorder import OrderConflict, OrderKey, RecorderStore, TradeRow

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 from exchange.http.app import service
 from exchange.http.identity import account_id, caller
 from exchange.http.problems import responses
-from exchange.http.routes import AUTHORIZED, new_router
+from exchange.http.routing import AUTHORIZED, new_router
 from exchange.http.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     AccountOut,

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Header
 
 from exchange.http.app import raw_body, service
 from exchange.http.problems import responses
-from exchange.http.routes import new_router
+from exchange.http.routing import new_router
 from exchange.http.schemas import DepositReceiptOut
 from exchange.ledger.deposits import DepositReceiver
 

@@ -12,7 +12,7 @@ from exchange.domain.instruments import Instrument
 from exchange.domain.numbers import plain
 from exchange.http.app import service
 from exchange.http.problems import responses
-from exchange.http.routes import new_router
+from exchange.http.routing import new_router
 from exchange.http.schemas import (
     SYMBOL_PATTERN,
     BookOut,

@@ -11,7 +11,7 @@ from exchange.http.app import service
 from exchange.http.cursor import decode_cursor, encode_cursor
 from exchange.http.identity import account_id
 from exchange.http.problems import responses
-from exchange.http.routes import AUTHORIZED, new_router
+from exchange.http.routing import AUTHORIZED, new_router
 from exchange.http.schemas import (
     CURSOR_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,

@@ -1,12 +1,22 @@
 """The audit log on DynamoDB (the ``audit`` table): one conditional put per entry, so a replay
-writes nothing new, and an entry that exists with another hash is an ``AuditConflict``."""
+writes nothing new, and an entry that exists with another hash is an ``AuditConflict``.
 
-from collections.abc import Iterator
+``python -m exchange.journal.audit_log verify --symbol BTC-USD`` walks a symbol's chain (with the
+deployment's ``EXCHANGE_AUDIT_TABLE``, ``AWS_REGION``, ``EXCHANGE_AWS_ENDPOINT_URL``) and exits 0
+when the chain is whole, 1 at the first break (printed as JSON either way).
+"""
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
 
 from pynamodb.exceptions import PutError
 
-from exchange.journal.audit import AuditConflict, AuditEntry
-from exchange.tables import AuditRecord, condition_failed
+from exchange.journal.audit import AuditConflict, AuditEntry, verify
+from exchange.settings import ConsumerSettings, load_settings
+from exchange.tables import AuditRecord, bind_tables, condition_failed
 
 
 def audit_row(entry: AuditEntry) -> AuditRecord:
@@ -47,3 +57,19 @@ def audit_entries(symbol: str) -> Iterator[AuditEntry]:
             hash=row.hash,
             recorded_ns=int(row.recorded_ns),
         )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m exchange.journal.audit_log")
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("verify", help="walk a symbol's hash chain")
+    check.add_argument("--symbol", required=True)
+    args = parser.parse_args(argv)
+    bind_tables(load_settings(ConsumerSettings))
+    report = verify(args.symbol, audit_entries(args.symbol))
+    sys.stdout.write(json.dumps({**asdict(report), "ok": report.ok}) + "\n")
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,86 @@
+"""The local stack's own endpoints (not part of the product's API): ``GET /_local/status``, what
+runs and how busy it is, and ``POST /_local/<action>``, the operations the tests and the CLI use
+(crash an engine, add or confirm a user as the operator would).
+
+Both read the stack's parts when called, so they answer for whatever has started.
+"""
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from psycopg_pool import ConnectionPool
+
+from local import accounts
+from local.aws import AwsResources, MotoServer, client
+from local.engine import EngineTask
+from local.functions import FunctionHost
+from local.gateway.websocket import WebSocketApi
+from local.pollers import Pollers
+
+
+class RunningStack(Protocol):
+    """The parts of ``local.stack.Stack`` these endpoints read."""
+
+    functions: FunctionHost | None
+    pollers: Pollers | None
+    engines: list[EngineTask]
+    moto: MotoServer | None
+    websocket: WebSocketApi | None
+
+    @property
+    def resources(self) -> AwsResources: ...
+
+    @property
+    def pool(self) -> ConnectionPool: ...
+
+
+def status(stack: RunningStack) -> Mapping[str, Any]:
+    host = stack.functions
+    pollers = stack.pollers
+    websocket = stack.websocket
+    return {
+        "functions": {
+            name: {
+                "invocations": host.invocations[name],
+                "errors": host.errors[name],
+                "busy_ms": round(host.busy_ms[name], 1),
+            }
+            for name in host.specs
+        }
+        if host
+        else {},
+        "pollers": pollers.status() if pollers else {},
+        "stream_failures": [f for p in (pollers.pollers if pollers else []) for f in p.failures],
+        "engines": {task.shard: task.status() for task in stack.engines},
+        "moto": stack.moto.timings() if stack.moto else {},
+        "websocket": {
+            "connections": len(websocket.live) if websocket else 0,
+            "posted": websocket.posted if websocket else 0,
+            "gone": websocket.gone if websocket else 0,
+        },
+    }
+
+
+async def control(stack: RunningStack, action: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Local-only operations the tests and the CLI use (``POST /_local/<action>``); KeyError for
+    an unknown action or a missing field (the gateway answers 404)."""
+    if action == "engine/crash":
+        shard = str(body.get("shard", "s1"))
+        task = {t.shard: t for t in stack.engines}[shard]
+        task.crash()
+        return {"crashed": shard}
+    cognito = client("cognito-idp", stack.resources.endpoint_url)
+    ledger = accounts.ledger_for(stack.pool)
+    pool_id = stack.resources.user_pool_id
+    if action == "users":  # a confirmed, KYC-verified user
+        email, password = str(body["email"]), str(body["password"])
+        account_id = await asyncio.to_thread(
+            accounts.add_user, cognito, pool_id, ledger, email, password
+        )
+        return {"email": email, "account_id": account_id}
+    if action == "users/confirm":  # the operator's part of a self sign-up
+        email = str(body["email"])
+        account_id = await asyncio.to_thread(accounts.confirm_user, cognito, pool_id, ledger, email)
+        return {"email": email, "account_id": account_id}
+    raise KeyError(action)
