@@ -185,3 +185,24 @@ def _variable(model: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
     if name not in model.model_fields:
         return name  # already the variable's own name (an alias)
     return env_var(model, name)
+
+
+__all__ = [
+    "DEFAULT_ASSET_SCALES",
+    "AssetScaleSettings",
+    "AuthSettings",
+    "AwsSettings",
+    "BrokerSettings",
+    "DatabaseSettings",
+    "InstrumentSettings",
+    "JournalSettings",
+    "LedgerDatabaseSettings",
+    "ObservabilitySettings",
+    "RedisSettings",
+    "TableSettings",
+    "WebSocketSettings",
+    "cognito_issuer",
+    "env_var",
+    "jwks_url_of",
+    "load_settings",
+]

@@ -170,3 +170,27 @@ class EngineSettings(
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+
+__all__ = [
+    "DEFAULT_IDEMPOTENCY_TTL_SECONDS",
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_MAX_OPEN_ORDERS",
+    "DEFAULT_WS_MAX_SUBSCRIPTIONS",
+    "DEFAULT_WS_TTL_SECONDS",
+    "AccountSettings",
+    "AuthorizerSettings",
+    "CandlesSettings",
+    "ConnectionSettings",
+    "ConsumerSettings",
+    "DepositsSettings",
+    "EngineSettings",
+    "FanoutSettings",
+    "LedgerSettings",
+    "MarketsSettings",
+    "MessagesSettings",
+    "OrdersSettings",
+    "RecorderSettings",
+    "RestSettings",
+    "SettlementSettings",
+]
