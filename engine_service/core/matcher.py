@@ -75,7 +75,7 @@ class SymbolBook(BookCore):
     # -- commands -------------------------------------------------------------------------------
     def new_order(self, cmd: NewOrder) -> list[Event]:
         (_, ts, order_id, account_id, client_order_id, side, kind, tif, qty, price, stop_price,
-         post_only, stp) = new_order_fields(cmd)  # fmt: skip
+         post_only, stp, _protection) = new_order_fields(cmd)  # fmt: skip
         seen = self.seen_orders
         # An open order's id is in the window unless the window has evicted it since.
         if not seen.add(order_id) or (seen.evicted and order_id in self.orders):

@@ -84,11 +84,11 @@ def check_new_order(  # noqa: PLR0911 - one guard clause per reason
 # are msgpack arrays in field order), so the positions below are stable.
 NewOrderFields = tuple[
     str, int, str, str, str, Side, OrderType, TimeInForce, int, int | None, int | None, bool,
-    StpMode,
+    StpMode, int | None,
 ]  # fmt: skip
 _NEW_ORDER_FIELDS: Final = (
     "symbol", "ts", "order_id", "account_id", "client_order_id", "side", "order_type", "tif",
-    "qty", "price", "stop_price", "post_only", "stp",
+    "qty", "price", "stop_price", "post_only", "stp", "protection_price",
 )  # fmt: skip
 _CANCEL_FIELDS: Final = ("symbol", "ts", "command_id", "order_id", "account_id")
 if (NewOrder.__struct_fields__, CancelOrder.__struct_fields__) != (

@@ -18,7 +18,10 @@ class NewOrder(Message, tag="new", frozen=True, kw_only=True):
     """Place an order. ``order_id`` is assigned by the API and unique per symbol.
 
     ``price`` is required for LIMIT and STOP_LIMIT and must be absent for MARKET and STOP.
-    ``stop_price`` is required for STOP and STOP_LIMIT only.
+    ``stop_price`` is required for STOP and STOP_LIMIT only. ``protection_price`` is required
+    for MARKET and STOP (and absent otherwise): the worst price the order may trade at, set by the
+    API from the reference price and the band; the funds are held at it, and the engine expires
+    what cannot fill within it (``ExpireReason.PRICE_PROTECTION``).
     """
 
     order_id: str
@@ -32,6 +35,7 @@ class NewOrder(Message, tag="new", frozen=True, kw_only=True):
     stop_price: int | None = None
     post_only: bool = False
     stp: StpMode = StpMode.CANCEL_NEWEST
+    protection_price: int | None = None
 
 
 class CancelOrder(Message, tag="cancel", frozen=True, kw_only=True):

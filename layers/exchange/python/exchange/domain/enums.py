@@ -99,3 +99,5 @@ class ExpireReason(StrEnum):
     IOC_REMAINDER = "IOC_REMAINDER"
     FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
     MARKET_NO_LIQUIDITY = "MARKET_NO_LIQUIDITY"
+    # A market or stop order's remainder beyond its protection price (``NewOrder.protection_price``)
+    PRICE_PROTECTION = "PRICE_PROTECTION"

@@ -36,6 +36,7 @@ class OrderAccepted(Event, tag="accepted", frozen=True, kw_only=True):
     post_only: bool = False
     # Carried so that replaying the journal rebuilds an order exactly as the engine held it.
     stp: StpMode = StpMode.CANCEL_NEWEST
+    protection_price: int | None = None
 
 
 class OrderRejected(Event, tag="rejected", frozen=True, kw_only=True):

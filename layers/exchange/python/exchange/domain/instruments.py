@@ -64,6 +64,17 @@ class Instrument(BaseModel):
     # Fees in basis points of notional; a negative maker fee is a rebate.
     maker_fee_bps: Annotated[int, Field(ge=-100, le=1000)] = 0
     taker_fee_bps: Annotated[int, Field(ge=0, le=1000)] = 0
+    # The band's reference before the first trade that may move it (the opening reference), and
+    # the market/stop protection reference until then. None: no band and no market orders until a
+    # reference exists.
+    reference_price: PositiveDecimal | None = None
+    # The smallest trade that moves the band's reference, so a single lot cannot walk it. None:
+    # every trade moves it.
+    band_min_qty: PositiveDecimal | None = None
+    # Upper bounds the API enforces (400/422), so no price or notional overflows a column or a
+    # wire field. None: no bound beyond the types'.
+    max_price: PositiveDecimal | None = None
+    max_notional: PositiveDecimal | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

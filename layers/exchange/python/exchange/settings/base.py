@@ -119,6 +119,8 @@ class TableSettings(_Settings):
     connections_table: str = Field(default="exchange-connections", min_length=3)
     idempotency_table: str = Field(default="exchange-idempotency", min_length=3)
     cursors_table: str = Field(default="exchange-cursors", min_length=3)
+    quarantine_table: str = Field(default="exchange-quarantine", min_length=3)
+    order_keys_table: str = Field(default="exchange-order-keys", min_length=3)
 
 
 class AssetScaleSettings(_Settings):

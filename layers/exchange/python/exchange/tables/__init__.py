@@ -8,6 +8,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from exchange.aws import AwsLocation
 from exchange.tables.models import (
+    OPEN_ORDERS_KEY,
     TABLE_MODELS,
     AuditRecord,
     CandleRecord,
@@ -16,9 +17,13 @@ from exchange.tables.models import (
     EventRecord,
     FillRecord,
     IdempotencyRecord,
+    OrderKeyRecord,
     OrderRecord,
+    QuarantineRecord,
     TradeRecord,
     candle_series,
+    order_key,
+    quarantine_position,
     symbol_status_key,
 )
 from exchange.tables.specs import TABLE_SPECS, IndexSpec, KeySpec, TableSpec, table_spec
@@ -47,6 +52,7 @@ def bind_tables(settings: AwsLocation) -> None:
 
 __all__ = [
     "CONDITION_FAILED",
+    "OPEN_ORDERS_KEY",
     "TABLE_MODELS",
     "TABLE_SPECS",
     "AuditRecord",
@@ -58,12 +64,16 @@ __all__ = [
     "IdempotencyRecord",
     "IndexSpec",
     "KeySpec",
+    "OrderKeyRecord",
     "OrderRecord",
+    "QuarantineRecord",
     "TableSpec",
     "TradeRecord",
     "bind_tables",
     "candle_series",
     "condition_failed",
+    "order_key",
+    "quarantine_position",
     "symbol_status_key",
     "table_spec",
 ]

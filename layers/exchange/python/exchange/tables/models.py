@@ -312,6 +312,59 @@ class CursorRecord(_Table):
     updated_ns = NumberAttribute()
 
 
+class QuarantineRecord(_Table):
+    """A journal record (or one event of it) a consumer could not apply, kept whole so it can be
+    redriven after a fix (Kinesis keeps the original only 24 hours). sk ``position`` is
+    ``SYMBOL#<first seq, 20 digits>``, so a symbol's quarantined records list in seq order."""
+
+    logical_name = "quarantine"
+
+    class Meta(_Meta):
+        pass
+
+    consumer = UnicodeAttribute(hash_key=True)
+    position = UnicodeAttribute(range_key=True)
+    symbol = UnicodeAttribute()
+    first_seq = NumberAttribute()
+    last_seq = NumberAttribute()
+    payload = BinaryAttribute(legacy_encoding=False)  # the journal record's wire bytes
+    error = UnicodeAttribute()
+    quarantined_ns = NumberAttribute()
+    redriven_ns = NumberAttribute(null=True)
+
+
+def quarantine_position(symbol: str, first_seq: int) -> str:
+    return f"{symbol}#{first_seq:020d}"
+
+
+# --- order placement guards ---------------------------------------------------------------------
+
+
+class OrderKeyRecord(_Table):
+    """Per account: which order each idempotency key made (sk ``key#<key>``, written with a
+    conditional put before anything is held, so a key makes one order whatever fails), and the
+    account's open-order counter (sk ``OPEN_ORDERS_KEY``, changed with conditional updates so the
+    cap holds under concurrent placements)."""
+
+    logical_name = "order_keys"
+
+    class Meta(_Meta):
+        pass
+
+    account_id = UnicodeAttribute(hash_key=True)
+    key = UnicodeAttribute(range_key=True)
+    order_id = UnicodeAttribute(null=True)
+    open_orders = NumberAttribute(null=True)
+    created_ns = NumberAttribute(null=True)
+
+
+OPEN_ORDERS_KEY: Final = "#open_orders"
+
+
+def order_key(idempotency_key: str) -> str:
+    return f"key#{idempotency_key}"
+
+
 TABLE_MODELS: Final[tuple[type[_Table], ...]] = (
     OrderRecord,
     FillRecord,
@@ -322,4 +375,6 @@ TABLE_MODELS: Final[tuple[type[_Table], ...]] = (
     ConnectionRecord,
     IdempotencyRecord,
     CursorRecord,
+    QuarantineRecord,
+    OrderKeyRecord,
 )
