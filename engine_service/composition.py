@@ -5,20 +5,29 @@ in-process broker passes its own ``intake`` and otherwise runs exactly this grap
 """
 
 import redis
+from botocore.config import Config
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from engine_service.adapters.kinesis import KinesisJournal
 from engine_service.adapters.rabbitmq import RabbitIntake
 from engine_service.adapters.snapshots import (
     CompositeSnapshotStore,
+    KeyProvider,
+    RedisBookPublisher,
     RedisSnapshotStore,
     S3SnapshotStore,
 )
-from engine_service.ports import Intake, SnapshotStore
+from engine_service.ports import Intake, SnapshotStore, StoreHealth
 from engine_service.runtime import EngineRuntime, RuntimeConfig
-from exchange.aws import aws_client, secrets_client_factory
+from exchange.aws import CachedSecret, aws_client, secrets_client_factory
 from exchange.domain import ConfigurationError
 from exchange.messaging import broker_url_from_settings
+from exchange.observability import logger
 from exchange.settings import EngineSettings
+
+# S3 fails fast too (boto3 waits 60 s by default): a snapshot must not stall the matching loop.
+S3_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2})
 
 
 def runtime_config(settings: EngineSettings) -> RuntimeConfig:
@@ -30,28 +39,64 @@ def runtime_config(settings: EngineSettings) -> RuntimeConfig:
     )
 
 
+def snapshot_key(settings: EngineSettings) -> KeyProvider | None:
+    """The Redis snapshot's HMAC key: the local key as it is, or the secret's value (read on
+    first use and re-read every five minutes, so a rotated key is picked up); None without
+    either."""
+    if settings.snapshot_hmac_key is not None:
+        key = settings.snapshot_hmac_key.get_secret_value().encode()
+        return lambda: key
+    if settings.snapshot_hmac_secret_arn:
+        return CachedSecret(
+            settings.snapshot_hmac_secret_arn, secrets_client_factory(settings), parse=str.encode
+        )
+    return None
+
+
+def redis_client(settings: EngineSettings) -> redis.Redis:
+    """Short timeouts and no retries: Redis is best-effort for the engine (see
+    ``engine_service.adapters.snapshots``)."""
+    if settings.redis_url is None:
+        raise ConfigurationError("EXCHANGE_REDIS_URL is required to run the engine service")
+    timeout_s = settings.redis_timeout_ms / 1000
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),
+    )
+
+
 def build_runtime(settings: EngineSettings, *, intake: Intake | None = None) -> EngineRuntime:
     """The runtime of one shard. ``intake`` replaces the RabbitMQ consumer (local mode's
     in-process broker, tests); everything else is what runs on ECS."""
     catalog = settings.catalog()
     instruments = [catalog.get(symbol) for symbol in settings.symbols]
-    if settings.redis_url is None:
-        raise ConfigurationError("EXCHANGE_REDIS_URL is required to run the engine service")
+    client = redis_client(settings)
     if intake is None:
         # Locally a URL; in AWS Amazon MQ's endpoint plus its Secrets Manager secret, read once
         # here. A rotated password reaches the engine when ECS restarts the task after a failed
         # reconnect.
         url = broker_url_from_settings(settings, secrets_client_factory(settings))()
         intake = RabbitIntake(url, settings.shard_id, prefetch=settings.prefetch)
-    redis_store = RedisSnapshotStore(redis.Redis.from_url(settings.redis_url))
-    stores: list[SnapshotStore] = [redis_store]
+    retry_after_s = settings.store_retry_after_seconds
+    # S3 first: of two snapshots at the same progress, the one only the engine can write wins.
+    stores: dict[str, SnapshotStore] = {}
     if settings.snapshot_bucket:
-        stores.append(S3SnapshotStore(aws_client("s3", settings), settings.snapshot_bucket))
+        s3 = aws_client("s3", settings, config=S3_CLIENT_CONFIG)
+        stores["s3"] = S3SnapshotStore(s3, settings.snapshot_bucket, retry_after_s=retry_after_s)
+    key = snapshot_key(settings)
+    if key is not None:
+        stores["redis"] = RedisSnapshotStore(client, key, retry_after_s=retry_after_s)
+    else:
+        logger.warning("no snapshot HMAC key: snapshots are neither written to nor read from Redis")
+    health = StoreHealth()
     return EngineRuntime(
         config=runtime_config(settings),
         instruments=instruments,
         intake=intake,
         journal=KinesisJournal(aws_client("kinesis", settings), settings.journal_stream),
-        snapshots=CompositeSnapshotStore(stores),
-        books=redis_store,
+        snapshots=CompositeSnapshotStore(stores, health=health),
+        books=RedisBookPublisher(client, retry_after_s=retry_after_s),
+        store_health=health,
     )

@@ -1,7 +1,13 @@
 """The HTTP health endpoint the ECS (and container) health check calls.
 
-``GET /health`` answers 200 with ``{"status": "ready", ...}`` when the engine is consuming, and
-503 while it is starting, recovering, degraded (broker or journal unreachable) or stopped.
+``GET /health`` answers 200 while the engine is consuming (``"serving": true``), and 503 while it
+is starting, recovering, reconnecting to the broker or journal, or stopped.
+
+A store that only speeds things up does not fail the check: with Redis down the engine still
+matches and journals, and the body says ``"status": "degraded"`` with each store's reason under
+``problems``. Failing the check would make ECS restart the task, which cannot bring Redis back,
+and every restart returns the unacknowledged commands to the queue, pushing valid orders towards
+the dead-letter queue. A body without ``serving`` is judged by ``status == "ready"``.
 """
 
 import json
@@ -42,7 +48,8 @@ def _handler(status: StatusFn) -> type[BaseHTTPRequestHandler]:
                 return
             body = status()
             payload = json.dumps(body, default=str).encode()
-            self.send_response(200 if body.get("status") == "ready" else 503)
+            serving = body.get("serving", body.get("status") == "ready")
+            self.send_response(200 if serving else 503)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

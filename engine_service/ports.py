@@ -2,6 +2,7 @@
 implement these; the runtime is handed them and reaches nothing through globals."""
 
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
 import msgspec
@@ -67,11 +68,51 @@ class Journal(Protocol):
         each with the position just past it."""
 
 
+class SnapshotStoreUnavailable(Exception):
+    """A snapshot (or book) store could not be read or written. The engine goes on without it:
+    the journal, not a snapshot, is the record of what happened."""
+
+
+class SnapshotRefused(Exception):
+    """A stored snapshot is not trustworthy (its MAC does not verify, it does not decode, or it
+    belongs to another shard); it is never loaded."""
+
+
 class SnapshotStore(Protocol):
-    def save(self, shard: str, snapshot: bytes) -> None: ...
+    def save(self, shard: str, snapshot: bytes) -> None:
+        """Raises SnapshotStoreUnavailable."""
 
     def load(self, shard: str) -> bytes | None:
-        """The newest snapshot of the shard, or None."""
+        """The newest snapshot of the shard, or None. Raises SnapshotStoreUnavailable, or
+        SnapshotRefused for one that must not be trusted."""
+
+
+@dataclass
+class StoreHealth:
+    """What the snapshot and book stores failed to do: the runtime's health reports each open
+    problem (``degraded``, with the reason) and its metrics count failures and refusals.
+
+    >>> health = StoreHealth()
+    >>> health.failed("redis", "ConnectionError"); health.problems
+    {'redis': 'ConnectionError'}
+    >>> health.worked("redis"); health.problems, health.failures
+    ({}, 1)
+    """
+
+    failures: int = 0  # reads and writes that failed
+    refused: int = 0  # snapshots refused as untrustworthy
+    problems: dict[str, str] = field(default_factory=dict)  # store -> why, until it works again
+
+    def failed(self, store: str, reason: str) -> None:
+        self.failures += 1
+        self.problems[store] = reason
+
+    def refused_snapshot(self, store: str, reason: str) -> None:
+        self.refused += 1
+        self.problems[store] = f"snapshot refused: {reason}"
+
+    def worked(self, store: str) -> None:
+        self.problems.pop(store, None)
 
 
 class Clock(Protocol):

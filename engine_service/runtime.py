@@ -6,6 +6,12 @@ Exactly-once effect on at-least-once delivery:
   for a cancel or amend) is dropped without events;
 - on start, the state is the newest snapshot plus every journal event after it, so commands whose
   events were durable before a crash are known when they come again.
+
+Snapshots and the L2 views are best-effort: a store that fails (Redis down, say) is recorded in
+``store_health`` and reported by ``health()`` as ``degraded`` with the reason, while the engine
+goes on consuming. Crashing instead would gain nothing (the journal holds every event) and would
+cost much: each restart returns the unacknowledged commands to the queue, and after the delivery
+limit valid orders land in the dead-letter queue.
 """
 
 import dataclasses
@@ -24,7 +30,10 @@ from engine_service.ports import (
     Intake,
     Journal,
     JournalPosition,
+    SnapshotRefused,
     SnapshotStore,
+    SnapshotStoreUnavailable,
+    StoreHealth,
 )
 from engine_service.snapshot import SNAPSHOT_FORMAT, ShardSnapshot, decode_snapshot, encode_snapshot
 from exchange.domain import Event, Instrument, WireFormatError
@@ -37,7 +46,7 @@ class Status(enum.StrEnum):
     STARTING = "starting"
     RECOVERING = "recovering"
     READY = "ready"
-    DEGRADED = "degraded"  # broker or journal unreachable; retrying
+    DEGRADED = "degraded"  # broker or journal unreachable; retrying (not serving)
     STOPPED = "stopped"
 
 
@@ -89,7 +98,10 @@ class EngineRuntime:
         snapshots: SnapshotStore,
         books: BookPublisher | None = None,
         clock: Clock | None = None,
+        store_health: StoreHealth | None = None,
     ) -> None:
+        """``store_health`` is shared with the snapshot stores that record their own failures
+        (``CompositeSnapshotStore``); by default the runtime keeps its own."""
         self.config = config
         self._instruments = list(instruments)
         self._intake = intake
@@ -101,6 +113,7 @@ class EngineRuntime:
         self.position = JournalPosition()
         self.status = Status.STARTING
         self.counters = Counters()
+        self.store_health = store_health or StoreHealth()
         self._pending_events: list[Event] = []
         self._pending_tag: int | None = None
         self._oldest_pending_at: float | None = None
@@ -113,7 +126,12 @@ class EngineRuntime:
         self.status = Status.RECOVERING
         started = time.perf_counter()
         seqs: dict[str, int] = {}
-        payload = self._snapshots.load(self.config.shard)
+        try:
+            payload = self._snapshots.load(self.config.shard)
+        except (SnapshotStoreUnavailable, SnapshotRefused) as exc:
+            # Then the journal alone rebuilds the state; a trimmed one fails the replay loudly.
+            self._store_failed("snapshots", exc)
+            payload = None
         if payload is not None:
             snapshot = decode_snapshot(payload)
             self.engine = Engine.restore(snapshot.engine_state, self._instruments)
@@ -252,11 +270,22 @@ class EngineRuntime:
         return self._intake.lag()
 
     def health(self) -> dict[str, object]:
+        """``serving`` while consuming; ``status`` is ``degraded`` (with ``problems``, each store's
+        reason) when a store fails, even while serving."""
+        problems = dict(self.store_health.problems)
+        serving = self.status is Status.READY
+        status = Status.DEGRADED if serving and problems else self.status
         return {
-            "status": self.status.value,
+            "status": status.value,
+            "serving": serving,
+            "problems": problems,
             "shard": self.config.shard,
             "seqs": {symbol: self.engine.seq(symbol) for symbol in self.engine.books},
-            "counters": dataclasses.asdict(self.counters),
+            "counters": {
+                **dataclasses.asdict(self.counters),
+                "snapshot_store_failures": self.store_health.failures,
+                "snapshots_refused": self.store_health.refused,
+            },
         }
 
     # -- snapshots -------------------------------------------------------------------------------
@@ -267,7 +296,8 @@ class EngineRuntime:
         return self._events_since_snapshot > 0 and elapsed >= self.config.snapshot_every_s
 
     def snapshot(self) -> None:
-        """Save the state, which must equal the durable journal: flush first."""
+        """Save the state, which must equal the durable journal: flush first. Best-effort: a
+        store that fails is recorded in ``store_health``; the next snapshot tries again."""
         self.flush()
         snapshot = ShardSnapshot(
             format=SNAPSHOT_FORMAT,
@@ -276,12 +306,26 @@ class EngineRuntime:
             position=self.position,
             engine_state=self.engine.snapshot(),
         )
-        self._snapshots.save(self.config.shard, encode_snapshot(snapshot))
+        try:
+            self._snapshots.save(self.config.shard, encode_snapshot(snapshot))
+        except SnapshotStoreUnavailable as exc:
+            self._store_failed("snapshots", exc)
+        else:
+            self.store_health.worked("snapshots")
+            self.counters.snapshots += 1
         if self._books is not None:
-            self._books.publish_books([self.l2(symbol) for symbol in self.engine.books])
+            try:
+                self._books.publish_books([self.l2(symbol) for symbol in self.engine.books])
+            except SnapshotStoreUnavailable as exc:
+                self._store_failed("books", exc)
+            else:
+                self.store_health.worked("books")
         self._events_since_snapshot = 0
         self._last_snapshot_at = self._clock.monotonic()
-        self.counters.snapshots += 1
+
+    def _store_failed(self, store: str, exc: SnapshotStoreUnavailable | SnapshotRefused) -> None:
+        self.store_health.failed(store, str(exc))
+        logger.warning("snapshot store failed", extra={"store": store, "error": str(exc)})
 
     def l2(self, symbol: str) -> L2Book:
         view = self.engine.l2(symbol, self.config.book_depth)

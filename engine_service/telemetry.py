@@ -16,6 +16,9 @@ _COUNTS = {
     "snapshots": "Snapshots",
     "reconnects": "BrokerReconnects",
 }
+# ``StoreHealth``'s counts: snapshot or book writes and reads that failed (Redis or S3 down), and
+# snapshots refused as untrustworthy (a forged Redis value). Both are alarmed on.
+_STORE_COUNTS = {"failures": "SnapshotStoreFailures", "refused": "SnapshotsRefused"}
 
 
 class MetricsReporter:
@@ -24,6 +27,7 @@ class MetricsReporter:
     def __init__(self, runtime: EngineRuntime) -> None:
         self._runtime = runtime
         self._last = Counters()
+        self._last_store = dict.fromkeys(_STORE_COUNTS, 0)
         self._recovery_reported = False
 
     def report(self, interval_s: float) -> None:
@@ -32,6 +36,13 @@ class MetricsReporter:
         for field, name in _COUNTS.items():
             delta = getattr(now, field) - getattr(self._last, field)
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=delta)
+        health = self._runtime.store_health
+        for field, name in _STORE_COUNTS.items():
+            total = getattr(health, field)
+            metrics.add_metric(
+                name=name, unit=MetricUnit.Count, value=total - self._last_store[field]
+            )
+            self._last_store[field] = total
         metrics.add_metric(
             name="CommandsPerSecond",
             unit=MetricUnit.CountPerSecond,

@@ -9,7 +9,7 @@ It imports only the shared layer (``exchange``) and its own folder.
 >>> FUNCTIONS["orders"].handler
 'lambdas.orders.handler.handler'
 >>> sorted(FUNCTIONS["recorder"].tables)
-['audit', 'events', 'fills', 'orders', 'trades']
+['audit', 'events', 'fills', 'order_keys', 'orders', 'trades']
 >>> FUNCTIONS["orders"].settings.__name__
 'OrdersSettings'
 """
@@ -27,11 +27,13 @@ from exchange.settings import (
     AuthorizerSettings,
     CandlesSettings,
     ConnectionSettings,
+    DeadLettersSettings,
     DepositsSettings,
     FanoutSettings,
     MarketsSettings,
     MessagesSettings,
     OrdersSettings,
+    ReconcilerSettings,
     RecorderSettings,
     SettlementSettings,
 )
@@ -44,6 +46,8 @@ class Trigger(StrEnum):
     WEBSOCKET = "websocket"  # API Gateway WebSocket routes
     WEBSOCKET_AUTHORIZER = "websocket-authorizer"  # the $connect Lambda authorizer
     KINESIS = "kinesis"  # an event source mapping on the journal stream
+    SCHEDULE = "schedule"  # an EventBridge rule every ``FunctionSpec.every_minutes``
+    AMAZON_MQ = "amazon-mq"  # an event source mapping on each shard's dead-letter queue
 
 
 class Need(StrEnum):
@@ -82,6 +86,7 @@ class FunctionSpec:
     # connections, the broker's channels). None leaves it to the account's pool.
     reserved_concurrency: int | None = None
     timeout_seconds: int = 10
+    every_minutes: int | None = None  # SCHEDULE functions: how often the rule invokes them
 
     @property
     def handler(self) -> str:
@@ -101,7 +106,15 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     description="Place, amend, cancel and read orders; list fills",
                     trigger=Trigger.REST,
                     settings=OrdersSettings,
-                    tables={"orders": "write", "fills": "read", "idempotency": "write"},
+                    # trades: the last trade is the reference of market and stop orders'
+                    # protection; order_keys: each key's order and each account's open orders.
+                    tables={
+                        "orders": "write",
+                        "fills": "read",
+                        "idempotency": "write",
+                        "trades": "read",
+                        "order_keys": "write",
+                    },
                     needs=frozenset({Need.BROKER, Need.LEDGER}),
                     routes=(
                         Route("POST", "/v1/orders"),
@@ -112,6 +125,9 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                         Route("GET", "/v1/fills"),
                     ),
                     reserved_concurrency=100,
+                    # Room for two publish deadlines (an unconfirmed order, then its cancel:
+                    # OrdersSettings.publish_timeout_seconds) plus the ledger and DynamoDB.
+                    timeout_seconds=10,
                 )
             ),
             _spec(
@@ -167,12 +183,15 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     description="Journal consumer: order state, fills, trades, events and audit",
                     trigger=Trigger.KINESIS,
                     settings=RecorderSettings,
+                    # order_keys: an order reaching a final status gives its open-order slot
+                    # back.
                     tables={
                         "orders": "write",
                         "fills": "write",
                         "trades": "write",
                         "events": "write",
                         "audit": "write",
+                        "order_keys": "write",
                     },
                     timeout_seconds=60,
                 )
@@ -183,7 +202,8 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     description="Journal consumer: settles trades and releases holds in the ledger",
                     trigger=Trigger.KINESIS,
                     settings=SettlementSettings,
-                    tables={"cursors": "write"},
+                    # Quarantine: records the ledger refuses, kept for a redrive.
+                    tables={"cursors": "write", "quarantine": "write"},
                     needs=frozenset({Need.LEDGER}),
                     timeout_seconds=60,
                 )
@@ -209,6 +229,31 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     # Connections: bar updates go to candle subscribers (Gone ones are removed).
                     tables={"candles": "write", "cursors": "write", "connections": "write"},
                     needs=frozenset({Need.WS_MANAGEMENT}),
+                    timeout_seconds=60,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="reconciler",
+                    description="Every minute: cancels orders the engine left PENDING_NEW too long",
+                    trigger=Trigger.SCHEDULE,
+                    settings=ReconcilerSettings,
+                    # Write: it removes index entries that a writer left on orders that moved on.
+                    tables={"orders": "write"},
+                    needs=frozenset({Need.BROKER}),
+                    reserved_concurrency=1,  # one run at a time; a slow run delays the next
+                    timeout_seconds=60,
+                    every_minutes=1,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="dead_letters",
+                    description="Dead-lettered commands: rejects their orders, releases holds",
+                    trigger=Trigger.AMAZON_MQ,
+                    settings=DeadLettersSettings,
+                    tables={"orders": "write"},
+                    needs=frozenset({Need.BROKER, Need.LEDGER}),
                     timeout_seconds=60,
                 )
             ),

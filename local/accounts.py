@@ -23,12 +23,6 @@ from exchange.ledger.postgres import PostgresLedger
 from exchange.ledger.webhooks import SIGNATURE_HEADER, sign
 from exchange.settings import DEFAULT_ASSET_SCALES
 
-# Market and stop buys hold quote at this price per symbol (EXCHANGE_LEDGER_PROTECTION_PRICES).
-PROTECTION_PRICES: Final = {
-    "BTC-USD": Decimal("150000"),
-    "ETH-USD": Decimal("10000"),
-    "SOL-USD": Decimal("1000"),
-}
 DEMO_PASSWORD: Final = "Exchange-demo-1"  # noqa: S105 - a published local demo credential
 DEMO_FUNDS: Final = {
     "USD": Decimal("1000000"),
@@ -51,7 +45,6 @@ def ledger_for(pool: ConnectionPool, fee_account_id: str = "fees") -> PostgresLe
         instruments=InstrumentCatalog.demo(),
         asset_scales=DEFAULT_ASSET_SCALES,
         fee_account_id=fee_account_id,
-        protection_prices=PROTECTION_PRICES.get,
     )
 
 

@@ -6,6 +6,7 @@ Both read the stack's parts when called, so they answer for whatever has started
 """
 
 import asyncio
+import base64
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -16,6 +17,7 @@ from local.aws import AwsResources, MotoServer, client
 from local.engine import EngineTask
 from local.functions import FunctionHost
 from local.gateway.websocket import WebSocketApi
+from local.operations import Operations
 from local.pollers import Pollers
 
 
@@ -24,6 +26,7 @@ class RunningStack(Protocol):
 
     functions: FunctionHost | None
     pollers: Pollers | None
+    operations: Operations | None
     engines: list[EngineTask]
     moto: MotoServer | None
     websocket: WebSocketApi | None
@@ -52,6 +55,8 @@ def status(stack: RunningStack) -> Mapping[str, Any]:
         else {},
         "pollers": pollers.status() if pollers else {},
         "stream_failures": [f for p in (pollers.pollers if pollers else []) for f in p.failures],
+        # The reconciler's schedule and the dead-letter queues' mapping.
+        "operations": stack.operations.status() if stack.operations else {},
         "engines": {task.shard: task.status() for task in stack.engines},
         "moto": stack.moto.timings() if stack.moto else {},
         "websocket": {
@@ -70,6 +75,12 @@ async def control(stack: RunningStack, action: str, body: Mapping[str, Any]) -> 
         task = {t.shard: t for t in stack.engines}[shard]
         task.crash()
         return {"crashed": shard}
+    if action == "dead-letter":  # a command in a shard's dead-letter queue, as the broker puts it
+        shard, payload = str(body.get("shard", "s1")), base64.b64decode(str(body["body"]))
+        if stack.operations is None:
+            raise KeyError("operations")
+        await asyncio.to_thread(stack.operations.dead_letters.inject, shard, payload)
+        return {"dead_lettered": shard}
     cognito = client("cognito-idp", stack.resources.endpoint_url)
     ledger = accounts.ledger_for(stack.pool)
     pool_id = stack.resources.user_pool_id

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from pydantic import SecretStr
+
 from engine_service.adapters.memory import InMemoryBroker, InMemoryIntake
 from engine_service.composition import build_runtime
 from engine_service.runtime import EngineRuntime
@@ -201,8 +203,10 @@ def engine_settings(
     aws_endpoint: str,
     journal_stream: str,
     snapshot_bucket: str,
+    snapshot_key: str,
 ) -> EngineSettings:
-    """The settings of an engine thread for one shard (what ``engine_env`` sets for a process)."""
+    """The settings of an engine thread for one shard (what ``engine_env`` sets for a process).
+    ``snapshot_key`` signs the Redis snapshot; the stack makes one, for its engines alone."""
     return EngineSettings(
         shard_id=shard,
         symbols=list(symbols),
@@ -210,6 +214,7 @@ def engine_settings(
         aws_endpoint_url=aws_endpoint,
         journal_stream=journal_stream,
         snapshot_bucket=snapshot_bucket,
+        snapshot_hmac_key=SecretStr(snapshot_key),
         snapshot_every_seconds=SNAPSHOT_EVERY_SECONDS,
     )
 
@@ -224,9 +229,10 @@ def engine_env(
     aws_endpoint: str,
     journal_stream: str,
     snapshot_bucket: str,
+    snapshot_key: str,
     health_port: int,
 ) -> dict[str, str]:
-    """The ECS task's environment for one shard."""
+    """The ECS task's environment for one shard (in AWS the key is a secret's ARN instead)."""
     return {
         **{key: value for key, value in base.items() if not key.startswith("EXCHANGE_")},
         "POWERTOOLS_SERVICE_NAME": f"engine-{shard}",
@@ -237,6 +243,7 @@ def engine_env(
         "EXCHANGE_AWS_ENDPOINT_URL": aws_endpoint,
         "EXCHANGE_JOURNAL_STREAM": journal_stream,
         "EXCHANGE_SNAPSHOT_BUCKET": snapshot_bucket,
+        "EXCHANGE_SNAPSHOT_HMAC_KEY": snapshot_key,
         "EXCHANGE_HEALTH_PORT": str(health_port),
         "EXCHANGE_SNAPSHOT_EVERY_SECONDS": str(SNAPSHOT_EVERY_SECONDS),
         "EXCHANGE_METRICS_INTERVAL_SECONDS": "60",

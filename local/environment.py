@@ -12,13 +12,11 @@ service (``exchange-local``), as before.
 Besides the settings, the Lambda runtime's AWS credentials, which boto3 reads (moto takes any).
 """
 
-import json
 from collections.abc import Mapping
 from typing import Final
 
 from lambdas.catalog import FUNCTIONS
 from lambdas.environment import TABLE_FIELDS, function_environment
-from local.accounts import PROTECTION_PRICES
 from local.aws import REGION, AwsResources
 from local.gateway.events import STAGE
 
@@ -50,9 +48,6 @@ def settings_values(
         "issuer": aws.issuer,
         "jwks_url": aws.jwks_url,  # moto's, not Cognito's public one
         "ledger_webhook_secret_arn": aws.webhook_secret_arn,
-        "ledger_protection_prices": json.dumps(
-            {symbol: str(price) for symbol, price in PROTECTION_PRICES.items()}
-        ),
         **{field: aws.table_names[logical] for field, logical in TABLE_FIELDS.items()},
     }
     if broker_url is not None:

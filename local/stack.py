@@ -11,6 +11,7 @@ import dataclasses
 import functools
 import json
 import os
+import secrets
 import socket
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from local.functions import FunctionHost
 from local.gateway.app import build_app
 from local.gateway.auth import CognitoAuthorizer
 from local.gateway.websocket import WebSocketApi, expiry_loop
+from local.operations import Operations, operations_for
 from local.pollers import Invoke, MappingConfig, Pollers
 
 DEMO_EMAILS = ("alice@example.com", "bob@example.com", "maker@example.com")
@@ -60,6 +62,8 @@ class StackOptions:
     seed: bool = True
     journal_shards: int = 1
     mapping: MappingConfig = field(default_factory=MappingConfig)
+    reconcile_every_s: float = 5.0  # EventBridge runs it every minute in AWS
+    reconcile_after_s: int = 60  # ReconcilerSettings.reconcile_after_seconds
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -84,6 +88,9 @@ class Stack:
         self.websocket: WebSocketApi | None = None
         self.engines: list[EngineTask] = []
         self.pollers: Pollers | None = None
+        self.operations: Operations | None = None
+        # Signs the engines' Redis snapshots; theirs alone (no hosted function reads it).
+        self.snapshot_key = secrets.token_hex(32)
         self.in_process_broker = InMemoryBroker()  # used only without RabbitMQ
         self.publisher: InProcessPublisher | None = None
         self.demo_users: list[accounts.DemoUser] = []
@@ -186,16 +193,20 @@ class Stack:
             self._background.append(asyncio.create_task(self._renew_redis_lease()))
 
     def _use_in_process_broker(self) -> None:
-        """Without RabbitMQ, the orders function publishes to the in-process broker: its
-        composition root (the one Lambda runs) gets that sink in place of RabbitMQ's."""
+        """Without RabbitMQ, the functions that publish commands publish to the in-process
+        broker: their composition roots (the ones Lambda runs) get that sink in place of
+        RabbitMQ's."""
         if self.services["RabbitMQ"].url is not None:
             return
         # Imported here: the handler module is the function's cold start, after the environment.
-        from lambdas.orders.handler import ROOT  # noqa: PLC0415
+        from lambdas.dead_letters.handler import ROOT as DEAD_LETTERS  # noqa: PLC0415
+        from lambdas.orders.handler import ROOT as ORDERS  # noqa: PLC0415
+        from lambdas.reconciler.handler import ROOT as RECONCILER  # noqa: PLC0415
 
         self.publisher = InProcessPublisher(self.in_process_broker, ShardMap.demo())
-        ROOT.override(sink=self.publisher)
-        self._undo.append(ROOT.reset)
+        for root in (ORDERS, RECONCILER, DEAD_LETTERS):
+            root.override(sink=self.publisher)
+            self._undo.append(root.reset)
 
     async def _renew_redis_lease(self) -> None:
         while True:
@@ -211,6 +222,7 @@ class Stack:
             redis_url=self._url("Redis"),
             broker_url=self.services["RabbitMQ"].url,
         )
+        values["reconcile_after_seconds"] = str(self.options.reconcile_after_s)
         return lambda_environment(values)
 
     def _start_engines_and_pollers(self) -> None:
@@ -229,6 +241,15 @@ class Stack:
         for task in self.engines:
             task.wait_ready(60)
         self._start_pollers()
+        self.operations = operations_for(
+            self.host.invoke,
+            broker_url=broker_url,
+            in_process=self.in_process_broker,
+            shards=list(shard_map.shards),
+            reconcile_every_s=self.options.reconcile_every_s,
+        )
+        self.operations.start()
+        self._undo.append(self.operations.stop)
 
     def _engine(
         self, shard: str, symbols: list[str], broker_url: str | None, in_process: InMemoryBroker
@@ -242,6 +263,7 @@ class Stack:
                 aws_endpoint=aws.endpoint_url,
                 journal_stream=aws.journal_stream,
                 snapshot_bucket=aws.snapshot_bucket,
+                snapshot_key=self.snapshot_key,
             )
             return EngineThread(settings, broker=in_process)
         health_port = free_port()
@@ -254,6 +276,7 @@ class Stack:
             aws_endpoint=aws.endpoint_url,
             journal_stream=aws.journal_stream,
             snapshot_bucket=aws.snapshot_bucket,
+            snapshot_key=self.snapshot_key,
             health_port=health_port,
         )
         log_path = self.workdir / f"engine-{shard}.log"

@@ -29,6 +29,12 @@ from stacks.constructs.shared_layer import SharedLayer
 from stacks.stack import ExchangeStack
 
 
+def _only(trigger: Trigger) -> str:
+    """The one catalog function with ``trigger``."""
+    (name,) = [spec.name for spec in FUNCTIONS.values() if spec.trigger is trigger]
+    return name
+
+
 class RegionalStack(ExchangeStack):
     def __init__(
         self,
@@ -137,6 +143,7 @@ class RegionalStack(ExchangeStack):
             },
         )
         self.api = Api(self, "Api", config=config, user_pool=self.user_pool, key=key)
+        shards = ShardMap.demo().shards
         self.functions = Functions(
             self,
             "Functions",
@@ -159,10 +166,11 @@ class RegionalStack(ExchangeStack):
                 user_pool=self.user_pool,
                 user_pool_client=self.user_pool_client,
                 user_pool_region=config.primary_region,
+                shards=sorted(shards),
+                primary=is_primary,
             ),
         )
         self.api.route(self.functions.functions)
-        shards = ShardMap.demo().shards
         self.engine = Engine(
             self,
             "Engine",
@@ -188,6 +196,8 @@ class RegionalStack(ExchangeStack):
             rest_stage=self.api.rest.stage,
             functions=self.functions.functions,
             consumers=[s.name for s in FUNCTIONS.values() if s.trigger is Trigger.KINESIS],
+            dead_letter_consumer=_only(Trigger.AMAZON_MQ),
+            reconciler=_only(Trigger.SCHEDULE),
             failure_queues=self.functions.failure_queues,
             shards=sorted(shards),
             broker_name=config.resource_name("broker"),

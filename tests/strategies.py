@@ -75,6 +75,7 @@ NEW_ORDERS = st.builds(
     stop_price=st.none() | INT64,
     post_only=st.booleans(),
     stp=st.sampled_from(StpMode),
+    protection_price=st.none() | INT64,
 )
 COMMANDS = st.one_of(
     NEW_ORDERS,
@@ -110,6 +111,7 @@ EVENTS = st.one_of(
         stop_price=st.none() | INT64,
         post_only=st.booleans(),
         stp=st.sampled_from(StpMode),
+        protection_price=st.none() | INT64,
     ),
     st.builds(
         OrderRejected,

@@ -15,7 +15,7 @@ so the cyclic garbage collector never has to walk a big book to free it.
 
 >>> side = BookSide(is_buy=True)
 >>> level = side.add(Order("o-1", "a-1", True, OrderType.LIMIT, TimeInForce.GTC, 100, 0, 5, 0,
-...                        StpMode.NONE, False, 1))
+...                        StpMode.NONE, False, 1, 0))
 >>> (side.best_price(), level.qty, level.count)
 (100, 5, 1)
 """
@@ -32,6 +32,9 @@ COMPACT_MIN: Final = 16
 
 class Order:
     """An open order. ``price`` is 0 for market-like orders and ``stop_price`` 0 for non-stops.
+
+    ``protection`` is a market-like order's own worst price (``NewOrder.protection_price``), 0
+    when it has none; the matcher tightens it by the band when it takes.
 
     ``qty`` is the total in force (after amends), ``filled`` what has traded, ``open_qty`` what
     still rests: ``qty == filled + open_qty`` while the order is open. ``arrival`` orders held
@@ -50,6 +53,7 @@ class Order:
         "order_type",
         "post_only",
         "price",
+        "protection",
         "qty",
         "stop_price",
         "stp",
@@ -70,6 +74,7 @@ class Order:
         stp: StpMode,
         post_only: bool,
         arrival: int,
+        protection: int,
     ) -> None:
         self.order_id = order_id
         self.account_id = account_id
@@ -84,6 +89,7 @@ class Order:
         self.stp = stp
         self.post_only = post_only
         self.arrival = arrival
+        self.protection = protection
         self.live = True
         self.held = False  # an untriggered stop, in the stop book rather than on a side
 

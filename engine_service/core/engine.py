@@ -26,7 +26,13 @@ import msgspec
 from engine_service.core.matcher import SymbolBook
 from engine_service.core.replay import BookReplayer, ReplayError
 from engine_service.core.snapshot import export_book, l2_view, l3_view, restore_book
-from engine_service.core.state import SNAPSHOT_VERSION, EngineState, L2View, L3View
+from engine_service.core.state import (
+    READABLE_VERSIONS,
+    SNAPSHOT_VERSION,
+    EngineState,
+    L2View,
+    L3View,
+)
 from exchange.domain import (
     CancelOrder,
     Command,
@@ -84,7 +90,10 @@ class Engine:
 
         True for a cancel or amend whose ``command_id`` was already applied (``apply`` would
         emit nothing for it) and for a ``NewOrder`` whose ``order_id`` is open or still in the
-        dedupe window (``apply`` would answer it with a ``DUPLICATE_ORDER_ID`` rejection).
+        dedupe window (``apply`` would answer it with a ``DUPLICATE_ORDER_ID`` rejection). That
+        includes an order id a cancel named before the order arrived: the runtime then drops the
+        late order unjournaled, as the engine's one answer for that id was the cancel's
+        ``UNKNOWN_ORDER``.
         """
         book = self.books.get(command.symbol)
         if book is None:
@@ -114,8 +123,14 @@ class Engine:
         return self.books[symbol].seq
 
     def last_price(self, symbol: str) -> int | None:
-        """The last trade price in ticks, or None before the first trade."""
+        """The last trade price in ticks (what stops trigger on), or None before the first trade."""
         return self.books[symbol].last_price or None
+
+    def band_reference(self, symbol: str) -> int | None:
+        """The price band's reference in ticks: the last trade of at least the instrument's
+        ``band_min_qty``, before one the instrument's ``reference_price``; None: no band."""
+        book = self.books[symbol]
+        return book.band_price or book.opening or None
 
     def l2(self, symbol: str, depth: int = 10) -> L2View:
         """Top ``depth`` levels per side with quantities and order counts."""
@@ -144,15 +159,17 @@ class Engine:
         ``instruments`` lacks is an error.
         """
         state = _decoder.decode(data)
-        if state.version != SNAPSHOT_VERSION:
-            raise ValueError(f"snapshot version {state.version}, expected {SNAPSHOT_VERSION}")
+        if state.version not in READABLE_VERSIONS:
+            raise ValueError(
+                f"snapshot version {state.version}, expected one of {READABLE_VERSIONS}"
+            )
         engine = cls(instruments, dedupe_window=dedupe_window)
         for book_state in state.books:
             book = engine.books.get(book_state.symbol)
             if book is None:
                 raise ValueError(f"snapshot holds {book_state.symbol}, not among the instruments")
             engine.books[book_state.symbol] = restore_book(
-                book_state, book.instrument, dedupe_window
+                book_state, book.instrument, dedupe_window, state.version
             )
         return engine
 

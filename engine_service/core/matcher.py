@@ -6,8 +6,15 @@ Event order within one command (every event takes the next ``seq`` of the symbol
   ``BookDelta`` of the maker's level (or, when self-trade prevention cancels a maker, its
   ``OrderCancelled`` followed by that delta); then the taker's end: the ``BookDelta`` of the level
   it rests on, or ``OrderExpired``, or its ``OrderCancelled`` (self-trade prevention). Nothing
-  follows a fully filled taker. A FOK that cannot fill completely is ``OrderAccepted`` then
-  ``OrderExpired`` with no trade.
+  follows a fully filled taker. A FOK that cannot fill completely (within its limit) is
+  ``OrderAccepted`` then ``OrderExpired`` with no trade.
+* A market order, and a stop once triggered, trades only within its limit: its
+  ``protection_price``, tightened to the band around the band's reference (``symbol``); with
+  neither, it has no limit. What it cannot fill ends in ``OrderExpired`` with reason
+  ``PRICE_PROTECTION`` when the other side still holds orders (all beyond its limit), and
+  ``MARKET_NO_LIQUIDITY`` when the other side is empty, limit or not. So a protected market
+  order is ``OrderAccepted``, its trades and deltas up to its limit, then ``OrderExpired``; a
+  protected stop is ``OrderAccepted`` alone, and when released the same after ``OrderTriggered``.
 * ``CancelOrder``: ``OrderCancelled``, then the level's ``BookDelta`` (none for a held stop).
 * ``AmendOrder``: ``OrderAmended`` then the level's ``BookDelta`` when priority is kept; when it is
   lost, ``OrderAmended``, the old level's ``BookDelta``, then matching and resting as for a new
@@ -15,7 +22,9 @@ Event order within one command (every event takes the next ``seq`` of the symbol
 * After any of these, stops the last trade price has reached are released one at a time in
   trigger order (see ``stops``): ``OrderTriggered``, then matching and the end as above.
 * A refused command is one ``OrderRejected``. A cancel or amend whose ``command_id`` was already
-  seen yields no events at all and takes no ``seq``.
+  seen yields no events at all and takes no ``seq``. A cancel or amend naming an order id never
+  seen is ``OrderRejected`` (``UNKNOWN_ORDER``) and cancels that id before its order arrives: a
+  later ``NewOrder`` with it is ``OrderRejected`` (``DUPLICATE_ORDER_ID``).
 
 This file is over the 400-line norm on purpose: it is the one hot path (new order, match, cancel,
 amend, stop release) that ``make build-engine`` compiles with mypyc, and keeping it in one module
@@ -27,7 +36,7 @@ from typing import Final
 
 from engine_service.core.book import BookSide, Level, Order
 from engine_service.core.rules import cancel_fields, check_new_order, new_order_fields
-from engine_service.core.symbol import BookCore, unknown_or_foreign
+from engine_service.core.symbol import BookCore
 from exchange.domain import (
     AmendOrder,
     BookDelta,
@@ -54,10 +63,12 @@ _GTC: Final = TimeInForce.GTC
 _FOK: Final = TimeInForce.FOK
 _NO_STP: Final = StpMode.NONE
 _CANCEL_NEWEST: Final = StpMode.CANCEL_NEWEST
-_DEFAULT_STP: Final = OrderAccepted.__struct_defaults__[-1]
+_DEFAULT_STP: Final = StpMode.CANCEL_NEWEST  # OrderAccepted's default
 _CANCEL_OLDEST: Final = StpMode.CANCEL_OLDEST
 _STP: Final = CancelReason.SELF_TRADE_PREVENTION
 _USER: Final = CancelReason.USER_REQUESTED
+_NO_LIQUIDITY: Final = ExpireReason.MARKET_NO_LIQUIDITY
+_PROTECTION: Final = ExpireReason.PRICE_PROTECTION
 # Event classes as constants: compiled, a call then needs no lookup in the module's globals.
 _ACCEPTED: Final = OrderAccepted
 _TRADE: Final = Trade
@@ -75,11 +86,11 @@ class SymbolBook(BookCore):
     # -- commands -------------------------------------------------------------------------------
     def new_order(self, cmd: NewOrder) -> list[Event]:
         (_, ts, order_id, account_id, client_order_id, side, kind, tif, qty, price, stop_price,
-         post_only, stp, _protection) = new_order_fields(cmd)  # fmt: skip
+         post_only, stp, protection) = new_order_fields(cmd)  # fmt: skip
         seen = self.seen_orders
         # An open order's id is in the window unless the window has evicted it since.
         if not seen.add(order_id) or (seen.evicted and order_id in self.orders):
-            return self._reject(cmd, RejectReason.DUPLICATE_ORDER_ID, "order id already used")
+            return self._reject(cmd, RejectReason.DUPLICATE_ORDER_ID, self._duplicate(order_id))
         if not self.trading:
             return self._reject(cmd, RejectReason.INSTRUMENT_NOT_TRADING, self._status())
         rejection = check_new_order(
@@ -88,9 +99,11 @@ class SymbolBook(BookCore):
             tif,
             price,
             stop_price,
+            protection=protection,
             post_only=post_only,
             min_lots=self.min_lots,
             max_lots=self.max_lots,
+            max_price=self.max_price,
         )
         if rejection is not None:
             return self._reject(cmd, rejection[0], rejection[1])
@@ -104,7 +117,7 @@ class SymbolBook(BookCore):
                     cmd, RejectReason.POST_ONLY_WOULD_TAKE, "post-only order would take"
                 )
         self.seq += 1
-        if stop_price is None and not post_only and stp is _DEFAULT_STP:
+        if stop_price is None and protection is None and not post_only and stp is _DEFAULT_STP:
             # The common case, built without the fields at their defaults: msgspec pays for
             # every keyword it matches, and this is the hottest event.
             accepted = _ACCEPTED(
@@ -136,6 +149,7 @@ class SymbolBook(BookCore):
                 stop_price=stop_price,
                 post_only=post_only,
                 stp=stp,
+                protection_price=protection,
             )
         events: list[Event] = [accepted]
         self.arrival += 1
@@ -152,6 +166,7 @@ class SymbolBook(BookCore):
             stp,
             post_only,
             self.arrival,
+            0 if protection is None else protection,
         )
         if stop_price is not None:
             self.orders[order_id] = order
@@ -170,7 +185,7 @@ class SymbolBook(BookCore):
         if order is None or order.account_id != account_id:
             if order is not None:
                 self.orders[order_id] = order  # not theirs to cancel: put it back
-            return [self._refuse(cmd, unknown_or_foreign(order_id, order))]
+            return [self._refuse(cmd, self._not_open(order_id, order))]
         self.seq += 1
         events: list[Event] = [
             _CANCELLED(
@@ -254,6 +269,7 @@ class SymbolBook(BookCore):
             order.stp,
             order.post_only,
             self.arrival,
+            order.protection,
         )
         self._take(replacement, events, ts)
         if self.stops.count and self.last_price:
@@ -266,7 +282,10 @@ class SymbolBook(BookCore):
         is_buy = taker.is_buy
         opposite = self.asks if is_buy else self.bids
         price = taker.price
-        threshold = _NO_LIMIT if price == 0 else (-price if is_buy else price)
+        if price:
+            threshold = -price if is_buy else price
+        else:
+            threshold = self._market_threshold(is_buy, taker.protection)
         if taker.tif is _FOK and not self._fillable(taker, opposite, threshold):
             self._expire(taker, events, ts, ExpireReason.FOK_NOT_FILLABLE)
             return
@@ -286,7 +305,25 @@ class SymbolBook(BookCore):
         elif price:
             self._expire(taker, events, ts, ExpireReason.IOC_REMAINDER)
         else:
-            self._expire(taker, events, ts, ExpireReason.MARKET_NO_LIQUIDITY)
+            # Liquidity left on the other side is all beyond the taker's limit: protection
+            # stopped it. An empty side would have stopped it whatever its limit.
+            self._expire(taker, events, ts, _PROTECTION if opposite.keys else _NO_LIQUIDITY)
+
+    def _market_threshold(self, is_buy: bool, protection: int) -> int:
+        """The threshold key of a market-like taker: its protection price (0: none), tightened
+        to the band around the band's reference; ``_NO_LIMIT`` when it has neither."""
+        limit = protection
+        reference = self.band_price or self.opening
+        if reference:
+            low, high = self._band(reference)
+            if is_buy:
+                if not limit or limit > high:
+                    limit = high
+            elif limit < low:
+                limit = low
+        if not limit:
+            return _NO_LIMIT
+        return -limit if is_buy else limit
 
     def _match(
         self, taker: Order, opposite: BookSide, threshold: int, events: list[Event], ts: int
@@ -336,6 +373,8 @@ class SymbolBook(BookCore):
             level.qty -= fill
             price = level.price
             self.last_price = price
+            if fill >= self.band_min:
+                self.band_price = price
             self.seq += 1
             events.append(
                 _TRADE(

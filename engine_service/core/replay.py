@@ -6,6 +6,10 @@ Each event is applied as the fact it records; nothing is matched again. A taker 
 aside until the ``BookDelta`` that rests it (the only delta on the taker's own side and price
 whose total includes it), its ``OrderExpired`` or its self-trade ``OrderCancelled``. Every delta
 is checked against the rebuilt level, so a journal that does not fit the book fails loudly.
+
+A ``Trade`` moves the last price and, when at least the band's minimum quantity, the band's
+reference; an ``UNKNOWN_ORDER`` refusal of an order id the book has never seen flags it as
+cancelled before arrival, as the matcher did.
 """
 
 from engine_service.core.book import BookSide, Order
@@ -19,6 +23,7 @@ from exchange.domain import (
     OrderExpired,
     OrderRejected,
     OrderTriggered,
+    RejectReason,
     Side,
     Trade,
 )
@@ -55,10 +60,7 @@ class BookReplayer:
         elif isinstance(event, OrderTriggered):
             self._triggered(event)
         elif isinstance(event, OrderRejected):
-            if event.command_id is not None:
-                book.seen_commands.add(event.command_id)
-            else:
-                book.seen_orders.add(event.order_id)
+            self._rejected(event)
 
     # -- one method per event -------------------------------------------------------------------
     def _accepted(self, event: OrderAccepted) -> None:
@@ -78,6 +80,7 @@ class BookReplayer:
             event.stp,
             event.post_only,
             book.arrival,
+            event.protection_price or 0,
         )
         if order.stop_price:
             book.orders[order.order_id] = order
@@ -114,6 +117,8 @@ class BookReplayer:
         if taker.open_qty == 0:
             self.taker = None
         book.last_price = event.price
+        if event.qty >= book.band_min:
+            book.band_price = event.price
 
     def _delta(self, event: BookDelta) -> None:
         is_buy = event.side is Side.BUY
@@ -134,6 +139,20 @@ class BookReplayer:
         state = (0, 0) if level is None or level.count == 0 else (level.qty, level.count)
         if state != (event.qty, event.orders):
             raise ReplayError(f"{self.book.symbol}: delta at seq {event.seq} does not fit the book")
+
+    def _rejected(self, event: OrderRejected) -> None:
+        book = self.book
+        if event.command_id is None:
+            book.seen_orders.add(event.order_id)
+            return
+        book.seen_commands.add(event.command_id)
+        order_id = event.order_id
+        if (
+            event.reason is RejectReason.UNKNOWN_ORDER
+            and not book.seen_orders.has(order_id)
+            and order_id not in book.orders
+        ):
+            book.seen_orders.flag(order_id)  # see ``SymbolBook._not_open``
 
     def _cancelled(self, event: OrderCancelled) -> None:
         book = self.book
@@ -177,6 +196,7 @@ class BookReplayer:
             order.stp,
             order.post_only,
             book.arrival,
+            order.protection,
         )
 
     # -- helpers --------------------------------------------------------------------------------

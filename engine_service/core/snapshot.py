@@ -1,14 +1,16 @@
 """Snapshot and restore of one symbol's book, and its L2 / L3 views.
 
 ``restore(export(book))`` gives a book whose future events are identical to the original's: queue
-order, held stops and their arrival order, counters, the last trade price and the dedupe windows
-are all kept. Dead entries awaiting compaction are not: they never change an event.
+order, held stops and their arrival order, counters, the last trade price, the band's reference
+and the dedupe windows are all kept. Dead entries awaiting compaction are not: they never change
+an event.
 """
 
 from engine_service.core.book import BookSide, Order
 from engine_service.core.matcher import SymbolBook
 from engine_service.core.recent import RecentIds
 from engine_service.core.state import (
+    SNAPSHOT_VERSION,
     BookState,
     L2View,
     L3Level,
@@ -34,6 +36,7 @@ def _order_state(order: Order) -> OrderState:
         order.stp,
         order.post_only,
         order.arrival,
+        order.protection,
     )
 
 
@@ -51,6 +54,7 @@ def _order(state: OrderState) -> Order:
         state.stp,
         state.post_only,
         state.arrival,
+        state.protection,
     )
 
 
@@ -70,15 +74,22 @@ def export_book(book: SymbolBook) -> BookState:
         stops=[_order_state(order) for order in book.stops.held()],
         seen_orders=book.seen_orders.as_list(),
         seen_commands=book.seen_commands.as_list(),
+        band_price=book.band_price,
+        cancelled_early=book.seen_orders.flagged_list(),
     )
 
 
-def restore_book(state: BookState, instrument: Instrument, dedupe_window: int) -> SymbolBook:
+def restore_book(
+    state: BookState, instrument: Instrument, dedupe_window: int, version: int = SNAPSHOT_VERSION
+) -> SymbolBook:
+    """The book ``state`` describes. A version 1 snapshot predates the band's own reference: its
+    band followed every trade, so its last trade becomes the band's reference."""
     if state.symbol != instrument.symbol:
         raise ValueError(f"snapshot of {state.symbol} restored for {instrument.symbol}")
     book = SymbolBook(instrument, dedupe_window)
     book.seq = state.seq
     book.last_price = state.last_price
+    book.band_price = state.last_price if version == 1 else state.band_price
     book.arrival = state.arrival
     for item in state.resting:
         order = _order(item)
@@ -88,7 +99,7 @@ def restore_book(state: BookState, instrument: Instrument, dedupe_window: int) -
         order = _order(item)
         book.orders[order.order_id] = order
         book.stops.add(order)
-    book.seen_orders = RecentIds(dedupe_window, state.seen_orders)
+    book.seen_orders = RecentIds(dedupe_window, state.seen_orders, state.cancelled_early)
     book.seen_commands = RecentIds(dedupe_window, state.seen_commands)
     return book
 

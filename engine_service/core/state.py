@@ -2,7 +2,12 @@
 
 These are msgspec Structs, so a snapshot is compact msgpack and a view encodes straight to JSON or
 msgpack for Redis and WebSocket clients. Field order is part of the snapshot format: bump
-``SNAPSHOT_VERSION`` when it changes.
+``SNAPSHOT_VERSION`` when it changes, and add fields only at the end, with a default, so older
+snapshots still decode (``READABLE_VERSIONS``; ``snapshot.restore_book`` fills in what they lack).
+
+Version 2 added each order's ``protection`` and each book's ``band_price`` and
+``cancelled_early`` (order ids cancelled before their order arrived, a subset of
+``seen_orders``).
 """
 
 from typing import Final
@@ -11,7 +16,8 @@ from msgspec import Struct
 
 from exchange.domain import OrderType, StpMode, TimeInForce
 
-SNAPSHOT_VERSION: Final = 1
+SNAPSHOT_VERSION: Final = 2
+READABLE_VERSIONS: Final = (1, 2)
 
 
 class OrderState(Struct, frozen=True, array_like=True, gc=False):
@@ -29,13 +35,15 @@ class OrderState(Struct, frozen=True, array_like=True, gc=False):
     stp: StpMode
     post_only: bool
     arrival: int
+    protection: int = 0  # version 2
 
 
 class BookState(Struct, frozen=True, array_like=True):
     """Everything one symbol's future events depend on.
 
     ``resting`` lists each side's levels best first, each level oldest first; ``stops`` lists the
-    held stops by arrival; the dedupe windows are oldest first.
+    held stops by arrival; the dedupe windows are oldest first. ``band_price`` is the last trade
+    that moved the band's reference (0: none yet; see ``symbol``).
     """
 
     symbol: str
@@ -46,6 +54,8 @@ class BookState(Struct, frozen=True, array_like=True):
     stops: list[OrderState]
     seen_orders: list[str]
     seen_commands: list[str]
+    band_price: int = 0  # version 2
+    cancelled_early: list[str] = []  # version 2
 
 
 class EngineState(Struct, frozen=True, array_like=True):

@@ -11,7 +11,7 @@ dead entries outnumber live ones, so memory stays bounded under cancel churn.
 >>> from exchange.domain import OrderType, StpMode, TimeInForce
 >>> stops = StopBook()
 >>> stops.add(Order("s-1", "a", True, OrderType.STOP, TimeInForce.IOC, 0, 105, 1, 0,
-...                 StpMode.NONE, False, 1))
+...                 StpMode.NONE, False, 1, 110))
 >>> stops.pop_due(104) is None, stops.pop_due(105).order_id, stops.count
 (True, 's-1', 0)
 """

@@ -2,13 +2,18 @@
 building events with the next ``seq``, and the checks that need the book (band, post-only).
 
 ``SymbolBook`` (in ``matcher``) adds the command handlers and the matching on top.
+
+The band's reference is ``band_price``, the price of the last trade of at least the instrument's
+``band_min_qty`` (so one-lot trades, e.g. an account trading with itself, cannot walk it), and
+before any such trade the instrument's ``reference_price`` (``opening``); with neither there is
+no band. ``last_price`` is the last trade of any size: it only triggers stops.
 """
 
 from typing import Final
 
 from engine_service.core.book import BookSide, Level, Order
 from engine_service.core.recent import RecentIds
-from engine_service.core.rules import Rejection, check_quantity
+from engine_service.core.rules import NO_MAX_PRICE, Rejection, check_price, check_quantity
 from engine_service.core.stops import StopBook
 from exchange.domain import (
     AmendOrder,
@@ -45,8 +50,13 @@ class BookCore:
         self.asks = BookSide(False)
         self.orders: dict[str, Order] = {}  # every open order: resting or held stop
         self.stops = StopBook()
+        self.max_price = instrument.max_price_ticks or NO_MAX_PRICE
         self.seq = 0
-        self.last_price = 0  # 0 until the first trade: no reference, no band
+        self.last_price = 0  # the last trade (0 before the first): what stops trigger on
+        # The band's reference (module docstring): ``band_price or opening``, 0 = no band.
+        self.band_min = instrument.band_min_lots or 0
+        self.band_price = 0
+        self.opening = instrument.reference_ticks or 0
         self.arrival = 0
         self.seen_orders = RecentIds(dedupe_window)
         self.seen_commands = RecentIds(dedupe_window)
@@ -86,16 +96,25 @@ class BookCore:
         best = (self.asks if is_buy else self.bids).best_price()
         return best is not None and (best <= price if is_buy else best >= price)
 
-    def _check_band(self, price: int) -> Rejection | None:
-        reference = self.last_price
-        if not reference:
-            return None
+    def _band(self, reference: int) -> tuple[int, int]:
+        """The lowest and highest price allowed around ``reference`` (cached: it is exact
+        rational arithmetic)."""
         band = self._bands.get(reference)
         if band is None:
             if len(self._bands) >= 4096:
                 self._bands.clear()
             band = self.instrument.band(reference)
             self._bands[reference] = band
+        return band
+
+    def _check_band(self, price: int) -> Rejection | None:
+        reference = self.band_price or self.opening
+        if not reference:
+            return None
+        # The cache looked up here first: every limit order passes, and a call costs more.
+        band = self._bands.get(reference)
+        if band is None:
+            band = self._band(reference)
         if band[0] <= price <= band[1]:
             return None
         return (
@@ -115,8 +134,10 @@ class BookCore:
             )
         if cmd.price is None and cmd.qty is None:
             return RejectReason.INVALID_ORDER, "amend changes neither price nor quantity"
-        if cmd.price is not None and cmd.price <= 0:
-            return RejectReason.INVALID_PRICE, f"price must be positive, was {cmd.price}"
+        if cmd.price is not None:
+            rejection = check_price("price", cmd.price, self.max_price)
+            if rejection is not None:
+                return rejection
         if cmd.qty is not None:
             if cmd.qty <= 0:
                 return RejectReason.INVALID_QUANTITY, f"quantity must be positive, was {cmd.qty}"
@@ -137,8 +158,33 @@ class BookCore:
         """The open order a cancel or amend names, or the rejection to answer with."""
         order = self.orders.get(cmd.order_id)
         if order is None or order.account_id != cmd.account_id:
-            return self._refuse(cmd, unknown_or_foreign(cmd.order_id, order))
+            return self._refuse(cmd, self._not_open(cmd.order_id, order))
         return order
+
+    def _not_open(self, order_id: str, order: Order | None) -> Rejection:
+        """Why a cancel or amend cannot touch ``order_id``: not this account's, or not open.
+
+        An id the engine has never seen takes effect as cancelled before its order arrived: it
+        joins the dedupe window, flagged, so the order is refused should it come later. The API
+        settles an ambiguous publish by cancelling the order id, and reads ``UNKNOWN_ORDER`` as
+        "the engine never took the order": that answer must stay true. (An amend does the same,
+        because its rejection looks exactly like a cancel's to everyone downstream and to replay.)
+        """
+        if order is not None:
+            return RejectReason.NOT_ORDER_OWNER, "order of another account"
+        if self.seen_orders.has(order_id):
+            return RejectReason.UNKNOWN_ORDER, f"no open order {order_id}"
+        self.seen_orders.flag(order_id)
+        return (
+            RejectReason.UNKNOWN_ORDER,
+            f"no order {order_id} has arrived; its id is cancelled, so it can never arrive",
+        )
+
+    def _duplicate(self, order_id: str) -> str:
+        """The detail of a ``DUPLICATE_ORDER_ID`` rejection."""
+        if self.seen_orders.is_flagged(order_id):
+            return f"order id {order_id} was cancelled before the order arrived"
+        return f"order id {order_id} already used"
 
     def _status(self) -> str:
         return f"{self.symbol} is {self.instrument.status}"
@@ -171,9 +217,3 @@ class BookCore:
             command_id=command_id,
             detail=detail,
         )
-
-
-def unknown_or_foreign(order_id: str, order: Order | None) -> Rejection:
-    if order is None:
-        return RejectReason.UNKNOWN_ORDER, f"no open order {order_id}"
-    return RejectReason.NOT_ORDER_OWNER, "order of another account"

@@ -21,6 +21,7 @@ def compose(settings: OrdersSettings, *, sink: CommandSink | None = None) -> Ord
     from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415
     from exchange.orders.dynamo import DynamoOrderStore  # noqa: PLC0415
     from exchange.orders.idempotency import IdempotentRunner  # noqa: PLC0415
+    from exchange.orders.keys_dynamo import DynamoOrderKeys  # noqa: PLC0415
     from exchange.orders.publisher import RabbitCommandSink  # noqa: PLC0415
     from exchange.tables import bind_tables  # noqa: PLC0415
 
@@ -29,10 +30,12 @@ def compose(settings: OrdersSettings, *, sink: CommandSink | None = None) -> Ord
     return OrderService(
         instruments=instruments,
         store=DynamoOrderStore(),
+        keys=DynamoOrderKeys(),
         ledger=PostgresLedger.from_settings(settings, instruments),
         sink=sink or RabbitCommandSink.from_settings(settings),
         idempotency=IdempotentRunner.from_settings(settings),
         max_open_orders=settings.max_open_orders,
+        market_makers=settings.market_maker_accounts,
     )
 
 

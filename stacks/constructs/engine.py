@@ -18,6 +18,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
 from exchange.observability import METRICS_NAMESPACE
@@ -73,6 +74,25 @@ class Engine(Construct):
             encryption_key=key,
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
+        # The key the engine signs its Redis snapshot with (engine_service.adapters.snapshots): the
+        # engine tasks alone read it, so nothing else that reaches Redis can forge a book.
+        self.snapshot_key = secretsmanager.Secret(
+            self,
+            "SnapshotKey",
+            description=f"HMAC key of the {environment} engine's Redis snapshots (engine only)",
+            encryption_key=key,
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                password_length=64, exclude_punctuation=True
+            ),
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            self.snapshot_key,
+            {
+                "AwsSolutions-SMG4": "Rotating needs no coordination: a snapshot signed with the"
+                " old key is refused once and the S3 one loads; the runbook puts a new value.",
+            },
+        )
         image = ecs.ContainerImage.from_asset(
             str(constants.REPO_ROOT),
             file=constants.ENGINE_DOCKERFILE,
@@ -88,6 +108,7 @@ class Engine(Construct):
             env_var(EngineSettings, "redis_url"): cache.url,
             env_var(EngineSettings, "journal_stream"): journal.stream.stream_name,
             env_var(EngineSettings, "snapshot_bucket"): snapshots.bucket_name,
+            env_var(EngineSettings, "snapshot_hmac_secret_arn"): self.snapshot_key.secret_arn,
             env_var(EngineSettings, "health_port"): str(HEALTH_PORT),
         }
         self.services: dict[str, ecs.Ec2Service] = {}
@@ -130,12 +151,14 @@ class Engine(Construct):
             )
             self._grant(task.task_role, journal=journal, snapshots=snapshots, key=key)
             broker.secret.grant_read(task.task_role)
+            self.snapshot_key.grant_read(task.task_role)
             snapshot_objects = render(self, snapshots.arn_for_objects("*"))
             acknowledge(
                 task,
                 {
                     "AwsSolutions-ECS2": "Only non-secret settings are environment variables;"
-                    " the broker password stays in Secrets Manager (the task reads it by ARN).",
+                    " the broker password and the snapshot key stay in Secrets Manager (the"
+                    " task reads them by ARN).",
                     "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken has no resource"
                     " scope; every other action names the stream, bucket, key or secret.",
                     f"AwsSolutions-IAM5[Resource::{snapshot_objects}]": (

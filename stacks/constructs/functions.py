@@ -1,11 +1,13 @@
 """Every Lambda of ``lambdas.catalog.FUNCTIONS``, built by one factory.
 
 Each function gets its own role with exactly its tables (read or read/write), the secrets and
-network paths its ``needs`` name, its log group, and its trigger's event source. REST and WebSocket
-routes are attached by the API construct, which owns the APIs.
+network paths its ``needs`` name, its log group, and its trigger's event source: a Kinesis event
+source mapping on the journal, an EventBridge schedule, or an Amazon MQ event source mapping on
+each shard's dead-letter queue. REST and WebSocket routes are attached by the API construct, which
+owns the APIs.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -14,6 +16,8 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -23,6 +27,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from exchange.messaging import dead_letter_queue
 from exchange.settings import cognito_issuer, jwks_url_of
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
@@ -30,10 +35,23 @@ from lambdas.environment import function_environment
 from stacks import constants
 from stacks.constructs.data import BookCache, LedgerDatabase
 from stacks.constructs.grants import key_statement, table_statement
-from stacks.constructs.messaging import Broker, Journal
+from stacks.constructs.messaging import BROKER_VIRTUAL_HOST, Broker, Journal
 from stacks.constructs.nag import acknowledge, render
 
 _VPC_NEEDS = frozenset({Need.BROKER, Need.LEDGER, Need.REDIS})
+# What Lambda does with a function's role in a VPC: its ENIs (AWSLambdaVPCAccessExecutionRole's
+# actions; CDK attaches that policy only to roles it makes itself).
+_ENI_ACTIONS = (
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:CreateNetworkInterface",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:UnassignPrivateIpAddresses",
+)
+# What an Amazon MQ event source mapping reads with the function's role, besides the broker's
+# secret ("Using Lambda with Amazon MQ", execution role permissions): the broker's network.
+_MQ_NETWORK_ACTIONS = ("ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")
+MQ_BATCH_SIZE = 10
 _INDEXES = {spec.logical_name: [index.name for index in spec.indexes] for spec in TABLE_SPECS}
 
 
@@ -59,6 +77,8 @@ class FunctionDeps:
     user_pool: cognito.IUserPool
     user_pool_client: cognito.IUserPoolClient
     user_pool_region: str
+    shards: Sequence[str]  # each has a dead-letter queue for the AMAZON_MQ functions
+    primary: bool  # schedules run in the primary; failover enables the DR region's
 
 
 class Functions(Construct):
@@ -140,10 +160,17 @@ class Functions(Construct):
         if spec.tables:
             writes = "write" in spec.tables.values()
             role.add_to_policy(key_statement(deps.region_key.key_arn, write=writes))
+        if in_vpc:
+            role.add_to_policy(iam.PolicyStatement(actions=list(_ENI_ACTIONS), resources=["*"]))
         for need in sorted(spec.needs):
             self._wire_need(need, function)
-        if spec.trigger is Trigger.KINESIS:
-            self._subscribe(spec, function, scope)
+        match spec.trigger:
+            case Trigger.KINESIS:
+                self._subscribe(spec, function, scope)
+            case Trigger.SCHEDULE:
+                self._schedule(spec, function, scope)
+            case Trigger.AMAZON_MQ:
+                self._consume_dead_letters(function, role, scope)
         self._acknowledge(spec, role)
         return function
 
@@ -227,11 +254,62 @@ class Functions(Construct):
         )
         function.add_event_source(source)
 
+    def _schedule(self, spec: FunctionSpec, function: lambda_.Function, scope: Construct) -> None:
+        """An EventBridge rule every ``spec.every_minutes``. The next run is the retry, so a
+        failed run is not retried (nor is a run that waited past the next one)."""
+        if spec.every_minutes is None:
+            raise ValueError(f"{spec.name} is scheduled but has no every_minutes")
+        rule = events.Rule(
+            scope,
+            "Schedule",
+            description=f"Runs {spec.name} every {spec.every_minutes} minute(s)",
+            schedule=events.Schedule.rate(Duration.minutes(spec.every_minutes)),
+            enabled=self._deps.primary,
+        )
+        rule.add_target(targets.LambdaFunction(function, retry_attempts=0))
+        function.configure_async_invoke(
+            retry_attempts=0, max_event_age=Duration.minutes(spec.every_minutes)
+        )
+
+    def _consume_dead_letters(
+        self, function: lambda_.Function, role: iam.Role, scope: Construct
+    ) -> None:
+        """One Amazon MQ event source mapping per shard's dead-letter queue ("Using Lambda with
+        Amazon MQ"): PLAIN auth with the broker's secret (BASIC_AUTH), the default virtual host.
+        The mapping's pollers join the broker's subnets with its security group."""
+        broker = self._deps.broker
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["mq:DescribeBroker"], resources=[broker.broker.attr_arn])
+        )
+        role.add_to_policy(iam.PolicyStatement(actions=list(_MQ_NETWORK_ACTIONS), resources=["*"]))
+        broker.allow_event_source_mappings()
+        for shard in self._deps.shards:
+            mapping = lambda_.CfnEventSourceMapping(
+                scope,
+                f"DeadLetters-{shard}",
+                function_name=function.function_name,
+                event_source_arn=broker.broker.attr_arn,
+                queues=[dead_letter_queue(shard)],
+                batch_size=MQ_BATCH_SIZE,
+                maximum_batching_window_in_seconds=1,
+                source_access_configurations=[
+                    lambda_.CfnEventSourceMapping.SourceAccessConfigurationProperty(
+                        type="BASIC_AUTH", uri=broker.secret.secret_arn
+                    ),
+                    lambda_.CfnEventSourceMapping.SourceAccessConfigurationProperty(
+                        type="VIRTUAL_HOST", uri=BROKER_VIRTUAL_HOST
+                    ),
+                ],
+            )
+            # Lambda checks the role's permissions when the mapping is created.
+            mapping.node.add_dependency(role)
+
     def _acknowledge(self, spec: FunctionSpec, role: iam.Role) -> None:
         deps = self._deps
         reasons = {
-            "AwsSolutions-IAM5[Resource::*]": "X-Ray PutTraceSegments/PutTelemetryRecords and"
-            " the VPC ENI actions have no resource-level permissions; nothing else is '*'.",
+            "AwsSolutions-IAM5[Resource::*]": "X-Ray PutTraceSegments/PutTelemetryRecords, the"
+            " VPC ENI actions and the EC2 Describe* calls of an Amazon MQ event source mapping"
+            " have no resource-level permissions; nothing else is '*'.",
         }
         if spec.trigger is Trigger.KINESIS or Need.BROKER in spec.needs or spec.tables:
             for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):

@@ -19,6 +19,7 @@ from stacks.constructs.nag import acknowledge
 
 # Amazon MQ refuses commas, colons and equals signs in passwords; the rest would break a URL.
 BROKER_EXCLUDED_CHARACTERS = " ,:=%+~`#$&*()|[]{}:;<>?!'/@\"\\"
+BROKER_VIRTUAL_HOST = "/"  # the queues' (exchange.messaging declares them on the default vhost)
 
 
 class Broker(Construct):
@@ -110,6 +111,21 @@ class Broker(Construct):
     def allow_from(self, peer: ec2.IConnectable) -> None:
         self.security_group.connections.allow_from(
             peer, ec2.Port.tcp(constants.BROKER_AMQPS_PORT), "AMQPS"
+        )
+
+    def allow_event_source_mappings(self) -> None:
+        """An Amazon MQ event source mapping's pollers run in the broker's subnets with the
+        broker's security group ("Using Lambda with Amazon MQ", network security): AMQPS from and
+        to that group, and HTTPS out to Lambda, STS and Secrets Manager. Idempotent."""
+        if self.node.try_find_child("EventSourceMappings") is not None:
+            return
+        Construct(self, "EventSourceMappings")  # marks the rules as added
+        amqps = ec2.Port.tcp(constants.BROKER_AMQPS_PORT)
+        group = self.security_group
+        group.add_ingress_rule(group, amqps, "AMQPS from Lambda's event source mapping pollers")
+        group.add_egress_rule(group, amqps, "AMQPS from the pollers to the broker")
+        group.add_egress_rule(
+            ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "The pollers' calls to Lambda, STS and Secrets"
         )
 
 

@@ -1,7 +1,13 @@
 """One CloudWatch dashboard per region and the alarms that page, through a KMS-encrypted topic.
 
 Engine figures come from its EMF metrics (namespace ``Exchange``, dimensions ``service=engine`` and
-``shard``; see ``engine_service/telemetry.py``).
+``shard``; see ``engine_service/telemetry.py``). The functions' own EMF metrics carry the dimension
+``service=<function name>`` (Powertools' service name is the function's).
+
+Money safety pages on: a dead-lettered command, a journal gap or quarantined record in any stream
+consumer, a snapshot store that fails or holds a snapshot that does not verify, and orders the
+reconciler has cancelled that stay pending (the engine is not answering) for ten minutes.
+Reconciliations themselves are normal and only graphed.
 """
 
 from collections.abc import Mapping, Sequence
@@ -30,6 +36,19 @@ JOURNAL_WRITE_LIMIT_MS = 50
 QUEUE_DEPTH_LIMIT = 10_000
 AURORA_CPU_LIMIT = 80
 AURORA_CONNECTIONS_LIMIT = 800
+STUCK_ORDERS_MINUTES = 10  # orders pending after their reconcile this long: the engine is mute
+
+
+def _emitted(metric: str, service: str, statistic: str = "Sum") -> cloudwatch.Metric:
+    """A function's own EMF metric (``service`` is the function's name)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=metric,
+        dimensions_map={"service": service},
+        statistic=statistic,
+        period=ONE_MINUTE,
+        label=f"{metric} {service}",
+    )
 
 
 def _engine(metric: str, shard: str, statistic: str = "Average") -> cloudwatch.Metric:
@@ -55,6 +74,8 @@ class Monitoring(Construct):
         rest_stage: apigw.Stage,
         functions: Mapping[str, lambda_.Function],
         consumers: Sequence[str],
+        dead_letter_consumer: str,
+        reconciler: str,
         failure_queues: Mapping[str, sqs.IQueue],
         shards: Sequence[str],
         broker_name: str,
@@ -101,10 +122,23 @@ class Monitoring(Construct):
                 queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
                 0,
             )
+        journal_faults = []
+        for consumer in consumers:
+            for fault in ("JournalSequenceGaps", "JournalQuarantined"):
+                metric = _emitted(fault, consumer)
+                journal_faults.append(metric)
+                self._alarm(f"{fault}-{consumer}", metric, 0)
+
+        dead_letters = _emitted("DeadLetteredCommands", dead_letter_consumer)
+        reconciled = _emitted("OrdersReconciled", reconciler)
+        stuck = _emitted("ReconcilerStuckOrders", reconciler, "Maximum")
+        self._alarm("DeadLetteredCommands", dead_letters, 0)
+        self._alarm("ReconcilerStuckOrders", stuck, 0, periods=STUCK_ORDERS_MINUTES)
 
         commands = [_engine("CommandsPerSecond", shard) for shard in shards]
         journal = [_engine("JournalWriteLatency", shard, "p99") for shard in shards]
         recovery = [_engine("RecoveryTime", shard, "Maximum") for shard in shards]
+        snapshot_faults = []
         for shard in shards:
             self._alarm(
                 f"JournalLatency-{shard}",
@@ -113,6 +147,11 @@ class Monitoring(Construct):
                 periods=5,
                 datapoints=3,
             )
+            # Redis or S3 failing: the engine goes on (degraded), so only this says so.
+            for fault in ("SnapshotStoreFailures", "SnapshotsRefused"):
+                metric = _engine(fault, shard, "Sum")
+                snapshot_faults.append(metric)
+                self._alarm(f"{fault}-{shard}", metric, 0)
         queue_depth = [
             cloudwatch.Metric(
                 namespace="AWS/AmazonMQ",
@@ -165,6 +204,9 @@ class Monitoring(Construct):
                 ("Journal write latency p99 (ms)", journal),
                 ("Engine recovery time (ms)", recovery),
                 ("Kinesis consumer iterator age (ms)", iterator_ages),
+                ("Journal gaps / quarantined records", journal_faults),
+                ("Dead letters / orders reconciled / stuck", [dead_letters, reconciled, stuck]),
+                ("Snapshot store failures / refused snapshots", snapshot_faults),
                 ("MQ command queue depth", queue_depth),
                 ("DynamoDB throttles", table_throttles),
                 ("Aurora CPU (%)", [cpu]),

@@ -85,3 +85,30 @@ def test_engine_logs_are_kept_and_encrypted(resources: dict[str, Resources], sta
     for name, group in groups.items():
         assert group["Properties"]["RetentionInDays"] > 0, name
         assert group["Properties"]["KmsKeyId"], name
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_the_engine_alone_reads_the_key_that_signs_its_redis_snapshots(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    # Given the engine's snapshot key: a generated secret of its own
+    (key_id,) = [
+        n for n in of_type(resources[stack], "AWS::SecretsManager::Secret") if "SnapshotKey" in n
+    ]
+    # Then every shard's task is told where it is
+    tasks = of_type(resources[stack], "AWS::ECS::TaskDefinition")
+    roles = set()
+    for task in tasks.values():
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        env = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert env["EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN"] == {"Ref": key_id}
+        roles.add(task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0])
+    # And only the engine's task roles may read it (no function's role: Redis is shared with them)
+    readers: set[str] = set()
+    for policy in of_type(resources[stack], "AWS::IAM::Policy").values():
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            resources_ = statement["Resource"]
+            named = resources_ if isinstance(resources_, list) else [resources_]
+            if {"Ref": key_id} in named:
+                readers.update(role["Ref"] for role in policy["Properties"]["Roles"])
+    assert readers == roles

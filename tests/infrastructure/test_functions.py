@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 
+from exchange.messaging import ShardMap, dead_letter_queue
 from exchange.settings import env_var
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
 from lambdas.environment import POWERTOOLS_SWITCHES
 from stacks import constants
 from stacks.constructs.grants import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
-from tests.infrastructure.conftest import MAIN_STACKS, Resources, flatten, of_type
+from tests.infrastructure.conftest import MAIN_STACKS, PRIMARY, Resources, flatten, of_type
 
 SPECS = list(FUNCTIONS.values())
 CASES = [(stack, spec) for stack in MAIN_STACKS for spec in SPECS]
@@ -181,6 +182,8 @@ def test_each_journal_consumer_has_a_guarded_event_source_mapping(
     }
     by_function = {}
     for mapping in mappings.values():
+        if "Queues" in mapping["Properties"]:
+            continue  # an Amazon MQ mapping (below)
         target = mapping["Properties"]["FunctionName"]["Ref"]
         by_function[resources[stack][target]["Properties"]["FunctionName"]] = mapping["Properties"]
     assert set(by_function) == {f"exchange-prod-{spec.name}" for spec in KINESIS}
@@ -210,3 +213,106 @@ def test_failure_queues_are_encrypted_and_tls_only(
     assert len(queues) == len(KINESIS)
     for name, queue in queues.items():
         assert queue["Properties"]["KmsMasterKeyId"], name
+
+
+def function_id(resources: Resources, spec: FunctionSpec) -> str:
+    name = f"exchange-prod-{spec.name}"
+    (found,) = [
+        logical
+        for logical, r in of_type(resources, "AWS::Lambda::Function").items()
+        if r["Properties"].get("FunctionName") == name
+    ]
+    return found
+
+
+def only(trigger: Trigger) -> FunctionSpec:
+    (spec,) = [spec for spec in SPECS if spec.trigger is trigger]
+    return spec
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_the_reconciler_runs_every_minute_in_the_primary_and_waits_for_failover_in_dr(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    reconciler = only(Trigger.SCHEDULE)
+    target = function_id(resources[stack], reconciler)
+    ((rule_id, rule),) = of_type(resources[stack], "AWS::Events::Rule").items()
+    props = rule["Properties"]
+    assert props["ScheduleExpression"] == f"rate({reconciler.every_minutes} minute)"
+    assert props["State"] == ("ENABLED" if stack == PRIMARY else "DISABLED")
+    ((rule_target),) = props["Targets"]
+    assert rule_target["Arn"] == {"Fn::GetAtt": [target, "Arn"]}
+    # The next run is the retry: no retry of a failed run, which would overlap it
+    assert rule_target["RetryPolicy"]["MaximumRetryAttempts"] == 0
+    ((config),) = of_type(resources[stack], "AWS::Lambda::EventInvokeConfig").values()
+    assert config["Properties"]["MaximumRetryAttempts"] == 0
+    permissions = [
+        p["Properties"]
+        for p in of_type(resources[stack], "AWS::Lambda::Permission").values()
+        if p["Properties"].get("Principal") == "events.amazonaws.com"
+    ]
+    assert [p["SourceArn"] for p in permissions] == [{"Fn::GetAtt": [rule_id, "Arn"]}]
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_each_dead_letter_queue_feeds_the_dead_letter_function_through_amazon_mq(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    """The mapping as AWS's "Using Lambda with Amazon MQ" page describes it for RabbitMQ: the
+    broker's ARN, one queue, BASIC_AUTH with the broker's Secrets Manager secret, the virtual
+    host, and the role's mq:DescribeBroker, secret read and EC2 network permissions."""
+    consumer = only(Trigger.AMAZON_MQ)
+    target = function_id(resources[stack], consumer)
+    ((broker_id, _),) = of_type(resources[stack], "AWS::AmazonMQ::Broker").items()
+    mappings = [
+        r
+        for r in of_type(resources[stack], "AWS::Lambda::EventSourceMapping").values()
+        if "Queues" in r["Properties"]
+    ]
+    assert sorted(q for m in mappings for q in m["Properties"]["Queues"]) == [
+        dead_letter_queue(shard) for shard in sorted(ShardMap.demo().shards)
+    ]
+    secret = {"Ref": next(n for n in resources[stack] if n.startswith("BrokerCredentials"))}
+    role = function(resources[stack], consumer)["Role"]["Fn::GetAtt"][0]
+    for mapping in mappings:
+        props = mapping["Properties"]
+        assert props["FunctionName"] == {"Ref": target}
+        assert props["EventSourceArn"] == {"Fn::GetAtt": [broker_id, "Arn"]}
+        assert len(props["Queues"]) == 1
+        access = {c["Type"]: c["URI"] for c in props["SourceAccessConfigurations"]}
+        assert access == {"BASIC_AUTH": secret, "VIRTUAL_HOST": "/"}
+        # Lambda checks the role when the mapping is made: the policy exists first
+        assert any(dep.startswith(role) for dep in mapping["DependsOn"])
+    statements = list(role_statements(resources[stack], consumer))
+    granted = {a: s["Resource"] for s in statements for a in as_list(s["Action"])}
+    assert granted["mq:DescribeBroker"] == {"Fn::GetAtt": [broker_id, "Arn"]}
+    assert secret in as_list(granted["secretsmanager:GetSecretValue"])
+    assert {"ec2:CreateNetworkInterface", "ec2:DescribeVpcs", "ec2:DescribeSubnets"} <= set(granted)
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_the_mappings_pollers_reach_the_broker_inside_its_security_group(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    ((group_id, group),) = [
+        (n, r) for n, r in of_type(resources[stack], "AWS::EC2::SecurityGroup").items()
+        if n.startswith("BrokerSecurityGroup")
+    ]  # fmt: skip
+    own = {"Fn::GetAtt": [group_id, "GroupId"]}
+    ingress = [
+        r["Properties"]
+        for r in of_type(resources[stack], "AWS::EC2::SecurityGroupIngress").values()
+        if r["Properties"]["GroupId"] == own and r["Properties"]["SourceSecurityGroupId"] == own
+    ]
+    assert [(i["FromPort"], i["ToPort"]) for i in ingress] == [(5671, 5671)]
+    egress = group["Properties"]["SecurityGroupEgress"]
+    assert [(e["CidrIp"], e["FromPort"]) for e in egress] == [("0.0.0.0/0", 443)]
+
+
+@pytest.mark.parametrize(("stack", "spec"), CASES, ids=IDS)
+def test_a_function_in_the_vpc_may_manage_its_network_interfaces(
+    resources: dict[str, Resources], stack: str, spec: FunctionSpec
+) -> None:
+    # CDK attaches AWSLambdaVPCAccessExecutionRole only to roles it makes; these are our own.
+    actions = {a for s in role_statements(resources[stack], spec) for a in as_list(s["Action"])}
+    assert ("ec2:CreateNetworkInterface" in actions) == bool(spec.needs & VPC_NEEDS)

@@ -9,6 +9,7 @@ from aws_cdk import App, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk.assertions import Template
 
+from exchange.messaging import ShardMap
 from lambdas.catalog import FUNCTIONS, Trigger
 from stacks import constants
 from stacks.constructs.dns import ApiFailoverRecord
@@ -24,6 +25,9 @@ WIDGETS = (
     "Journal write latency p99 (ms)",
     "Engine recovery time (ms)",
     "Kinesis consumer iterator age (ms)",
+    "Journal gaps / quarantined records",
+    "Dead letters / orders reconciled / stuck",
+    "Snapshot store failures / refused snapshots",
     "MQ command queue depth",
     "DynamoDB throttles",
     "Aurora CPU (%)",
@@ -76,6 +80,61 @@ def test_alarms_cover_errors_lag_and_saturation_and_notify_the_topic(
     assert len(iterator_alarms) == len(consumers)
     for name, alarm in alarms.items():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic}], name
+
+
+def metric_of(alarm: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
+    """(namespace, metric, dimensions) of an alarm, plain or as a labelled metric query."""
+    if "MetricName" in alarm:
+        stat: dict[str, Any] = alarm
+    else:
+        (query,) = alarm["Metrics"]
+        stat = query["MetricStat"]["Metric"]
+    dimensions = {d["Name"]: d["Value"] for d in stat.get("Dimensions", [])}
+    return stat["Namespace"], stat["MetricName"], dimensions
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_money_safety_faults_page_the_topic(resources: dict[str, Resources], stack: str) -> None:
+    # Given every alarm of the region, by (metric, dimensions)
+    alarms = of_type(resources[stack], "AWS::CloudWatch::Alarm")
+    ((topic, _),) = of_type(resources[stack], "AWS::SNS::Topic").items()
+    by_metric = {}
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        namespace, metric, dimensions = metric_of(props)
+        if namespace == "Exchange":
+            by_metric[(metric, tuple(sorted(dimensions.items())))] = props
+    consumers = [s.name for s in FUNCTIONS.values() if s.trigger is Trigger.KINESIS]
+    dead_letters = next(s.name for s in FUNCTIONS.values() if s.trigger is Trigger.AMAZON_MQ)
+    reconciler = next(s.name for s in FUNCTIONS.values() if s.trigger is Trigger.SCHEDULE)
+    shards = sorted(ShardMap.demo().shards)
+    # Then each fault pages on its first occurrence: dead letters, journal gaps and quarantined
+    # records in any consumer, a failing or untrustworthy snapshot store in any shard
+    paging_on_first = [
+        ("DeadLetteredCommands", {"service": dead_letters}),
+        *[
+            (fault, {"service": consumer})
+            for consumer in consumers
+            for fault in ("JournalSequenceGaps", "JournalQuarantined")
+        ],
+        *[
+            (fault, {"service": "engine", "shard": shard})
+            for shard in shards
+            for fault in ("SnapshotStoreFailures", "SnapshotsRefused")
+        ],
+    ]
+    for metric, dimensions in paging_on_first:
+        props = by_metric[(metric, tuple(sorted(dimensions.items())))]
+        assert props["Threshold"] == 0, metric
+        assert props["ComparisonOperator"] == "GreaterThanThreshold", metric
+        assert props["EvaluationPeriods"] == 1, metric
+        assert props["AlarmActions"] == [{"Ref": topic}], metric
+    # And orders the reconciler cancelled page only when they stay pending for ten minutes
+    stuck = by_metric[("ReconcilerStuckOrders", (("service", reconciler),))]
+    assert (stuck["EvaluationPeriods"], stuck["DatapointsToAlarm"]) == (10, 10)
+    assert stuck["Metrics"][0]["MetricStat"]["Period"] == 60
+    # And reconciliations themselves, being normal, page nobody
+    assert ("OrdersReconciled", (("service", reconciler),)) not in by_metric
 
 
 def test_failover_record_is_guarded_by_a_health_check_on_the_regions_own_health_path() -> None:

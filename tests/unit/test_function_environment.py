@@ -42,7 +42,6 @@ LOCAL = {
     "broker_url": "amqp://guest:guest@localhost:5672/%2F",
     "ws_management_endpoint": "http://127.0.0.1:8000/local",
     "ledger_webhook_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:webhook",
-    "ledger_protection_prices": '{"BTC-USD": "150000"}',
 }
 VALUES = {"deployed": DEPLOYED, "local": LOCAL}
 

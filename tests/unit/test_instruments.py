@@ -161,11 +161,47 @@ def test_min_and_max_are_exposed_in_lots() -> None:
         ({"tick_size": 0.01}, "decimal string"),
         ({"price_band_pct": "101"}, "less than or equal to 100"),
         ({"unexpected": 1}, "Extra inputs"),
+        ({"reference_price": "65000.005"}, "reference_price must be a multiple of tick size"),
+        ({"max_price": "0.001"}, "max_price must be a multiple of tick size"),
+        ({"band_min_qty": "0.00015"}, "band_min_qty must be a multiple of lot size"),
+        ({"reference_price": "700", "max_price": "600"}, "above max_price"),
+        ({"reference_price": "0"}, "greater than 0"),
     ],
 )
 def test_inconsistent_instrument_is_refused(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make(**overrides)
+
+
+def test_engine_limits_are_exposed_in_ticks_and_lots() -> None:
+    btc = make(reference_price="65000", band_min_qty="0.01", max_price="650000.50")
+    assert (btc.reference_ticks, btc.band_min_lots, btc.max_price_ticks) == (
+        6_500_000,
+        100,
+        65_000_050,
+    )
+    assert (make().reference_ticks, make().band_min_lots, make().max_price_ticks) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_demo_instruments_open_at_the_demo_prices_within_their_limits() -> None:
+    # The local market maker and the walkthrough quote BTC around 65,000, the e2e tests trade
+    # ETH around 2,000 and SOL around 150: each must fall inside its band from the first order.
+    catalog = InstrumentCatalog.demo()
+    for symbol, demo_price in (("BTC-USD", "65000"), ("ETH-USD", "2000"), ("SOL-USD", "150")):
+        instrument = catalog.get(symbol)
+        assert instrument.reference_ticks is not None
+        low, high = instrument.band(instrument.reference_ticks)
+        assert low <= instrument.price_to_ticks(demo_price) <= high
+        assert instrument.max_price is not None
+        assert instrument.reference_price is not None
+        assert instrument.max_price >= 10 * instrument.reference_price
+        assert instrument.band_min_qty is not None
+        assert instrument.band_min_qty >= instrument.min_qty
+        assert instrument.max_notional == Decimal(10_000_000)
 
 
 def test_instrument_is_immutable() -> None:

@@ -18,6 +18,7 @@ from exchange.domain import (
     Command,
     Event,
     NewOrder,
+    OrderAccepted,
     OrderType,
     Side,
     TimeInForce,
@@ -59,6 +60,48 @@ def test_journal_record_round_trips_byte_for_byte(events: list[Event], first_seq
     assert wire.decode_record(payload) == record
     assert wire.encode_record(wire.decode_record(payload)) == payload
     assert (record.first_seq, record.last_seq) == (first_seq, first_seq + len(run) - 1)
+
+
+def without_last_field(payload: bytes) -> bytes:
+    """The payload as a writer from before the message's last field would have encoded it."""
+    fields = msgspec.msgpack.decode(payload[1:])
+    return payload[:1] + msgspec.msgpack.encode(fields[:-1])
+
+
+def test_a_new_order_from_before_protection_price_still_decodes_without_one() -> None:
+    order = NewOrder(
+        symbol="BTC-USD",
+        ts=1,
+        order_id="o1",
+        account_id="a1",
+        client_order_id="c1",
+        side=Side.BUY,
+        order_type=OrderType.STOP,
+        tif=TimeInForce.IOC,
+        qty=5,
+        stop_price=6_600_000,
+        protection_price=6_700_000,
+    )
+    old = without_last_field(wire.encode_command(order))
+    assert wire.decode_command(old) == msgspec.structs.replace(order, protection_price=None)
+
+
+def test_an_accepted_event_from_before_protection_price_still_decodes_without_one() -> None:
+    accepted = OrderAccepted(
+        symbol="BTC-USD",
+        ts=1,
+        seq=9,
+        order_id="o1",
+        account_id="a1",
+        client_order_id="c1",
+        side=Side.SELL,
+        order_type=OrderType.MARKET,
+        tif=TimeInForce.IOC,
+        qty=5,
+        protection_price=6_300_000,
+    )
+    old = without_last_field(wire.encode_event(accepted))
+    assert wire.decode_event(old) == msgspec.structs.replace(accepted, protection_price=None)
 
 
 def test_every_message_kind_has_a_distinct_tag() -> None:

@@ -27,6 +27,7 @@ from exchange.ledger.postgres.directory import PostgresAccountDirectory
 from exchange.messaging import ShardMap
 from exchange.orders.dynamo import DynamoOrderStore
 from exchange.orders.idempotency import IdempotentRunner
+from exchange.orders.keys_dynamo import DynamoOrderKeys
 from exchange.orders.publisher import RabbitCommandSink
 from exchange.orders.service import OrderService
 from exchange.settings import DEFAULT_ASSET_SCALES, ConsumerSettings
@@ -38,7 +39,6 @@ from tests.integration.ledger.conftest import _create_database, _drop_database
 from tests.unit.api.conftest import Reply, handler_settings  # noqa: F401 - autouse
 
 CATALOG = InstrumentCatalog.demo()
-PROTECTION = {"BTC-USD": Decimal("200000")}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -67,7 +67,6 @@ def ledger(api_pool: ConnectionPool) -> PostgresLedger:
         instruments=CATALOG,
         asset_scales=DEFAULT_ASSET_SCALES,
         fee_account_id=f"fees-{uuid.uuid4().hex[:12]}",
-        protection_prices=PROTECTION.get,
     )
     ledger.bootstrap()
     return ledger
@@ -153,9 +152,14 @@ def make_orders(
     dynamodb: Any, ledger: PostgresLedger, rabbitmq_url: str, sinks: list[RabbitCommandSink]
 ) -> Callable[..., OrderService]:
     def make(
-        shards: ShardMap, broker_url: str = rabbitmq_url, max_open_orders: int = 200
+        shards: ShardMap,
+        broker_url: str = rabbitmq_url,
+        max_open_orders: int = 200,
+        deadline_s: float = 3.0,
     ) -> OrderService:
-        sink = RabbitCommandSink(lambda: broker_url, shards, connection_name="api-tests")
+        sink = RabbitCommandSink(
+            lambda: broker_url, shards, connection_name="api-tests", deadline_s=deadline_s
+        )
         sinks.append(sink)
         persistence = DynamoDBPersistenceLayer(
             table_name=ConsumerSettings().idempotency_table, boto3_client=dynamodb
@@ -163,6 +167,7 @@ def make_orders(
         return OrderService(
             instruments=CATALOG,
             store=DynamoOrderStore(),
+            keys=DynamoOrderKeys(),
             ledger=ledger,
             sink=sink,
             idempotency=IdempotentRunner(persistence),

@@ -153,15 +153,15 @@ def test_idempotent_retry_gives_one_order_and_one_reservation(
 
 
 @pytest.mark.parametrize("failure", ["unroutable shard", "broker unreachable"])
-def test_publish_failure_releases_the_reservation(
+def test_an_unpublishable_order_is_kept_pending_with_its_hold(
     make_orders: Callable[..., OrderService],
     ledger: PostgresLedger,
     api_pool: ConnectionPool,
     rabbitmq_url: str,
     failure: str,
 ) -> None:
-    # Given a real broker that cannot take the command: a shard no queue is bound to, or no
-    # broker listening at all
+    # Given a real broker that cannot take the command (nor its cancel): a shard no queue is
+    # bound to, or no broker listening at all
     if failure == "unroutable shard":
         service = make_orders(ShardMap({"api-no-such-shard": CATALOG.symbols}))
     else:
@@ -169,16 +169,16 @@ def test_publish_failure_releases_the_reservation(
             ShardMap({"s1": CATALOG.symbols}), broker_url="amqp://guest:guest@127.0.0.1:1/%2F"
         )
     alice = account(ledger)
-    before = usd(ledger, alice)
     # When alice places an order
     reply = call_orders(service, "POST", "/v1/orders", body=BUY, account_id=alice)
-    # Then 503, the hold is given back, and the order is REJECTED and no longer open
+    # Then 503, and the order stays PENDING_NEW with its hold: the API never releases a hold or
+    # rejects an order; the engine's answer (or the reconciler) settles it
     assert (reply.status, reply.body["code"]) == (503, "broker_unavailable")
-    assert usd(ledger, alice) == before
-    assert reservations(api_pool, alice) == 0
+    assert usd(ledger, alice)[1] == HOLD
+    assert reservations(api_pool, alice) == 1
     [record] = list(OrderRecord.query(alice))
-    assert (record.status, record.reject_reason) == ("REJECTED", "BROKER_UNAVAILABLE")
-    assert OrderRecord.open_orders.count(alice) == 0
+    assert record.status == "PENDING_NEW"
+    assert record.order_id in reply.body["detail"]
 
 
 def test_a_closed_broker_connection_is_replaced(
@@ -195,7 +195,7 @@ def test_a_closed_broker_connection_is_replaced(
     assert len(queued(rabbitmq_url, shard)) == 2
 
 
-def test_open_order_cap_counts_the_sparse_index(
+def test_open_order_cap_is_enforced_by_the_counter(
     make_orders: Callable[..., OrderService], ledger: PostgresLedger, shard: str
 ) -> None:
     service = make_orders(ShardMap({shard: CATALOG.symbols}), max_open_orders=2)

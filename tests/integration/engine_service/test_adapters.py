@@ -11,6 +11,7 @@ from engine_service.adapters.kinesis import KinesisJournal, pack
 from engine_service.adapters.rabbitmq import RabbitIntake
 from engine_service.adapters.snapshots import (
     CompositeSnapshotStore,
+    RedisBookPublisher,
     RedisSnapshotStore,
     S3SnapshotStore,
 )
@@ -220,10 +221,16 @@ def snapshot(seq: int) -> bytes:
     )
 
 
+KEY = b"test-snapshot-key"
+
+
 def test_snapshot_stores_save_and_load(redis_url: str, s3: Any) -> None:
     client = redis.Redis.from_url(redis_url)
     client.delete("engine:snapshot:s1")
-    stores: list[SnapshotStore] = [RedisSnapshotStore(client), S3SnapshotStore(s3, "snapshots")]
+    stores: list[SnapshotStore] = [
+        RedisSnapshotStore(client, lambda: KEY),
+        S3SnapshotStore(s3, "snapshots"),
+    ]
     for store in stores:
         assert store.load("s1") is None
         store.save("s1", snapshot(5))
@@ -234,11 +241,11 @@ def test_snapshot_stores_save_and_load(redis_url: str, s3: Any) -> None:
 def test_composite_store_loads_the_newest_of_its_stores(redis_url: str, s3: Any) -> None:
     # Given Redis holding an older snapshot than S3
     client = redis.Redis.from_url(redis_url)
-    fast, durable = RedisSnapshotStore(client), S3SnapshotStore(s3, "snapshots")
+    fast, durable = RedisSnapshotStore(client, lambda: KEY), S3SnapshotStore(s3, "snapshots")
     fast.save("s1", snapshot(3))
     durable.save("s1", snapshot(9))
     # Then the composite loads S3's, and after a save both hold the new one
-    composite = CompositeSnapshotStore([fast, durable])
+    composite = CompositeSnapshotStore({"redis": fast, "s3": durable})
     assert composite.load("s1") == snapshot(9)
     composite.save("s1", snapshot(12))
     assert fast.load("s1") == durable.load("s1") == snapshot(12)
@@ -248,7 +255,7 @@ def test_composite_store_loads_the_newest_of_its_stores(redis_url: str, s3: Any)
 def test_l2_views_are_published_to_redis_for_the_api(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     book = L2Book(symbol="ZZ-USD", seq=42, bids=[BookLevel(100, 5, 2)], asks=[BookLevel(101, 1, 1)])
-    RedisSnapshotStore(client).publish_books([book])
+    RedisBookPublisher(client).publish_books([book])
     stored = client.get(book_key("ZZ-USD"))
     assert isinstance(stored, bytes)
     assert decode_book(stored) == book

@@ -39,6 +39,7 @@ from exchange.domain import InstrumentCatalog
 COMMANDS = int(os.environ.get("KILL_DRILL_COMMANDS", "100000"))
 KILLS = int(os.environ.get("KILL_DRILL_KILLS", "5"))
 ROOT = Path(__file__).resolve().parents[3]
+SNAPSHOT_KEY = uuid.uuid4().hex  # the engine signs its Redis snapshot with it
 
 
 def free_port() -> int:
@@ -147,6 +148,7 @@ def test_kill_minus_nine_at_random_points_loses_and_duplicates_nothing(
         "EXCHANGE_SNAPSHOT_BUCKET": stream,
         "EXCHANGE_AWS_ENDPOINT_URL": moto_endpoint,
         "EXCHANGE_SNAPSHOT_EVERY_EVENTS": "20000",
+        "EXCHANGE_SNAPSHOT_HMAC_KEY": SNAPSHOT_KEY,
         "EXCHANGE_LINGER_MS": "20",
         "EXCHANGE_HEALTH_PORT": str(health_port),
         "EXCHANGE_METRICS_INTERVAL_SECONDS": "3600",
@@ -202,7 +204,7 @@ def test_kill_minus_nine_at_random_points_loses_and_duplicates_nothing(
     assert got == expected_events
     # And the final snapshot holds the same books, stops and counters
     client = redis.Redis.from_url(redis_url)
-    payload = RedisSnapshotStore(client).load(shard)
+    payload = RedisSnapshotStore(client, SNAPSHOT_KEY.encode).load(shard)
     assert payload is not None
     client.delete(f"engine:snapshot:{shard}")
     assert decode_snapshot(payload).engine_state == expected.snapshot()

@@ -18,7 +18,7 @@ from exchange.ledger import migrations
 from exchange.ledger.connection import open_pool
 from exchange.ledger.postgres import PostgresLedger
 from exchange.settings import DEFAULT_ASSET_SCALES
-from tests.unit.ledger.helpers import CATALOG, PROTECTION
+from tests.unit.ledger.helpers import CATALOG
 
 
 def _create_database(admin_url: str, name: str) -> str:
@@ -80,7 +80,6 @@ def make_ledger(pool: ConnectionPool, catalog: InstrumentCatalog) -> PostgresLed
         instruments=catalog,
         asset_scales=DEFAULT_ASSET_SCALES,
         fee_account_id=f"fees-{uuid.uuid4().hex[:12]}",
-        protection_prices=PROTECTION.get,
     )
 
 

@@ -84,7 +84,13 @@ def _run(ledger: PostgresLedger, accounts: list[str], step: Step, history: list[
     )
     taker_side = step.maker_side.opposite
     if step.improve < 0:
-        taker = order(accounts[step.taker], taker_side, qty=step.taker_qty, symbol=step.symbol)
+        taker = order(
+            accounts[step.taker],
+            taker_side,
+            qty=step.taker_qty,
+            symbol=step.symbol,
+            protection_price=CATALOG.get(step.symbol).price_to_ticks(Decimal("110")),
+        )
     else:
         crossing = price + step.improve if taker_side is Side.BUY else price - step.improve
         taker = order(
@@ -113,19 +119,23 @@ def _run(ledger: PostgresLedger, accounts: list[str], step: Step, history: list[
             assert ledger.apply_event(event) is False
 
 
-def _check_books(pool: ConnectionPool) -> None:
+def check_books(pool: ConnectionPool) -> None:
+    """No balance is negative; each held balance is what its orders, pending withdrawals and
+    pending amends hold; the journal, summed, equals the balances; every journal tx balances."""
     with pool.connection() as conn:
         negative = conn.execute(
             "SELECT count(*) FROM ledger.balances WHERE available < 0 OR held < 0"
         ).fetchone()
         held_mismatch = conn.execute(
-            """SELECT b.account_id, b.asset, b.held, coalesce(r.held, 0) + coalesce(w.held, 0)
+            """SELECT b.account_id, b.asset, b.held
                FROM ledger.balances b
                LEFT JOIN (SELECT account_id, asset, sum(held) AS held FROM ledger.reservations
                           GROUP BY 1, 2) r USING (account_id, asset)
                LEFT JOIN (SELECT account_id, asset, sum(amount) AS held FROM ledger.withdrawals
                           WHERE status = 'PENDING' GROUP BY 1, 2) w USING (account_id, asset)
-               WHERE b.held <> coalesce(r.held, 0) + coalesce(w.held, 0)"""
+               LEFT JOIN (SELECT account_id, asset, sum(held) AS held FROM ledger.amend_holds
+                          WHERE status = 'PENDING' GROUP BY 1, 2) a USING (account_id, asset)
+               WHERE b.held <> coalesce(r.held, 0) + coalesce(w.held, 0) + coalesce(a.held, 0)"""
         ).fetchall()
         journal_mismatch = conn.execute(
             """SELECT b.account_id, b.asset FROM ledger.balances b
@@ -146,13 +156,10 @@ def _check_books(pool: ConnectionPool) -> None:
 
 @pytest.fixture
 def near_protection(pool: ConnectionPool) -> PostgresLedger:
-    """Market buys protected at 110.00, just above the flow's prices, so most of them fit."""
+    """A ledger for the flow, whose market orders are protected at 110.00 (``_run``), just above
+    its prices, so most of them fit."""
     ledger = PostgresLedger(
-        pool,
-        instruments=CATALOG,
-        asset_scales=SCALES,
-        fee_account_id=new_id("fees"),
-        protection_prices={"BTC-USD": Decimal("110"), "SOL-USD": Decimal("110")}.get,
+        pool, instruments=CATALOG, asset_scales=SCALES, fee_account_id=new_id("fees")
     )
     ledger.bootstrap()
     return ledger
@@ -182,7 +189,7 @@ def test_random_trading_conserves_every_asset(
     # Then every asset's total over all accounts, fee account included, is unchanged
     assert {asset: total(pool, asset) for asset in ASSETS} == before
     # And no balance is negative, holds match open orders, and the journal matches balances
-    _check_books(pool)
+    check_books(pool)
 
 
 def test_the_random_flow_did_trade() -> None:

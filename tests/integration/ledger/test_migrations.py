@@ -19,6 +19,7 @@ TABLES = {
     "webhook_events",
     "deposits",
     "withdrawals",
+    "amend_holds",
 }
 
 
@@ -101,3 +102,45 @@ def test_the_migration_command_reports_the_version(
 ) -> None:
     assert migrate_main(["upgrade", "--url", empty_database]) == 0
     assert f"current: {len(migrations.discover())}" in capsys.readouterr().out
+
+
+def test_amend_holds_migration_backfills_filled_lots_and_keeps_pending_holds(
+    empty_database: str,
+) -> None:
+    with psycopg.connect(empty_database) as conn:
+        migrations.downgrade(conn, to=0)
+        # Given the schema before amend holds, with an order half filled over two trades
+        migrations.upgrade(conn, to=1)
+        conn.execute(
+            "INSERT INTO ledger.accounts (account_id, kyc_status) VALUES ('a', 'VERIFIED')"
+        )
+        conn.execute(
+            "INSERT INTO ledger.reservations (order_id, account_id, symbol, side, asset, "
+            "limit_ticks, original_lots, open_lots, held, max_fee_bps) VALUES "
+            "('o', 'a', 'BTC-USD', 'BUY', 'USD', 100, 10, 5, 5, 0), "
+            "('m', 'a', 'BTC-USD', 'SELL', 'BTC', NULL, 10, 10, 1, 0)"
+        )
+        conn.execute(
+            "INSERT INTO ledger.settled_trades (symbol, seq, maker_order_id, taker_order_id, "
+            "maker_account_id, taker_account_id, aggressor_side, price_ticks, qty_lots) VALUES "
+            "('BTC-USD', 1, 'x', 'o', 'b', 'a', 'BUY', 100, 2), "
+            "('BTC-USD', 2, 'o', 'y', 'a', 'b', 'SELL', 100, 3)"
+        )
+        conn.commit()
+        # When it is upgraded, Then each order's filled lots come from its settled trades
+        assert migrations.upgrade(conn) == [2]
+        filled = conn.execute("SELECT order_id, filled_lots FROM ledger.reservations").fetchall()
+        assert sorted(filled) == [("m", 0), ("o", 5)]
+        # And a downgrade is refused while an amend's increase is still held
+        conn.execute(
+            "INSERT INTO ledger.amend_holds (command_id, order_id, account_id, asset, held) "
+            "VALUES ('c', 'o', 'a', 'USD', 1)"
+        )
+        conn.commit()
+        with pytest.raises(psycopg.errors.ObjectInUse, match="pending amend holds"):
+            migrations.downgrade(conn, to=1)
+        conn.rollback()
+        assert migrations.current(conn) == 2
+        conn.execute("UPDATE ledger.amend_holds SET status = 'RELEASED', resolved_at = now()")
+        conn.commit()
+        assert migrations.downgrade(conn, to=0) == [2, 1]

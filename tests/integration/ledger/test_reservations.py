@@ -88,26 +88,34 @@ def test_sell_holds_the_base_quantity(ledger: PostgresLedger, rich: str) -> None
     assert (btc.available, btc.held) == (Decimal("0.7655"), Decimal("1.2345"))
 
 
-def test_market_buy_holds_against_the_protection_price(ledger: PostgresLedger, rich: str) -> None:
-    # Given BTC-USD's protection price of 200,000; a market buy of 0.001 BTC
-    hold = ledger.reserve(order(rich, Side.BUY, qty=10))
-    # Then it holds 200.00 plus 5 bps
-    assert hold.held == Decimal("200.1")
-    assert hold.limit_ticks == 20_000_000
-
-
-def test_market_buy_without_protection_price_is_refused(
-    pool: ConnectionPool, ledger: PostgresLedger, rich: str
+def test_market_buy_holds_at_its_commands_protection_price(
+    ledger: PostgresLedger, rich: str
 ) -> None:
-    unprotected = PostgresLedger(
-        pool,
-        instruments=ledger._instruments,
-        asset_scales=ledger._scales,
-        fee_account_id=ledger.fee_account_id,
-    )
+    # Given a market buy of 0.001 BTC whose command carries a protection price of 123,456.78
+    buy = order(rich, Side.BUY, qty=10, protection_price=12_345_678)
+    # When it is reserved
+    hold = ledger.reserve(buy)
+    # Then it holds 123.45678 plus 5 bps, rounded up: at the command's price, nothing static
+    assert hold.limit_ticks == 12_345_678
+    assert hold.held == Decimal("123.51850839")
+    assert usd(ledger, rich).held == Decimal("123.51850839")
+
+
+def test_stop_buy_holds_at_its_commands_protection_price(ledger: PostgresLedger, rich: str) -> None:
+    stop = order(rich, Side.BUY, qty=10, order_type=OrderType.STOP, protection_price=20_000_000)
+    assert ledger.reserve(stop).held == Decimal("200.1")
+
+
+@pytest.mark.parametrize("order_type", [OrderType.MARKET, OrderType.STOP])
+def test_market_or_stop_buy_without_protection_price_holds_nothing(
+    ledger: PostgresLedger, rich: str, order_type: OrderType
+) -> None:
+    # Given a market (or stop) buy whose command has no protection price: no limit to hold at
+    unprotected = order(rich, Side.BUY, qty=10, order_type=order_type, protected=False)
+    # When it is reserved, Then it is refused and nothing is held
     with pytest.raises(NoProtectionPrice, match="BTC-USD"):
-        unprotected.reserve(order(rich, Side.BUY, qty=10, order_type=OrderType.MARKET))
-    assert usd(ledger, rich).held == 0
+        ledger.reserve(unprotected)
+    assert usd(ledger, rich) == Balance("USD", Decimal("1000"), Decimal("0"))
 
 
 def test_insufficient_funds_names_amount_and_available(ledger: PostgresLedger) -> None:

@@ -17,7 +17,7 @@ from exchange.domain import (
 )
 from exchange.ledger import Balance, LedgerInconsistency, UnknownReservation
 from exchange.ledger.postgres import PostgresLedger
-from tests.unit.ledger.helpers import next_seq, order, trade, verified_account
+from tests.unit.ledger.helpers import amend, next_seq, order, trade, verified_account
 
 
 def balances(ledger: PostgresLedger, account_id: str) -> dict[str, tuple[Decimal, Decimal]]:
@@ -123,32 +123,83 @@ def test_cancel_and_expiry_release_the_remaining_hold(ledger: PostgresLedger) ->
         ledger.apply_event(cancel)
 
 
-def test_amend_up_takes_more_and_amend_down_releases(ledger: PostgresLedger) -> None:
+def test_amend_up_is_paid_from_its_reserved_increase_and_amend_down_releases(
+    ledger: PostgresLedger,
+) -> None:
     # Given a buy of 1 BTC at 100.00 (hold 100.05)
     buyer = verified_account(ledger, USD="500")
     buy = order(buyer, Side.BUY, qty=10_000, price=10000)
     ledger.reserve(buy)
 
-    def amended(price: int, qty: int) -> OrderAmended:
+    def amended(command_id: str, price: int, qty: int) -> OrderAmended:
         return OrderAmended(
             symbol="BTC-USD",
             ts=1,
             seq=next_seq(),
             order_id=buy.order_id,
             account_id=buyer,
-            command_id="cmd",
+            command_id=command_id,
             price=price,
             qty=qty,
             open_qty=qty,
         )
 
-    # When it is amended to 2 BTC at 150.00, then down to 0.5 BTC at 150.00
-    ledger.apply_event(amended(15000, 20_000))
+    # When it is amended to 2 BTC at 150.00 (its increase reserved first), then down to 0.5 BTC
+    assert ledger.reserve_amend(amend(buy, "up", price=15000, qty=20_000)) == Decimal("200.1")
+    ledger.apply_event(amended("up", 15000, 20_000))
     after_up = balances(ledger, buyer)["USD"]
-    ledger.apply_event(amended(15000, 5000))
+    assert ledger.reserve_amend(amend(buy, "down", qty=5000)) == 0
+    ledger.apply_event(amended("down", 15000, 5000))
     # Then the hold followed: 300.15, then 75.0375
     assert after_up == (Decimal("199.85"), Decimal("300.15"))
     assert balances(ledger, buyer)["USD"] == (Decimal("424.9625"), Decimal("75.0375"))
+
+
+def test_amend_up_that_reserved_nothing_is_refused_and_takes_nothing(
+    ledger: PostgresLedger, pool: ConnectionPool
+) -> None:
+    # Given a buy of 1 BTC at 100.00, and an amend to 2 BTC the API never reserved (an old
+    # client path, or a bug): settlement must not pay for it out of available
+    buyer = verified_account(ledger, USD="500")
+    buy = order(buyer, Side.BUY, qty=10_000, price=10000)
+    ledger.reserve(buy)
+    before = snapshot(pool)
+    unreserved = OrderAmended(
+        symbol="BTC-USD",
+        ts=1,
+        seq=next_seq(),
+        order_id=buy.order_id,
+        account_id=buyer,
+        command_id="never-reserved",
+        price=10000,
+        qty=20_000,
+        open_qty=20_000,
+    )
+    # When the engine's OrderAmended is settled, Then it is an inconsistency and nothing moved
+    with pytest.raises(
+        LedgerInconsistency, match=r"20000 open lots need 200\.1 USD, 100\.05 is held"
+    ):
+        ledger.apply_event(unreserved)
+    assert snapshot(pool) == before
+
+
+def test_fill_above_the_protection_price_is_refused_and_moves_nothing(
+    ledger: PostgresLedger, pool: ConnectionPool
+) -> None:
+    # Given a market buy held at its protection price of 1,000.00 and a sell resting at 1,000.01
+    seller = verified_account(ledger, BTC="1")
+    buyer = verified_account(ledger, USD="1000")
+    sell = order(seller, Side.SELL, qty=100, price=100_001)
+    buy = order(buyer, Side.BUY, qty=100, protection_price=100_000)
+    ledger.reserve(sell)
+    ledger.reserve(buy)
+    before = snapshot(pool)
+    # When a trade above the protection price arrives (the engine must never make one)
+    with pytest.raises(LedgerInconsistency, match=r"needs 0\.00010005 USD more than held"):
+        ledger.apply_event(trade(sell, buy, price=100_001, qty=100))
+    # Then nothing was taken from the buyer's available balance, or anywhere
+    assert snapshot(pool) == before
+    assert balances(ledger, buyer)["USD"] == (Decimal("989.995"), Decimal("10.005"))
 
 
 def test_a_rejected_new_order_releases_its_hold(ledger: PostgresLedger) -> None:
@@ -257,3 +308,53 @@ def test_a_batch_is_applied_in_one_transaction_all_or_nothing(
     )
     assert ledger.apply_events([good, fixed, good, rejected_cancel]) == [True, True, False, False]
     assert balances(ledger, buyer)["BTC"] == (Decimal("0.02"), Decimal("0"))
+
+
+def test_a_cancel_the_engine_answers_unknown_order_releases_a_never_taken_orders_hold(
+    ledger: PostgresLedger,
+) -> None:
+    # Given an order whose publish was ambiguous: it holds funds, the engine never took it, and
+    # the API (or the reconciler) published a cancel for its id
+    alice = verified_account(ledger, USD="1000")
+    placed = order(alice, Side.BUY, qty=1_000, price=10_000)  # 0.1 BTC at 100.00
+    ledger.reserve(placed)
+    assert balances(ledger, alice)["USD"][1] > 0
+    answer = OrderRejected(
+        symbol=placed.symbol,
+        ts=2,
+        seq=next_seq(),
+        order_id=placed.order_id,
+        account_id=alice,
+        reason=RejectReason.UNKNOWN_ORDER,
+        command_id="cancel-1",
+    )
+    # When settlement meets the engine's answer to that cancel (twice: a replay)
+    assert ledger.apply_event(answer) is True
+    assert ledger.apply_event(answer) is False
+    # Then the whole hold is back in available, once
+    assert balances(ledger, alice) == {"USD": (Decimal("1000"), Decimal(0))}
+
+
+def test_unknown_order_answer_for_a_closed_order_moves_nothing(ledger: PostgresLedger) -> None:
+    # Given an order the engine filled completely and settlement settled
+    alice = verified_account(ledger, USD="1000")
+    bob = verified_account(ledger, BTC="1")
+    buy = order(alice, Side.BUY, qty=1_000, price=10_000)
+    sell = order(bob, Side.SELL, qty=1_000, price=10_000)
+    ledger.reserve(buy)
+    ledger.reserve(sell)
+    ledger.apply_event(trade(sell, buy, price=10_000, qty=1_000))
+    before = balances(ledger, alice)
+    # When a late cancel of it is answered UNKNOWN_ORDER
+    late = OrderRejected(
+        symbol=buy.symbol,
+        ts=3,
+        seq=next_seq(),
+        order_id=buy.order_id,
+        account_id=alice,
+        reason=RejectReason.UNKNOWN_ORDER,
+        command_id="cancel-late",
+    )
+    ledger.apply_event(late)
+    # Then nothing moves
+    assert balances(ledger, alice) == before

@@ -69,8 +69,8 @@ def test_orders_filled_cancelled_or_expired_by_the_recorder_leave_the_open_order
 def test_an_order_the_recorder_creates_open_is_indexed_until_it_is_cancelled(aws: Aws) -> None:
     # Given no API rows (a replay into the DR region): a maker that rests and is partly filled
     market = Market()
-    market.order("m1", Side.SELL, "1", "100.00", account="alice")
-    market.order("t1", Side.BUY, "0.4", "100.00", account="bob")
+    market.order("m1", Side.SELL, "1", "65000.00", account="alice")
+    market.order("t1", Side.BUY, "0.4", "65000.00", account="bob")
     # When the recorder creates the rows from the engine's events
     record(market)
     # Then the partly filled maker is in the index and the filled taker is not

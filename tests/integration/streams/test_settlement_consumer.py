@@ -1,22 +1,35 @@
-"""The settlement handler on the real PostgreSQL ledger (a fresh database) with its cursor in
-moto's DynamoDB: a poisoned batch, its replay, and the fees the recorder shows."""
+"""The settlement handler on the real PostgreSQL ledger (a fresh database) with its cursor and
+quarantine in moto's DynamoDB: a poisoned batch, its replay, the fees the recorder shows, a
+refused event quarantined while the symbol goes on, and its redrive after the fix."""
 
+import io
+import json
+import secrets
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from decimal import Decimal
 
+import psycopg
+import pytest
 from psycopg_pool import ConnectionPool
 
-from exchange.domain import Side, TimeInForce
+from exchange.domain import NewOrder, Side, TimeInForce
 from exchange.journal.batch import consume
 from exchange.journal.cursors import DynamoCursorStore
+from exchange.journal.quarantine import DynamoQuarantineStore
+from exchange.ledger import migrations
+from exchange.ledger.connection import open_pool
 from exchange.ledger.consumer import Settlement
 from exchange.ledger.postgres import PostgresLedger
+from exchange.ledger.redrive import main as redrive
 from exchange.orders.recorder import Recorder
-from exchange.settings import DEFAULT_ASSET_SCALES
+from exchange.settings import DEFAULT_ASSET_SCALES, SettlementSettings, load_settings
 from exchange.testing.stores import InMemoryRecorderStore
-from lambdas.settlement.handler import handler
-from tests.integration.ledger.conftest import make_ledger, total
+from exchange.wire import decode_record
+from lambdas.settlement.handler import compose, handler
+from tests.integration.ledger.conftest import _create_database, _drop_database, make_ledger, total
+from tests.integration.ledger.test_conservation import check_books
 from tests.integration.ledger.test_settlement import snapshot
 from tests.integration.streams.conftest import Aws
 from tests.unit.ledger.helpers import verified_account
@@ -31,8 +44,9 @@ from tests.unit.streams.helpers import (
 )
 
 
-def traded_market(ledger: PostgresLedger) -> Market:
-    """Funded accounts, their orders reserved as the API does, and a run of the real engine."""
+def traded_market(ledger: PostgresLedger, *, unreserved: str = "") -> Market:
+    """Funded accounts, their orders reserved as the API does (all but ``unreserved``, e.g.
+    ``"b2"``), and a run of the real engine."""
     market = Market(symbol="BTC-USD")
     sellers = [verified_account(ledger, BTC="2") for _ in range(2)]
     buyer = verified_account(ledger, USD="100000")
@@ -41,8 +55,9 @@ def traded_market(ledger: PostgresLedger) -> Market:
     market.order(f"b1-{uuid.uuid4().hex[:6]}", Side.BUY, "0.6", "65010.01", account=buyer)
     market.order(f"b2-{uuid.uuid4().hex[:6]}", Side.BUY, "0.4", "65020.00", account=buyer,
                  tif=TimeInForce.IOC)  # fmt: skip
-    for command in market.orders.values():
-        ledger.reserve(command)
+    for order_id, command in market.orders.items():
+        if not order_id.startswith(unreserved or "-"):
+            ledger.reserve(command)
     return market
 
 
@@ -97,3 +112,125 @@ def test_fills_show_the_fee_the_ledger_charged(aws: Aws, ledger_pool: Connection
         oid: Decimal(fee).normalize() for oid, fee in charged.items()
     }
     assert all(fee > 0 for fee in shown.values())
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> Iterator[str]:
+    """A fresh, migrated database, by URL: the function's settings name it."""
+    name = f"settlement_test_{secrets.token_hex(4)}"
+    url = _create_database(postgres_url, name)
+    try:
+        with psycopg.connect(url) as conn:
+            migrations.upgrade(conn)
+        yield url
+    finally:
+        _drop_database(postgres_url, name)
+
+
+@pytest.fixture
+def database_pool(database_url: str) -> Iterator[ConnectionPool]:
+    pool = open_pool(lambda: database_url, min_size=1, max_size=4)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def placed(market: Market, prefix: str) -> NewOrder:
+    return next(o for order_id, o in market.orders.items() if order_id.startswith(prefix))
+
+
+def poisoned_journal(ledger: PostgresLedger) -> tuple[Market, list[bytes]]:
+    """The engine's journal, in records of 5 events: seqs 11-15 hold b2's trade and expiry, whose
+    hold the ledger never got; 16-18 a later trade between two reserved orders."""
+    market = traded_market(ledger, unreserved="b2")
+    seller, buyer = verified_account(ledger, BTC="1"), verified_account(ledger, USD="10000")
+    market.order("s3", Side.SELL, "0.1", "65000.00", account=seller)
+    market.order("b3", Side.BUY, "0.1", "65000.00", account=buyer)
+    ledger.reserve(market.orders["s3"])
+    ledger.reserve(market.orders["b3"])
+    return market, encoded(records(market.events, 5))
+
+
+def test_a_refused_event_is_quarantined_with_its_payload_and_the_symbol_settles_on(
+    aws: Aws, database_url: str, database_pool: ConnectionPool
+) -> None:
+    # Given the settlement function as composed in AWS, on a ledger that never got b2's hold
+    ledger = make_ledger(database_pool, CATALOG)
+    ledger.bootstrap()
+    sink = compose(
+        SettlementSettings(database_url=database_url, ledger_fee_account_id=ledger.fee_account_id)
+    )
+    market, payloads = poisoned_journal(ledger)
+    before = {asset: total(database_pool, asset) for asset in ("USD", "BTC")}
+    # When the handler consumes the journal
+    try:
+        response = handler(aws.journal_batch(payloads), LambdaContext(), sink=sink)
+    finally:
+        assert isinstance(sink.ledger, PostgresLedger)
+        sink.ledger.pool.close()
+    # Then no record fails: the symbol's settlement goes on past the refused events
+    assert failures(response) == []
+    assert DynamoCursorStore().get("settlement", "BTC-USD") == market.events[-1].seq
+    # And the record of the refused events is quarantined whole, with why
+    (item,) = DynamoQuarantineStore().items("settlement")
+    assert (item.symbol, item.first_seq, item.last_seq) == ("BTC-USD", 11, 15)
+    assert item.payload == payloads[2]
+    assert decode_record(item.payload).events == tuple(market.events[10:15])
+    assert "seq 11 Trade: UnknownReservation" in item.error
+    assert "seq 13 OrderExpired: UnknownReservation" in item.error
+    assert placed(market, "b2").order_id in item.error
+    # And the next record settled: b3 bought 0.1 BTC; money is conserved
+    b3 = market.orders["b3"].account_id
+    assert [b.total for b in ledger.balances(b3) if b.asset == "BTC"] == [Decimal("0.1")]
+    assert {asset: total(database_pool, asset) for asset in ("USD", "BTC")} == before
+    check_books(database_pool)
+
+
+def test_redrive_applies_a_quarantined_record_after_the_fix(
+    aws: Aws,
+    database_url: str,
+    database_pool: ConnectionPool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a record quarantined because b2 was never reserved
+    ledger = make_ledger(database_pool, CATALOG)
+    ledger.bootstrap()
+    market, payloads = poisoned_journal(ledger)
+    sink = Settlement(ledger, DynamoCursorStore(), DynamoQuarantineStore())
+    assert failures(handler(aws.journal_batch(payloads), LambdaContext(), sink=sink)) == []
+    # And the redrive command configured as the settlement function is
+    monkeypatch.setenv("EXCHANGE_DATABASE_URL", database_url)
+    monkeypatch.setenv("EXCHANGE_LEDGER_FEE_ACCOUNT_ID", ledger.fee_account_id)
+    load_settings.cache_clear()
+
+    def replay() -> tuple[int, list[dict[str, object]]]:
+        out = io.StringIO()
+        code = redrive(["replay", "--consumer", "settlement", "--symbol", "BTC-USD"], out=out)
+        return code, [json.loads(line) for line in out.getvalue().splitlines()]
+
+    try:
+        # When it replays before the fix, Then the record still fails and stays quarantined
+        code, outcomes = replay()
+        assert code == 1
+        assert [(o["first_seq"], o["status"]) for o in outcomes] == [(11, "failed")]
+        # When b2's hold is restored (the fix) and it replays again
+        ledger.reserve(placed(market, "b2"))
+        code, outcomes = replay()
+    finally:
+        load_settings.cache_clear()
+    # Then the record is applied and marked redriven, and nothing is left to replay
+    assert code == 0
+    assert [(o["first_seq"], o["status"], o["applied"]) for o in outcomes] == [(11, "redriven", 2)]
+    assert DynamoQuarantineStore().items("settlement") == []
+    (item,) = DynamoQuarantineStore().items("settlement", redriven=True)
+    assert item.redriven_ns is not None
+    # And b2 settled: it bought 0.2333 BTC, holds nothing more, and the books balance
+    b2 = placed(market, "b2")
+    with database_pool.connection() as conn:
+        held = conn.execute(
+            "SELECT held, open_lots FROM ledger.reservations WHERE order_id = %s",
+            (b2.order_id,),
+        ).fetchone()
+    assert held == (Decimal(0), 0)
+    check_books(database_pool)

@@ -19,12 +19,14 @@ from exchange.testing.fakes import (
     InMemoryCommandSink,
     InMemoryLedger,
     InMemoryMarketStore,
+    InMemoryOrderKeys,
     InMemoryOrderStore,
 )
 from exchange.testing.lambda_events import LambdaContextStub, rest_event
 from exchange.testing.stores import InMemoryBookStore, InMemoryIdempotencyStore
 
 ALICE, BOB = "alice-sub", "bob-sub"
+MAKER = "maker-sub"  # flagged a market maker: may send stp NONE
 WEBHOOK_SECRET = b"whsec-unit"
 
 
@@ -48,6 +50,7 @@ class Exchange:
     catalog: InstrumentCatalog
     ledger: InMemoryLedger
     store: InMemoryOrderStore
+    keys: InMemoryOrderKeys
     sink: InMemoryCommandSink
     idempotency: InMemoryIdempotencyStore
     books: InMemoryBookStore
@@ -82,10 +85,10 @@ class Reply:
         )
 
 
-def make_exchange(max_open_orders: int = 200) -> Exchange:
-    catalog = InstrumentCatalog.demo()
-    ledger = InMemoryLedger(catalog, protection_prices={"BTC-USD": Decimal("200000")})
-    for account in (ALICE, BOB):
+def make_exchange(max_open_orders: int = 200, catalog: InstrumentCatalog | None = None) -> Exchange:
+    catalog = catalog or InstrumentCatalog.demo()
+    ledger = InMemoryLedger(catalog)
+    for account in (ALICE, BOB, MAKER):
         ledger.open_account(account, kyc_status=KycStatus.VERIFIED)
         ledger.fund(account, "USD", Decimal("1000000"))
         ledger.fund(account, "BTC", Decimal("10"))
@@ -94,11 +97,12 @@ def make_exchange(max_open_orders: int = 200) -> Exchange:
         InMemoryCommandSink(),
         InMemoryIdempotencyStore(),
     )
-    books, market_store = InMemoryBookStore(), InMemoryMarketStore()
+    books, market_store, keys = InMemoryBookStore(), InMemoryMarketStore(), InMemoryOrderKeys()
     return Exchange(
         catalog=catalog,
         ledger=ledger,
         store=store,
+        keys=keys,
         sink=sink,
         idempotency=idempotency,
         books=books,
@@ -106,10 +110,12 @@ def make_exchange(max_open_orders: int = 200) -> Exchange:
         orders=OrderService(
             instruments=catalog,
             store=store,
+            keys=keys,
             ledger=ledger,
             sink=sink,
             idempotency=IdempotentRunner(idempotency),
             max_open_orders=max_open_orders,
+            market_makers=frozenset({MAKER}),
         ),
         accounts=AccountService(ledger=ledger, directory=ledger),
         markets=MarketService(instruments=catalog, books=books, store=market_store),

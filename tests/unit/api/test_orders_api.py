@@ -98,7 +98,7 @@ def test_amend_and_cancel_publish_commands_with_the_same_id_on_retry(
 
 def test_cancel_of_a_final_order_is_a_409(place: Place, exchange: Exchange) -> None:
     order_id = place().body["order_id"]
-    exchange.store.reject(ALICE, order_id, reason="X", detail="test", now_ns=1)
+    exchange.store.set_status(ALICE, order_id, OrderStatus.REJECTED)
     reply = exchange.call("DELETE", f"/v1/orders/{order_id}", account_id=ALICE)
     assert (reply.status, reply.body["code"]) == (409, "order_not_open")
 
@@ -134,30 +134,30 @@ def test_the_same_key_of_two_accounts_makes_two_orders(place: Place, exchange: E
     assert a.body["order_id"] != b.body["order_id"]
 
 
-def test_publish_failure_releases_the_hold_and_rejects_the_order(
+def test_a_publish_failure_keeps_the_order_pending_with_its_hold(
     place: Place, exchange: Exchange
 ) -> None:
-    # Given a broker that refuses the command
+    # Given a broker that takes nothing (neither the order nor its cancel)
     exchange.sink.fail = True
-    # When alice places an order
-    reply = place(headers={"Idempotency-Key": "down"})
-    # Then 503 problem, nothing held, and the recorded order is REJECTED, not open
+    # When alice places an order without a key
+    reply = place()
+    # Then 503 problem naming the order, which is kept PENDING_NEW with its hold: only the
+    # engine's answer (or the reconciler) settles it, never the API
     assert (reply.status, reply.body["code"]) == (503, "broker_unavailable")
     assert reply.is_problem
-    assert held(exchange) == 0
     [order] = exchange.store.orders.values()
-    assert order.status is OrderStatus.REJECTED
-    assert exchange.store.count_open(ALICE, 10) == 0
-    # And a retry with the same key runs again once the broker is back
-    exchange.sink.fail = False
-    assert place(headers={"Idempotency-Key": "down"}).status == 202
+    assert order.order_id in reply.body["detail"]
+    assert order.status is OrderStatus.PENDING_NEW
+    assert held(exchange) == Decimal("32516.25")
 
 
-def test_store_failure_releases_the_hold(place: Place, exchange: Exchange) -> None:
+def test_a_store_failure_keeps_the_hold_and_publishes_nothing(
+    place: Place, exchange: Exchange
+) -> None:
     exchange.store.fail_writes = True
     reply = place()
     assert (reply.status, reply.body["code"]) == (503, "store_unavailable")
-    assert held(exchange) == 0
+    assert held(exchange) == Decimal("32516.25")
     assert exchange.sink.commands == []
 
 
@@ -317,7 +317,7 @@ def test_listing_pages_newest_first_and_filters_by_symbol_and_status(
     # Given five BTC orders and one ETH order, one of the BTC ones rejected
     ids = [place().body["order_id"] for _ in range(5)]
     eth = place({**LIMIT_BUY, "symbol": "ETH-USD", "qty": "1", "price": "3000.00"})
-    exchange.store.reject(ALICE, ids[0], reason="X", detail="", now_ns=1)
+    exchange.store.set_status(ALICE, ids[0], OrderStatus.REJECTED)
     # When paging all orders two at a time
     seen, cursor = [], None
     while True:
@@ -363,3 +363,13 @@ def test_rejections_are_counted_by_reason(
     out = capsys.readouterr().out
     assert '"OrdersRejected"' in out
     assert '"reason":"off_tick"' in out
+
+
+@pytest.mark.parametrize("query", [{"symbl": "BTC-USD"}, {"": "false"}])
+def test_an_unknown_query_parameter_is_a_400(exchange: Exchange, query: dict[str, str]) -> None:
+    # As an unknown body field: a typo must not pass for a filter that was applied
+    reply = exchange.call("GET", "/v1/orders", query=query, account_id=ALICE)
+    assert (reply.status, reply.body["code"]) == (400, "validation_error")
+    assert reply.body["errors"][0]["field"].startswith("query.")
+    markets = exchange.call("GET", "/v1/markets", query={"x": "1"})
+    assert markets.status == 400

@@ -24,22 +24,32 @@ from exchange.domain import (
 )
 
 
-def make_instrument(status: InstrumentStatus = InstrumentStatus.TRADING) -> Instrument:
-    """Tick and lot of 1, so prices and quantities read as plain numbers; band 10%."""
-    return Instrument(
-        symbol="BTC-USD",
-        base="BTC",
-        quote="USD",
-        tick_size=Decimal(1),
-        lot_size=Decimal(1),
-        min_qty=Decimal(2),
-        max_qty=Decimal(10),
-        price_band_pct=Decimal(10),
-        status=status,
-    )
+def make_instrument(
+    status: InstrumentStatus = InstrumentStatus.TRADING, **overrides: object
+) -> Instrument:
+    """Tick and lot of 1, so prices and quantities read as plain numbers; band 10%; no price
+    above 10,000. No opening reference, and every trade moves the band, unless overridden."""
+    fields: dict[str, object] = {
+        "symbol": "BTC-USD",
+        "base": "BTC",
+        "quote": "USD",
+        "tick_size": Decimal(1),
+        "lot_size": Decimal(1),
+        "min_qty": Decimal(2),
+        "max_qty": Decimal(10),
+        "price_band_pct": Decimal(10),
+        "max_price": Decimal(10_000),
+        "status": status,
+    }
+    return Instrument.model_validate({**fields, **overrides})
 
 
 INSTRUMENT = make_instrument()
+# An opening reference of 100 (band 90..110 before the first trade of 4 lots or more), and a
+# maximum price inside the band's reach, so random streams meet every new rule.
+BANDED = make_instrument(
+    reference_price=Decimal(100), band_min_qty=Decimal(4), max_price=Decimal(112)
+)
 SYMBOL = INSTRUMENT.symbol
 _ts = count(1)
 
@@ -57,6 +67,7 @@ def new(
     post_only: bool = False,
     stp: StpMode = StpMode.CANCEL_NEWEST,
     symbol: str = SYMBOL,
+    protection: int | None = None,
 ) -> NewOrder:
     return NewOrder(
         symbol=symbol,
@@ -72,6 +83,23 @@ def new(
         stop_price=stop_price,
         post_only=post_only,
         stp=stp,
+        protection_price=protection,
+    )
+
+
+def market(
+    order_id: str, side: Side, qty: int, protection: int | None = None, *, account: str = "a1"
+) -> NewOrder:
+    """A market order, protected when ``protection`` is given."""
+    return new(
+        order_id,
+        side,
+        qty,
+        None,
+        account=account,
+        order_type=OrderType.MARKET,
+        tif=TimeInForce.IOC,
+        protection=protection,
     )
 
 
@@ -132,8 +160,11 @@ PRICES = st.integers(min_value=96, max_value=104) | st.integers(min_value=85, ma
 ORDER_TYPES = st.sampled_from([OrderType.LIMIT] * 5 + [OrderType.MARKET, OrderType.STOP] * 2)
 ORDER_TYPES = ORDER_TYPES | st.just(OrderType.STOP_LIMIT)
 TIFS = st.sampled_from([TimeInForce.GTC] * 4 + [TimeInForce.IOC, TimeInForce.FOK])
-# Picks an earlier order (small numbers: recent ones) or, from 40 on, an id never used.
+# Picks an earlier order (small numbers: recent ones) or, from 40 on, an id not used yet: one
+# never used (40, 41), or that of a new order a few commands later (42..44), so that a cancel or
+# amend can come before the order it names.
 TARGETS = st.integers(min_value=0, max_value=44)
+TOO_HIGH = 10_001  # above every test instrument's maximum price
 
 
 @st.composite
@@ -144,29 +175,40 @@ def new_orders(draw: st.DrawFn) -> dict[str, Any]:
     has_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
     post_only = order_type is OrderType.LIMIT and tif is TimeInForce.GTC and draw(st.booleans())
     qty = draw(st.integers(min_value=2, max_value=10))
-    # Now and then, break one rule so that every rejection reason shows up.
-    noise = draw(st.integers(min_value=0, max_value=30))
-    if noise == 0:
+    protection = None if has_price else draw(st.none() | PRICES)
+    stop_price = draw(PRICES) if has_stop else None
+    # Now and then, break one rule so that every rejection reason shows up. 0 breaks none:
+    # hypothesis favours the smallest value, and most orders should be valid.
+    noise = draw(st.integers(min_value=0, max_value=34))
+    if noise == 1:
         has_price = not has_price
-    elif noise == 1:
-        has_stop = not has_stop
     elif noise == 2:
-        qty = draw(st.sampled_from([-1, 0, 1, 11]))
+        stop_price = None if has_stop else draw(PRICES)
     elif noise == 3:
+        qty = draw(st.sampled_from([-1, 0, 1, 11]))
+    elif noise == 4:
         post_only = True
+    elif noise == 7:
+        protection = draw(PRICES)  # where it must not be, on a LIMIT or STOP_LIMIT
+    elif noise == 8:
+        protection = draw(st.sampled_from([0, -1, TOO_HIGH]))
+    elif noise == 9 and has_stop:
+        stop_price = draw(st.sampled_from([0, TOO_HIGH]))
+    bad_prices = st.sampled_from([0, -5, TOO_HIGH])
     return {
         "kind": "new",
-        "reuse": noise == 5,  # an order id used before
+        "reuse": noise == 6,  # an order id used before
         "target": draw(TARGETS),
         "account": draw(ACCOUNTS),
         "side": draw(st.sampled_from(list(Side))),
         "order_type": order_type,
         "tif": tif,
         "qty": qty,
-        "price": draw(PRICES if noise != 4 else st.sampled_from([0, -5])) if has_price else None,
-        "stop_price": draw(PRICES) if has_stop else None,
+        "price": draw(PRICES if noise != 5 else bad_prices) if has_price else None,
+        "stop_price": stop_price,
         "post_only": post_only,
         "stp": draw(st.sampled_from(list(StpMode))),
+        "protection": protection,
     }
 
 
@@ -179,7 +221,7 @@ def _other(kind: str) -> st.SearchStrategy[dict[str, Any]]:
             "intruder": st.integers(min_value=0, max_value=9).map(lambda n: n == 0),
             "account": ACCOUNTS,
             "reuse": st.integers(min_value=0, max_value=9).map(lambda n: n == 0),
-            "price": st.none() | PRICES if amends else st.none(),
+            "price": st.none() | PRICES | st.just(TOO_HIGH) if amends else st.none(),
             "qty": st.none() | st.integers(min_value=-1, max_value=11) if amends else st.none(),
         }
     )
@@ -197,6 +239,12 @@ class _StreamBuilder:
         if ids and target < 40:
             return ids[-1 - target % len(ids)]
         return fresh
+
+    def named(self, target: int, ts: int) -> str:
+        """The order id a cancel or amend names: an earlier order's, or one not used yet."""
+        if target < 42:
+            return self.earlier(self.order_ids, target, f"unknown{ts}")
+        return f"o{ts + target - 40}"  # the id of a new order at ts + 2..4, if there is one
 
     def build(self, spec: dict[str, Any], ts: int) -> Command:
         if spec["kind"] == "new":
@@ -220,8 +268,9 @@ class _StreamBuilder:
                 stop_price=spec["stop_price"],
                 post_only=spec["post_only"],
                 stp=spec["stp"],
+                protection_price=spec["protection"],
             )
-        order_id = self.earlier(self.order_ids, spec["target"], f"unknown{ts}")
+        order_id = self.named(spec["target"], ts)
         owner = self.owners.get(order_id, spec["account"])
         fresh = f"k{ts}"
         command_id = (
@@ -251,6 +300,49 @@ def command_streams(
     specs = draw(
         st.lists(
             st.one_of(orders, orders, orders, _other("cancel"), _other("amend")),
+            min_size=min_size,
+            max_size=max_size,
+        )
+    )
+    builder = _StreamBuilder()
+    return [builder.build(spec, ts) for ts, spec in enumerate(specs, start=1)]
+
+
+# Valid orders only, priced close together, with protected market orders and stops: streams that
+# trade a lot, so the band's reference moves (or, for small trades, does not) and protection bites.
+TIGHT_PRICES = st.integers(min_value=90, max_value=110)
+
+
+@st.composite
+def _trading_order(draw: st.DrawFn) -> dict[str, Any]:
+    order_type = draw(st.sampled_from([OrderType.LIMIT] * 4 + [OrderType.MARKET, OrderType.STOP]))
+    order_type = draw(st.just(order_type) | st.just(OrderType.STOP_LIMIT))
+    market_like = order_type in (OrderType.MARKET, OrderType.STOP)
+    has_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+    return {
+        "kind": "new",
+        "reuse": False,
+        "target": 40,
+        "account": draw(ACCOUNTS),
+        "side": draw(st.sampled_from(list(Side))),
+        "order_type": order_type,
+        "tif": draw(TIFS),
+        "qty": draw(st.integers(min_value=2, max_value=10)),
+        "price": None if market_like else draw(TIGHT_PRICES),
+        "stop_price": draw(TIGHT_PRICES) if has_stop else None,
+        "post_only": False,
+        "stp": draw(st.sampled_from(list(StpMode))),
+        "protection": draw(st.none() | TIGHT_PRICES) if market_like else None,
+    }
+
+
+@st.composite
+def trading_streams(draw: st.DrawFn, min_size: int = 30, max_size: int = 100) -> list[Command]:
+    """Mostly valid orders that cross often, with some cancels (a few before their order)."""
+    orders = _trading_order()
+    specs = draw(
+        st.lists(
+            st.one_of(orders, orders, orders, orders, _other("cancel")),
             min_size=min_size,
             max_size=max_size,
         )

@@ -2,10 +2,10 @@
 
 Resting orders live in one flat list and every question ("best maker?", "level total?") is
 answered by filtering and sorting that list from scratch. It is slow and obviously right; the real
-engine must produce the same events, field for field (``detail`` text aside).
+engine must produce the same events, field for field (``detail`` text aside). What is refused
+and why, the band and a market order's limit are in ``reference_rules``.
 """
 
-from dataclasses import dataclass
 from typing import Any
 
 from exchange.domain import (
@@ -24,42 +24,23 @@ from exchange.domain import (
     OrderExpired,
     OrderRejected,
     OrderTriggered,
-    OrderType,
     RejectReason,
     Side,
     StpMode,
     TimeInForce,
     Trade,
 )
+from tests.unit.engine.reference_rules import ReferenceRules, RefOrder
 
 
-@dataclass
-class RefOrder:
-    order_id: str
-    account_id: str
-    side: Side
-    kind: OrderType
-    tif: TimeInForce
-    price: int | None
-    stop_price: int | None
-    qty: int
-    filled: int
-    stp: StpMode
-    post_only: bool
-    stamp: int  # time priority on the book, or arrival among held stops
-
-    @property
-    def open_qty(self) -> int:
-        return self.qty - self.filled
-
-
-class ReferenceBook:
+class ReferenceBook(ReferenceRules):
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
         self.resting: list[RefOrder] = []
         self.stops: list[RefOrder] = []
         self.seq = 0
-        self.last: int | None = None
+        self.last: int | None = None  # the last trade: what stops trigger on
+        self.band_trade: int | None = None
         self.clock = 0
         self.seen_orders: set[str] = set()
         self.seen_commands: set[str] = set()
@@ -95,11 +76,10 @@ class ReferenceBook:
             BookDelta, side=side, price=price, qty=sum(o.open_qty for o in queue), orders=len(queue)
         )
 
-    def crossing_makers(self, taker: RefOrder) -> list[RefOrder]:
+    def crossing_makers(self, taker: RefOrder, limit: int | None) -> list[RefOrder]:
         """Makers the taker may trade with, in priority order."""
         other = [o for o in self.resting if o.side != taker.side]
-        if taker.price is not None:
-            limit = taker.price
+        if limit is not None:
             other = [
                 o
                 for o in other
@@ -107,22 +87,6 @@ class ReferenceBook:
             ]
         sign = 1 if taker.side == Side.BUY else -1
         return sorted(other, key=lambda o: (sign * o.price, o.stamp))  # type: ignore[operator]
-
-    def best(self, side: Side) -> int | None:
-        prices = [o.price for o in self.resting if o.side == side]
-        if not prices:
-            return None
-        return max(prices) if side == Side.BUY else min(prices)  # type: ignore[type-var]
-
-    def would_take(self, side: Side, price: int) -> bool:
-        best = self.best(Side.SELL if side == Side.BUY else Side.BUY)
-        return best is not None and (best <= price if side == Side.BUY else best >= price)
-
-    def out_of_band(self, price: int) -> bool:
-        if self.last is None:
-            return False
-        low, high = self.instrument.band(self.last)
-        return not low <= price <= high
 
     # -- commands -------------------------------------------------------------------------------
     def apply(self, cmd: Command) -> list[Event]:
@@ -135,34 +99,6 @@ class ReferenceBook:
         else:
             self.amend(cmd)
         return self.events
-
-    def new_order_problem(self, cmd: NewOrder) -> RejectReason | None:  # noqa: PLR0911
-        if cmd.order_id in self.seen_orders:
-            return RejectReason.DUPLICATE_ORDER_ID
-        self.seen_orders.add(cmd.order_id)
-        if not self.instrument.is_trading:
-            return RejectReason.INSTRUMENT_NOT_TRADING
-        if cmd.qty <= 0:
-            return RejectReason.INVALID_QUANTITY
-        if cmd.qty < self.instrument.min_lots:
-            return RejectReason.QUANTITY_BELOW_MIN
-        if cmd.qty > self.instrument.max_lots:
-            return RejectReason.QUANTITY_ABOVE_MAX
-        needs_price = cmd.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-        if needs_price != (cmd.price is not None) or (cmd.price is not None and cmd.price <= 0):
-            return RejectReason.INVALID_PRICE
-        needs_stop = cmd.order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
-        if needs_stop != (cmd.stop_price is not None):
-            return RejectReason.INVALID_ORDER
-        if cmd.stop_price is not None and cmd.stop_price <= 0:
-            return RejectReason.INVALID_PRICE
-        if cmd.post_only and (cmd.order_type != OrderType.LIMIT or cmd.tif != TimeInForce.GTC):
-            return RejectReason.INVALID_ORDER
-        if cmd.price is not None and self.out_of_band(cmd.price):
-            return RejectReason.PRICE_OUT_OF_BAND
-        if cmd.post_only and cmd.price is not None and self.would_take(cmd.side, cmd.price):
-            return RejectReason.POST_ONLY_WOULD_TAKE
-        return None
 
     def new(self, cmd: NewOrder) -> None:
         problem = self.new_order_problem(cmd)
@@ -182,6 +118,7 @@ class ReferenceBook:
             stop_price=cmd.stop_price,
             post_only=cmd.post_only,
             stp=cmd.stp,
+            protection_price=cmd.protection_price,
         )
         order = RefOrder(
             cmd.order_id,
@@ -196,6 +133,7 @@ class ReferenceBook:
             cmd.stp,
             cmd.post_only,
             self.tick(),
+            cmd.protection_price,
         )
         if cmd.stop_price is not None:
             self.stops.append(order)
@@ -211,6 +149,8 @@ class ReferenceBook:
                     self.reject(cmd, RejectReason.NOT_ORDER_OWNER)
                     return None
                 return order
+        # An order id never seen is cancelled before its order arrives: the id is taken.
+        self.seen_orders.add(cmd.order_id)
         self.reject(cmd, RejectReason.UNKNOWN_ORDER)
         return None
 
@@ -237,31 +177,6 @@ class ReferenceBook:
             command_id=cmd.command_id,
         )
         self.remove(order)
-
-    def amend_problem(self, cmd: AmendOrder, order: RefOrder) -> RejectReason | None:  # noqa: PLR0911
-        if not self.instrument.is_trading:
-            return RejectReason.INSTRUMENT_NOT_TRADING
-        if order in self.stops:
-            return RejectReason.INVALID_ORDER
-        if cmd.price is None and cmd.qty is None:
-            return RejectReason.INVALID_ORDER
-        if cmd.price is not None and cmd.price <= 0:
-            return RejectReason.INVALID_PRICE
-        if cmd.qty is not None:
-            if cmd.qty <= 0:
-                return RejectReason.INVALID_QUANTITY
-            if cmd.qty <= order.filled:
-                return None
-            if cmd.qty < self.instrument.min_lots:
-                return RejectReason.QUANTITY_BELOW_MIN
-            if cmd.qty > self.instrument.max_lots:
-                return RejectReason.QUANTITY_ABOVE_MAX
-        if cmd.price is not None and cmd.price != order.price:
-            if self.out_of_band(cmd.price):
-                return RejectReason.PRICE_OUT_OF_BAND
-            if order.post_only and self.would_take(order.side, cmd.price):
-                return RejectReason.POST_ONLY_WOULD_TAKE
-        return None
 
     def amend(self, cmd: AmendOrder) -> None:
         if cmd.command_id in self.seen_commands:
@@ -309,9 +224,9 @@ class ReferenceBook:
         self.trigger_stops()
 
     # -- matching -------------------------------------------------------------------------------
-    def fillable(self, taker: RefOrder) -> bool:
+    def fillable(self, taker: RefOrder, limit: int | None) -> bool:
         need = taker.open_qty
-        for maker in self.crossing_makers(taker):
+        for maker in self.crossing_makers(taker, limit):
             if maker.account_id == taker.account_id and taker.stp != StpMode.NONE:
                 if taker.stp == StpMode.CANCEL_OLDEST:
                     continue
@@ -322,11 +237,12 @@ class ReferenceBook:
         return False
 
     def take(self, taker: RefOrder) -> None:
-        if taker.tif == TimeInForce.FOK and not self.fillable(taker):
+        limit = self.limit_of(taker)  # fixed when it starts to take
+        if taker.tif == TimeInForce.FOK and not self.fillable(taker, limit):
             self.expire(taker, ExpireReason.FOK_NOT_FILLABLE)
             return
         while taker.open_qty > 0:
-            makers = self.crossing_makers(taker)
+            makers = self.crossing_makers(taker, limit)
             if not makers:
                 break
             maker = makers[0]
@@ -354,6 +270,8 @@ class ReferenceBook:
             taker.filled += fill
             maker.filled += fill
             self.last = maker.price
+            if self.moves_band(fill):
+                self.band_trade = maker.price
             self.emit(
                 Trade,
                 maker_order_id=maker.order_id,
@@ -367,14 +285,19 @@ class ReferenceBook:
             if maker.open_qty == 0:
                 self.resting.remove(maker)
             self.delta(maker.side, maker.price)  # type: ignore[arg-type]
-        if taker.open_qty == 0:
-            return
+        if taker.open_qty > 0:
+            self.end(taker)
+
+    def end(self, taker: RefOrder) -> None:
+        """What becomes of a taker's remainder once nothing more crosses."""
         if taker.price is not None and taker.tif == TimeInForce.GTC:
             taker.stamp = self.tick()
             self.resting.append(taker)
             self.delta(taker.side, taker.price)
         elif taker.price is not None:
             self.expire(taker, ExpireReason.IOC_REMAINDER)
+        elif any(o.side != taker.side for o in self.resting):
+            self.expire(taker, ExpireReason.PRICE_PROTECTION)  # what is left is beyond its limit
         else:
             self.expire(taker, ExpireReason.MARKET_NO_LIQUIDITY)
 

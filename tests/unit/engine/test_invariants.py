@@ -12,6 +12,7 @@ from engine_service.core.replay import ReplayError
 from exchange.domain import (
     Command,
     Event,
+    Instrument,
     NewOrder,
     OrderAccepted,
     OrderAmended,
@@ -21,9 +22,19 @@ from exchange.domain import (
     Trade,
 )
 from exchange.wire import encode_event
-from tests.unit.engine.helpers import INSTRUMENT, SYMBOL, command_streams, new
+from tests.unit.engine.helpers import (
+    BANDED,
+    INSTRUMENT,
+    SYMBOL,
+    command_streams,
+    new,
+    trading_streams,
+)
 
 SETTINGS = settings(max_examples=75, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Every invariant on both instruments: the band following every trade with no opening reference,
+# and the band with an opening reference that only trades of 4 lots or more move.
+INSTRUMENTS = pytest.mark.parametrize("instrument", [INSTRUMENT, BANDED], ids=["plain", "banded"])
 
 
 def _all_events(engine: Engine, stream: list[Command]) -> list[list[Event]]:
@@ -38,10 +49,13 @@ def _open_quantities(engine: Engine) -> dict[str, int]:
     }
 
 
+@INSTRUMENTS
 @SETTINGS
 @given(stream=command_streams())
-def test_book_is_never_crossed_after_a_command(stream: list[Command]) -> None:
-    engine = Engine([INSTRUMENT])
+def test_book_is_never_crossed_after_a_command(
+    instrument: Instrument, stream: list[Command]
+) -> None:
+    engine = Engine([instrument])
     for command in stream:
         engine.apply(command)
         view = engine.l2(SYMBOL, depth=1)
@@ -49,11 +63,14 @@ def test_book_is_never_crossed_after_a_command(stream: list[Command]) -> None:
             assert view.bids[0].price < view.asks[0].price, command
 
 
+@INSTRUMENTS
 @SETTINGS
 @given(stream=command_streams())
-def test_quantity_is_conserved_for_every_order(stream: list[Command]) -> None:
+def test_quantity_is_conserved_for_every_order(
+    instrument: Instrument, stream: list[Command]
+) -> None:
     # Given per-order totals kept from the events alone
-    engine = Engine([INSTRUMENT])
+    engine = Engine([instrument])
     total: dict[str, int] = {}
     done: dict[str, int] = defaultdict(int)  # filled + cancelled + expired
     held: set[str] = set()  # untriggered stops: open but not on the book
@@ -84,12 +101,13 @@ def test_quantity_is_conserved_for_every_order(stream: list[Command]) -> None:
             assert done[order_id] + open_qty.get(order_id, 0) == qty, (order_id, command)
 
 
+@INSTRUMENTS
 @SETTINGS
 @given(stream=command_streams())
-def test_each_level_is_first_in_first_out(stream: list[Command]) -> None:
+def test_each_level_is_first_in_first_out(instrument: Instrument, stream: list[Command]) -> None:
     # Given the moment each order (re)entered the queue: on acceptance (a stop: on its trigger),
     # or on an amend that raised its quantity or moved its price
-    engine = Engine([INSTRUMENT])
+    engine = Engine([instrument])
     clock = count()
     entered: dict[str, int] = {}
     last_terms: dict[str, tuple[int | None, int]] = {}
@@ -111,77 +129,109 @@ def test_each_level_is_first_in_first_out(stream: list[Command]) -> None:
             assert stamps == sorted(stamps), (level, command)
 
 
+@INSTRUMENTS
 @SETTINGS
 @given(stream=command_streams())
-def test_seq_is_gap_free_from_one(stream: list[Command]) -> None:
-    engine = Engine([INSTRUMENT])
+def test_seq_is_gap_free_from_one(instrument: Instrument, stream: list[Command]) -> None:
+    engine = Engine([instrument])
     seqs = [event.seq for events in _all_events(engine, stream) for event in events]
     assert seqs == list(range(1, len(seqs) + 1))
     assert engine.seq(SYMBOL) == len(seqs)
 
 
+@INSTRUMENTS
 @SETTINGS
 @given(stream=command_streams())
-def test_same_input_gives_byte_identical_output(stream: list[Command]) -> None:
+def test_same_input_gives_byte_identical_output(
+    instrument: Instrument, stream: list[Command]
+) -> None:
     first = [
-        encode_event(e) for events in _all_events(Engine([INSTRUMENT]), stream) for e in events
+        encode_event(e) for events in _all_events(Engine([instrument]), stream) for e in events
     ]
     again = [
-        encode_event(e) for events in _all_events(Engine([INSTRUMENT]), stream) for e in events
+        encode_event(e) for events in _all_events(Engine([instrument]), stream) for e in events
     ]
     assert first == again
 
 
+@INSTRUMENTS
 @SETTINGS
 @given(stream=command_streams(), data=st.data())
 def test_snapshot_restore_then_continue_equals_the_uninterrupted_run(
-    stream: list[Command], data: st.DataObject
+    instrument: Instrument, stream: list[Command], data: st.DataObject
 ) -> None:
     # Given an uninterrupted run
-    straight = Engine([INSTRUMENT])
+    straight = Engine([instrument])
     expected = [[encode_event(e) for e in straight.apply(command)] for command in stream]
     # When another run is snapshotted at a random point, restored and continued
     cut = data.draw(st.integers(min_value=0, max_value=len(stream)), label="cut")
-    before = Engine([INSTRUMENT])
+    before = Engine([instrument])
     for command in stream[:cut]:
         before.apply(command)
-    resumed = Engine.restore(before.snapshot(), [INSTRUMENT])
+    resumed = Engine.restore(before.snapshot(), [instrument])
     actual = [[encode_event(e) for e in resumed.apply(command)] for command in stream[cut:]]
     # Then it emits the same bytes and ends in the same state
     assert actual == expected[cut:]
     assert resumed.snapshot() == straight.snapshot()
 
 
+@INSTRUMENTS
 @SETTINGS
 @given(stream=command_streams())
 def test_no_command_raises_and_each_yields_events_unless_a_redelivery(
-    stream: list[Command],
+    instrument: Instrument, stream: list[Command]
 ) -> None:
-    engine = Engine([INSTRUMENT])
+    engine = Engine([instrument])
     for command in stream:
         events = engine.apply(command)
         assert events or not isinstance(command, NewOrder)
 
 
+@INSTRUMENTS
 @SETTINGS
 @given(stream=command_streams(), data=st.data())
 def test_snapshot_plus_journal_replay_rebuilds_the_uninterrupted_state(
-    stream: list[Command], data: st.DataObject
+    instrument: Instrument, stream: list[Command], data: st.DataObject
 ) -> None:
     # Given an uninterrupted run and its journal
-    straight = Engine([INSTRUMENT])
+    straight = Engine([instrument])
     journal = [event for events in _all_events(straight, stream) for event in events]
     # When a snapshot taken at a random command is restored and the later events replayed
     cut = data.draw(st.integers(min_value=0, max_value=len(stream)), label="cut")
-    before = Engine([INSTRUMENT])
+    before = Engine([instrument])
     for command in stream[:cut]:
         before.apply(command)
-    rebuilt = Engine.restore(before.snapshot(), [INSTRUMENT])
+    rebuilt = Engine.restore(before.snapshot(), [instrument])
     rebuilt.replay(event for event in journal if event.seq > rebuilt.seq(SYMBOL))
     # Then the rebuilt engine is in the very same state
     assert rebuilt.snapshot() == straight.snapshot()
     assert rebuilt.l3(SYMBOL, depth=1_000) == straight.l3(SYMBOL, depth=1_000)
     assert rebuilt.last_price(SYMBOL) == straight.last_price(SYMBOL)
+
+
+@INSTRUMENTS
+@SETTINGS
+@given(stream=trading_streams(), data=st.data())
+def test_snapshot_and_replay_rebuild_protected_stops_and_the_band_of_trading_streams(
+    instrument: Instrument, stream: list[Command], data: st.DataObject
+) -> None:
+    # Given an uninterrupted run of a stream that trades, holds protected stops and moves the band
+    straight = Engine([instrument])
+    journal = [event for events in _all_events(straight, stream) for event in events]
+    # When one copy is snapshotted at a random command, restored and continued, and another
+    # restored from the same snapshot and fed the rest of the journal
+    cut = data.draw(st.integers(min_value=0, max_value=len(stream)), label="cut")
+    before = Engine([instrument])
+    for command in stream[:cut]:
+        before.apply(command)
+    resumed = Engine.restore(before.snapshot(), [instrument])
+    continued = [e for command in stream[cut:] for e in resumed.apply(command)]
+    rebuilt = Engine.restore(before.snapshot(), [instrument])
+    rebuilt.replay(event for event in journal if event.seq > rebuilt.seq(SYMBOL))
+    # Then both end exactly where the uninterrupted run did
+    assert continued == [event for event in journal if event.seq > before.seq(SYMBOL)]
+    assert resumed.snapshot() == rebuilt.snapshot() == straight.snapshot()
+    assert rebuilt.band_reference(SYMBOL) == straight.band_reference(SYMBOL)
 
 
 def test_replay_refuses_an_event_out_of_seq() -> None:

@@ -5,6 +5,7 @@ import uuid
 from decimal import Decimal
 
 from exchange.domain import (
+    AmendOrder,
     Instrument,
     InstrumentCatalog,
     NewOrder,
@@ -56,6 +57,11 @@ def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
+def protection_ticks(symbol: str) -> int:
+    """``PROTECTION[symbol]`` in ticks: what the API would set on a market or stop order."""
+    return CATALOG.get(symbol).price_to_ticks(PROTECTION[symbol])
+
+
 def order(
     account_id: str,
     side: Side,
@@ -65,8 +71,16 @@ def order(
     symbol: str = "BTC-USD",
     order_type: OrderType | None = None,
     order_id: str | None = None,
+    protection_price: int | None = None,
+    protected: bool = True,
 ) -> NewOrder:
+    """A new order; a market or stop one carries ``protection_price`` (default: the symbol's
+    ``PROTECTION``) unless ``protected`` is False."""
     kind = order_type or (OrderType.LIMIT if price is not None else OrderType.MARKET)
+    if kind in (OrderType.MARKET, OrderType.STOP) and protected and protection_price is None:
+        protection_price = protection_ticks(symbol)
+    if kind not in (OrderType.MARKET, OrderType.STOP):
+        protection_price = None
     return NewOrder(
         symbol=symbol,
         ts=1,
@@ -78,6 +92,22 @@ def order(
         tif=TimeInForce.GTC if kind is OrderType.LIMIT else TimeInForce.IOC,
         qty=qty,
         price=price,
+        protection_price=protection_price,
+    )
+
+
+def amend(
+    placed: NewOrder, command_id: str, *, price: int | None = None, qty: int | None = None
+) -> AmendOrder:
+    """An amend of ``placed`` to ``price`` and total ``qty`` (None: unchanged)."""
+    return AmendOrder(
+        symbol=placed.symbol,
+        ts=1,
+        command_id=command_id,
+        order_id=placed.order_id,
+        account_id=placed.account_id,
+        price=price,
+        qty=qty,
     )
 
 

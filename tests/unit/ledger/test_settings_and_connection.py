@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,23 +18,22 @@ def fresh_cache() -> Iterator[None]:
     load_settings.cache_clear()
 
 
-def test_settings_read_url_pool_and_protection_prices(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_read_url_and_pool(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXCHANGE_DATABASE_URL", "postgresql://u@h:5432/db")
     monkeypatch.setenv("EXCHANGE_LEDGER_POOL_SIZE", "3")
-    monkeypatch.setenv("EXCHANGE_LEDGER_PROTECTION_PRICES", '{"BTC-USD": "150000.5"}')
     settings = load_settings(LedgerSettings)
     assert settings.ledger_pool_size == 3
-    assert settings.protection_price("BTC-USD") == Decimal("150000.5")
-    assert settings.protection_price("ETH-USD") is None
     assert settings.ledger_asset_scales["USD"] == 8
     assert conninfo_provider(settings)() == "postgresql://u@h:5432/db"
 
 
-def test_float_protection_price_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_protection_prices_are_no_setting_any_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Market and stop buys hold at the protection price their command carries; a static price
+    # per deployment would go stale as the market moves (and hold too little).
     monkeypatch.setenv("EXCHANGE_DATABASE_URL", "postgresql://u@h/db")
-    monkeypatch.setenv("EXCHANGE_LEDGER_PROTECTION_PRICES", '{"BTC-USD": 150000.5}')
-    with pytest.raises(ConfigurationError, match="EXCHANGE_LEDGER_PROTECTION_PRICES"):
-        load_settings(LedgerSettings)
+    monkeypatch.setenv("EXCHANGE_LEDGER_PROTECTION_PRICES", '{"BTC-USD": "150000"}')
+    settings = load_settings(LedgerSettings)
+    assert not any("protection" in name for name in type(settings).model_fields)
 
 
 def test_a_database_is_required(monkeypatch: pytest.MonkeyPatch) -> None:

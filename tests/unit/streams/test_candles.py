@@ -49,9 +49,9 @@ def test_trades_in_different_minutes_make_separate_minute_bars_inside_one_hour()
     market = Market()
     boundary = (START_NS // MINUTE + 1) * MINUTE
     market.ts = iter(range(boundary - 2 * 10**9, boundary + 10 * 10**9, 10**9))  # type: ignore[assignment]
-    market.order("m", Side.SELL, "1", "100.00", account="a")
+    market.order("m", Side.SELL, "1", "65000.00", account="a")
     for n in range(4):
-        market.order(f"t{n}", Side.BUY, "0.1", "100.00", account="b")
+        market.order(f"t{n}", Side.BUY, "0.1", "65000.00", account="b")
     store, _ = aggregate(market.events)
     minute_bars = sorted(
         (bar for (series, _), bar in store.bars.items() if series.endswith("1m")),
@@ -83,7 +83,7 @@ def test_replaying_trades_already_counted_changes_no_bar() -> None:
 
 def test_a_record_without_trades_writes_nothing_but_moves_the_cursor() -> None:
     market = Market()
-    market.order("m", Side.SELL, "1", "100.00", account="a")
+    market.order("m", Side.SELL, "1", "65000.00", account="a")
     store = InMemoryCandleStore()
     cursors = InMemoryCursorStore()
     consume(CandleAggregator(store, cursors, catalog=CATALOG), JournalRecord.of(market.events), {})

@@ -191,7 +191,7 @@ def test_out_of_order_events_never_move_an_order_backwards(shuffled: list[Event]
 
 def test_an_accept_for_a_row_already_accepted_is_ignored() -> None:
     market = Market()
-    accepted = market.order("o1", Side.BUY, "0.1", "100.00", account="a")[0]
+    accepted = market.order("o1", Side.BUY, "0.1", "65000.00", account="a")[0]
     assert isinstance(accepted, OrderAccepted)
     live = _apply(market.pending("o1"), [accepted])
     assert live is not None

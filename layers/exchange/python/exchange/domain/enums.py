@@ -99,5 +99,6 @@ class ExpireReason(StrEnum):
     IOC_REMAINDER = "IOC_REMAINDER"
     FOK_NOT_FILLABLE = "FOK_NOT_FILLABLE"
     MARKET_NO_LIQUIDITY = "MARKET_NO_LIQUIDITY"
-    # A market or stop order's remainder beyond its protection price (``NewOrder.protection_price``)
+    # A market order's or triggered stop's remainder beyond its limit: its protection price
+    # (``NewOrder.protection_price``), tightened to the price band around the band's reference
     PRICE_PROTECTION = "PRICE_PROTECTION"

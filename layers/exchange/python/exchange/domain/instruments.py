@@ -58,7 +58,9 @@ class Instrument(BaseModel):
     lot_size: PositiveDecimal
     min_qty: PositiveDecimal
     max_qty: PositiveDecimal
-    # Limit orders priced more than this far from the reference price (last trade) are rejected.
+    # Limit orders priced more than this far from the band's reference price are rejected, and
+    # market orders and triggered stops trade no further from it. The reference is the last
+    # trade of at least band_min_qty, before any such trade reference_price (else no band).
     price_band_pct: Annotated[ExactDecimal, Field(gt=0, le=100)]
     status: InstrumentStatus = InstrumentStatus.TRADING
     # Fees in basis points of notional; a negative maker fee is a rebate.
@@ -87,6 +89,19 @@ class Instrument(BaseModel):
                 raise ValueError(f"{name} must be a multiple of lot size {self.lot_size}")
         if self.min_qty > self.max_qty:
             raise ValueError(f"min_qty {self.min_qty} is above max_qty {self.max_qty}")
+        # The engine works in ticks and lots: these must be whole numbers of them.
+        for name, step, unit in (
+            ("reference_price", self.tick_size, "tick size"),
+            ("max_price", self.tick_size, "tick size"),
+            ("band_min_qty", self.lot_size, "lot size"),
+        ):
+            value = getattr(self, name)
+            if value is not None and steps_in(value, step) is None:
+                raise ValueError(f"{name} must be a multiple of {unit} {step}, was {value}")
+        if self.reference_price and self.max_price and self.reference_price > self.max_price:
+            raise ValueError(
+                f"reference_price {self.reference_price} is above max_price {self.max_price}"
+            )
         return self
 
     # -- prices ---------------------------------------------------------------------------------
@@ -133,6 +148,21 @@ class Instrument(BaseModel):
     @cached_property
     def max_lots(self) -> int:
         return self.qty_to_lots(self.max_qty)
+
+    @cached_property
+    def band_min_lots(self) -> int | None:
+        """``band_min_qty`` in lots: the smallest trade that moves the band's reference."""
+        return None if self.band_min_qty is None else self.qty_to_lots(self.band_min_qty)
+
+    @cached_property
+    def reference_ticks(self) -> int | None:
+        """``reference_price`` in ticks: the band's opening reference."""
+        return None if self.reference_price is None else self.price_to_ticks(self.reference_price)
+
+    @cached_property
+    def max_price_ticks(self) -> int | None:
+        """``max_price`` in ticks: no price, stop price or protection price may exceed it."""
+        return None if self.max_price is None else self.price_to_ticks(self.max_price)
 
     # -- rules ----------------------------------------------------------------------------------
     def band(self, reference_ticks: int) -> tuple[int, int]:

@@ -16,6 +16,7 @@ from typing import Any, Final
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -60,6 +61,7 @@ def rest_app(
     """
     app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=strict_json)
     app.configure_openapi(security_schemes=SECURITY_SCHEMES)
+    app.use(middlewares=[refuse_unknown_query])
     for router in routers:
         app.include_router(router)
     counted = dict(rejections or {})
@@ -113,6 +115,26 @@ def rest_app(
     return app
 
 
+def refuse_unknown_query(
+    app: APIGatewayRestResolver, next_middleware: NextMiddleware
+) -> Response[Any]:
+    """A query parameter the route does not declare is a 400, as an unknown body field is:
+    silently ignoring it would hide a client's typo (``?symbl=``) behind a 200."""
+    route = app.context.get("_route")
+    if route is None or route not in _routes_of(app):
+        return next_middleware(app)  # no such route: the 404/405 answer comes first
+    declared = {field.alias for field in route.dependant.query_params}
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - declared)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {"type": "extra_forbidden", "loc": ("query", name), "msg": "unknown parameter"}
+                for name in unknown
+            ]
+        )
+    return next_middleware(app)
+
+
 def serve(
     app: APIGatewayRestResolver,
     event: dict[str, Any],
@@ -159,10 +181,14 @@ def problem_response(body: Problem, headers: Mapping[str, str] | None = None) ->
 
 
 def _methods_of(app: APIGatewayRestResolver, path: str) -> list[str]:
-    """The methods some route serves at ``path`` (for a 405 rather than a 404). Powertools keeps
-    its compiled routes in private lists; reading them avoids a second routing table."""
-    routes = [*getattr(app, "_static_routes", []), *getattr(app, "_dynamic_routes", [])]
-    return sorted({route.method for route in routes if route.rule.match(path)})
+    """The methods some route serves at ``path`` (for a 405 rather than a 404)."""
+    return sorted({route.method for route in _routes_of(app) if route.rule.match(path)})
+
+
+def _routes_of(app: APIGatewayRestResolver) -> list[Any]:
+    """Powertools keeps its compiled routes in private lists; reading them avoids a second
+    routing table."""
+    return [*getattr(app, "_static_routes", []), *getattr(app, "_dynamic_routes", [])]
 
 
 def raw_body(event: Mapping[str, Any]) -> bytes:

@@ -116,6 +116,10 @@ STATUS: Final[Mapping[str, HTTPStatus]] = {
     "too_many_open_orders": P,
     "instrument_not_trading": P,
     "no_protection_price": P,
+    "no_reference_price": P,
+    "stp_not_allowed": P,
+    "price_above_max": P,
+    "notional_above_max": P,
     "unknown_account": P,
     # ours, and worth a retry
     "broker_unavailable": S,
@@ -205,8 +209,10 @@ _DESCRIPTIONS: Final[Mapping[int, str]] = {
     409: "Conflicts with an earlier request (idempotency key reused with another body, ...)",
     413: "The request body is too large",
     415: "The request body is not application/json",
-    422: "Well-formed, but the rules refuse it (funds, open-order cap, instrument halted, ...)",
-    503: "Not processed, nothing kept: retry (with the same Idempotency-Key)",
+    422: "Well-formed, but the rules refuse it (funds, open-order cap, price or notional above "
+    "the instrument's maximum, no reference price, stp NONE, instrument halted, ...)",
+    503: "Not done: retry with the same Idempotency-Key. A new order may be kept PENDING_NEW "
+    "with its funds held (the detail names it); the retry resumes it",
 }
 
 

@@ -1,11 +1,12 @@
 """The accounts-and-ledger capability: exact balances, order holds, double-entry settlement of
 engine events, deposits, withdrawals, positions and P&L.
 
-Layout: pure rules (``money``, ``holds``, ``settlement``, ``movements``, ``positions``,
-``webhooks``), the port (``port``) and its PostgreSQL implementation (``postgres``), schema
-migrations (``migrations``), connections (``connection``). The functions' logic on top of the
-port: ``accounts`` (the account function), ``deposits`` (the deposit webhook) and ``consumer``
-(the settlement journal consumer).
+Layout: pure rules (``money``, ``holds``, ``amends``, ``settlement``, ``movements``,
+``positions``, ``webhooks``), the port (``port``) and its PostgreSQL implementation
+(``postgres``), schema migrations (``migrations``), connections (``connection``). The functions'
+logic on top of the port: ``accounts`` (the account function), ``deposits`` (the deposit webhook),
+``consumer`` (the settlement journal consumer) and ``redrive`` (the command that applies the
+records it quarantined).
 """
 
 from exchange.ledger.errors import (

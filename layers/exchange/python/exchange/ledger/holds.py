@@ -1,8 +1,8 @@
 """What the ledger holds for an order, and how each engine event changes it. Pure: no I/O.
 
 A buy holds quote: ``notional(limit, open) + the most fee the rest can cost``. A sell holds base:
-the open quantity. A market (or stop) buy has no limit, so it holds against the symbol's
-protection price.
+the open quantity. A market (or stop) buy has no limit, so it holds against the protection price
+its command carries (``NewOrder.protection_price``), the worst price the engine lets it trade at.
 
 Fees are charged per fill in the quote asset, at the instrument's bps of the fill's notional, and
 rounded up to the quote asset's scale *cumulatively per order*: after each fill the order has paid
@@ -12,7 +12,9 @@ comes out of the proceeds. Every rounding only decides who gets a fraction; the 
 moves between two pockets, so conservation stays exact.
 
 After every event the order's hold is recomputed with ``required_hold``, and the difference
-(an improved fill price, a cancelled remainder, an amend) goes back to ``available``.
+(an improved fill price, a cancelled remainder, an amend) goes back to ``available``. Settlement
+never takes more from ``available``: a fill or resize that would need more than is held raises
+``LedgerInconsistency`` (an amend's increase is held before it is sent: ``ledger.amends``).
 
 >>> btc = Instrument(symbol="BTC-USD", base="BTC", quote="USD", tick_size=Decimal("0.01"),
 ...                  lot_size=Decimal("0.0001"), min_qty=Decimal("0.0001"),
@@ -34,6 +36,7 @@ from exchange.ledger.money import (
     ceil_to,
     fee_exact,
     notional,
+    show,
     sub,
     to_scale,
 )
@@ -47,7 +50,8 @@ class Hold:
 
     ``limit_ticks`` is the price a buy is held at (its limit, or the protection price); ``None``
     for sells. ``fee_accrued`` is exact (unrounded); ``fee_charged`` is what was taken, always
-    ``ceil_to(fee_accrued, quote scale)``.
+    ``ceil_to(fee_accrued, quote scale)``. ``filled_lots`` is what has settled so far, so
+    ``filled_lots + open_lots`` is the total quantity in force while the order is open.
     """
 
     order_id: str
@@ -62,6 +66,7 @@ class Hold:
     max_fee_bps: int
     fee_accrued: Decimal = ZERO
     fee_charged: Decimal = ZERO
+    filled_lots: int = 0
 
     @property
     def is_open(self) -> bool:
@@ -120,18 +125,22 @@ def new_hold(
     quote_scale: int,
     base_scale: int,
 ) -> Hold:
-    """The hold a new order needs. Raises NoProtectionPrice for an unprotectable market buy."""
+    """The hold a new order needs. A market or stop buy holds at ``protection_ticks`` (its
+    command's protection price); without one it raises NoProtectionPrice."""
     if qty_lots <= 0:
         raise LedgerInconsistency(f"order {order_id}: quantity must be positive, was {qty_lots}")
     limit: int | None = None
     if side is Side.BUY:
-        if order_type in LIMITED_TYPES and price_ticks is not None:
+        if order_type in LIMITED_TYPES:
+            if price_ticks is None:
+                raise LedgerInconsistency(f"order {order_id}: a {order_type} buy needs a price")
             limit = price_ticks
         elif protection_ticks is not None:
             limit = protection_ticks
         else:
             raise NoProtectionPrice(
-                f"market buy on {instrument.symbol} needs a protection price; none is configured"
+                f"{order_type} buy {order_id} on {instrument.symbol} needs a protection price; "
+                "the order has none"
             )
         if limit <= 0:
             raise LedgerInconsistency(f"order {order_id}: price must be positive, was {limit}")
@@ -188,14 +197,25 @@ def fill(
     charged = ceil_to(accrued, quote_scale)
     fee = sub(charged, hold.fee_charged)
     after = replace(
-        hold, open_lots=hold.open_lots - qty_lots, fee_accrued=accrued, fee_charged=charged
+        hold,
+        open_lots=hold.open_lots - qty_lots,
+        filled_lots=hold.filled_lots + qty_lots,
+        fee_accrued=accrued,
+        fee_charged=charged,
     )
     after = replace(
         after, held=required_hold(after, instrument, quote_scale=quote_scale, base_scale=base_scale)
     )
     # The buyer pays notional and fee out of the hold; the seller delivers base.
     consumed = add(amount, fee) if hold.side is Side.BUY else base_amount(instrument, qty_lots)
-    return Fill(before=hold, after=after, fee=fee, consumed=consumed)
+    result = Fill(before=hold, after=after, fee=fee, consumed=consumed)
+    if result.released < 0:
+        # Above the price it was held at (its limit or protection price): never taken silently.
+        raise LedgerInconsistency(
+            f"order {hold.order_id}: fill of {qty_lots} lots at {price_ticks} ticks needs "
+            f"{show(-result.released)} {hold.asset} more than held (held at {hold.limit_ticks})"
+        )
+    return result
 
 
 def resize(
@@ -207,12 +227,22 @@ def resize(
     quote_scale: int,
     base_scale: int,
 ) -> Hold:
-    """The hold after a cancel, expiry, amend or release leaves ``open_lots`` open."""
+    """The hold after a cancel, expiry, amend or release leaves ``open_lots`` open.
+
+    Raises LedgerInconsistency when that needs more than ``hold.held``: settlement only ever
+    gives back (an amend's increase is added to ``held`` before, see ``ledger.amends``).
+    """
     if open_lots < 0:
         raise LedgerInconsistency(f"order {hold.order_id}: open quantity would be {open_lots}")
     after = replace(hold, open_lots=open_lots)
     if limit_ticks is not None and hold.side is Side.BUY:
         after = replace(after, limit_ticks=limit_ticks)
-    return replace(
+    after = replace(
         after, held=required_hold(after, instrument, quote_scale=quote_scale, base_scale=base_scale)
     )
+    if after.held > hold.held:
+        raise LedgerInconsistency(
+            f"order {hold.order_id}: {open_lots} open lots need {show(after.held)} {hold.asset}, "
+            f"{show(hold.held)} is held"
+        )
+    return after

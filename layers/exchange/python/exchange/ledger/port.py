@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from decimal import Decimal
 
-from exchange.domain.commands import NewOrder
+from exchange.domain.commands import AmendOrder, NewOrder
 from exchange.domain.events import Event
 from exchange.ledger.holds import Hold
 from exchange.ledger.model import (
@@ -39,22 +39,42 @@ class LedgerPort(ABC):
 
     @abstractmethod
     def reserve(self, order: NewOrder) -> Hold:
-        """Hold the funds a new order needs, once per order id.
+        """Hold the funds a new order needs, once per order id. A buy holds at its limit, a
+        market or stop buy at its ``protection_price``; a sell holds its base.
 
-        Raises UnknownAccount, KycNotAllowed, InsufficientFunds, NoProtectionPrice or
-        ReservationConflict; on any of them nothing is held.
+        Raises UnknownAccount, KycNotAllowed, InsufficientFunds, NoProtectionPrice (a market or
+        stop buy without a protection price) or ReservationConflict; on any of them nothing is
+        held.
+        """
+
+    @abstractmethod
+    def reserve_amend(self, amend: AmendOrder) -> Decimal:
+        """Hold what ``amend`` adds to its order's hold, before the amend is sent; returns it.
+
+        The order's hold is recomputed with the amend's price and/or total qty (qty counts
+        filled lots) and the increase is held (0 when it does not increase; a sell's in base, a
+        buy's in quote with the fee), keyed by ``amend.command_id``: a retry holds nothing more
+        and returns the same amount. Settlement adds it to the hold on ``OrderAmended``, gives it
+        back on the amend's ``OrderRejected`` or the order's final event (``ledger.amends``).
+
+        Raises UnknownReservation (no hold for the order, or another account's),
+        InsufficientFunds or ReservationConflict (the command id reserved with other terms); on
+        any of them nothing is held.
         """
 
     @abstractmethod
     def release(self, order_id: str) -> Decimal:
-        """Give back what an order still holds (e.g. its publish failed); returns the amount."""
+        """Give back what an order still holds (e.g. its publish failed), pending amend increases
+        included; returns the amount."""
 
     @abstractmethod
     def apply_event(self, event: Event) -> bool:
         """Settle a trade or apply a cancel, expiry, amend or reject to the holds.
 
         Idempotent on ``(symbol, seq)``: returns False when the event was applied before. Events
-        that move no money (accepted, triggered, book deltas) return False.
+        that move no money (accepted, triggered, book deltas, a refused cancel) return False.
+        Never takes funds from available: an event that would need more than its order holds
+        raises LedgerInconsistency.
         """
 
     @abstractmethod

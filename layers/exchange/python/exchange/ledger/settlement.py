@@ -3,7 +3,9 @@ calls these, and writes what they return.
 
 A trade moves base from the seller's hold to the buyer, quote (notional) from the buyer's hold to
 the seller, each side's fee to the fee account (a negative maker fee is a rebate paid by the fee
-account), and releases what each hold no longer needs.
+account), and releases what each hold no longer needs. A fill that would need more than its
+order's hold (a price above the limit or protection price it was held at) raises
+``LedgerInconsistency``: settlement never takes funds from ``available``.
 """
 
 from dataclasses import dataclass
@@ -112,7 +114,9 @@ def resize_hold(
 ) -> Resized:
     """A cancel, expiry, amend or release: hold what ``open_lots`` (at ``limit_ticks``) need.
 
-    The difference goes back to available, or (an amend up) is taken from it.
+    The difference goes back to available. Nothing is ever taken from available here: needing
+    more than ``hold.held`` raises LedgerInconsistency (an amend adds its reserved increase to the
+    hold first).
     """
     after = resize(
         hold,

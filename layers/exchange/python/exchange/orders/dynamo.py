@@ -7,9 +7,10 @@ really is a next page.
 """
 
 from collections.abc import Iterable
-from typing import Any
+from decimal import Decimal
+from typing import Any, Final
 
-from pynamodb.exceptions import DoesNotExist, PynamoDBException
+from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
 
 from exchange.domain.enums import (
     OPEN_STATUSES,
@@ -39,14 +40,18 @@ from exchange.orders.store import (
 from exchange.tables import (
     FillRecord,
     OrderRecord,
+    TradeRecord,
+    condition_failed,
     symbol_status_key,
 )
+from exchange.tables.models import pending_since
 
 RawKey = dict[str, dict[str, Any]]
+_RECENT_TRADES: Final = 100
 
 
 class DynamoOrderStore(OrderStore):
-    def add(self, order: Order) -> None:
+    def add(self, order: Order) -> bool:
         record = OrderRecord(
             account_id=order.account_id,
             order_id=order.order_id,
@@ -66,12 +71,18 @@ class DynamoOrderStore(OrderStore):
             created_ns=order.created_ns,
             updated_ns=order.updated_ns,
             open_order_id=order.order_id if order.status.is_open else None,
+            pending_new_ns=pending_since(order.status.value, order.created_ns),
         )
         try:
-            # Order ids are unique by construction; the condition makes a collision loud.
+            # A resumed placement finds its order recorded: the first write wins, and is kept.
             record.save(condition=OrderRecord.order_id.does_not_exist())
+        except PutError as exc:
+            if condition_failed(exc):
+                return False
+            raise StoreUnavailable(f"order {order.order_id} was not recorded: {exc}") from exc
         except PynamoDBException as exc:
             raise StoreUnavailable(f"order {order.order_id} was not recorded: {exc}") from exc
+        return True
 
     def get(self, account_id: str, order_id: str) -> Order | None:
         try:
@@ -114,31 +125,13 @@ class DynamoOrderStore(OrderStore):
             limit=up_to,
         )
 
-    def reject(
-        self, account_id: str, order_id: str, *, reason: str, detail: str, now_ns: int
-    ) -> None:
-        record = OrderRecord(account_id=account_id, order_id=order_id)
-        current = self.get(account_id, order_id)
-        if current is None:
-            return
-        try:
-            record.update(
-                actions=[
-                    OrderRecord.status.set(OrderStatus.REJECTED.value),
-                    OrderRecord.symbol_status.set(
-                        symbol_status_key(current.symbol, OrderStatus.REJECTED.value, order_id)
-                    ),
-                    OrderRecord.open_order_id.remove(),
-                    OrderRecord.open_qty.set("0"),
-                    OrderRecord.reject_reason.set(reason),
-                    OrderRecord.detail.set(detail),
-                    OrderRecord.updated_ns.set(now_ns),
-                ],
-                # Only an order the engine never saw: nothing else may have moved it on.
-                condition=OrderRecord.status == OrderStatus.PENDING_NEW.value,
-            )
-        except PynamoDBException as exc:
-            raise StoreUnavailable(f"order {order_id} could not be marked rejected") from exc
+    def last_trade_price(self, symbol: str, *, min_qty: Decimal | None = None) -> str | None:
+        # One page of the newest trades: a reference older than that many small prints is stale
+        # enough that the instrument's configured reference is as good.
+        for row in TradeRecord.query(symbol, scan_index_forward=False, limit=_RECENT_TRADES):
+            if min_qty is None or Decimal(row.qty) >= min_qty:
+                return row.price
+        return None
 
     def fills(
         self, account_id: str, *, order_id: str | None, limit: int, after: PageKey | None

@@ -28,6 +28,34 @@ class TooManyOpenOrders(TradingError):
     code = "too_many_open_orders"
 
 
+class SelfTradeNotAllowed(TradingError):
+    """``stp: NONE`` from an account that is not a market maker: self-trades would let one
+    account print trades at the prices it likes, and so walk the band's reference."""
+
+    code = "stp_not_allowed"
+
+
+class PriceAboveMax(TradingError):
+    """A price or stop price above the instrument's ``max_price`` (or above what a 64-bit tick
+    count can carry, when the instrument sets none)."""
+
+    code = "price_above_max"
+
+
+class NotionalAboveMax(TradingError):
+    """Price (or protection price) times quantity above the instrument's ``max_notional`` (or
+    above what the ledger can hold, when the instrument sets none)."""
+
+    code = "notional_above_max"
+
+
+class NoReferencePrice(TradingError):
+    """A market or stop order on a symbol with no trade and no configured reference price: there
+    is nothing to protect it, or hold its funds, against."""
+
+    code = "no_reference_price"
+
+
 class OrderNotFound(TradingError):
     """No such order for this account: another account's order reads the same as a missing one."""
 
@@ -44,6 +72,11 @@ class BrokerUnavailable(TradingError):
     """The command could not be published with a confirm; the caller may retry."""
 
     code = "broker_unavailable"
+
+
+class PublishUnconfirmed(BrokerUnavailable):
+    """The command may have reached the broker, but no confirm came (lost, connection dropped
+    after the publish frame, deadline passed): the engine may or may not get it."""
 
 
 class StoreUnavailable(TradingError):

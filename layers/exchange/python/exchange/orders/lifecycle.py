@@ -8,9 +8,13 @@
                                +--cancelled/expired--> CANCELLED / EXPIRED
 
 An event at or below the order's ``last_seq`` is a duplicate or stale and changes nothing; so
-does an event its status does not allow (a reject of a live order, e.g. ``DUPLICATE_ORDER_ID``
-for a reused id, must not touch the order that owns the id). Prices are integer ticks and
-quantities integer lots here; the store converts at its edge.
+does an event its status does not allow (a reject of a live or finished order, e.g.
+``DUPLICATE_ORDER_ID`` for a reused id, or for an order whose NewOrder arrived after its cancel,
+must not touch the order that owns the id). A refused cancel or amend leaves its order alone,
+except ``UNKNOWN_ORDER`` for a PENDING_NEW order: the API cancels an order whose publish was not
+confirmed, and a cancel that finds nothing means the engine never took it (REJECTED,
+``NOT_RECEIVED_REASON``). Prices are integer ticks and quantities integer lots here; the store
+converts at its edge.
 
 Fees come from the ledger's own rule (``exchange.ledger.holds.fill``: bps of notional, rounded up
 cumulatively per order), so a fill shows exactly what settlement charges.
@@ -22,7 +26,15 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from exchange.domain.enums import OPEN_STATUSES, OrderStatus, OrderType, Side, StpMode, TimeInForce
+from exchange.domain.enums import (
+    OPEN_STATUSES,
+    OrderStatus,
+    OrderType,
+    RejectReason,
+    Side,
+    StpMode,
+    TimeInForce,
+)
 from exchange.domain.events import (
     AnyEvent,
     OrderAccepted,
@@ -34,8 +46,9 @@ from exchange.domain.events import (
     Trade,
 )
 from exchange.domain.instruments import Instrument
-from exchange.ledger.holds import Hold, fill
+from exchange.ledger.holds import Hold, fill, required_hold
 from exchange.ledger.money import ZERO, add, notional, scale_of
+from exchange.orders.model import NOT_RECEIVED_REASON
 from exchange.tables import symbol_status_key
 
 Scales = Mapping[str, int]  # decimal places per asset (the ledger's)
@@ -121,8 +134,12 @@ def order_keys(event: AnyEvent) -> tuple[tuple[str, str], ...]:
             (event.maker_account_id, event.maker_order_id),
             (event.taker_account_id, event.taker_order_id),
         )
-    if isinstance(event, OrderRejected) and event.command_id is not None:
-        return ()  # a refused cancel or amend leaves the order as it was
+    if (
+        isinstance(event, OrderRejected)
+        and event.command_id is not None
+        and event.reason is not RejectReason.UNKNOWN_ORDER
+    ):
+        return ()  # a refused cancel or amend of a known order leaves it as it was
     account_id: str | None = getattr(event, "account_id", None)
     order_id: str | None = getattr(event, "order_id", None)
     return ((account_id, order_id),) if account_id and order_id else ()
@@ -185,6 +202,16 @@ def _moved(state: OrderState, event: AnyEvent, **changes: object) -> Step:
 
 
 def _reject(state: OrderState, event: OrderRejected, _i: Instrument, _s: Scales) -> Step:
+    pending = state.status is OrderStatus.PENDING_NEW
+    if event.command_id is not None:  # a cancel that found no such order
+        if not pending:
+            return Step(state)  # it came after the order finished: nothing to change
+        return _moved(
+            state, event, status=OrderStatus.REJECTED, open=0, reject_reason=NOT_RECEIVED_REASON,
+            detail="the matching engine never took the order; its funds are released",
+        )  # fmt: skip
+    if not pending:
+        return Step(state, problem=f"OrderRejected while {state.status}")
     return _moved(
         state, event, status=OrderStatus.REJECTED, open=0, reject_reason=event.reason.value,
         detail=event.detail or None,
@@ -247,9 +274,8 @@ Rule = tuple[frozenset[OrderStatus], Callable[[OrderState, Any, Instrument, Scal
 # Which statuses each event may move an order from, and how.
 _RULES: dict[type, Rule] = {
     OrderAccepted: (PENDING, _accept),
-    # Only an order the engine never accepted: a reject of a live order (a reused order id) must
-    # not touch the order that owns the id.
-    OrderRejected: (PENDING, _reject),
+    # Any status: ``_reject`` moves only an order the engine never accepted.
+    OrderRejected: (frozenset(OrderStatus), _reject),
     Trade: (LIVE, _trade),
     OrderCancelled: (LIVE, _cancel),
     OrderExpired: (LIVE, _expire),
@@ -273,6 +299,7 @@ def fill_fee(
     from that alone, so reusing its function (not its formula) keeps the two equal by design.
     """
     bps = instrument.maker_fee_bps if role is Role.MAKER else instrument.taker_fee_bps
+    quote_scale, base_scale = scale_of(scales, instrument.quote), scale_of(scales, instrument.base)
     hold = Hold(
         order_id=state.order_id,
         account_id=state.account_id,
@@ -287,13 +314,17 @@ def fill_fee(
         fee_accrued=state.fee_accrued,
         fee_charged=state.fee,
     )
+    # Holding what this fill needs, so the ledger's own check (never more than held) passes.
+    hold = replace(
+        hold, held=required_hold(hold, instrument, quote_scale=quote_scale, base_scale=base_scale)
+    )
     result = fill(
         hold,
         instrument,
         price_ticks=price,
         qty_lots=qty,
         fee_bps=bps,
-        quote_scale=scale_of(scales, instrument.quote),
-        base_scale=scale_of(scales, instrument.base),
+        quote_scale=quote_scale,
+        base_scale=base_scale,
     )
     return result.fee, result.after.fee_accrued, result.after.fee_charged

@@ -14,8 +14,9 @@ from exchange.domain.enums import OrderStatus, OrderType, Side, StpMode, TimeInF
 PageKey = dict[str, str | int]
 
 
-# Why the API itself rejected an order after recording it (the engine's reasons are RejectReason).
-BROKER_UNAVAILABLE_REASON: Final = "BROKER_UNAVAILABLE"
+# Why the recorder rejected an order the API kept PENDING_NEW: its cancel found nothing, so the
+# engine never took the order (the engine's own reasons are RejectReason).
+NOT_RECEIVED_REASON: Final = "NOT_RECEIVED_BY_ENGINE"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,30 +1,47 @@
 """The command sink port, and its RabbitMQ (Amazon MQ) adapter.
 
-The adapter keeps one pika ``BlockingConnection`` per Lambda container, opened on the first
-publish and reused by later invocations. A frozen container's connection may have been closed by
-the broker meanwhile (missed heartbeats), so a publish on a dead connection reconnects once and
-publishes again. That retry may duplicate a command whose confirm was lost; the engine drops a
-command it already holds (same order id, or same command id), so the effect stays exactly once.
+Each publish has a deadline (``publish_timeout_seconds``, well inside the function's timeout):
+connecting, opening the channel and waiting for the confirm all count against it. The outcome is
+one of three:
+
+- confirmed: the shard's queue holds the command;
+- ``BrokerUnavailable``: it certainly holds nothing (no connection, unroutable, nacked);
+- ``PublishUnconfirmed``: it may hold it (the confirm did not come: lost, the connection dropped
+  after the publish frame, or the deadline passed). The caller must not treat it as a failure.
+
+The adapter keeps one connection per Lambda container, opened on the first publish and reused by
+later invocations. A frozen container's connection may have died meanwhile, so a command that
+goes unanswered on a reused connection is published once more on a new one, within the same
+deadline; a duplicate is harmless, since the engine drops a command it holds (same order id, or
+same command id).
 """
 
-import contextlib
+import time
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 from exchange.aws import secrets_client_factory
 from exchange.domain.commands import Command
-from exchange.messaging import CommandPublisher, ShardMap, UrlProvider, broker_url_from_settings
-from exchange.orders.errors import BrokerUnavailable
+from exchange.messaging import (
+    COMMAND_EXCHANGE,
+    CONTENT_TYPE,
+    ShardMap,
+    UrlProvider,
+    broker_url_from_settings,
+)
+from exchange.orders.errors import BrokerUnavailable, PublishUnconfirmed
 from exchange.settings import OrdersSettings
+from exchange.wire import encode_command
 
 if TYPE_CHECKING:
-    from pika.adapters.blocking_connection import BlockingConnection
+    from exchange.orders.confirm_link import ConfirmLink
 
 
 class CommandSink(ABC):
     @abstractmethod
     def publish(self, command: Command) -> None:
-        """Hand ``command`` to its shard's queue, confirmed. Raises BrokerUnavailable."""
+        """Hand ``command`` to its shard's queue, confirmed. Raises BrokerUnavailable when the
+        queue certainly did not take it, PublishUnconfirmed when it may have."""
 
 
 class RabbitCommandSink(CommandSink):
@@ -35,75 +52,79 @@ class RabbitCommandSink(CommandSink):
         *,
         connection_name: str = "api-orders",
         heartbeat_s: int = 60,
-        timeout_s: float = 5.0,
+        deadline_s: float = 3.0,
     ) -> None:
         self._url = url
         self._shards = shards
         self._connection_name = connection_name
         self._heartbeat_s = heartbeat_s
-        self._timeout_s = timeout_s
-        self._connection: BlockingConnection | None = None
-        self._publisher: CommandPublisher | None = None
+        self._deadline_s = deadline_s
+        self._link: ConfirmLink | None = None
 
     @classmethod
     def from_settings(cls, settings: OrdersSettings) -> "RabbitCommandSink":
         """Amazon MQ (endpoint + secret) in AWS, ``EXCHANGE_BROKER_URL`` locally."""
         shards = ShardMap(settings.shards) if settings.shards is not None else ShardMap.demo()
         url = broker_url_from_settings(settings, secrets_client_factory(settings))
-        return cls(url, shards)
+        return cls(url, shards, deadline_s=settings.publish_timeout_seconds)
 
     def publish(self, command: Command) -> None:
-        from pika.exceptions import (  # noqa: PLC0415 - pika loads with the first publish
-            AMQPConnectionError,
-            AMQPError,
-            ChannelClosed,
-            ChannelWrongStateError,
-            ConnectionWrongStateError,
-            StreamLostError,
-        )
+        import pika  # noqa: PLC0415 - pika loads with the first publish
 
-        dead = (
-            AMQPConnectionError,
-            ChannelClosed,
-            ChannelWrongStateError,
-            ConnectionWrongStateError,
-            StreamLostError,
-        )
-        try:
-            self._connected().publish(command)
-            return
-        except dead:
-            self.close()  # a stale connection from a frozen container: reconnect once
-        except AMQPError as exc:  # unroutable, nacked: the broker refused this command
-            raise BrokerUnavailable(f"broker refused {type(command).__name__}: {exc!r}") from exc
-        try:
-            self._connected().publish(command)
-        except AMQPError as exc:
+        from exchange.orders.confirm_link import Outcome  # noqa: PLC0415
+
+        deadline = time.monotonic() + self._deadline_s
+        shard, body = self._shards.shard_of(command.symbol), encode_command(command)
+        kind = type(command).__name__
+        # As messaging.CommandPublisher: persistent, and returned if no queue is bound.
+        properties = pika.BasicProperties(content_type=CONTENT_TYPE, delivery_mode=2)
+        sent, error = False, None
+        for _ in range(2):
+            reused = self._link is not None
+            link = self._open(deadline, kind, sent=sent)
+            outcome = link.publish(COMMAND_EXCHANGE, shard, body, properties, deadline)
+            sent = True
+            if outcome is Outcome.CONFIRMED:
+                return
+            if outcome is Outcome.RETURNED:
+                raise BrokerUnavailable(f"no queue is bound for shard {shard}; {kind} unroutable")
+            if outcome is Outcome.NACKED:
+                raise BrokerUnavailable(f"the broker refused {kind}")
+            error = link.error
             self.close()
-            raise BrokerUnavailable(f"broker unavailable: {exc!r}") from exc
+            if not reused:
+                break
+        raise PublishUnconfirmed(
+            f"{kind} was sent but not confirmed within {self._deadline_s}s: {error!r}"
+        )
 
-    def _connected(self) -> CommandPublisher:
+    def _open(self, deadline: float, kind: str, *, sent: bool) -> "ConfirmLink":
         import pika  # noqa: PLC0415
 
-        if self._publisher is not None and self._connection is not None:
-            if self._connection.is_open:
-                return self._publisher
+        from exchange.orders.confirm_link import ConfirmLink  # noqa: PLC0415
+
+        if self._link is not None:
+            self._link.refresh()
+            if self._link.usable:
+                return self._link
             self.close()
         parameters = pika.URLParameters(self._url())
         parameters.heartbeat = self._heartbeat_s
-        parameters.blocked_connection_timeout = self._timeout_s
-        parameters.socket_timeout = self._timeout_s
         parameters.connection_attempts = 1
+        parameters.socket_timeout = parameters.stack_timeout = self._deadline_s
+        parameters.blocked_connection_timeout = self._deadline_s
         # Named, so an operator (or a test) can find and close it with rabbitmqctl.
         parameters.client_properties = {"connection_name": self._connection_name}
-        self._connection = pika.BlockingConnection(parameters)
-        self._publisher = CommandPublisher(self._connection.channel(), self._shards)
-        return self._publisher
+        link = ConfirmLink(parameters)
+        if link.open(deadline):
+            self._link = link
+            return link
+        error = link.error
+        link.abort()
+        failure = f"broker unavailable for {kind}: {error or 'no connection by the deadline'}"
+        raise PublishUnconfirmed(failure) if sent else BrokerUnavailable(failure)
 
     def close(self) -> None:
-        from pika.exceptions import AMQPError  # noqa: PLC0415
-
-        connection, self._connection, self._publisher = self._connection, None, None
-        if connection is not None and connection.is_open:
-            with contextlib.suppress(AMQPError):  # it is going away either way
-                connection.close()
+        link, self._link = self._link, None
+        if link is not None:
+            link.abort()

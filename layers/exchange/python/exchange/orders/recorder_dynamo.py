@@ -2,7 +2,9 @@
 
 Decimal strings at this edge, ticks and lots inside. Conditional writes make it idempotent: orders
 on the ``last_seq`` that was read, audit entries on absence (in transactions of up to 100, falling
-back to one conditional put each when some already exist).
+back to one conditional put each when some already exist). An order that reaches a final status
+gives its open-order slot back (the ``order_keys`` counter the API caps placements with) in the
+same transaction as that conditional write, so exactly once.
 """
 
 import datetime as dt
@@ -25,13 +27,16 @@ from exchange.journal.audit_log import audit_entries, audit_row, put_audit
 from exchange.orders.lifecycle import FillRow, OrderState
 from exchange.orders.recorder import OrderConflict, OrderKey, RecorderStore, TradeRow
 from exchange.tables import (
+    OPEN_ORDERS_KEY,
     AuditRecord,
     EventRecord,
     FillRecord,
+    OrderKeyRecord,
     OrderRecord,
     TradeRecord,
     condition_failed,
 )
+from exchange.tables.models import pending_since
 from exchange.wire import encode_event
 
 MAX_TRANSACTION_ITEMS: Final = 100
@@ -112,6 +117,8 @@ def _order_actions(instrument: Instrument, state: OrderState) -> list[Action]:
         (OrderRecord.updated_ns, state.updated_ns),
         (OrderRecord.last_seq, state.last_seq),
         (OrderRecord.open_order_id, state.order_id if state.status.is_open else None),
+        # The reconciler's index of orders the engine has not answered: left when answered.
+        (OrderRecord.pending_new_ns, pending_since(state.status.value, state.created_ns)),
     ]
     return [
         attribute.remove() if value is None else attribute.set(value) for attribute, value in values
@@ -199,16 +206,56 @@ class DynamoRecorderStore(RecorderStore):
             )
         else:
             condition = OrderRecord.last_seq == expected_last_seq
+        row = OrderRecord(state.account_id, state.order_id)
+        actions = _order_actions(instrument, state)
+        conflict = OrderConflict(f"order {state.order_id} moved from seq {expected_last_seq}")
+        if expected_last_seq is not None and not state.status.is_open:
+            # An existing row only ever reaches a final status from an open one (lifecycle), and
+            # the condition on last_seq makes this transition happen once: so does the slot's
+            # return, in the same transaction.
+            if self._close(row, actions, condition):
+                return
+            raise conflict
         try:
-            OrderRecord(state.account_id, state.order_id).update(
-                actions=_order_actions(instrument, state), condition=condition
-            )
+            row.update(actions=actions, condition=condition)
         except UpdateError as exc:
             if condition_failed(exc):
-                raise OrderConflict(
-                    f"order {state.order_id} moved from seq {expected_last_seq}"
-                ) from exc
+                raise conflict from exc
             raise
+
+    @staticmethod
+    def _close(row: OrderRecord, actions: list[Action], condition: Condition) -> bool:
+        """Move the order to its final status and give its open-order slot back (``order_keys``
+        counter), together; False when the order moved meanwhile (nothing written)."""
+        counter = OrderKeyRecord(row.account_id, OPEN_ORDERS_KEY)
+        try:
+            with TransactWrite(connection=_connection(OrderRecord)) as transaction:
+                transaction.update(row, actions=actions, condition=condition)
+                transaction.update(
+                    counter,
+                    actions=[OrderKeyRecord.open_orders.add(-1)],
+                    condition=OrderKeyRecord.open_orders > 0,
+                )
+        except TransactWriteError as exc:
+            failed = [
+                reason is not None and reason.code == "ConditionalCheckFailed"
+                for reason in exc.cancellation_reasons
+            ]
+            if len(failed) != 2:  # not cancelled on a condition: an outage, throttling, ...
+                raise
+            order_failed, counter_failed = failed
+            if order_failed:
+                return False
+            if not counter_failed:
+                raise
+            # No slot to give back (an order placed before the counter was kept): move it alone.
+            try:
+                row.update(actions=actions, condition=condition)
+            except UpdateError as again:
+                if condition_failed(again):
+                    return False
+                raise
+        return True
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         for start in range(0, len(entries), MAX_TRANSACTION_ITEMS):

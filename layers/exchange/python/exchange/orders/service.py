@@ -1,66 +1,40 @@
 """Placing, amending, cancelling and reading orders: the logic behind the orders function.
 
-``place`` validates the order against its instrument (nothing is written for a bad order), then,
-once per idempotency key: caps the account's open orders, reserves the funds in the ledger,
-records the order as PENDING_NEW and publishes the ``NewOrder`` with a confirm. If recording or
-publishing fails, the hold is released and a recorded order is marked REJECTED, so nothing is left
-half-way; the caller answers 503 and the client may retry with the same key.
-
-The price band is the engine's to check: its reference is the last trade, which only the engine
-knows at the moment the order arrives.
+``place`` checks the order against its instrument and the account (``terms``; nothing is written
+for a bad order), then places it once per idempotency key (``placement``: claim the key, hold the
+funds, record PENDING_NEW, publish with a confirm). ``amend`` holds what the amend adds to the
+order's hold before it publishes; ``cancel`` publishes. An unkeyed command runs once per request.
 """
 
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from exchange.domain.commands import AmendOrder, CancelOrder, NewOrder
-from exchange.domain.enums import OrderStatus, OrderType, TimeInForce
+from exchange.domain.commands import AmendOrder, CancelOrder
+from exchange.domain.enums import StpMode
 from exchange.domain.instruments import Instrument, InstrumentCatalog
 from exchange.ids import command_id, new_order_id
 from exchange.ledger.port import LedgerPort
-from exchange.observability import metrics
 from exchange.orders.errors import (
     InstrumentNotTrading,
     InvalidOrder,
     OrderNotFound,
     OrderNotOpen,
-    QuantityOutOfRange,
-    TooManyOpenOrders,
+    SelfTradeNotAllowed,
 )
-from exchange.orders.model import (
-    BROKER_UNAVAILABLE_REASON,
-    Accepted,
-    Fill,
-    Order,
-    OrderQuery,
-    OrderRequest,
-    Page,
-    PageKey,
-)
+from exchange.orders.keys import OrderKeys
+from exchange.orders.model import Accepted, Fill, Order, OrderQuery, OrderRequest, Page, PageKey
+from exchange.orders.placement import Placement, request_payload
 from exchange.orders.publisher import CommandSink
 from exchange.orders.store import OrderStore
+from exchange.orders.terms import PROTECTED, amend_terms, new_order_terms
 from exchange.settings import DEFAULT_MAX_OPEN_ORDERS
 
 if TYPE_CHECKING:
     # Powertools' idempotency loads boto3; the function that uses it imports it at start-up.
     from exchange.orders.idempotency import IdempotentRunner
-
-_PRICED = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
-_STOPS = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
-
-
-@dataclass(frozen=True, slots=True)
-class _Terms:
-    """A new order's quantity, price and stop in lots and ticks, checked against its instrument."""
-
-    lots: int
-    price_ticks: int | None
-    stop_ticks: int | None
 
 
 class OrderService:
@@ -69,10 +43,12 @@ class OrderService:
         *,
         instruments: InstrumentCatalog,
         store: OrderStore,
+        keys: OrderKeys,
         ledger: LedgerPort,
         sink: CommandSink,
         idempotency: "IdempotentRunner",
         max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS,
+        market_makers: Collection[str] = (),
         clock: Callable[[], int] = time.time_ns,
         new_id: Callable[[int], str] = new_order_id,
     ) -> None:
@@ -81,9 +57,17 @@ class OrderService:
         self._ledger = ledger
         self._sink = sink
         self._idempotency = idempotency
-        self._max_open = max_open_orders
+        self._market_makers = frozenset(market_makers)
         self._clock = clock
-        self._new_id = new_id
+        self._placement = Placement(
+            store=store,
+            keys=keys,
+            ledger=ledger,
+            sink=sink,
+            max_open_orders=max_open_orders,
+            clock=clock,
+            new_id=new_id,
+        )
 
     # -- commands -------------------------------------------------------------------------------
     def place(
@@ -96,14 +80,21 @@ class OrderService:
     ) -> Accepted:
         """Place an order once per key: the header's key, else the client order id."""
         instrument = self._tradable(request.symbol)
-        terms = _terms(instrument, request)
+        if request.stp is StpMode.NONE and account_id not in self._market_makers:
+            raise SelfTradeNotAllowed(
+                "stp NONE (allowing self-trades) is for market makers; use another stp mode"
+            )
+        protected = request.order_type in PROTECTED
+        terms = new_order_terms(
+            instrument, request, self._reference(instrument) if protected else None
+        )
         key = idempotency_key or request.client_order_id
         if key is None:
-            return self._place(account_id, request, terms)
+            return self._placement.place(account_id, request, terms, key=None)
         stored = self._idempotency.run(
             f"place\x1f{account_id}\x1f{key}",
-            _payload(request),
-            lambda: self._place(account_id, request, terms).as_dict(),
+            request_payload(request),
+            lambda: self._placement.place(account_id, request, terms, key=key).as_dict(),
             context,
         )
         return Accepted.from_dict(stored)
@@ -122,23 +113,22 @@ class OrderService:
             raise InvalidOrder("an amend needs a new price, a new quantity, or both")
         order = self._open_order(account_id, order_id)
         instrument = self._instruments.get(order.symbol)
-        if price is not None and order.order_type not in _PRICED:
-            raise InvalidOrder(f"a {order.order_type} order has no limit price to amend")
-        ticks = instrument.price_to_ticks(price) if price is not None else None
-        lots = _lots(instrument, qty) if qty is not None else None
+        ticks, lots = amend_terms(instrument, order, price=price, qty=qty)
 
         def publish(cid: str) -> Accepted:
-            self._sink.publish(
-                AmendOrder(
-                    symbol=order.symbol,
-                    ts=self._clock(),
-                    command_id=cid,
-                    order_id=order_id,
-                    account_id=account_id,
-                    price=ticks,
-                    qty=lots,
-                )
+            command = AmendOrder(
+                symbol=order.symbol,
+                ts=self._clock(),
+                command_id=cid,
+                order_id=order_id,
+                account_id=account_id,
+                price=ticks,
+                qty=lots,
             )
+            # Before it is sent: settlement never takes more than an order holds. Typed ledger
+            # errors (InsufficientFunds, ...) hold nothing, and nothing is published.
+            self._ledger.reserve_amend(command)
+            self._sink.publish(command)
             return Accepted(order_id, "PENDING_AMEND", order.client_order_id, order.symbol, cid)
 
         return self._command(
@@ -207,50 +197,15 @@ class OrderService:
             raise InstrumentNotTrading(f"{symbol} is {instrument.status}; orders are not accepted")
         return instrument
 
-    def _place(self, account_id: str, request: OrderRequest, terms: _Terms) -> Accepted:
-        if self._store.count_open(account_id, self._max_open) >= self._max_open:
-            raise TooManyOpenOrders(
-                f"the account has {self._max_open} open orders, the most allowed; cancel some first"
-            )
-        now = self._clock()
-        order_id = self._new_id(now)
-        client_order_id = request.client_order_id or order_id
-        command = NewOrder(
-            symbol=request.symbol,
-            ts=now,
-            order_id=order_id,
-            account_id=account_id,
-            client_order_id=client_order_id,
-            side=request.side,
-            order_type=request.order_type,
-            tif=request.tif,
-            qty=terms.lots,
-            price=terms.price_ticks,
-            stop_price=terms.stop_ticks,
-            post_only=request.post_only,
-            stp=request.stp,
-        )
-        self._ledger.reserve(command)  # typed ledger errors leave nothing held
-        recorded = published = False
-        try:
-            self._store.add(_pending(account_id, order_id, client_order_id, request, now))
-            recorded = True
-            self._sink.publish(command)
-            published = True
-        finally:
-            if not published:
-                # Undo in reverse: the order first (it must never look live), then the hold.
-                if recorded:
-                    self._store.reject(
-                        account_id,
-                        order_id,
-                        reason=BROKER_UNAVAILABLE_REASON,
-                        detail="the order could not be handed to the matching engine",
-                        now_ns=self._clock(),
-                    )
-                self._ledger.release(order_id)
-        metrics.add_metric(name="OrdersPlaced", unit=MetricUnit.Count, value=1)
-        return Accepted(order_id, OrderStatus.PENDING_NEW.value, client_order_id, request.symbol)
+    def _reference(self, instrument: Instrument) -> int | None:
+        """The band's reference in ticks: the last trade that may move it, else the instrument's
+        configured one."""
+        last = self._store.last_trade_price(instrument.symbol, min_qty=instrument.band_min_qty)
+        if last is not None:
+            return instrument.price_to_ticks(last)
+        if instrument.reference_price is not None:
+            return instrument.price_to_ticks(instrument.reference_price)
+        return None
 
     def _open_order(self, account_id: str, order_id: str) -> Order:
         order = self.get(account_id, order_id)
@@ -281,59 +236,3 @@ class OrderService:
             context,
         )
         return Accepted.from_dict(stored)
-
-
-def _terms(instrument: Instrument, request: OrderRequest) -> _Terms:
-    kind = request.order_type
-    if kind in _PRICED and request.price is None:
-        raise InvalidOrder(f"a {kind} order needs a price")
-    if kind not in _PRICED and request.price is not None:
-        raise InvalidOrder(f"a {kind} order takes no price")
-    if kind in _STOPS and request.stop_price is None:
-        raise InvalidOrder(f"a {kind} order needs a stop_price")
-    if kind not in _STOPS and request.stop_price is not None:
-        raise InvalidOrder(f"a {kind} order takes no stop_price")
-    if request.post_only and (kind is not OrderType.LIMIT or request.tif is not TimeInForce.GTC):
-        raise InvalidOrder("post_only needs a LIMIT GTC order")
-    price = instrument.price_to_ticks(request.price) if request.price is not None else None
-    stop = instrument.price_to_ticks(request.stop_price) if request.stop_price is not None else None
-    return _Terms(_lots(instrument, request.qty), price, stop)
-
-
-def _lots(instrument: Instrument, qty: str) -> int:
-    lots = instrument.qty_to_lots(qty)
-    if not instrument.min_lots <= lots <= instrument.max_lots:
-        raise QuantityOutOfRange(
-            f"quantity must be between {instrument.min_qty} and {instrument.max_qty}, was {qty}"
-        )
-    return lots
-
-
-def _pending(
-    account_id: str, order_id: str, client_order_id: str, request: OrderRequest, now: int
-) -> Order:
-    return Order(
-        account_id=account_id,
-        order_id=order_id,
-        client_order_id=client_order_id,
-        symbol=request.symbol,
-        side=request.side,
-        order_type=request.order_type,
-        tif=request.tif,
-        status=OrderStatus.PENDING_NEW,
-        qty=request.qty,
-        price=request.price,
-        stop_price=request.stop_price,
-        post_only=request.post_only,
-        stp=request.stp,
-        open_qty=request.qty,
-        created_ns=now,
-        updated_ns=now,
-    )
-
-
-def _payload(request: OrderRequest) -> dict[str, Any]:
-    """What the idempotency record compares on a retry: the whole request, as sent."""
-    return {
-        name: str(value) if value is not None else None for name, value in asdict(request).items()
-    }

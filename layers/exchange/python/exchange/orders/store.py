@@ -9,6 +9,7 @@ key attributes of its last item, which ``check_page_key`` validates when a clien
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 
 from exchange.orders.errors import InvalidCursor
 from exchange.orders.model import Fill, Order, OrderQuery, Page, PageKey
@@ -19,8 +20,9 @@ _MAX_KEY_VALUE = 256
 
 class OrderStore(ABC):
     @abstractmethod
-    def add(self, order: Order) -> None:
-        """Record a new order (status PENDING_NEW). Raises StoreUnavailable if it cannot."""
+    def add(self, order: Order) -> bool:
+        """Record a new order (status PENDING_NEW) unless its id is recorded already (a resumed
+        placement); returns whether it wrote. Raises StoreUnavailable if it cannot tell."""
 
     @abstractmethod
     def get(self, account_id: str, order_id: str) -> Order | None:
@@ -35,10 +37,9 @@ class OrderStore(ABC):
         """How many orders the account has open, counting no further than ``up_to``."""
 
     @abstractmethod
-    def reject(
-        self, account_id: str, order_id: str, *, reason: str, detail: str, now_ns: int
-    ) -> None:
-        """Move a PENDING_NEW order the engine never received to REJECTED (no longer open)."""
+    def last_trade_price(self, symbol: str, *, min_qty: Decimal | None = None) -> str | None:
+        """The price of the symbol's last trade of at least ``min_qty`` among its recent ones
+        (the public tape), or None."""
 
     @abstractmethod
     def fills(

@@ -7,7 +7,6 @@ inside them are strings. The mixins share no base but ``_Settings``, so a deploy
 combines them without diamonds.
 """
 
-from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Final, Literal
@@ -16,7 +15,7 @@ from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange.domain.errors import ConfigurationError
-from exchange.domain.instruments import ExactDecimal, InstrumentCatalog
+from exchange.domain.instruments import InstrumentCatalog
 
 # Decimal places per asset. A notional (tick x lot) must fit the quote's scale: BTC-USD's is
 # 0.000001 and SOL-USD's 0.00001, so USD keeps 8 places.
@@ -134,7 +133,7 @@ class AssetScaleSettings(_Settings):
 
 
 class LedgerDatabaseSettings(DatabaseSettings, AssetScaleSettings):
-    """The ledger's database, pool, fee account, protection prices and webhook rules."""
+    """The ledger's database, pool, fee account and webhook rules."""
 
     # One request at a time per Lambda container: a pool of 1-2 is enough; more only for threads.
     ledger_pool_min: Annotated[int, Field(ge=0, le=50)] = 0
@@ -142,15 +141,8 @@ class LedgerDatabaseSettings(DatabaseSettings, AssetScaleSettings):
     # False behind RDS Proxy: prepared statements pin a proxy connection to the client.
     ledger_prepared_statements: bool = True
     ledger_fee_account_id: Annotated[str, Field(min_length=1, max_length=128)] = "fees"
-    # Market (and stop) buys hold quote at this price per symbol.
-    ledger_protection_prices: dict[str, Annotated[ExactDecimal, Field(gt=0)]] = Field(
-        default_factory=dict
-    )
     ledger_webhook_secret_arn: str | None = None
     ledger_webhook_tolerance_seconds: Annotated[int, Field(gt=0, le=3600)] = 300
-
-    def protection_price(self, symbol: str) -> Decimal | None:
-        return self.ledger_protection_prices.get(symbol)
 
 
 @cache

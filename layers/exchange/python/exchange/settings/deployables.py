@@ -26,6 +26,7 @@ from exchange.settings.base import (
 # API Gateway accepts 10 MB; no request of ours comes near a few hundred bytes.
 DEFAULT_MAX_BODY_BYTES: Final = 16 * 1024
 DEFAULT_MAX_OPEN_ORDERS: Final = 200
+DEFAULT_PUBLISH_TIMEOUT_SECONDS: Final = 3.0
 # A retry with the same key within a day returns the first answer.
 DEFAULT_IDEMPOTENCY_TTL_SECONDS: Final = 24 * 3600
 # API Gateway closes a WebSocket after 2 hours whatever happens; the connection row lives a little
@@ -63,6 +64,15 @@ class OrdersSettings(LedgerSettings, RestSettings, TableSettings, BrokerSettings
     )
     # Which engine shard trades each symbol; None means the map shipped in the layer.
     shards: dict[str, list[str]] | None = None
+    # The deadline of one publish (connect, channel, confirm). The function may publish twice (an
+    # unconfirmed order, then its cancel), so twice this must fit well inside its timeout
+    # (``lambdas.catalog``; a test checks).
+    publish_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = DEFAULT_PUBLISH_TIMEOUT_SECONDS
+    # Accounts that may send ``stp: NONE`` (self-trades allowed); everyone else gets a 422, or one
+    # account could print trades at the prices it likes and walk the band's reference.
+    market_maker_accounts: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
+        default_factory=list
+    )
 
 
 class AccountSettings(LedgerSettings, RestSettings):
@@ -141,6 +151,32 @@ class MessagesSettings(ConnectionSettings, RedisSettings, WebSocketSettings, Ins
     ws_max_subscriptions: Annotated[int, Field(ge=1, le=1_000)] = DEFAULT_WS_MAX_SUBSCRIPTIONS
 
 
+# --- operations: settling what the engine did not answer --------------------------------------
+
+
+class CommandSettings(BrokerSettings):
+    """The broker, and where each symbol's commands go: what a function that publishes engine
+    commands (with the orders function's publisher) reads."""
+
+    # Which engine shard trades each symbol; None means the map shipped in the layer.
+    shards: dict[str, list[str]] | None = None
+
+
+class ReconcilerSettings(
+    ObservabilitySettings, AwsSettings, TableSettings, CommandSettings, InstrumentSettings
+):
+    """``exchange.orders.reconcile``: orders PENDING_NEW for longer than
+    ``reconcile_after_seconds`` get their reconcile cancel, at most ``reconcile_batch_limit`` per
+    symbol and run."""
+
+    reconcile_after_seconds: Annotated[int, Field(ge=5, le=86_400)] = 60
+    reconcile_batch_limit: Annotated[int, Field(ge=1, le=10_000)] = 500
+
+
+class DeadLettersSettings(LedgerSettings, TableSettings, CommandSettings, InstrumentSettings):
+    """``exchange.orders.dead_letters``: the orders table, the broker and the ledger."""
+
+
 # --- the engine task ---------------------------------------------------------------------------
 
 
@@ -152,11 +188,22 @@ class EngineSettings(
     JournalSettings,
     InstrumentSettings,
 ):
-    """The matching-engine service: one process per shard, a shard being a set of symbols."""
+    """The matching-engine service: one process per shard, a shard being a set of symbols.
+
+    The Redis snapshot is signed with ``snapshot_hmac_key`` (locally) or the key in the
+    ``snapshot_hmac_secret_arn`` secret (AWS); with neither, snapshots go to S3 only and Redis
+    holds just the L2 views (``engine_service.adapters.snapshots`` says why).
+    """
 
     shard_id: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")]
     symbols: Annotated[list[str], NoDecode, Field(min_length=1)]
     snapshot_bucket: str | None = None
+    snapshot_hmac_key: SecretStr | None = None
+    snapshot_hmac_secret_arn: str | None = None
+    # Redis is best-effort for the engine: a call that takes longer fails (no client retries),
+    # and a failed store is left alone this long before the next try.
+    redis_timeout_ms: Annotated[int, Field(gt=0, le=30_000)] = 1_000
+    store_retry_after_seconds: Annotated[int, Field(gt=0, le=3_600)] = 30
     snapshot_every_events: Annotated[int, Field(gt=0)] = 10_000
     snapshot_every_seconds: Annotated[int, Field(gt=0)] = 60
     linger_ms: Annotated[int, Field(ge=0, le=1_000)] = 2
@@ -176,13 +223,16 @@ __all__ = [
     "DEFAULT_IDEMPOTENCY_TTL_SECONDS",
     "DEFAULT_MAX_BODY_BYTES",
     "DEFAULT_MAX_OPEN_ORDERS",
+    "DEFAULT_PUBLISH_TIMEOUT_SECONDS",
     "DEFAULT_WS_MAX_SUBSCRIPTIONS",
     "DEFAULT_WS_TTL_SECONDS",
     "AccountSettings",
     "AuthorizerSettings",
     "CandlesSettings",
+    "CommandSettings",
     "ConnectionSettings",
     "ConsumerSettings",
+    "DeadLettersSettings",
     "DepositsSettings",
     "EngineSettings",
     "FanoutSettings",
@@ -190,6 +240,7 @@ __all__ = [
     "MarketsSettings",
     "MessagesSettings",
     "OrdersSettings",
+    "ReconcilerSettings",
     "RecorderSettings",
     "RestSettings",
     "SettlementSettings",

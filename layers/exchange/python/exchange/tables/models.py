@@ -9,7 +9,10 @@ Key design (each query the API and consumers make is a Query or GetItem, never a
   client's id. GSI ``open_orders`` (pk ``account_id``, sk ``open_order_id``) is sparse:
   ``open_order_id`` is set (to the order id) only while the order is open, so counting an
   account's open orders is one small Query. Whoever moves an order to a final status removes it;
-  ``symbol_status_key`` builds the ``symbol_status`` value (one format for every writer).
+  ``symbol_status_key`` builds the ``symbol_status`` value (one format for every writer). GSI
+  ``pending_new`` (pk ``symbol``, sk ``pending_new_ns``, set by ``pending_since`` only while
+  PENDING_NEW) gives the reconciler the unanswered orders, oldest first, one Query per symbol
+  (not one constant key: its writes would all land on one partition).
 - fills: pk ``account_id``, sk ``fill_id`` (``ts#symbol#seq#role``, time-ordered). GSI
   ``by_order`` (pk ``order_id``) lists one order's fills.
 - trades: pk ``symbol``, sk ``seq``; the public tape, expiring by TTL.
@@ -89,6 +92,15 @@ class OrdersOpen(GlobalSecondaryIndex["OrderRecord"]):  # type: ignore[no-untype
     open_order_id = UnicodeAttribute(range_key=True)
 
 
+class OrdersPendingNew(GlobalSecondaryIndex["OrderRecord"]):  # type: ignore[no-untyped-call]
+    class Meta:
+        index_name = "pending_new"
+        projection = KeysOnlyProjection()  # the reconciler re-reads each order consistently
+
+    symbol = UnicodeAttribute(hash_key=True)
+    pending_new_ns = NumberAttribute(range_key=True)
+
+
 class OrderRecord(_Table):
     """One order as the account sees it. Prices and quantities are decimal strings, never floats;
     ``last_seq`` is the engine seq of the last event applied, so stale events are no-ops."""
@@ -127,15 +139,22 @@ class OrderRecord(_Table):
 
     # Set only while the order is open (see the module docstring); the open_orders GSI is sparse.
     open_order_id = UnicodeAttribute(null=True)
+    pending_new_ns = NumberAttribute(null=True)  # only while PENDING_NEW: pending_new is sparse
 
     by_symbol_status = OrdersBySymbolStatus()
     by_client_order_id = OrdersByClientOrderId()
     open_orders = OrdersOpen()
+    pending_new = OrdersPendingNew()
 
 
 def symbol_status_key(symbol: str, status: str, order_id: str) -> str:
     """The ``by_symbol_status`` sort key, e.g. ``BTC-USD#NEW#<order id>``."""
     return f"{symbol}#{status}#{order_id}"
+
+
+def pending_since(status: str, created_ns: int) -> int | None:
+    """``pending_new_ns`` of an order in ``status``: None (removed) unless it is PENDING_NEW."""
+    return created_ns if status == "PENDING_NEW" else None
 
 
 # --- fills and trades ---------------------------------------------------------------------------

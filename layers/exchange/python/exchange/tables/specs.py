@@ -3,7 +3,7 @@ model, so the CDK app and local mode create exactly the tables the code uses.
 
 >>> from exchange.tables.models import OrderRecord
 >>> [index.name for index in table_spec(OrderRecord).indexes]
-['by_client_order_id', 'by_symbol_status', 'open_orders']
+['by_client_order_id', 'by_symbol_status', 'open_orders', 'pending_new']
 >>> [spec.logical_name for spec in TABLE_SPECS]  # doctest: +NORMALIZE_WHITESPACE
 ['orders', 'fills', 'trades', 'events', 'audit', 'candles', 'connections', 'idempotency',
  'cursors', 'quarantine', 'order_keys']

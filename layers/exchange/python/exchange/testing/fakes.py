@@ -1,47 +1,27 @@
 """In-memory fakes of the trading ports, for unit tests, the fuzz test and the benchmark.
 
-They keep the real rules where callers can observe them (holds computed by the ledger's own
-``new_hold``, pagination and cursor checks shared with the DynamoDB store), and nothing else.
-``InMemoryLedger`` holds and releases funds and moves deposits and withdrawals; settling engine
-events is the PostgreSQL ledger's job and is not faked.
+They keep the real rules where callers can observe them (pagination and cursor checks shared
+with the DynamoDB store), and nothing else. The ledger's fake, ``InMemoryLedger``, lives in
+``testing.ledger`` and is importable from here too.
 """
 
+import threading
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 
 from exchange.domain.candles import CandleInterval
-from exchange.domain.commands import Command, NewOrder
+from exchange.domain.commands import Command
 from exchange.domain.enums import OrderStatus
-from exchange.domain.events import Event
-from exchange.domain.instruments import InstrumentCatalog
-from exchange.ledger.accounts import AccountDirectory
-from exchange.ledger.errors import (
-    InsufficientFunds,
-    InvalidTransition,
-    KycNotAllowed,
-    ReplayedWebhook,
-    ReservationConflict,
-    UnknownAccount,
-    UnknownReservation,
-    UnknownWithdrawal,
-)
-from exchange.ledger.holds import Hold, new_hold
-from exchange.ledger.model import (
-    AccountKind,
-    Balance,
-    Deposit,
-    DepositNotice,
-    KycStatus,
-    Positions,
-    Withdrawal,
-    WithdrawalStatus,
-)
-from exchange.ledger.money import ZERO, check_amount, scale_of
-from exchange.ledger.port import LedgerPort
 from exchange.market.service import Candle, MarketStore, TradePrint
-from exchange.orders.errors import BrokerUnavailable, StoreUnavailable
+from exchange.orders.errors import (
+    BrokerUnavailable,
+    PublishUnconfirmed,
+    StoreUnavailable,
+    TooManyOpenOrders,
+)
+from exchange.orders.keys import KeyClaim, OrderKeys
 from exchange.orders.model import Fill, Order, OrderQuery, Page, PageKey
 from exchange.orders.publisher import CommandSink
 from exchange.orders.store import (
@@ -53,20 +33,24 @@ from exchange.orders.store import (
     page_of,
     symbol_status_prefix,
 )
-from exchange.settings import DEFAULT_ASSET_SCALES
 from exchange.tables import symbol_status_key
+from exchange.testing.ledger import InMemoryLedger as InMemoryLedger  # noqa: PLC0414 - re-exported
 
 
 class InMemoryOrderStore(OrderStore):
     def __init__(self) -> None:
         self.orders: dict[tuple[str, str], Order] = {}
         self.fill_rows: dict[str, list[Fill]] = defaultdict(list)
+        self.trade_rows: dict[str, list[tuple[str, str]]] = defaultdict(list)  # (price, qty)
         self.fail_writes = False
 
-    def add(self, order: Order) -> None:
-        if self.fail_writes or (order.account_id, order.order_id) in self.orders:
+    def add(self, order: Order) -> bool:
+        if self.fail_writes:
             raise StoreUnavailable(f"order {order.order_id} was not recorded")
+        if (order.account_id, order.order_id) in self.orders:
+            return False
         self.orders[(order.account_id, order.order_id)] = order
+        return True
 
     def get(self, account_id: str, order_id: str) -> Order | None:
         return self.orders.get((account_id, order_id))
@@ -93,20 +77,16 @@ class InMemoryOrderStore(OrderStore):
         )
         return min(open_orders, up_to)
 
-    def reject(
-        self, account_id: str, order_id: str, *, reason: str, detail: str, now_ns: int
-    ) -> None:
-        order = self.orders.get((account_id, order_id))
-        if order is None or order.status is not OrderStatus.PENDING_NEW:
-            return
-        self.orders[(account_id, order_id)] = replace(
-            order,
-            status=OrderStatus.REJECTED,
-            reject_reason=reason,
-            detail=detail,
-            open_qty="0",
-            updated_ns=now_ns,
-        )
+    def last_trade_price(self, symbol: str, *, min_qty: Decimal | None = None) -> str | None:
+        for price, qty in reversed(self.trade_rows[symbol]):
+            if min_qty is None or Decimal(qty) >= min_qty:
+                return price
+        return None
+
+    def set_status(self, account_id: str, order_id: str, status: OrderStatus) -> None:
+        """A test shortcut for what the recorder does when the engine answers."""
+        order = self.orders[(account_id, order_id)]
+        self.orders[(account_id, order_id)] = replace(order, status=status)
 
     def add_fill(self, account_id: str, fill: Fill) -> None:
         self.fill_rows[account_id].append(fill)
@@ -137,14 +117,24 @@ def _symbol_status(order: Order) -> str:
 
 
 class InMemoryCommandSink(CommandSink):
+    """``commands`` is what reached the queue. ``fail`` refuses every publish; ``script`` gives
+    the outcome of the next publishes in turn: ``"ok"``, ``"refused"`` (nothing queued),
+    ``"unconfirmed"`` (queued, but the confirm is lost) or ``"lost"`` (not queued, and no
+    answer: the caller cannot tell it from ``"unconfirmed"``)."""
+
     def __init__(self) -> None:
         self.commands: list[Command] = []
         self.fail = False
+        self.script: list[str] = []
 
     def publish(self, command: Command) -> None:
-        if self.fail:
+        outcome = self.script.pop(0) if self.script else "ok"
+        if self.fail or outcome == "refused":
             raise BrokerUnavailable("broker unavailable (in-memory sink set to fail)")
-        self.commands.append(command)
+        if outcome in {"ok", "unconfirmed"}:
+            self.commands.append(command)
+        if outcome in {"unconfirmed", "lost"}:
+            raise PublishUnconfirmed(f"no confirm for {type(command).__name__} (scripted)")
 
 
 class InMemoryMarketStore(MarketStore):
@@ -160,166 +150,35 @@ class InMemoryMarketStore(MarketStore):
         return sorted(rows, key=lambda c: c.start, reverse=True)[:limit]
 
 
-class InMemoryLedger(LedgerPort, AccountDirectory):
-    """Holds, releases, deposits and withdrawals on dicts, with the ledger's hold rules."""
+class InMemoryOrderKeys(OrderKeys):
+    """Claims and open-order counters in dicts, under one lock (the table's conditional writes
+    are atomic, and the cap test places from threads)."""
 
-    def __init__(
-        self,
-        instruments: InstrumentCatalog,
-        *,
-        asset_scales: dict[str, int] | None = None,
-        protection_prices: dict[str, Decimal] | None = None,
-    ) -> None:
-        self._instruments = instruments
-        self._scales = dict(asset_scales or DEFAULT_ASSET_SCALES)
-        self._protection = dict(protection_prices or {})
-        self.accounts: dict[str, KycStatus] = {}
-        self.available: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-        self.held: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
-        self.holds: dict[str, Hold] = {}
-        self.withdrawals: dict[str, Withdrawal] = {}
-        self._seen_events: set[str] = set()
+    def __init__(self) -> None:
+        self.claims: dict[tuple[str, str], KeyClaim] = {}
+        self.open_orders: dict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
 
-    # -- accounts -------------------------------------------------------------------------------
-    def open_account(
-        self,
-        account_id: str,
-        *,
-        kyc_status: KycStatus = KycStatus.PENDING,
-        kind: AccountKind = AccountKind.USER,
-    ) -> None:
-        self.accounts.setdefault(account_id, kyc_status)
+    def claim(self, account_id: str, key: str, claim: KeyClaim, *, max_open: int) -> KeyClaim:
+        with self._lock:
+            existing = self.claims.get((account_id, key))
+            if existing is not None:
+                return existing
+            self._take(account_id, max_open)
+            self.claims[(account_id, key)] = claim
+            return claim
 
-    def set_kyc_status(self, account_id: str, kyc_status: KycStatus) -> None:
-        if account_id not in self.accounts:
-            raise UnknownAccount(f"no user account {account_id!r}")
-        self.accounts[account_id] = kyc_status
+    def take_slot(self, account_id: str, *, max_open: int) -> None:
+        with self._lock:
+            self._take(account_id, max_open)
 
-    def kyc_status(self, account_id: str) -> KycStatus | None:
-        return self.accounts.get(account_id)
+    def give_back(self, account_id: str, key: str | None) -> None:
+        with self._lock:
+            if key is not None:
+                del self.claims[(account_id, key)]
+            self.open_orders[account_id] -= 1
 
-    def fund(self, account_id: str, asset: str, amount: Decimal) -> None:
-        """A test shortcut for a credited deposit."""
-        self.available[(account_id, asset)] += amount
-
-    def _require_trading(self, account_id: str) -> None:
-        status = self.accounts.get(account_id)
-        if status is None:
-            raise UnknownAccount(f"no user account {account_id!r}")
-        if not status.may_trade:
-            raise KycNotAllowed(f"account {account_id} has KYC status {status}")
-
-    def _hold_funds(self, account_id: str, asset: str, amount: Decimal) -> None:
-        if self.available[(account_id, asset)] < amount:
-            raise InsufficientFunds(f"{account_id} has less than {amount} {asset} available")
-        self.available[(account_id, asset)] -= amount
-        self.held[(account_id, asset)] += amount
-
-    # -- holds ----------------------------------------------------------------------------------
-    def reserve(self, order: NewOrder) -> Hold:
-        instrument = self._instruments.get(order.symbol)
-        protection = self._protection.get(order.symbol)
-        hold = new_hold(
-            order_id=order.order_id,
-            account_id=order.account_id,
-            instrument=instrument,
-            side=order.side,
-            order_type=order.order_type,
-            qty_lots=order.qty,
-            price_ticks=order.price,
-            protection_ticks=None if protection is None else instrument.price_to_ticks(protection),
-            quote_scale=scale_of(self._scales, instrument.quote),
-            base_scale=scale_of(self._scales, instrument.base),
-        )
-        self._require_trading(order.account_id)
-        existing = self.holds.get(order.order_id)
-        if existing is not None:
-            terms = ("account_id", "symbol", "side", "limit_ticks", "original_lots")
-            if any(getattr(existing, t) != getattr(hold, t) for t in terms):
-                raise ReservationConflict(f"order {order.order_id} was reserved with other terms")
-            return existing
-        self._hold_funds(hold.account_id, hold.asset, hold.held)
-        self.holds[order.order_id] = hold
-        return hold
-
-    def release(self, order_id: str) -> Decimal:
-        hold = self.holds.get(order_id)
-        if hold is None:
-            raise UnknownReservation(f"no reservation for order {order_id}")
-        amount = hold.held
-        self.held[(hold.account_id, hold.asset)] -= amount
-        self.available[(hold.account_id, hold.asset)] += amount
-        self.holds[order_id] = replace(hold, open_lots=0, held=ZERO)
-        return amount
-
-    def apply_event(self, event: Event) -> bool:
-        raise NotImplementedError("settlement is the PostgreSQL ledger's; this fake only holds")
-
-    def apply_events(self, events: Sequence[Event]) -> list[bool]:
-        raise NotImplementedError("settlement is the PostgreSQL ledger's; this fake only holds")
-
-    # -- deposits and withdrawals ---------------------------------------------------------------
-    def credit_deposit(self, notice: DepositNotice) -> Deposit:
-        amount = check_amount(
-            notice.amount, scale_of(self._scales, notice.asset), asset=notice.asset
-        )
-        if notice.event_id in self._seen_events:
-            raise ReplayedWebhook(f"webhook event {notice.event_id} was already processed")
-        if notice.account_id not in self.accounts:
-            raise UnknownAccount(f"deposit names unknown account {notice.account_id!r}")
-        self._seen_events.add(notice.event_id)
-        if notice.status == "CREDITED":
-            self.available[(notice.account_id, notice.asset)] += amount
-        return Deposit(notice.deposit_id, notice.account_id, notice.asset, amount, notice.status)
-
-    def request_withdrawal(
-        self, withdrawal_id: str, account_id: str, asset: str, amount: Decimal
-    ) -> Withdrawal:
-        checked = check_amount(amount, scale_of(self._scales, asset), asset=asset)
-        self._require_trading(account_id)
-        existing = self.withdrawals.get(withdrawal_id)
-        if existing is not None:
-            if (existing.account_id, existing.asset, existing.amount) != (
-                account_id,
-                asset,
-                checked,
-            ):
-                raise InvalidTransition(f"withdrawal {withdrawal_id} exists with other terms")
-            return existing
-        self._hold_funds(account_id, asset, checked)
-        withdrawal = Withdrawal(withdrawal_id, account_id, asset, checked, WithdrawalStatus.PENDING)
-        self.withdrawals[withdrawal_id] = withdrawal
-        return withdrawal
-
-    def complete_withdrawal(self, withdrawal_id: str) -> Withdrawal:
-        return self._finish(withdrawal_id, WithdrawalStatus.COMPLETED)
-
-    def fail_withdrawal(self, withdrawal_id: str) -> Withdrawal:
-        return self._finish(withdrawal_id, WithdrawalStatus.FAILED)
-
-    def _finish(self, withdrawal_id: str, target: WithdrawalStatus) -> Withdrawal:
-        current = self.withdrawals.get(withdrawal_id)
-        if current is None:
-            raise UnknownWithdrawal(f"no withdrawal {withdrawal_id!r}")
-        if current.status is target:
-            return current
-        if current.status is not WithdrawalStatus.PENDING:
-            raise InvalidTransition(f"withdrawal {withdrawal_id} is {current.status}")
-        pocket = (current.account_id, current.asset)
-        self.held[pocket] -= current.amount
-        if target is WithdrawalStatus.FAILED:
-            self.available[pocket] += current.amount
-        finished = replace(current, status=target)
-        self.withdrawals[withdrawal_id] = finished
-        return finished
-
-    # -- reads ----------------------------------------------------------------------------------
-    def balances(self, account_id: str) -> list[Balance]:
-        assets = {asset for owner, asset in (*self.available, *self.held) if owner == account_id}
-        return [
-            Balance(asset, self.available[(account_id, asset)], self.held[(account_id, asset)])
-            for asset in sorted(assets)
-        ]
-
-    def positions(self, account_id: str) -> Positions:
-        return Positions(holdings=self.balances(account_id), pnl=[])
+    def _take(self, account_id: str, max_open: int) -> None:
+        if self.open_orders[account_id] >= max_open:
+            raise TooManyOpenOrders(f"the account has {max_open} open orders, the most allowed")
+        self.open_orders[account_id] += 1

@@ -5,6 +5,9 @@ gateway and the local Kinesis pollers (``local``), the tests and the benchmarks.
   an HTTP request; ``rest_event`` is the tests' shorthand for it.
 - ``kinesis_record`` and ``kinesis_event``: an event source mapping's Kinesis batch, from the
   records ``GetRecords`` returns.
+- ``scheduled_event``: what an EventBridge schedule rule sends its target.
+- ``rabbitmq_message`` and ``rabbitmq_event``: an Amazon MQ (RabbitMQ) event source mapping's
+  batch, messages grouped by ``<queue>::<virtual host>``, bodies base64, string headers as bytes.
 - ``LambdaContextStub``: the attributes of the runtime's context that Powertools and handlers read.
 
 Values follow what AWS sends: multi-value headers and query strings beside the single-value ones
@@ -17,6 +20,14 @@ when it is not UTF-8), and authorizer claims as strings.
 >>> record = {"Data": b"x", "PartitionKey": "BTC-USD", "SequenceNumber": "1"}
 >>> kinesis_event([record], stream="journal")["Records"][0]["kinesis"]["data"]
 'eA=='
+>>> scheduled_event("reconciler")["detail-type"]
+'Scheduled Event'
+>>> message = rabbitmq_message(b"x", headers={"x-first-death-reason": "rejected"})
+>>> batch = rabbitmq_event({"engine.s1.dlq": [message]})["rmqMessagesByQueue"]
+>>> batch["engine.s1.dlq::/"][0]["data"]
+'eA=='
+>>> message["basicProperties"]["headers"]["x-first-death-reason"]["bytes"][:2]
+[114, 101]
 """
 
 import base64
@@ -244,3 +255,81 @@ def kinesis_event(
     benchmarks; the local pollers build theirs record by record with ``kinesis_record``)."""
     arn = stream_arn(stream, region)
     return {"Records": [kinesis_record(item, stream_arn=arn, region=region) for item in records]}
+
+
+# --- EventBridge ----------------------------------------------------------------------------------
+
+
+def scheduled_event(
+    rule: str, *, now_s: float | None = None, region: str = REGION
+) -> dict[str, Any]:
+    """The event an EventBridge schedule rule named ``rule`` sends its target."""
+    fired = time.gmtime(time.time() if now_s is None else now_s)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", fired),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{rule}"],
+        "detail": {},
+    }
+
+
+# --- Amazon MQ (RabbitMQ) -------------------------------------------------------------------------
+
+
+def rabbitmq_message(
+    body: bytes,
+    *,
+    headers: Mapping[str, str | int] | None = None,
+    content_type: str | None = None,
+    redelivered: bool = False,
+) -> dict[str, Any]:
+    """One message of an Amazon MQ batch: its body base64, its string headers as byte lists (as
+    Lambda passes them), numbers as they are."""
+    return {
+        "basicProperties": {
+            "contentType": content_type,
+            "contentEncoding": None,
+            "headers": {
+                name: {"bytes": list(value.encode())} if isinstance(value, str) else value
+                for name, value in (headers or {}).items()
+            },
+            "deliveryMode": 2,
+            "priority": None,
+            "correlationId": None,
+            "replyTo": None,
+            "expiration": None,
+            "messageId": None,
+            "timestamp": None,
+            "type": None,
+            "userId": None,
+            "appId": None,
+            "clusterId": None,
+            "bodySize": len(body),
+        },
+        "redelivered": redelivered,
+        "data": base64.b64encode(body).decode("ascii"),
+    }
+
+
+def rabbitmq_event(
+    messages_by_queue: Mapping[str, Iterable[Mapping[str, Any]]],
+    *,
+    virtual_host: str = "/",
+    broker: str = "local",
+    region: str = REGION,
+) -> dict[str, Any]:
+    """The batch an Amazon MQ event source mapping on RabbitMQ delivers: ``messages_by_queue``
+    (``rabbitmq_message``s by queue name) keyed ``<queue>::<virtual host>``."""
+    return {
+        "eventSource": "aws:rmq",
+        "eventSourceArn": f"arn:aws:mq:{region}:{ACCOUNT_ID}:broker:{broker}:b-{API_ID}",
+        "rmqMessagesByQueue": {
+            f"{queue}::{virtual_host}": [dict(message) for message in messages]
+            for queue, messages in messages_by_queue.items()
+        },
+    }

@@ -2,6 +2,7 @@
 (conditional writes, ordering), for unit tests, benchmarks and examples."""
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyItemAlreadyExistsError,
@@ -13,6 +14,7 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 from exchange.domain.events import AnyEvent, BookDelta
 from exchange.journal.audit import AuditConflict, AuditEntry, AuditLink
 from exchange.journal.cursors import CursorConflict, CursorStore
+from exchange.journal.quarantine import Quarantined, QuarantineStore
 from exchange.l2 import L2Book
 from exchange.market.books import BookStore, advanced
 from exchange.market.candles import Bar, BarConflict, BarKey, CandleStore
@@ -122,6 +124,29 @@ class InMemoryCursorStore(CursorStore):
         if self.get(consumer, symbol) != after:
             raise CursorConflict(f"{consumer}/{symbol} is not at seq {after}")
         self.positions[(consumer, symbol)] = to
+
+
+class InMemoryQuarantineStore(QuarantineStore):
+    def __init__(self) -> None:
+        self.stored: dict[tuple[str, str, int], Quarantined] = {}
+
+    def put(self, item: Quarantined) -> None:
+        self.stored[(item.consumer, item.symbol, item.first_seq)] = item
+
+    def items(
+        self, consumer: str, *, symbol: str | None = None, redriven: bool = False
+    ) -> list[Quarantined]:
+        return [
+            item
+            for key, item in sorted(self.stored.items())
+            if key[0] == consumer
+            and (symbol is None or key[1] == symbol)
+            and (redriven or item.redriven_ns is None)
+        ]
+
+    def mark_redriven(self, item: Quarantined, *, now_ns: int) -> None:
+        key = (item.consumer, item.symbol, item.first_seq)
+        self.stored[key] = replace(self.stored[key], redriven_ns=now_ns)
 
 
 class InMemoryCandleStore(CandleStore):

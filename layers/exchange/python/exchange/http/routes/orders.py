@@ -56,8 +56,12 @@ def orders_router() -> Router:
         status_code=202,
         summary="Place an order",
         description="Validates the order against its instrument, reserves the funds, records it "
-        "and hands it to the matching engine. 503 means nothing was kept: retry with the same "
-        "Idempotency-Key.",
+        "and hands it to the matching engine. Market and stop orders get a protection price "
+        "(the band's edge around the last trade) and hold their funds at it. The order id "
+        "follows from the Idempotency-Key (else client_order_id): a retry with the same key, "
+        "however late, answers the same order. 202 means the order exists (PENDING_NEW); if "
+        "the engine's receipt could not be confirmed it is also cancelled, and its outcome "
+        "arrives as order updates. 503: retry with the same key to resume it.",
         responses=responses(202, "Accepted (PENDING_NEW)", 401, 403, 409, 413, 415, 422, 503),
         tags=["orders"],
         security=AUTHORIZED,
@@ -106,7 +110,9 @@ def orders_router() -> Router:
         "/v1/orders/<order_id>",
         status_code=202,
         summary="Amend an open order's price and/or quantity",
-        responses=responses(202, "Accepted (PENDING_AMEND)", 401, 404, 409, 413, 415, 503),
+        description="Holds what the amend adds to the order's hold before it is sent (422 "
+        "insufficient_funds if it cannot), then hands it to the matching engine.",
+        responses=responses(202, "Accepted (PENDING_AMEND)", 401, 404, 409, 413, 415, 422, 503),
         tags=["orders"],
         security=AUTHORIZED,
     )

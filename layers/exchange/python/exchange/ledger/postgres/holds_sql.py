@@ -12,12 +12,26 @@ Row = tuple[object, ...]
 
 _COLUMNS = (
     "order_id, account_id, symbol, side, asset, limit_ticks, original_lots, open_lots, held, "
-    "max_fee_bps, fee_accrued, fee_charged"
+    "max_fee_bps, fee_accrued, fee_charged, filled_lots"
 )
 
 
 def _hold(row: Row) -> Hold:
-    (order_id, account_id, symbol, side, asset, limit, original, open_, held, bps, acc, chg) = row
+    (
+        order_id,
+        account_id,
+        symbol,
+        side,
+        asset,
+        limit,
+        original,
+        open_,
+        held,
+        bps,
+        acc,
+        chg,
+        filled,
+    ) = row
     assert isinstance(held, Decimal)  # noqa: S101 - NUMERIC columns read as Decimal
     assert isinstance(acc, Decimal)  # noqa: S101
     assert isinstance(chg, Decimal)  # noqa: S101
@@ -34,6 +48,7 @@ def _hold(row: Row) -> Hold:
         max_fee_bps=int(str(bps)),
         fee_accrued=acc,
         fee_charged=chg,
+        filled_lots=int(str(filled)),
     )
 
 
@@ -63,7 +78,7 @@ def insert_hold(cur: Cursor[Row], hold: Hold) -> bool:
     """Insert a new reservation; False when the order id already has one."""
     row = cur.execute(
         f"INSERT INTO ledger.reservations ({_COLUMNS}) "  # noqa: S608
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
         "ON CONFLICT (order_id) DO NOTHING RETURNING 1",
         (
             hold.order_id,
@@ -78,6 +93,7 @@ def insert_hold(cur: Cursor[Row], hold: Hold) -> bool:
             hold.max_fee_bps,
             hold.fee_accrued,
             hold.fee_charged,
+            hold.filled_lots,
         ),
     ).fetchone()
     return row is not None
@@ -86,9 +102,18 @@ def insert_hold(cur: Cursor[Row], hold: Hold) -> bool:
 def update_holds(cur: Cursor[Row], holds: list[Hold]) -> None:
     cur.executemany(
         "UPDATE ledger.reservations SET limit_ticks = %s, open_lots = %s, held = %s, "
-        "fee_accrued = %s, fee_charged = %s, updated_at = now() WHERE order_id = %s",
+        "fee_accrued = %s, fee_charged = %s, filled_lots = %s, updated_at = now() "
+        "WHERE order_id = %s",
         [
-            (h.limit_ticks, h.open_lots, h.held, h.fee_accrued, h.fee_charged, h.order_id)
+            (
+                h.limit_ticks,
+                h.open_lots,
+                h.held,
+                h.fee_accrued,
+                h.fee_charged,
+                h.filled_lots,
+                h.order_id,
+            )
             for h in holds
         ],
     )

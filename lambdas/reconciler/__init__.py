@@ -1,0 +1,1 @@
+"""The reconciler function, scheduled every minute (see lambdas/catalog.py)."""

@@ -1,0 +1,103 @@
+"""Journal records a consumer could not apply, kept so the symbol goes on and the record can be
+redriven after a fix (the ``quarantine`` table).
+
+A consumer whose own rules refuse an event (not an outage: that fails the record, so Lambda
+retries) stores the whole record here, with the error, and moves its cursor past it. Kinesis keeps
+the original only 24 hours, so the record's wire payload is kept whole. An item is keyed by
+consumer and ``SYMBOL#<first seq>``, so a symbol's items list in seq order; a record quarantined
+again replaces its earlier item. A redrive (e.g. ``python -m exchange.ledger.redrive``) applies the
+payload again and marks the item ``redriven_ns``.
+"""
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from exchange.tables import QuarantineRecord, quarantine_position
+from exchange.wire import JournalRecord, decode_record, encode_record
+
+
+@dataclass(frozen=True, slots=True)
+class Quarantined:
+    consumer: str
+    symbol: str
+    first_seq: int
+    last_seq: int
+    payload: bytes  # the journal record in the wire format (``exchange.wire``)
+    error: str
+    quarantined_ns: int
+    redriven_ns: int | None = None
+
+    @classmethod
+    def of(cls, consumer: str, record: JournalRecord, *, error: str, now_ns: int) -> "Quarantined":
+        return cls(
+            consumer=consumer,
+            symbol=record.symbol,
+            first_seq=record.first_seq,
+            last_seq=record.last_seq,
+            payload=encode_record(record),
+            error=error,
+            quarantined_ns=now_ns,
+        )
+
+    def record(self) -> JournalRecord:
+        """The journal record again; WireFormatError if the payload does not decode."""
+        return decode_record(self.payload)
+
+
+class QuarantineStore(ABC):
+    @abstractmethod
+    def put(self, item: Quarantined) -> None:
+        """Keep ``item``, replacing an earlier item of the same consumer, symbol and first seq."""
+
+    @abstractmethod
+    def items(
+        self, consumer: str, *, symbol: str | None = None, redriven: bool = False
+    ) -> list[Quarantined]:
+        """``consumer``'s items (of ``symbol``), by symbol and first seq; those not yet redriven
+        unless ``redriven``."""
+
+    @abstractmethod
+    def mark_redriven(self, item: Quarantined, *, now_ns: int) -> None:
+        """Record that ``item`` was applied again."""
+
+
+class DynamoQuarantineStore(QuarantineStore):
+    def put(self, item: Quarantined) -> None:
+        QuarantineRecord(
+            item.consumer,
+            quarantine_position(item.symbol, item.first_seq),
+            symbol=item.symbol,
+            first_seq=item.first_seq,
+            last_seq=item.last_seq,
+            payload=item.payload,
+            error=item.error,
+            quarantined_ns=item.quarantined_ns,
+            redriven_ns=item.redriven_ns,
+        ).save()
+
+    def items(
+        self, consumer: str, *, symbol: str | None = None, redriven: bool = False
+    ) -> list[Quarantined]:
+        condition = None if symbol is None else QuarantineRecord.position.startswith(f"{symbol}#")
+        rows = QuarantineRecord.query(consumer, condition, consistent_read=True)
+        items = [_item(row) for row in rows]
+        return [i for i in items if redriven or i.redriven_ns is None]
+
+    def mark_redriven(self, item: Quarantined, *, now_ns: int) -> None:
+        QuarantineRecord(item.consumer, quarantine_position(item.symbol, item.first_seq)).update(
+            actions=[QuarantineRecord.redriven_ns.set(now_ns)],
+            condition=QuarantineRecord.position.exists(),
+        )
+
+
+def _item(row: QuarantineRecord) -> Quarantined:
+    return Quarantined(
+        consumer=row.consumer,
+        symbol=row.symbol,
+        first_seq=int(row.first_seq),
+        last_seq=int(row.last_seq),
+        payload=bytes(row.payload),
+        error=row.error,
+        quarantined_ns=int(row.quarantined_ns),
+        redriven_ns=None if row.redriven_ns is None else int(row.redriven_ns),
+    )

@@ -1,0 +1,251 @@
+"""Engine events on PostgreSQL: trades settled, holds resized, amend holds resolved.
+
+Each event is idempotent on ``(symbol, seq)``: a trade claims its row in ``settled_trades``, any
+other event that moves money its row in ``applied_events``, in the transaction that applies it.
+"""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from psycopg import Cursor
+
+from exchange.domain.enums import RejectReason
+from exchange.domain.events import (
+    Event,
+    OrderAmended,
+    OrderCancelled,
+    OrderExpired,
+    OrderRejected,
+    Trade,
+)
+from exchange.domain.instruments import InstrumentCatalog
+from exchange.ledger.errors import LedgerInconsistency
+from exchange.ledger.holds import Hold
+from exchange.ledger.money import AssetScales, add
+from exchange.ledger.postgres import amends
+from exchange.ledger.postgres.holds_sql import find_hold, lock_holds, update_holds
+from exchange.ledger.postgres.journal import post
+from exchange.ledger.settlement import resize_hold, settle_trade
+
+Row = tuple[object, ...]
+HoldEvent = OrderCancelled | OrderExpired | OrderAmended | OrderRejected
+
+_KINDS: dict[type[Event], str] = {
+    OrderCancelled: "CANCEL",
+    OrderExpired: "EXPIRE",
+    OrderAmended: "AMEND",
+    OrderRejected: "REJECT",
+}
+
+
+def moves_money(event: Event) -> bool:
+    """Trades, and events that shrink, reprice or close a hold. A reject with a command id refused
+    a cancel or an amend: it leaves the order as it was, but gives back a refused amend's
+    increase."""
+    return isinstance(event, Trade | OrderCancelled | OrderExpired | OrderAmended | OrderRejected)
+
+
+@dataclass(frozen=True, slots=True)
+class Settler:
+    instruments: InstrumentCatalog
+    scales: AssetScales
+    fee_account_id: str
+
+    def apply(self, cur: Cursor[Row], event: Event) -> bool:
+        """Apply one event in the caller's transaction; False when it was applied before or moves
+        nothing."""
+        if isinstance(event, Trade):
+            return self._settle(cur, event)
+        if isinstance(event, OrderRejected) and event.command_id is not None:
+            if event.reason is RejectReason.UNKNOWN_ORDER:
+                return self._not_held_by_engine(cur, event, event.command_id)
+            return self._refuse_amend(cur, event, event.command_id)
+        assert isinstance(event, OrderCancelled | OrderExpired | OrderAmended | OrderRejected)  # noqa: S101
+        return self._apply_to_hold(cur, event)
+
+    def resize(
+        self,
+        cur: Cursor[Row],
+        hold: Hold,
+        *,
+        kind: str,
+        reference: str,
+        open_lots: int,
+        limit_ticks: int | None = None,
+        seq: int | None = None,
+    ) -> Decimal:
+        """Hold what ``open_lots`` need and give back the rest (with any pending amend increase
+        once the order is closed); returns what was given back."""
+        resized = resize_hold(
+            hold,
+            self.instruments.get(hold.symbol),
+            open_lots=open_lots,
+            limit_ticks=limit_ticks,
+            scales=self.scales,
+        )
+        update_holds(cur, [resized.after])
+        post(
+            cur,
+            kind=kind,
+            reference=reference,
+            movements=resized.movements,
+            symbol=hold.symbol,
+            seq=seq,
+        )
+        released = hold.held - resized.after.held
+        return add(released, self._close(cur, resized.after, reference=reference, seq=seq))
+
+    def _close(self, cur: Cursor[Row], after: Hold, *, reference: str, seq: int | None) -> Decimal:
+        """A final event (fill, cancel, expiry, reject, release) gives back every increase
+        still held for the order's unanswered amends."""
+        if after.is_open:
+            return Decimal(0)
+        pending = amends.pending_holds(cur, after.order_id)
+        return amends.release(cur, pending, reference=reference, symbol=after.symbol, seq=seq)
+
+    def _settle(self, cur: Cursor[Row], trade: Trade) -> bool:
+        claimed = cur.execute(
+            "INSERT INTO ledger.settled_trades (symbol, seq, maker_order_id, taker_order_id, "
+            "maker_account_id, taker_account_id, aggressor_side, price_ticks, qty_lots) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (symbol, seq) DO NOTHING RETURNING 1",
+            (
+                trade.symbol,
+                trade.seq,
+                trade.maker_order_id,
+                trade.taker_order_id,
+                trade.maker_account_id,
+                trade.taker_account_id,
+                trade.aggressor_side.value,
+                trade.price,
+                trade.qty,
+            ),
+        ).fetchone()
+        if claimed is None:
+            return False  # settled before: a replay changes nothing
+        holds = lock_holds(cur, [trade.maker_order_id, trade.taker_order_id])
+        settlement = settle_trade(
+            trade,
+            self.instruments.get(trade.symbol),
+            maker=holds[trade.maker_order_id],
+            taker=holds[trade.taker_order_id],
+            scales=self.scales,
+            fee_account_id=self.fee_account_id,
+        )
+        update_holds(cur, [settlement.maker.after, settlement.taker.after])
+        reference = f"{trade.symbol}#{trade.seq}"
+        tx_id = post(
+            cur,
+            kind="TRADE",
+            reference=reference,
+            movements=settlement.movements,
+            symbol=trade.symbol,
+            seq=trade.seq,
+        )
+        for after in sorted((settlement.maker.after, settlement.taker.after), key=_order_id):
+            self._close(cur, after, reference=reference, seq=trade.seq)
+        cur.execute(
+            "UPDATE ledger.settled_trades SET notional = %s, maker_fee = %s, taker_fee = %s, "
+            "tx_id = %s WHERE symbol = %s AND seq = %s",
+            (
+                settlement.notional,
+                settlement.maker.fee,
+                settlement.taker.fee,
+                tx_id,
+                trade.symbol,
+                trade.seq,
+            ),
+        )
+        return True
+
+    def _claim(self, cur: Cursor[Row], event: HoldEvent) -> bool:
+        row = cur.execute(
+            "INSERT INTO ledger.applied_events (symbol, seq, kind, order_id) "
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (symbol, seq) DO NOTHING RETURNING 1",
+            (event.symbol, event.seq, _KINDS[type(event)], event.order_id),
+        ).fetchone()
+        return row is not None
+
+    def _apply_to_hold(self, cur: Cursor[Row], event: HoldEvent) -> bool:
+        if not self._claim(cur, event):
+            return False
+        hold = lock_holds(cur, [event.order_id])[event.order_id]
+        limit: int | None = None
+        match event:
+            case OrderCancelled():
+                open_lots = hold.open_lots - event.cancelled_qty
+            case OrderExpired():
+                open_lots = hold.open_lots - event.expired_qty
+            case OrderAmended():
+                adopted = [
+                    a
+                    for a in amends.pending_holds(cur, hold.order_id)
+                    if a.command_id == event.command_id
+                ]
+                for amend in adopted:
+                    hold = amends.adopt(cur, hold, amend, symbol=event.symbol, seq=event.seq)
+                open_lots, limit = event.open_qty, event.price
+            case OrderRejected():
+                open_lots = 0
+        self.resize(
+            cur,
+            hold,
+            kind=_KINDS[type(event)],
+            reference=f"{event.symbol}#{event.seq}",
+            open_lots=open_lots,
+            limit_ticks=limit,
+            seq=event.seq,
+        )
+        return True
+
+    def _not_held_by_engine(self, cur: Cursor[Row], event: OrderRejected, command_id: str) -> bool:
+        """A cancel or amend the engine answered ``UNKNOWN_ORDER``: the engine holds no such order,
+        and (it remembers the id) never will. That is the definite answer for an order whose
+        publish was ambiguous, or that the reconciler cancelled: whatever it still holds goes
+        back. An order that did reach the engine was closed by an earlier event of the symbol,
+        which settlement applied first (events apply in seq order), so its hold is already
+        closed and only a refused amend's increase remains to give back."""
+        hold = find_hold(cur, event.order_id)
+        if hold is None:
+            return False  # nothing was ever held (the placement failed before its hold)
+        hold = lock_holds(cur, [event.order_id])[event.order_id]
+        if not hold.is_open:
+            return self._refuse_amend(cur, event, command_id)
+        if not self._claim(cur, event):
+            return False
+        self.resize(
+            cur,
+            hold,
+            kind=_KINDS[OrderRejected],
+            reference=f"{event.symbol}#{event.seq}",
+            open_lots=0,
+            seq=event.seq,
+        )
+        return True
+
+    def _refuse_amend(self, cur: Cursor[Row], event: OrderRejected, command_id: str) -> bool:
+        """The engine refused a cancel or an amend: give back a refused amend's increase."""
+        order_id = amends.pending_order_of(cur, command_id)
+        if order_id is None:
+            return False  # a refused cancel, or an amend answered before: nothing is held
+        if order_id != event.order_id:
+            raise LedgerInconsistency(
+                f"reject {event.symbol}#{event.seq}: amend {command_id} is for order {order_id}, "
+                f"not {event.order_id}"
+            )
+        lock_holds(cur, [order_id])
+        refused = [a for a in amends.pending_holds(cur, order_id) if a.command_id == command_id]
+        if not refused or not self._claim(cur, event):
+            return False  # answered meanwhile, or this event was applied before
+        amends.release(
+            cur,
+            refused,
+            reference=f"{event.symbol}#{event.seq}",
+            symbol=event.symbol,
+            seq=event.seq,
+        )
+        return True
+
+
+def _order_id(hold: Hold) -> str:
+    return hold.order_id
