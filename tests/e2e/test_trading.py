@@ -182,3 +182,59 @@ def test_a_retried_place_with_the_same_idempotency_key_creates_one_order(
         await trader.close()
 
     run(scenario())
+
+
+def test_an_amend_beyond_the_funds_is_refused_and_the_symbol_keeps_settling(
+    stack: LocalStack,
+) -> None:
+    async def scenario(clients: list[ExchangeClient]) -> None:
+        # Given a buyer with 100,000 USD resting 1 BTC at 60,000, below anything offered (the
+        # attack from the issue: amend to 15 BTC and let sellers fill it, which once halted
+        # BTC-USD's settlement for everyone)
+        buyer, buyer_id = await stack.signup()
+        clients.append(buyer)
+        await stack.deposit(buyer_id, "USD", D("100000"))
+        await eventually(lambda: balances(buyer), lambda b: "USD" in b)
+        placed = await buyer.place_order("BTC-USD", "buy", "1", "60000.00")
+        await order_in(buyer, placed.order_id, "NEW")
+        before = await eventually(lambda: balances(buyer), lambda b: b["USD"].held > 0)
+        assert before["USD"].held == D("60030")  # 60,000 + 5 bps
+        # When the buyer amends it to 15 BTC
+        with pytest.raises(ApiError) as refused:
+            await buyer.amend_order(placed.order_id, qty="15")
+        # Then it is refused with 422 insufficient_funds, and nothing changed
+        assert (refused.value.status, refused.value.code) == (422, "insufficient_funds")
+        order = await buyer.get_order(placed.order_id)
+        assert (order.qty, order.status) == (D("1"), "NEW")
+        assert await balances(buyer) == before
+
+        # And a later trade between two other users in the same symbol settles
+        seller, seller_id = await stack.signup()
+        taker, taker_id = await stack.signup()
+        clients.extend((seller, taker))
+        await stack.deposit(seller_id, "BTC", D("1"))
+        await stack.deposit(taker_id, "USD", D("10000"))
+        await eventually(lambda: balances(taker), lambda b: "USD" in b)
+        await seller.place_order("BTC-USD", "sell", "0.1", "65500.00")
+        buy = await taker.place_order("BTC-USD", "buy", "0.1", "65500.00")
+        await order_in(taker, buy.order_id, "FILLED")
+        # (whoever it traded with: the book is shared with the other tests)
+        fills = (await taker.list_fills(order_id=buy.order_id)).items
+        paid = sum((f.price * f.qty + f.fee for f in fills), D(0))
+        settled = await eventually(lambda: balances(taker), lambda b: "BTC" in b)
+        assert settled["BTC"].available == D("0.1")
+        assert (settled["USD"].available, settled["USD"].held) == (D("10000") - paid, D(0))
+        await buyer.cancel_order(placed.order_id)
+        await order_in(buyer, placed.order_id, "CANCELLED")
+        after = await eventually(lambda: balances(buyer), lambda b: b["USD"].held == 0)
+        assert after["USD"].available == D("100000")
+
+    async def run_and_close() -> None:
+        clients: list[ExchangeClient] = []
+        try:
+            await scenario(clients)
+        finally:
+            for client in clients:
+                await client.close()
+
+    run(run_and_close())

@@ -11,7 +11,14 @@ from exchange.domain import CancelOrder, OrderStatus
 from exchange.ids import command_id
 from exchange.orders.reconcile import DynamoPendingOrders, PendingOrder
 from exchange.settings import ReconcilerSettings
-from exchange.tables import TABLE_SPECS, OrderRecord, bind_tables, symbol_status_key
+from exchange.tables import (
+    OPEN_ORDERS_KEY,
+    TABLE_SPECS,
+    OrderKeyRecord,
+    OrderRecord,
+    bind_tables,
+    symbol_status_key,
+)
 from exchange.tables.models import pending_since
 from exchange.testing.fakes import InMemoryCommandSink
 from lambdas.reconciler.handler import compose
@@ -106,3 +113,19 @@ def test_the_reconcilers_composition_root_publishes_the_cancels(
     (cancel,) = sink.commands
     assert isinstance(cancel, CancelOrder)
     assert cancel.command_id == command_id("alice", "o-late", "reconcile")
+
+
+@pytest.mark.usefixtures("tables")
+def test_a_dead_lettered_order_rejected_gives_its_open_order_slot_back_once() -> None:
+    # Given a PENDING_NEW order that took one of the account's open-order slots
+    record("o-dead", 120)
+    OrderKeyRecord("alice", OPEN_ORDERS_KEY, open_orders=1).save()
+    orders = DynamoPendingOrders()
+    pending = PendingOrder("alice", "o-dead", "BTC-USD", NOW - 120 * S)
+    # When the dead-letter consumer rejects it, and a redelivery tries again
+    first = orders.reject(pending, reason="DEAD_LETTERED", detail="dlq", now_ns=NOW)
+    second = orders.reject(pending, reason="DEAD_LETTERED", detail="dlq", now_ns=NOW)
+    # Then it is REJECTED once, and its slot is back exactly once
+    assert (first, second) == (True, False)
+    assert OrderRecord.get("alice", "o-dead").status == OrderStatus.REJECTED.value
+    assert OrderKeyRecord.get("alice", OPEN_ORDERS_KEY).open_orders == 0

@@ -37,6 +37,7 @@ from exchange.messaging import ShardMap, broker_url_from_settings
 from exchange.observability import logger, metrics
 from exchange.orders.errors import StoreUnavailable
 from exchange.orders.publisher import CommandSink, RabbitCommandSink
+from exchange.orders.recorder_dynamo import close_order
 from exchange.settings import DeadLettersSettings, ReconcilerSettings
 from exchange.tables import OrderRecord, condition_failed, symbol_status_key
 
@@ -188,7 +189,10 @@ class DynamoPendingOrders(PendingOrders):
     def reject(self, order: PendingOrder, *, reason: str, detail: str, now_ns: int) -> bool:
         rejected = OrderStatus.REJECTED.value
         try:
-            OrderRecord(order.account_id, order.order_id).update(
+            # With its open-order slot given back, in the same transaction (as the recorder does
+            # when the engine closes an order), so the slot is freed exactly once.
+            return close_order(
+                OrderRecord(order.account_id, order.order_id),
                 actions=[
                     OrderRecord.status.set(rejected),
                     OrderRecord.symbol_status.set(
@@ -204,11 +208,8 @@ class DynamoPendingOrders(PendingOrders):
                 # Only an order the engine never answered: nothing else may have moved it on.
                 condition=OrderRecord.status == OrderStatus.PENDING_NEW.value,
             )
-        except UpdateError as exc:
-            if condition_failed(exc):
-                return False
+        except PynamoDBException as exc:
             raise StoreUnavailable(f"order {order.order_id} was not rejected: {exc}") from exc
-        return True
 
     @staticmethod
     def _leave_index(account_id: str, order_id: str) -> None:

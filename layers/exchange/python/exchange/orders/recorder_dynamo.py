@@ -213,7 +213,7 @@ class DynamoRecorderStore(RecorderStore):
             # An existing row only ever reaches a final status from an open one (lifecycle), and
             # the condition on last_seq makes this transition happen once: so does the slot's
             # return, in the same transaction.
-            if self._close(row, actions, condition):
+            if close_order(row, actions, condition):
                 return
             raise conflict
         try:
@@ -222,40 +222,6 @@ class DynamoRecorderStore(RecorderStore):
             if condition_failed(exc):
                 raise conflict from exc
             raise
-
-    @staticmethod
-    def _close(row: OrderRecord, actions: list[Action], condition: Condition) -> bool:
-        """Move the order to its final status and give its open-order slot back (``order_keys``
-        counter), together; False when the order moved meanwhile (nothing written)."""
-        counter = OrderKeyRecord(row.account_id, OPEN_ORDERS_KEY)
-        try:
-            with TransactWrite(connection=_connection(OrderRecord)) as transaction:
-                transaction.update(row, actions=actions, condition=condition)
-                transaction.update(
-                    counter,
-                    actions=[OrderKeyRecord.open_orders.add(-1)],
-                    condition=OrderKeyRecord.open_orders > 0,
-                )
-        except TransactWriteError as exc:
-            failed = [
-                reason is not None and reason.code == "ConditionalCheckFailed"
-                for reason in exc.cancellation_reasons
-            ]
-            if len(failed) != 2:  # not cancelled on a condition: an outage, throttling, ...
-                raise
-            order_failed, counter_failed = failed
-            if order_failed:
-                return False
-            if not counter_failed:
-                raise
-            # No slot to give back (an order placed before the counter was kept): move it alone.
-            try:
-                row.update(actions=actions, condition=condition)
-            except UpdateError as again:
-                if condition_failed(again):
-                    return False
-                raise
-        return True
 
     def append_audit(self, entries: Sequence[AuditEntry]) -> None:
         for start in range(0, len(entries), MAX_TRANSACTION_ITEMS):
@@ -277,3 +243,37 @@ class DynamoRecorderStore(RecorderStore):
 
 def _connection(model: Any) -> Connection:
     return Connection(region=model.Meta.region, host=model.Meta.host)
+
+
+def close_order(row: OrderRecord, actions: list[Action], condition: Condition) -> bool:
+    """Move the order to its final status and give its open-order slot back (``order_keys``
+    counter), together; False when the order moved meanwhile (nothing written)."""
+    counter = OrderKeyRecord(row.account_id, OPEN_ORDERS_KEY)
+    try:
+        with TransactWrite(connection=_connection(OrderRecord)) as transaction:
+            transaction.update(row, actions=actions, condition=condition)
+            transaction.update(
+                counter,
+                actions=[OrderKeyRecord.open_orders.add(-1)],
+                condition=OrderKeyRecord.open_orders > 0,
+            )
+    except TransactWriteError as exc:
+        failed = [
+            reason is not None and reason.code == "ConditionalCheckFailed"
+            for reason in exc.cancellation_reasons
+        ]
+        if len(failed) != 2:  # not cancelled on a condition: an outage, throttling, ...
+            raise
+        order_failed, counter_failed = failed
+        if order_failed:
+            return False
+        if not counter_failed:
+            raise
+        # No slot to give back (an order placed before the counter was kept): move it alone.
+        try:
+            row.update(actions=actions, condition=condition)
+        except UpdateError as again:
+            if condition_failed(again):
+                return False
+            raise
+    return True
