@@ -9,6 +9,7 @@ whenever the NewOrder went unconfirmed. The queued commands are then run through
 matching engine: it answers the order exactly once, and never makes two orders of it.
 """
 
+import itertools
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -17,12 +18,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from msgspec.structs import replace
 from psycopg_pool import ConnectionPool
 
 from engine_service.core import Engine
 from exchange.domain import CancelOrder, NewOrder, OrderAccepted, OrderCancelled, OrderRejected
 from exchange.domain.commands import Command
 from exchange.domain.enums import RejectReason
+from exchange.domain.events import Event
 from exchange.ledger.postgres import PostgresLedger
 from exchange.messaging import ShardMap
 from exchange.orders.errors import BrokerUnavailable, PublishUnconfirmed
@@ -111,13 +114,21 @@ def held(pool: ConnectionPool, account_id: str) -> list[tuple[str, Decimal]]:
     return [(str(order_id), Decimal(str(amount))) for order_id, amount in rows]
 
 
+def engine_events(commands: list[Command]) -> list[Event]:
+    """The matching engine's journaled events for the queued commands, in order, with seqs in a
+    range of their own (the ledger is idempotent on (symbol, seq) across the session)."""
+    engine = Engine(list(CATALOG))
+    base = next(SEQ_BASES)
+    events = [event for command in commands for event in engine.apply(command)]
+    return [replace(e, seq=e.seq + base) for e in events if e.seq]
+
+
 def engine_answers(commands: list[Command], order_id: str) -> list[object]:
     """The matching engine's events about ``order_id`` for the queued commands, in order."""
-    engine = Engine(list(CATALOG))
-    events = [event for command in commands for event in engine.apply(command)]
-    return [e for e in events if getattr(e, "order_id", None) == order_id]
+    return [e for e in engine_events(commands) if getattr(e, "order_id", None) == order_id]
 
 
+SEQ_BASES = itertools.count(2 * 10**12, 10**7)
 AMBIGUOUS = [Fault.DROP_CONFIRM, Fault.CLOSE_AFTER_PUBLISH, Fault.STALL]
 
 
@@ -158,6 +169,9 @@ def test_an_unconfirmed_order_is_kept_pending_with_one_hold_and_cancelled(
     else:
         assert isinstance(final, OrderRejected)
         assert final.reason is RejectReason.UNKNOWN_ORDER
+    # And once settlement applies the engine's answers, no hold is stranded
+    bench.ledger.apply_events(engine_events(commands))
+    assert held(bench.pool, alice) == []
 
 
 @pytest.mark.parametrize("fault", AMBIGUOUS)
