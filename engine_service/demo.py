@@ -34,7 +34,10 @@ ACCOUNTS = ("alice", "bob", "carol", "dave")
 def demo_stream(instrument: Instrument, *, count: int, seed: int) -> Iterator[Command]:
     """Limit orders around a drifting mid, some crossing, some cancelled; reproducible by seed."""
     rng = random.Random(seed)  # noqa: S311 - a reproducible demo, not security
-    mid = instrument.price_to_ticks("65000") if instrument.base == "BTC" else 100_000
+    # Around the instrument's opening reference, so the orders fall inside its price band.
+    mid = instrument.reference_ticks or (
+        instrument.price_to_ticks("65000") if instrument.base == "BTC" else 100_000
+    )
     resting: list[tuple[str, str]] = []
     for n in range(count):
         ts = 1_700_000_000_000_000_000 + n * 1_000
