@@ -25,14 +25,15 @@ def compose(
 ) -> DeadLetterConsumer:
     """The function's object graph; local mode passes its in-process broker as ``sink``."""
     from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415
-    from exchange.orders.reconcile import DynamoPendingOrders, command_sink  # noqa: PLC0415
+    from exchange.orders.publisher import RabbitCommandSink  # noqa: PLC0415
+    from exchange.orders.reconcile import DynamoPendingOrders  # noqa: PLC0415
     from exchange.tables import bind_tables  # noqa: PLC0415
 
     bind_tables(settings)
     return DeadLetterConsumer(
         orders=DynamoPendingOrders(),
         ledger=PostgresLedger.from_settings(settings, settings.catalog()),
-        sink=sink or command_sink(settings, connection_name="dead-letters"),
+        sink=sink or RabbitCommandSink.from_settings(settings, connection_name="dead-letters"),
     )
 
 

@@ -7,11 +7,36 @@ tables store them; the logic converts them to integer ticks and lots with the in
 from dataclasses import dataclass
 from typing import Final
 
+from exchange.domain.commands import CancelOrder
 from exchange.domain.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
+from exchange.ids import command_id
 
 # A position in a listing, as the store's own key attributes (DynamoDB's LastEvaluatedKey, made
 # plain). The API turns it into an opaque cursor and back; the store validates what comes back.
 PageKey = dict[str, str | int]
+
+
+# The operation part of a settling cancel's command id.
+SETTLE: Final = "reconcile"
+
+
+def settling_cancel(*, symbol: str, account_id: str, order_id: str, ts: int) -> CancelOrder:
+    """The one cancel that settles an order whose fate is unknown (its publish went unconfirmed,
+    the reconciler found it pending, its command was dead-lettered): the command id follows from
+    the order alone, so whoever sends it, the engine acts on the first copy and drops the rest.
+
+    >>> first = settling_cancel(symbol="BTC-USD", account_id="a", order_id="o", ts=1)
+    >>> later = settling_cancel(symbol="BTC-USD", account_id="a", order_id="o", ts=9)
+    >>> first.command_id == later.command_id
+    True
+    """
+    return CancelOrder(
+        symbol=symbol,
+        ts=ts,
+        command_id=command_id(account_id, order_id, SETTLE),
+        order_id=order_id,
+        account_id=account_id,
+    )
 
 
 # Why the recorder rejected an order the API kept PENDING_NEW: its cancel found nothing, so the

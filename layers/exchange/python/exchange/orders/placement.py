@@ -25,9 +25,9 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from exchange.domain.commands import CancelOrder, NewOrder
+from exchange.domain.commands import NewOrder
 from exchange.domain.enums import OrderStatus
-from exchange.ids import command_id, new_order_id
+from exchange.ids import new_order_id
 from exchange.ledger.errors import (
     InsufficientFunds,
     KycNotAllowed,
@@ -38,7 +38,7 @@ from exchange.ledger.port import LedgerPort
 from exchange.observability import logger, metrics
 from exchange.orders.errors import BrokerUnavailable, IdempotencyConflict
 from exchange.orders.keys import KeyClaim, OrderKeys, fingerprint
-from exchange.orders.model import Accepted, Order, OrderRequest
+from exchange.orders.model import Accepted, Order, OrderRequest, settling_cancel
 from exchange.orders.publisher import CommandSink
 from exchange.orders.store import OrderStore
 from exchange.orders.terms import Terms
@@ -126,13 +126,13 @@ class Placement:
                 "new order not confirmed; cancelling it",
                 extra={"order_id": command.order_id, "error": repr(exc)},
             )
-        cancel = CancelOrder(
+        # The order's one settling cancel: a resumed placement, the reconciler and the dead-letter
+        # consumer send the same command, so the engine acts on it once.
+        cancel = settling_cancel(
             symbol=command.symbol,
-            ts=self._clock(),
-            # Derived, so a resumed placement's cancel is the same command (the engine drops it).
-            command_id=command_id(command.account_id, command.order_id, "unconfirmed"),
-            order_id=command.order_id,
             account_id=command.account_id,
+            order_id=command.order_id,
+            ts=self._clock(),
         )
         try:
             self._sink.publish(cancel)

@@ -30,7 +30,7 @@ from exchange.messaging import (
     broker_url_from_settings,
 )
 from exchange.orders.errors import BrokerUnavailable, PublishUnconfirmed
-from exchange.settings import OrdersSettings
+from exchange.settings import DeadLettersSettings, OrdersSettings, ReconcilerSettings
 from exchange.wire import encode_command
 
 if TYPE_CHECKING:
@@ -62,11 +62,23 @@ class RabbitCommandSink(CommandSink):
         self._link: ConfirmLink | None = None
 
     @classmethod
-    def from_settings(cls, settings: OrdersSettings) -> "RabbitCommandSink":
-        """Amazon MQ (endpoint + secret) in AWS, ``EXCHANGE_BROKER_URL`` locally."""
+    def from_settings(
+        cls,
+        settings: "OrdersSettings | ReconcilerSettings | DeadLettersSettings",
+        *,
+        connection_name: str = "api-orders",
+    ) -> "RabbitCommandSink":
+        """Amazon MQ (endpoint + secret) in AWS, ``EXCHANGE_BROKER_URL`` locally; every function
+        that publishes engine commands builds its sink here, on a connection named after it so
+        an operator can tell them apart."""
         shards = ShardMap(settings.shards) if settings.shards is not None else ShardMap.demo()
         url = broker_url_from_settings(settings, secrets_client_factory(settings))
-        return cls(url, shards, deadline_s=settings.publish_timeout_seconds)
+        return cls(
+            url,
+            shards,
+            connection_name=connection_name,
+            deadline_s=settings.publish_timeout_seconds,
+        )
 
     def publish(self, command: Command) -> None:
         import pika  # noqa: PLC0415 - pika loads with the first publish

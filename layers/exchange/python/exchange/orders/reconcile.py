@@ -29,19 +29,15 @@ from typing import Final
 from aws_lambda_powertools.metrics import MetricUnit
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, UpdateError
 
-from exchange.aws import secrets_client_factory
 from exchange.domain.commands import CancelOrder
 from exchange.domain.enums import OrderStatus
-from exchange.ids import command_id
-from exchange.messaging import ShardMap, broker_url_from_settings
 from exchange.observability import logger, metrics
 from exchange.orders.errors import StoreUnavailable
-from exchange.orders.publisher import CommandSink, RabbitCommandSink
+from exchange.orders.model import settling_cancel
+from exchange.orders.publisher import CommandSink
 from exchange.orders.recorder_dynamo import close_order
-from exchange.settings import DeadLettersSettings, ReconcilerSettings
 from exchange.tables import OrderRecord, condition_failed, symbol_status_key
 
-RECONCILE: Final = "reconcile"  # the operation part of a reconcile cancel's command id
 NANOS: Final = 1_000_000_000
 
 
@@ -72,31 +68,16 @@ class PendingOrders(ABC):
 
 
 def reconcile_cancel(order: PendingOrder, now_ns: int) -> CancelOrder:
-    """The one cancel that settles ``order``: its command id follows from the order, so the
-    engine drops every copy after the first.
+    """``settling_cancel`` for a pending order: every run, the dead-letter consumer and the API's
+    own cancel of an unconfirmed order send the same command.
 
     >>> order = PendingOrder("alice", "01HF", "BTC-USD", 1)
     >>> reconcile_cancel(order, 5).command_id == reconcile_cancel(order, 9).command_id
     True
     """
-    return CancelOrder(
-        symbol=order.symbol,
-        ts=now_ns,
-        command_id=command_id(order.account_id, order.order_id, RECONCILE),
-        order_id=order.order_id,
-        account_id=order.account_id,
+    return settling_cancel(
+        symbol=order.symbol, account_id=order.account_id, order_id=order.order_id, ts=now_ns
     )
-
-
-def command_sink(
-    settings: ReconcilerSettings | DeadLettersSettings, *, connection_name: str
-) -> CommandSink:
-    """The orders function's publisher (confirms, the same shard routing), on a connection named
-    after the function so an operator can tell them apart: Amazon MQ (endpoint + secret) in AWS,
-    ``EXCHANGE_BROKER_URL`` locally."""
-    shards = ShardMap(settings.shards) if settings.shards is not None else ShardMap.demo()
-    url = broker_url_from_settings(settings, secrets_client_factory(settings))
-    return RabbitCommandSink(url, shards, connection_name=connection_name)
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,17 +57,23 @@ class RestSettings(InstrumentSettings):
     api_max_body_bytes: Annotated[int, Field(ge=256, le=10 * 1024 * 1024)] = DEFAULT_MAX_BODY_BYTES
 
 
-class OrdersSettings(LedgerSettings, RestSettings, TableSettings, BrokerSettings):
+class CommandSettings(BrokerSettings):
+    """The broker, where each symbol's commands go, and how long one publish may take: what a
+    function that publishes engine commands (``RabbitCommandSink``) reads."""
+
+    # Which engine shard trades each symbol; None means the map shipped in the layer.
+    shards: dict[str, list[str]] | None = None
+    # The deadline of one publish (connect, channel, confirm). The orders function may publish
+    # twice (an unconfirmed order, then its cancel), so twice this must fit well inside its
+    # timeout (``lambdas.catalog``; a test checks).
+    publish_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = DEFAULT_PUBLISH_TIMEOUT_SECONDS
+
+
+class OrdersSettings(LedgerSettings, RestSettings, TableSettings, CommandSettings):
     max_open_orders: Annotated[int, Field(ge=1, le=100_000)] = DEFAULT_MAX_OPEN_ORDERS
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = (
         DEFAULT_IDEMPOTENCY_TTL_SECONDS
     )
-    # Which engine shard trades each symbol; None means the map shipped in the layer.
-    shards: dict[str, list[str]] | None = None
-    # The deadline of one publish (connect, channel, confirm). The function may publish twice (an
-    # unconfirmed order, then its cancel), so twice this must fit well inside its timeout
-    # (``lambdas.catalog``; a test checks).
-    publish_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = DEFAULT_PUBLISH_TIMEOUT_SECONDS
     # Accounts that may send ``stp: NONE`` (self-trades allowed); everyone else gets a 422, or one
     # account could print trades at the prices it likes and walk the band's reference.
     market_maker_accounts: list[Annotated[str, Field(min_length=1, max_length=128)]] = Field(
@@ -152,14 +158,6 @@ class MessagesSettings(ConnectionSettings, RedisSettings, WebSocketSettings, Ins
 
 
 # --- operations: settling what the engine did not answer --------------------------------------
-
-
-class CommandSettings(BrokerSettings):
-    """The broker, and where each symbol's commands go: what a function that publishes engine
-    commands (with the orders function's publisher) reads."""
-
-    # Which engine shard trades each symbol; None means the map shipped in the layer.
-    shards: dict[str, list[str]] | None = None
 
 
 class ReconcilerSettings(
