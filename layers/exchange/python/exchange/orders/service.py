@@ -203,9 +203,7 @@ class OrderService:
         last = self._store.last_trade_price(instrument.symbol, min_qty=instrument.band_min_qty)
         if last is not None:
             return instrument.price_to_ticks(last)
-        if instrument.reference_price is not None:
-            return instrument.price_to_ticks(instrument.reference_price)
-        return None
+        return instrument.reference_ticks
 
     def _open_order(self, account_id: str, order_id: str) -> Order:
         order = self.get(account_id, order_id)

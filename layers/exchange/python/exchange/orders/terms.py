@@ -93,9 +93,8 @@ def price_of(instrument: Instrument, text: str, what: str) -> int:
 
 
 def price_cap(instrument: Instrument) -> int:
-    if instrument.max_price is None:
-        return MAX_TICKS
-    return min(int(instrument.max_price // instrument.tick_size), MAX_TICKS)
+    cap = instrument.max_price_ticks
+    return MAX_TICKS if cap is None else min(cap, MAX_TICKS)
 
 
 def check_notional(instrument: Instrument, price_ticks: int, lots: int) -> None:
