@@ -9,6 +9,7 @@ from botocore.config import Config
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from engine_service.adapters.heartbeat import RedisHeartbeat
 from engine_service.adapters.kinesis import KinesisJournal
 from engine_service.adapters.rabbitmq import RabbitIntake
 from engine_service.adapters.snapshots import (
@@ -99,4 +100,6 @@ def build_runtime(settings: EngineSettings, *, intake: Intake | None = None) -> 
         snapshots=CompositeSnapshotStore(stores, health=health),
         books=RedisBookPublisher(client, retry_after_s=retry_after_s),
         store_health=health,
+        # On the same Redis client (its pool); GET /v1/health reads it.
+        heartbeat=RedisHeartbeat(client, settings.shard_id, health=health),
     )

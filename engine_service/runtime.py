@@ -12,12 +12,15 @@ Snapshots and the L2 views are best-effort: a store that fails (Redis down, say)
 goes on consuming. Crashing instead would gain nothing (the journal holds every event) and would
 cost much: each restart returns the unacknowledged commands to the queue, and after the delivery
 limit valid orders land in the dead-letter queue.
+
+Every ``heartbeat_every_s`` the loop hands a beat (each symbol's last journaled seq) to its
+heartbeat sink, which writes it off the loop; ``GET /v1/health`` reads it (``exchange.heartbeat``).
 """
 
 import dataclasses
 import enum
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,6 +40,7 @@ from engine_service.ports import (
 )
 from engine_service.snapshot import SNAPSHOT_FORMAT, ShardSnapshot, decode_snapshot, encode_snapshot
 from exchange.domain import Event, Instrument, WireFormatError
+from exchange.heartbeat import HEARTBEAT_INTERVAL_S
 from exchange.l2 import BookLevel, L2Book
 from exchange.observability import logger
 from exchange.wire import decode_command
@@ -64,6 +68,7 @@ class RuntimeConfig:
     snapshot_every_events: int = 10_000
     snapshot_every_s: float = 60.0
     book_depth: int = 50
+    heartbeat_every_s: float = HEARTBEAT_INTERVAL_S
     reconnect_backoff_s: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -71,6 +76,15 @@ class BookPublisher(Protocol):
     """Where L2 views go with each snapshot (Redis in production). Optional."""
 
     def publish_books(self, books: Sequence[L2Book]) -> None: ...
+
+
+class HeartbeatSink(Protocol):
+    """Where the loop's beats go (``adapters.heartbeat.RedisHeartbeat``). Optional. ``beat``
+    must return at once: it is called on the matching loop."""
+
+    def beat(self, seqs: Mapping[str, int], status: str) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass
@@ -99,15 +113,18 @@ class EngineRuntime:
         books: BookPublisher | None = None,
         clock: Clock | None = None,
         store_health: StoreHealth | None = None,
+        heartbeat: HeartbeatSink | None = None,
     ) -> None:
         """``store_health`` is shared with the snapshot stores that record their own failures
-        (``CompositeSnapshotStore``); by default the runtime keeps its own."""
+        (``CompositeSnapshotStore``); by default the runtime keeps its own. ``heartbeat`` gets a
+        beat from ``step`` every ``config.heartbeat_every_s``."""
         self.config = config
         self._instruments = list(instruments)
         self._intake = intake
         self._journal = journal
         self._snapshots = snapshots
         self._books = books
+        self._heartbeat = heartbeat
         self._clock = clock or SystemClock()
         self.engine = Engine(self._instruments)
         self.position = JournalPosition()
@@ -119,6 +136,10 @@ class EngineRuntime:
         self._oldest_pending_at: float | None = None
         self._events_since_snapshot = 0
         self._last_snapshot_at = self._clock.monotonic()
+        # Each symbol's last seq durable in the journal (the engine's may be ahead, by the events
+        # waiting for the next flush); what the heartbeat reports.
+        self.journaled_seqs: dict[str, int] = {}
+        self._last_beat_at: float | None = None
 
     # -- start -----------------------------------------------------------------------------------
     def recover(self) -> None:
@@ -148,6 +169,7 @@ class EngineRuntime:
                 replayed += len(fresh)
         self.counters.recovery_ms = (time.perf_counter() - started) * 1000
         self.counters.replayed_events = replayed
+        self._journaled()  # everything recovered came from the journal
         logger.info(
             "recovered",
             extra={
@@ -189,6 +211,8 @@ class EngineRuntime:
             return 0
         if self._snapshot_due():
             self.snapshot()
+        if self._heartbeat is not None and self._beat_due():
+            self._beat(self._heartbeat)
         return taken
 
     def _take(self, timeout_s: float) -> int:
@@ -264,7 +288,23 @@ class EngineRuntime:
             self.counters.events += len(self._pending_events)
             self.counters.flushes += 1
             self._pending_events = []
+            self._journaled()
         self._oldest_pending_at = None
+
+    def _journaled(self) -> None:
+        # Called with nothing pending, so the engine's seqs are the durable ones.
+        for symbol in self.engine.books:
+            self.journaled_seqs[symbol] = self.engine.seq(symbol)
+
+    # -- heartbeat -------------------------------------------------------------------------------
+    def _beat_due(self) -> bool:
+        last = self._last_beat_at
+        return last is None or self._clock.monotonic() - last >= self.config.heartbeat_every_s
+
+    def _beat(self, heartbeat: HeartbeatSink) -> None:
+        self._last_beat_at = self._clock.monotonic()
+        status = Status.DEGRADED if self.store_health.problems else self.status
+        heartbeat.beat(self.journaled_seqs, status.value)
 
     def broker_lag(self) -> int | None:
         return self._intake.lag()
@@ -350,3 +390,5 @@ class EngineRuntime:
         finally:
             self._intake.close()
             self.status = Status.STOPPED
+            if self._heartbeat is not None:
+                self._heartbeat.close()

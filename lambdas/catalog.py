@@ -30,8 +30,12 @@ from exchange.settings import (
     DeadLettersSettings,
     DepositsSettings,
     FanoutSettings,
+    HealthSettings,
+    KycSettings,
     MarketsSettings,
     MessagesSettings,
+    MigrateSettings,
+    OnboardingSettings,
     OrdersSettings,
     ReconcilerSettings,
     RecorderSettings,
@@ -48,26 +52,45 @@ class Trigger(StrEnum):
     KINESIS = "kinesis"  # an event source mapping on the journal stream
     SCHEDULE = "schedule"  # an EventBridge rule every ``FunctionSpec.every_minutes``
     AMAZON_MQ = "amazon-mq"  # an event source mapping on each shard's dead-letter queue
+    # The user pool's post-confirmation trigger (primary region, where the pool is).
+    COGNITO_POST_CONFIRMATION = "cognito-post-confirmation"
+    DEPLOY = "deploy"  # runs once per deploy, after the database (a CDK trigger), primary only
 
 
 class Need(StrEnum):
     BROKER = "broker"  # publishes commands to Amazon MQ (VPC, broker secret)
-    LEDGER = "ledger"  # the Aurora ledger (VPC, database secret)
+    LEDGER = "ledger"  # the Aurora ledger through RDS Proxy, as the function's own role (IAM auth)
+    LEDGER_ADMIN = "ledger-admin"  # the Aurora cluster itself as its admin (migrations only)
     REDIS = "redis"  # reads book snapshots from ElastiCache (VPC)
     WS_MANAGEMENT = (
         "ws-management"  # posts to WebSocket connections (execute-api:ManageConnections)
     )
     WEBHOOK_SECRET = "webhook-secret"  # noqa: S105 - a capability name, not a secret
+    KYC_WEBHOOK_SECRET = "kyc-webhook-secret"  # noqa: S105 - a capability name, not a secret
     JWKS = "jwks"  # verifies Cognito JWTs (user pool id, client id, JWKS URL)
+
+
+# The scope every access token from the user pool's own sign-in (InitiateAuth, SRP) carries. An
+# authorized REST method names it, so API Gateway's Cognito authorizer takes the access token;
+# without scopes it would take only the ID token ("Control access to REST APIs using Amazon
+# Cognito user pools as an authorizer"; "Understanding the access token", Amazon Cognito).
+ACCESS_TOKEN_SCOPE: Final = "aws.cognito.signin.user.admin"  # noqa: S105 - a scope name
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """A REST route (``/v1`` prefix included) and whether it takes a Cognito JWT."""
+    """A REST route (``/v1`` prefix included), whether it takes a Cognito access token, and the
+    OAuth scopes the token must carry (any one of them) when it does."""
 
     method: Literal["GET", "POST", "PATCH", "DELETE"]
     path: str
     authorized: bool = True
+    scopes: tuple[str, ...] = (ACCESS_TOKEN_SCOPE,)
+
+    @property
+    def authorization_scopes(self) -> tuple[str, ...]:
+        """The method's AuthorizationScopes: none on a public route."""
+        return self.scopes if self.authorized else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,7 +174,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
             _spec(
                 FunctionSpec(
                     name="markets",
-                    description="Public market data: instruments, book, trades, candles, health",
+                    description="Public market data: instruments, book, trades, candles",
                     trigger=Trigger.REST,
                     settings=MarketsSettings,
                     tables={"trades": "read", "candles": "read"},
@@ -161,7 +184,6 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                         Route("GET", "/v1/markets/{symbol}/book", authorized=False),
                         Route("GET", "/v1/markets/{symbol}/trades", authorized=False),
                         Route("GET", "/v1/markets/{symbol}/candles", authorized=False),
-                        Route("GET", "/v1/health", authorized=False),
                         Route("GET", "/v1/openapi.json", authorized=False),
                     ),
                 )
@@ -175,6 +197,54 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     needs=frozenset({Need.LEDGER, Need.WEBHOOK_SECRET}),
                     routes=(Route("POST", "/v1/webhooks/deposits", authorized=False),),
                     reserved_concurrency=10,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="health",
+                    description="GET /v1/health: the ledger, broker, Redis, engine heartbeats and"
+                    " consumer progress; 503 when trading cannot work",
+                    trigger=Trigger.REST,
+                    settings=HealthSettings,
+                    tables={"cursors": "read"},
+                    needs=frozenset({Need.LEDGER, Need.BROKER, Need.REDIS}),
+                    routes=(Route("GET", "/v1/health", authorized=False),),
+                    # Route 53 and the public poll it; answers are cached for a few seconds.
+                    reserved_concurrency=5,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="kyc",
+                    description="KYC provider webhook (HMAC-signed, no JWT): verifies or rejects",
+                    trigger=Trigger.REST,
+                    settings=KycSettings,
+                    needs=frozenset({Need.LEDGER, Need.KYC_WEBHOOK_SECRET}),
+                    routes=(Route("POST", "/v1/webhooks/kyc", authorized=False),),
+                    reserved_concurrency=5,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="onboarding",
+                    description="Cognito post-confirmation: opens the user's ledger account",
+                    trigger=Trigger.COGNITO_POST_CONFIRMATION,
+                    settings=OnboardingSettings,
+                    needs=frozenset({Need.LEDGER}),
+                    # Cognito waits 5 s for a trigger and retries up to three times.
+                    timeout_seconds=5,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="migrate",
+                    description="On deploy: migrates the ledger and gives each function's role its"
+                    " login",
+                    trigger=Trigger.DEPLOY,
+                    settings=MigrateSettings,
+                    needs=frozenset({Need.LEDGER_ADMIN}),
+                    reserved_concurrency=1,
+                    timeout_seconds=300,
                 )
             ),
             _spec(

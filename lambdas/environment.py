@@ -24,7 +24,7 @@ from types import MappingProxyType
 from typing import Final
 
 from exchange.observability import METRICS_NAMESPACE
-from exchange.settings import env_var
+from exchange.settings import database_role, env_var
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Need
 
@@ -32,10 +32,16 @@ from lambdas.catalog import FUNCTIONS, FunctionSpec, Need
 NEED_FIELDS: Final[Mapping[Need, frozenset[str]]] = MappingProxyType(
     {
         Need.BROKER: frozenset({"broker_url", "broker_endpoint", "broker_secret_arn"}),
-        Need.LEDGER: frozenset({"database_url", "database_secret_arn"}),
+        Need.LEDGER: frozenset(
+            {"database_url", "database_host", "database_port", "database_name", "database_user"}
+        ),
+        Need.LEDGER_ADMIN: frozenset(
+            {"database_url", "database_secret_arn", "database_role_secret_arns"}
+        ),
         Need.REDIS: frozenset({"redis_url"}),
         Need.WS_MANAGEMENT: frozenset({"ws_management_endpoint"}),
         Need.WEBHOOK_SECRET: frozenset({"ledger_webhook_secret_arn", "webhook_secret"}),
+        Need.KYC_WEBHOOK_SECRET: frozenset({"kyc_webhook_secret_arn", "kyc_webhook_secret"}),
         Need.JWKS: frozenset(
             {"user_pool_id", "user_pool_region", "app_client_id", "issuer", "jwks_url"}
         ),
@@ -45,7 +51,12 @@ NEED_FIELDS: Final[Mapping[Need, frozenset[str]]] = MappingProxyType(
 TABLE_FIELDS: Final[Mapping[str, str]] = MappingProxyType(
     {spec.settings_field: spec.logical_name for spec in TABLE_SPECS}
 )
-_NEED_OF: Final = {field: need for need, fields in NEED_FIELDS.items() for field in fields}
+_NEEDS_OF: Final[Mapping[str, frozenset[Need]]] = MappingProxyType(
+    {
+        field: frozenset(need for need, fields in NEED_FIELDS.items() if field in fields)
+        for field in frozenset().union(*NEED_FIELDS.values())
+    }
+)
 
 # Read by Powertools itself, not by a settings model: the same for every function.
 POWERTOOLS_SWITCHES: Final[Mapping[str, str]] = MappingProxyType(
@@ -64,8 +75,8 @@ def wanted(spec: FunctionSpec, field: str) -> bool:
         return False
     if field in TABLE_FIELDS:
         return TABLE_FIELDS[field] in spec.tables
-    need = _NEED_OF.get(field)
-    return need is None or need in spec.needs
+    needs = _NEEDS_OF.get(field)
+    return needs is None or bool(needs & spec.needs)
 
 
 def function_environment(spec: FunctionSpec, values: Mapping[str, str]) -> dict[str, str]:
@@ -81,6 +92,9 @@ def function_environment(spec: FunctionSpec, values: Mapping[str, str]) -> dict[
         raise KeyError(f"no function's settings read {sorted(unread)}")
     model = spec.settings
     env = {env_var(model, field): value for field, value in values.items() if wanted(spec, field)}
+    if Need.LEDGER in spec.needs and "database_host" in values:
+        # Through RDS Proxy, each function is its own database role (created by the migrations).
+        env[env_var(model, "database_user")] = database_role(spec.name)
     env[env_var(model, "service_name")] = spec.name
     env.setdefault(env_var(model, "log_level"), DEFAULT_LOG_LEVEL)
     env.update(POWERTOOLS_SWITCHES)

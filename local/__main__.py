@@ -20,6 +20,7 @@ import signal
 import sys
 from pathlib import Path
 
+from local import recording
 from local.banner import banner
 from local.pollers import MappingConfig
 from local.services import ServiceError
@@ -82,6 +83,9 @@ async def serve(options: StackOptions) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # With EXCHANGE_LOCAL_AWS_CALL_LOG set, every AWS call is recorded with the function (or
+    # engine) that made it, for the IAM fidelity check; before the stack makes any client.
+    recording.install_from_environment()
     code = asyncio.run(serve(parse(argv)))
     # Everything the stack started is stopped by now. What remains are the hosted Lambdas' own
     # connection pools, which a Lambda container never closes (it is frozen, then killed); left

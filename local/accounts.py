@@ -1,15 +1,19 @@
-"""Users and money in the local stack: what an operator, the KYC provider and the payment
-provider do in production, done here by the stack for its demo accounts and by tests.
+"""Users and money in the local stack: what users, the KYC provider and the payment provider do in
+production, done here by the stack for its demo accounts and by tests, through the same doors.
 
-- ``create_user``: a confirmed Cognito user (local Cognito) whose ``sub`` is the account id.
-- ``open_account``: the ledger account, KYC verified (locally, KYC approves everyone).
-- ``deposit``: credits through the ledger's own deposit path (``credit_deposit``), once per id.
-- ``signed_deposit``: a webhook body and ``Exchange-Signature`` header as the payment provider
-  sends them to ``POST /v1/webhooks/deposits``.
+- ``register``: a Cognito sign-up (moto), as the client does; ``confirm``: the operator's
+  ``AdminConfirmSignUp``. Confirming fires the user pool's post-confirmation trigger, which the
+  local stack runs as Cognito would (``local.triggers``): the onboarding function opens the
+  ledger account with KYC pending.
+- ``signed_kyc``: the KYC provider's signed webhook for ``POST /v1/webhooks/kyc``.
+- ``signed_deposit``: the payment provider's signed webhook for ``POST /v1/webhooks/deposits``.
+- ``deposit``: credits through the ledger's own deposit path (``credit_deposit``), once per id:
+  for seeding large demo balances quickly.
 """
 
 import json
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
@@ -18,7 +22,7 @@ from typing import Any, Final
 from psycopg_pool import ConnectionPool
 
 from exchange.domain import InstrumentCatalog
-from exchange.ledger import DepositNotice, KycStatus
+from exchange.ledger import DepositNotice
 from exchange.ledger.postgres import PostgresLedger
 from exchange.ledger.webhooks import SIGNATURE_HEADER, sign
 from exchange.settings import DEFAULT_ASSET_SCALES
@@ -48,30 +52,25 @@ def ledger_for(pool: ConnectionPool, fee_account_id: str = "fees") -> PostgresLe
     )
 
 
-def create_user(cognito: Any, user_pool_id: str, email: str, password: str) -> str:
-    """A confirmed user with a permanent password; returns its ``sub``."""
-    cognito.admin_create_user(
-        UserPoolId=user_pool_id,
+def register(cognito: Any, app_client_id: str, email: str, password: str) -> str:
+    """A self sign-up (unconfirmed); returns the user's ``sub``, the account id."""
+    answer = cognito.sign_up(
+        ClientId=app_client_id,
         Username=email,
-        MessageAction="SUPPRESS",
-        UserAttributes=[
-            {"Name": "email", "Value": email},
-            {"Name": "email_verified", "Value": "true"},
-        ],
+        Password=password,
+        UserAttributes=[{"Name": "email", "Value": email}],
     )
-    cognito.admin_set_user_password(
-        UserPoolId=user_pool_id, Username=email, Password=password, Permanent=True
-    )
-    return account_id_of(cognito, user_pool_id, email)
+    return str(answer["UserSub"])
+
+
+def confirm(cognito: Any, user_pool_id: str, email: str) -> None:
+    """The operator confirms the sign-up; the post-confirmation trigger opens the account."""
+    cognito.admin_confirm_sign_up(UserPoolId=user_pool_id, Username=email)
 
 
 def account_id_of(cognito: Any, user_pool_id: str, email: str) -> str:
     attributes = cognito.admin_get_user(UserPoolId=user_pool_id, Username=email)["UserAttributes"]
     return str(next(a["Value"] for a in attributes if a["Name"] == "sub"))
-
-
-def open_account(ledger: PostgresLedger, account_id: str) -> None:
-    ledger.open_account(account_id, kyc_status=KycStatus.VERIFIED)
 
 
 def deposit(ledger: PostgresLedger, account_id: str, asset: str, amount: Decimal) -> None:
@@ -89,49 +88,92 @@ def deposit(ledger: PostgresLedger, account_id: str, asset: str, amount: Decimal
     )
 
 
+def _signed(secret: str, payload: dict[str, str], now: int | None) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(payload).encode()
+    header = sign(body, secret=secret.encode(), timestamp=now or int(time.time()))
+    return body, {SIGNATURE_HEADER: header, "Content-Type": "application/json"}
+
+
 def signed_deposit(
     secret: str, account_id: str, asset: str, amount: Decimal, *, now: int | None = None
 ) -> tuple[bytes, dict[str, str]]:
     """The payment provider's webhook: raw body and headers for ``POST /v1/webhooks/deposits``."""
     deposit_id = f"dep-{uuid.uuid4().hex}"
-    body = json.dumps(
-        {
-            "event_id": f"evt-{deposit_id}",
-            "type": "deposit.succeeded",
-            "deposit_id": deposit_id,
-            "account_id": account_id,
-            "asset": asset,
-            "amount": str(amount),
-        }
-    ).encode()
-    header = sign(body, secret=secret.encode(), timestamp=now or int(time.time()))
-    return body, {SIGNATURE_HEADER: header, "Content-Type": "application/json"}
+    payload = {
+        "event_id": f"evt-{deposit_id}",
+        "type": "deposit.succeeded",
+        "deposit_id": deposit_id,
+        "account_id": account_id,
+        "asset": asset,
+        "amount": str(amount),
+    }
+    return _signed(secret, payload, now)
 
 
-def add_user(
-    cognito: Any, user_pool_id: str, ledger: PostgresLedger, email: str, password: str
+def signed_kyc(
+    secret: str, account_id: str, *, verified: bool = True, now: int | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """The KYC provider's webhook: raw body and headers for ``POST /v1/webhooks/kyc``."""
+    payload = {
+        "event_id": f"kyc-{uuid.uuid4().hex}",
+        "type": "kyc.verified" if verified else "kyc.rejected",
+        "account_id": account_id,
+    }
+    return _signed(secret, payload, now)
+
+
+def post(api_url: str, path: str, signed: tuple[bytes, dict[str, str]]) -> dict[str, Any]:
+    """POST a provider's signed webhook to the gateway; raises on anything but 2xx."""
+    body, headers = signed
+    request = urllib.request.Request(  # noqa: S310 - the local gateway's own http URL
+        f"{api_url}{path}", data=body, headers=headers, method="POST"
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        answer_body = answer.read()
+    parsed: dict[str, Any] = json.loads(answer_body) if answer_body else {}
+    return parsed
+
+
+def onboard(
+    cognito: Any,
+    *,
+    user_pool_id: str,
+    app_client_id: str,
+    api_url: str,
+    kyc_secret: str,
+    email: str,
+    password: str,
 ) -> str:
-    """A confirmed user with a verified ledger account; returns the account id."""
-    account_id = create_user(cognito, user_pool_id, email, password)
-    open_account(ledger, account_id)
-    return account_id
-
-
-def confirm_user(cognito: Any, user_pool_id: str, ledger: PostgresLedger, email: str) -> str:
-    """The operator's part of a sign-up: confirm the user, open the account, pass KYC."""
-    cognito.admin_confirm_sign_up(UserPoolId=user_pool_id, Username=email)
-    account_id = account_id_of(cognito, user_pool_id, email)
-    open_account(ledger, account_id)
+    """Sign up, confirm (the trigger opens the account), pass KYC by the provider's webhook;
+    returns the account id."""
+    account_id = register(cognito, app_client_id, email, password)
+    confirm(cognito, user_pool_id, email)
+    post(api_url, "/v1/webhooks/kyc", signed_kyc(kyc_secret, account_id))
     return account_id
 
 
 def seed_demo_users(
-    cognito: Any, user_pool_id: str, ledger: PostgresLedger, emails: tuple[str, ...]
+    cognito: Any,
+    ledger: PostgresLedger,
+    *,
+    user_pool_id: str,
+    app_client_id: str,
+    api_url: str,
+    kyc_secret: str,
+    emails: tuple[str, ...],
 ) -> list[DemoUser]:
-    """Confirmed, KYC-verified, funded users (``DEMO_FUNDS`` each)."""
+    """Onboarded (``onboard``), funded users (``DEMO_FUNDS`` each)."""
     users = []
     for email in emails:
-        account_id = add_user(cognito, user_pool_id, ledger, email, DEMO_PASSWORD)
+        account_id = onboard(
+            cognito,
+            user_pool_id=user_pool_id,
+            app_client_id=app_client_id,
+            api_url=api_url,
+            kyc_secret=kyc_secret,
+            email=email,
+            password=DEMO_PASSWORD,
+        )
         for asset, amount in DEMO_FUNDS.items():
             deposit(ledger, account_id, asset, amount)
         users.append(DemoUser(email, DEMO_PASSWORD, account_id))

@@ -6,6 +6,7 @@ One ``ThreadedMotoServer`` on a free loopback port serves them all; handlers, po
 engine reach it through ``EXCHANGE_AWS_ENDPOINT_URL``, exactly as they reach AWS in the cloud.
 """
 
+import io
 import json
 import logging
 import secrets
@@ -24,8 +25,10 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from exchange.settings import cognito_issuer, jwks_url_of
+from exchange.settings import cognito_issuer, database_role, jwks_url_of
 from exchange.tables import TABLE_SPECS
+from lambdas.catalog import FUNCTIONS, Need
+from local.triggers import CognitoTriggers, TriggerFailed, failure_body
 
 REGION: Final = "us-east-1"
 # moto accepts any credentials; these only keep boto3 from looking for real ones.
@@ -33,6 +36,8 @@ CREDENTIALS: Final = {"aws_access_key_id": "local", "aws_secret_access_key": "lo
 JOURNAL_STREAM: Final = "exchange-events"
 SNAPSHOT_BUCKET: Final = "exchange-snapshots"
 WEBHOOK_SECRET_NAME: Final = "exchange/deposit-webhook"  # noqa: S105 - a name, not a secret
+KYC_SECRET_NAME: Final = "exchange/kyc-webhook"  # noqa: S105 - a name, not a secret
+ROLE_SECRET_PREFIX: Final = "exchange/db/"  # noqa: S105 - a name prefix, not a secret
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,13 @@ class AwsResources:
     app_client_id: str
     webhook_secret_arn: str
     webhook_secret: str
+    kyc_secret_arn: str
+    kyc_secret: str
+    role_secret_arns: dict[str, str]  # database role -> its secret (username, password)
+
+    @property
+    def role_secrets_json(self) -> str:
+        return json.dumps(self.role_secret_arns, sort_keys=True)
 
     @property
     def issuer(self) -> str:
@@ -76,6 +88,33 @@ class MotoTimings:
         self._lock = threading.Lock()
         self.calls: dict[str, list[float]] = {}  # operation -> [count, total ms]
         self.on_stream_write: Callable[[], None] | None = None
+        # (triggers, cognito client, pool id): the user pool's Lambda triggers (local.triggers).
+        self.cognito: tuple[CognitoTriggers, Any, str] | None = None
+
+    def _with_trigger(self, environ: dict[str, Any], start_response: Any, target: str) -> Any:
+        """Serve a Cognito call that fires a trigger, then run the trigger before answering."""
+        assert self.cognito is not None  # noqa: S101 - checked by the caller
+        triggers, cognito, pool_id = self.cognito
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(raw)
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured[:] = [status, headers, exc_info]
+            return lambda _data: None
+
+        body = b"".join(self._app(environ, capture))
+        status, headers, _ = captured
+        if status.startswith("200"):
+            try:
+                triggers.after(target, json.loads(raw or b"{}"), cognito, pool_id)
+            except TriggerFailed as exc:
+                body = failure_body(exc)
+                status = "400 Bad Request"
+                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                headers.append(("Content-Length", str(len(body))))
+        start_response(status, headers)
+        return [body]
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         operation = environ.get("HTTP_X_AMZ_TARGET") or (
@@ -83,6 +122,8 @@ class MotoTimings:
         )
         started = time.perf_counter()
         try:
+            if self.cognito is not None and self.cognito[0].watches(operation):
+                return self._with_trigger(environ, start_response, operation)
             return self._app(environ, start_response)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
@@ -149,6 +190,10 @@ class MotoServer:
         polling an idle stream many times a second."""
         self._server.timings.on_stream_write = callback
 
+    def on_cognito(self, triggers: CognitoTriggers, pool_id: str) -> None:
+        """Run the user pool's Lambda triggers around the Cognito calls that fire them."""
+        self._server.timings.cognito = (triggers, client("cognito-idp", self.endpoint_url), pool_id)
+
     def start(self) -> str:
         self._server.start()
         host, port = self._server.get_host_and_port()
@@ -194,12 +239,27 @@ def provision(
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )["UserPoolClient"]
 
+    secretsmanager = client("secretsmanager", endpoint_url)
     webhook_secret = secrets.token_hex(24)
-    secret = client("secretsmanager", endpoint_url).create_secret(
+    secret = secretsmanager.create_secret(
         Name=WEBHOOK_SECRET_NAME,
         # A JSON array: the deposits function accepts any of several while one rotates.
         SecretString=json.dumps([webhook_secret]),
     )
+    kyc_secret = secrets.token_hex(24)
+    kyc = secretsmanager.create_secret(Name=KYC_SECRET_NAME, SecretString=json.dumps([kyc_secret]))
+    # What the proxy presents for each function's role in AWS; the migrate function gives each
+    # role its login from these, locally as on deploy.
+    role_secret_arns = {}
+    for name, function in FUNCTIONS.items():
+        if Need.LEDGER not in function.needs:
+            continue
+        role = database_role(name)
+        created = secretsmanager.create_secret(
+            Name=f"{ROLE_SECRET_PREFIX}{role}",
+            SecretString=json.dumps({"username": role, "password": secrets.token_urlsafe(24)}),
+        )
+        role_secret_arns[role] = created["ARN"]
     return AwsResources(
         endpoint_url=endpoint_url,
         table_names=table_names,
@@ -210,4 +270,7 @@ def provision(
         app_client_id=app_client["ClientId"],
         webhook_secret_arn=secret["ARN"],
         webhook_secret=webhook_secret,
+        kyc_secret_arn=kyc["ARN"],
+        kyc_secret=kyc_secret,
+        role_secret_arns=role_secret_arns,
     )

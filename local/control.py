@@ -7,6 +7,7 @@ Both read the stack's parts when called, so they answer for whatever has started
 
 import asyncio
 import base64
+import functools
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -30,6 +31,7 @@ class RunningStack(Protocol):
     engines: list[EngineTask]
     moto: MotoServer | None
     websocket: WebSocketApi | None
+    url: str
 
     @property
     def resources(self) -> AwsResources: ...
@@ -81,17 +83,28 @@ async def control(stack: RunningStack, action: str, body: Mapping[str, Any]) -> 
             raise KeyError("operations")
         await asyncio.to_thread(stack.operations.dead_letters.inject, shard, payload)
         return {"dead_lettered": shard}
-    cognito = client("cognito-idp", stack.resources.endpoint_url)
-    ledger = accounts.ledger_for(stack.pool)
-    pool_id = stack.resources.user_pool_id
-    if action == "users":  # a confirmed, KYC-verified user
+    aws = stack.resources
+    cognito = client("cognito-idp", aws.endpoint_url)
+    if action == "users":  # signed up, confirmed (the trigger opens the account), KYC passed
         email, password = str(body["email"]), str(body["password"])
         account_id = await asyncio.to_thread(
-            accounts.add_user, cognito, pool_id, ledger, email, password
+            functools.partial(
+                accounts.onboard,
+                cognito,
+                user_pool_id=aws.user_pool_id,
+                app_client_id=aws.app_client_id,
+                api_url=stack.url,
+                kyc_secret=aws.kyc_secret,
+                email=email,
+                password=password,
+            )
         )
         return {"email": email, "account_id": account_id}
-    if action == "users/confirm":  # the operator's part of a self sign-up
+    if action == "users/confirm":  # the operator confirms a self sign-up (the trigger runs)
         email = str(body["email"])
-        account_id = await asyncio.to_thread(accounts.confirm_user, cognito, pool_id, ledger, email)
+        await asyncio.to_thread(accounts.confirm, cognito, aws.user_pool_id, email)
+        account_id = await asyncio.to_thread(
+            accounts.account_id_of, cognito, aws.user_pool_id, email
+        )
         return {"email": email, "account_id": account_id}
     raise KeyError(action)

@@ -11,7 +11,6 @@ that dies is started again, and it recovers from its snapshot plus the journal.
 
 import signal
 import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -27,6 +26,7 @@ from engine_service.composition import build_runtime
 from engine_service.runtime import EngineRuntime
 from exchange.observability import logger
 from exchange.settings import EngineSettings
+from local import recording
 
 # Locally the REST book view (published with each snapshot) should stay fresh.
 SNAPSHOT_EVERY_SECONDS: Final = 1
@@ -72,8 +72,8 @@ class EngineProcess:
 
     def _spawn(self) -> None:
         with self._lock, self._log_path.open("ab") as log:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "engine_service", "run"],
+            self._process = subprocess.Popen(  # noqa: S603 - our interpreter, our modules
+                recording.command(["-m", "engine_service", "run"], principal="engine"),
                 env=self._env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -159,6 +159,7 @@ class EngineThread:
         self._thread.start()
 
     def _run(self) -> None:
+        recording.current_principal.set("engine")  # this thread is the engine task
         while not self._stop.is_set():
             intake = self._broker.intake(self.shard)
             runtime = self._build(intake)

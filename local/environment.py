@@ -1,30 +1,48 @@
-"""The hosted Lambdas' environment in local mode: the values the local services and moto's
-resources give each settings field, turned into every catalog function's variables by
-``lambdas.environment.function_environment``, the function the CDK app uses.
+"""Each hosted Lambda's environment in local mode, read from what the CDK app deploys.
 
-All hosted functions share this process's environment, so it holds the union of their variables
-(the same field has the same value for every function, so they never disagree). Powertools'
-``POWERTOOLS_*`` variables are left out: they belong to the process, set by ``local.__main__``
-before Powertools is imported (Powertools reads them at import), and ``POWERTOOLS_SERVICE_NAME``
-differs between functions, which one process cannot hold. Every function logs as the process's
-service (``exchange-local``), as before.
+The synthesized template (``local.template.Deployment``) says which variables each function gets.
+Local mode keeps exactly that set and gives each variable the local stand-in's value:
 
-Besides the settings, the Lambda runtime's AWS credentials, which boto3 reads (moto takes any).
+- a variable whose setting has a local value (a table name, the Redis URL, moto's user pool, a
+  secret in moto, ...) takes it;
+- a literal in the template (a log level, a limit, a JSON map) is kept as it is, except the
+  environment's name, which is ``local``;
+- the database: in AWS a function reaches RDS Proxy at ``EXCHANGE_DATABASE_HOST`` as its own role
+  ``EXCHANGE_DATABASE_USER`` with an IAM token; locally it gets ``EXCHANGE_DATABASE_URL`` to the
+  local PostgreSQL as that same role (trust authentication stands in for IAM's);
+- the broker: Amazon MQ's endpoint and secret become the local RabbitMQ's URL (none with the
+  in-process broker).
+
+Anything else, a variable the function's settings do not read or an intrinsic local mode has no
+stand-in for, stops the stack: the twin must not quietly differ from the deployment.
+
+Each function is then built from its own settings (``CompositionRoot.use_settings``), since all
+hosted functions share one process. The process environment keeps only what the Lambda runtime
+and boto3 read (region, credentials).
 """
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from exchange.settings import env_var
 from lambdas.catalog import FUNCTIONS
-from lambdas.environment import TABLE_FIELDS, function_environment
+from lambdas.environment import TABLE_FIELDS
 from local.aws import REGION, AwsResources
 from local.gateway.events import STAGE
+from local.template import DeployedFunction, Deployment, TemplateError
 
 # In AWS, the Lambda runtime sets these itself; boto3 signs moto's requests with them.
-RUNTIME_CREDENTIALS: Final[Mapping[str, str]] = {
+RUNTIME_ENVIRONMENT: Final[Mapping[str, str]] = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
 }
+# Set by the proxy's settings in AWS, folded into the local database URL.
+_DATABASE_PARTS: Final = frozenset({"database_host", "database_port", "database_name"})
+_BROKER_PARTS: Final = frozenset({"broker_endpoint", "broker_secret_arn"})
 
 
 def settings_values(
@@ -35,7 +53,7 @@ def settings_values(
     redis_url: str,
     broker_url: str | None,
 ) -> dict[str, str]:
-    """Each settings field's value in local mode (``broker_url`` None: the in-process broker)."""
+    """Each settings field's local value (``broker_url`` None: the in-process broker)."""
     values = {
         "environment": "local",
         "aws_region": REGION,
@@ -44,10 +62,13 @@ def settings_values(
         "redis_url": redis_url,
         "ws_management_endpoint": f"{gateway_url}/{STAGE}",
         "user_pool_id": aws.user_pool_id,
+        "user_pool_region": REGION,
         "app_client_id": aws.app_client_id,
         "issuer": aws.issuer,
         "jwks_url": aws.jwks_url,  # moto's, not Cognito's public one
         "ledger_webhook_secret_arn": aws.webhook_secret_arn,
+        "kyc_webhook_secret_arn": aws.kyc_secret_arn,
+        "database_role_secret_arns": aws.role_secrets_json,
         **{field: aws.table_names[logical] for field, logical in TABLE_FIELDS.items()},
     }
     if broker_url is not None:
@@ -55,14 +76,66 @@ def settings_values(
     return values
 
 
-def lambda_environment(values: Mapping[str, str]) -> dict[str, str]:
-    """The variables of every catalog function for ``values``, without Powertools' (see above),
-    plus the runtime's credentials."""
-    env = dict(RUNTIME_CREDENTIALS)
-    for spec in FUNCTIONS.values():
-        for variable, value in function_environment(spec, values).items():
-            if variable.startswith("POWERTOOLS_"):
-                continue
-            if env.setdefault(variable, value) != value:
-                raise ValueError(f"{variable} differs between functions")
+def as_role(database_url: str, role: str) -> str:
+    """``database_url`` logging in as ``role`` (no password: local trust authentication)."""
+    parts = conninfo_to_dict(database_url)
+    parts.pop("password", None)
+    parts["user"] = role
+    return make_conninfo(**{k: str(v) for k, v in parts.items() if v is not None})
+
+
+def function_environment(function: DeployedFunction, values: Mapping[str, str]) -> dict[str, str]:
+    """``function``'s variables as deployed, with local values (see the module's rules)."""
+    model = FUNCTIONS[function.name].settings
+    by_variable = {env_var(model, field): field for field in model.model_fields}
+    env: dict[str, str] = {"EXCHANGE_AWS_ENDPOINT_URL": values["aws_endpoint_url"]}
+    env[env_var(model, "aws_region")] = REGION
+    deployed = function.environment
+    for variable, value in deployed.items():
+        if variable.startswith("POWERTOOLS_"):
+            env[variable] = _literal(function, variable, value)
+            continue
+        field = by_variable.get(variable)
+        if field is None:
+            raise TemplateError(f"{function.name}: {variable} is not read by {model.__name__}")
+        if field in _DATABASE_PARTS or field in _BROKER_PARTS:
+            continue
+        if field == "database_user":
+            role = _literal(function, variable, value)
+            env[env_var(model, "database_url")] = as_role(values["database_url"], role)
+            env[variable] = role
+        elif field == "database_secret_arn":  # the admin: the local database as it is
+            env[env_var(model, "database_url")] = values["database_url"]
+        elif field in values:
+            env[variable] = values[field]
+        else:
+            env[variable] = _literal(function, variable, value)
+    if "database_host" in {by_variable.get(v) for v in deployed} and "database_user" not in {
+        by_variable.get(v) for v in deployed
+    }:
+        raise TemplateError(f"{function.name}: a database host without a database user")
+    if _BROKER_PARTS & {by_variable.get(v) for v in deployed} and "broker_url" in values:
+        env[env_var(model, "broker_url")] = values["broker_url"]
+    if "environment" in model.model_fields:
+        env[env_var(model, "environment")] = "local"
     return env
+
+
+def function_environments(
+    deployment: Deployment, values: Mapping[str, str]
+) -> dict[str, dict[str, str]]:
+    """Every deployed function's local environment (``function_environment``)."""
+    return {
+        name: function_environment(function, values)
+        for name, function in deployment.functions.items()
+    }
+
+
+def _literal(function: DeployedFunction, variable: str, value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float | bool):
+        return str(value)
+    raise TemplateError(
+        f"{function.name}: {variable} is {value!r} in the template; local mode has no stand-in"
+    )

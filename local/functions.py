@@ -6,9 +6,10 @@ one at a time, as a Lambda container does. Handlers rely on that (a container's 
 clients, such as a pika connection, serve one invocation at a time), so two invocations of one
 function never overlap; different functions run side by side.
 
-All functions share this process's environment (the stack sets it once, before the first import,
-which is each handler's cold start). A handler module that does not exist yet is reported as
-missing, and its routes answer 502 as API Gateway does for a broken integration.
+All functions share this process, but not their settings: ``configure`` gives each function's
+composition root (``ROOT``) the settings its own deployed environment makes (``local.environment``),
+before its first invocation (its cold start). A handler module that does not exist yet is reported
+as missing, and its routes answer 502 as API Gateway does for a broken integration.
 """
 
 import asyncio
@@ -20,8 +21,11 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from exchange.composition import CompositionRoot
+from exchange.settings import settings_from_environment
 from exchange.testing.lambda_events import LambdaContextStub
 from lambdas.catalog import FUNCTIONS, FunctionSpec
+from local import recording
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -48,8 +52,12 @@ class FunctionHost:
         functions: Mapping[str, FunctionSpec] = FUNCTIONS,
         *,
         handlers: Mapping[str, Handler] | None = None,
+        timeouts: Mapping[str, int] | None = None,
     ) -> None:
         self.specs = dict(functions)
+        # The deployed timeouts (the template's), else the catalog's.
+        self.timeouts = {name: spec.timeout_seconds for name, spec in self.specs.items()}
+        self.timeouts.update(timeouts or {})
         # Tests pass handlers of their own; the stack imports the catalog's.
         self._handlers: dict[str, Handler] = dict(handlers or {})
         self._executors: dict[str, ThreadPoolExecutor] = {}
@@ -80,22 +88,40 @@ class FunctionHost:
         self._handlers[name] = handler
         return handler
 
+    def root(self, name: str) -> CompositionRoot[Any, Any]:
+        """The function's composition root (``ROOT`` in its handler module)."""
+        self.handler(name)  # FunctionMissing when the module is not there
+        module = importlib.import_module(self.specs[name].handler.rpartition(".")[0])
+        root: CompositionRoot[Any, Any] = module.ROOT
+        return root
+
+    def configure(self, environments: Mapping[str, Mapping[str, str]]) -> None:
+        """Give each function the settings of its own environment (function -> variables);
+        functions whose handler is not there yet are left out."""
+        for name, environment in environments.items():
+            if not self.available(name):
+                continue
+            self.root(name).use_settings(
+                settings_from_environment(self.specs[name].settings, environment)
+            )
+
     def _run(self, name: str, event: dict[str, Any]) -> Any:
         handler = self.handler(name)
-        spec = self.specs[name]
         context = LambdaContextStub(
             function_name=name,
-            timeout_seconds=spec.timeout_seconds,
+            timeout_seconds=self.timeouts[name],
             aws_request_id=str(uuid.uuid4()),
         )
         started = time.perf_counter()
         self.invocations[name] += 1
+        principal = recording.current_principal.set(name)  # whose role makes its AWS calls
         try:
             return handler(event, context)
         except Exception as exc:  # the Lambda runtime's boundary: any error is a function error
             self.errors[name] += 1
             raise FunctionError(name, exc) from exc
         finally:
+            recording.current_principal.reset(principal)
             self.busy_ms[name] += (time.perf_counter() - started) * 1000
 
     def _environment(self, name: str) -> ThreadPoolExecutor:

@@ -26,7 +26,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from exchange.observability import logger
 from exchange.testing.lambda_events import ACCOUNT_ID, REGION, kinesis_record
+from local import recording
 from local.functions import FunctionError, FunctionMissing
+from local.template import Deployment, TemplateError
 
 Invoke = Callable[[dict[str, Any]], Any]
 
@@ -41,6 +43,23 @@ class MappingConfig:
     # stack wakes its pollers on every PutRecords it sees in moto).
     idle_poll_s: float = 1.0
     retry_backoff_s: float = 0.05  # doubled per retry, at most 1 s
+
+    @classmethod
+    def deployed(cls, deployment: Deployment, functions: list[str]) -> "MappingConfig":
+        """The Kinesis event source mappings' settings as the template deploys them. The local
+        pollers share one config, so the deployed mappings of ``functions`` must agree."""
+        configs = {
+            cls(
+                batch_size=mapping.batch_size,
+                max_retry_attempts=mapping.max_retry_attempts,
+                bisect_on_error=mapping.bisect_on_error,
+                starting_position=mapping.starting_position,
+            )
+            for mapping in (deployment.mapping_of(name) for name in functions)
+        }
+        if len(configs) != 1:
+            raise TemplateError(f"the Kinesis mappings differ ({configs}); local pollers share one")
+        return configs.pop()
 
 
 @dataclass
@@ -192,6 +211,8 @@ class ShardPoller:
                 sink.write(json.dumps(failure) + "\n")
 
     def run(self, stop: threading.Event, wake: "Wake") -> None:
+        # The event source mapping reads the stream with the function's role.
+        recording.current_principal.set(f"esm:{self.function}")
         while not stop.is_set():
             seen = wake.generation
             if not self.poll_once():

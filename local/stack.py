@@ -15,16 +15,14 @@ import secrets
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from aiohttp import web
 from psycopg_pool import ConnectionPool
 
 from exchange.domain import InstrumentCatalog
-from exchange.ledger import migrations
 from exchange.messaging import ShardMap
 from lambdas.catalog import Trigger
 from local import accounts, control, services
@@ -38,13 +36,16 @@ from local.engine import (
     engine_settings,
     kill_all,
 )
-from local.environment import lambda_environment, settings_values
+from local.environment import RUNTIME_ENVIRONMENT, function_environments, settings_values
 from local.functions import FunctionHost
 from local.gateway.app import build_app
 from local.gateway.auth import CognitoAuthorizer
+from local.gateway.routes import RestRoutes, WsRoutes
 from local.gateway.websocket import WebSocketApi, expiry_loop
 from local.operations import Operations, operations_for
 from local.pollers import Invoke, MappingConfig, Pollers
+from local.template import Deployment
+from local.triggers import CognitoTriggers
 
 DEMO_EMAILS = ("alice@example.com", "bob@example.com", "maker@example.com")
 
@@ -61,7 +62,8 @@ class StackOptions:
     state_file: Path | None = None
     seed: bool = True
     journal_shards: int = 1
-    mapping: MappingConfig = field(default_factory=MappingConfig)
+    # None: the Kinesis event source mappings' settings as deployed (the template's).
+    mapping: MappingConfig | None = None
     reconcile_every_s: float = 5.0  # EventBridge runs it every minute in AWS
     reconcile_after_s: int = 60  # ReconcilerSettings.reconcile_after_seconds
 
@@ -99,6 +101,7 @@ class Stack:
         self._background: list[asyncio.Task[None]] = []
         self._pool: ConnectionPool | None = None
         self.workdir = Path()
+        self.deployment: Deployment | None = None
 
     # -- start -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -131,11 +134,9 @@ class Stack:
         endpoint = moto.start()
         self._undo.append(moto.stop)
         self.aws = provision(endpoint, journal_shards=options.journal_shards)
-        with psycopg.connect(self._url("PostgreSQL")) as conn:
-            migrations.upgrade(conn)
-        self._pool = ConnectionPool(self._url("PostgreSQL"), min_size=1, max_size=4, open=True)
-        self._undo.append(self._pool.close)
-        accounts.ledger_for(self._pool).bootstrap()
+        # What the CDK app deploys (synthesized once, then cached): the functions' environments,
+        # routes, authorizers, stream mappings and Cognito triggers.
+        self.deployment = Deployment.load()
 
     def _use(self, service: services.Service) -> None:
         self.services[service.name] = service
@@ -169,11 +170,20 @@ class Stack:
         options = self.options
         port = options.port or free_port(options.host)
         self.url = f"http://{options.host}:{port}"
-        os.environ.update(self.lambda_environment())
-        self._use_in_process_broker()
-        self.functions = FunctionHost()
+        deployment = self.twin
+        os.environ.update(RUNTIME_ENVIRONMENT)
+        self.functions = FunctionHost(
+            timeouts={name: f.timeout_seconds for name, f in deployment.functions.items()}
+        )
         self._undo.append(self.functions.close)
-        self.websocket = WebSocketApi(self.functions)
+        self.functions.configure(self.lambda_environments())
+        self._undo.append(self._forget_settings)
+        self._use_in_process_broker()
+        await asyncio.to_thread(self._migrate)
+        if self.moto is not None:
+            triggers = CognitoTriggers(deployment.cognito_triggers, self.functions.invoke)
+            self.moto.on_cognito(triggers, self.resources.user_pool_id)
+        self.websocket = WebSocketApi(self.functions, WsRoutes.from_deployment(deployment))
         aws = self.resources
         verifier = CognitoAuthorizer.for_pool(
             jwks_url=aws.jwks_url, issuer=aws.issuer, app_client_id=aws.app_client_id
@@ -184,6 +194,7 @@ class Stack:
             self.websocket,
             status=functools.partial(control.status, self),
             control=functools.partial(control.control, self),
+            routes=RestRoutes.from_deployment(deployment),
         )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -200,21 +211,30 @@ class Stack:
             return
         # Imported here: the handler module is the function's cold start, after the environment.
         from lambdas.dead_letters.handler import ROOT as DEAD_LETTERS  # noqa: PLC0415
+        from lambdas.health.handler import ROOT as HEALTH  # noqa: PLC0415
         from lambdas.orders.handler import ROOT as ORDERS  # noqa: PLC0415
         from lambdas.reconciler.handler import ROOT as RECONCILER  # noqa: PLC0415
 
         self.publisher = InProcessPublisher(self.in_process_broker, ShardMap.demo())
         for root in (ORDERS, RECONCILER, DEAD_LETTERS):
             root.override(sink=self.publisher)
-            self._undo.append(root.reset)
+        # The in-process broker is in this process: nothing to check over the network.
+        HEALTH.override(broker=lambda: None)
 
     async def _renew_redis_lease(self) -> None:
         while True:
             await asyncio.to_thread(services.renew_lease, self._url("Redis"))
             await asyncio.sleep(services.LEASE_SECONDS / 3)
 
-    def lambda_environment(self) -> dict[str, str]:
-        """What every hosted Lambda reads (``local.environment``)."""
+    @property
+    def twin(self) -> Deployment:
+        if self.deployment is None:
+            raise NotStarted("the deployment is not read yet")
+        return self.deployment
+
+    def lambda_environments(self) -> dict[str, dict[str, str]]:
+        """Each hosted Lambda's environment: its deployed variables with local values
+        (``local.environment``)."""
         values = settings_values(
             self.resources,
             gateway_url=self.url,
@@ -222,8 +242,22 @@ class Stack:
             redis_url=self._url("Redis"),
             broker_url=self.services["RabbitMQ"].url,
         )
-        values["reconcile_after_seconds"] = str(self.options.reconcile_after_s)
-        return lambda_environment(values)
+        environments = function_environments(self.twin, values)
+        # Local mode reconciles on a faster clock than EventBridge's minute.
+        reconcile_after = str(self.options.reconcile_after_s)
+        environments["reconciler"]["EXCHANGE_RECONCILE_AFTER_SECONDS"] = reconcile_after
+        return environments
+
+    def _forget_settings(self) -> None:  # and overrides (the in-process broker's too)
+        for name in filter(self.host.available, self.host.specs):
+            self.host.root(name).reset()
+
+    def _migrate(self) -> None:
+        """What the deploy does (the CDK trigger): the migrate function migrates the ledger,
+        gives each function's role its login and opens the fee account."""
+        self.host.invoke("migrate", {"RequestType": "Create", "source": "local"})
+        self._pool = ConnectionPool(self._url("PostgreSQL"), min_size=1, max_size=4, open=True)
+        self._undo.append(self._pool.close)
 
     def _start_engines_and_pollers(self) -> None:
         shard_map = ShardMap.demo()
@@ -293,7 +327,7 @@ class Stack:
             client("kinesis", self.resources.endpoint_url),
             self.resources.journal_stream,
             invokers,
-            config=self.options.mapping,
+            config=self.options.mapping or MappingConfig.deployed(self.twin, list(invokers)),
             failure_log=self.workdir / "stream-failures.jsonl",
         )
         if self.moto is not None:
@@ -302,11 +336,15 @@ class Stack:
         self._undo.append(self.pollers.stop)
 
     def _seed(self) -> None:
+        aws = self.resources
         self.demo_users = accounts.seed_demo_users(
-            client("cognito-idp", self.resources.endpoint_url),
-            self.resources.user_pool_id,
+            client("cognito-idp", aws.endpoint_url),
             accounts.ledger_for(self.pool),
-            DEMO_EMAILS,
+            user_pool_id=aws.user_pool_id,
+            app_client_id=aws.app_client_id,
+            api_url=self.url,
+            kyc_secret=aws.kyc_secret,
+            emails=DEMO_EMAILS,
         )
 
     # -- state -----------------------------------------------------------------------------------
@@ -322,6 +360,7 @@ class Stack:
             "user_pool_id": aws.user_pool_id,
             "app_client_id": aws.app_client_id,
             "webhook_secret": aws.webhook_secret,
+            "kyc_webhook_secret": aws.kyc_secret,
             "database_url": self._url("PostgreSQL"),
             "redis_url": self._url("Redis"),
             "broker_url": self.services["RabbitMQ"].url,

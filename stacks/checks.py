@@ -4,7 +4,9 @@
 - cfn-lint (this venv) with ``.cfnlintrc``.
 - checkov (its own venv, ``.venv-checkov``) with ``.checkov.yaml``, offline.
 
-Exits 1 when any of them has an unsuppressed error or failure.
+Exits 1 when any of them has an unsuppressed finding: a cdk-nag finding not acknowledged, a cfn-lint
+error or warning not ignored with its reason, a checkov failure. Each tool's time is printed (CI's
+budget).
 Usage: ``python -m stacks.checks cdk.out --checkov .venv-checkov/bin/checkov``.
 """
 
@@ -13,6 +15,9 @@ import json
 import re
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -77,12 +82,12 @@ def cfn_lint(templates: list[Path]) -> Counts:
     errors, warnings = levels.count("E"), levels.count("W")
     # cfn-lint's exit code is a bit mask: 2 errors, 4 warnings, 8 informational; others = crash.
     crashed = result.returncode & ~0b1110 != 0
-    if errors or crashed:
+    if errors or warnings or crashed:
         print(result.stdout, result.stderr, sep="\n", file=sys.stderr)
     ignored = listed_rules(constants.REPO_ROOT / ".cfnlintrc")
     return Counts(
         "cfn-lint",
-        errors + int(crashed),
+        errors + warnings + int(crashed),
         f"{errors} errors, {warnings} warnings ({', '.join(ignored)} ignored with reasons"
         " in .cfnlintrc)",
     )
@@ -139,10 +144,23 @@ def main(argv: list[str] | None = None) -> int:
     if not templates:
         print(f"no templates in {args.outdir}: run cdk synth first", file=sys.stderr)
         return 1
-    results = [nag(args.outdir), cfn_lint(templates), checkov(templates, args.checkov)]
-    for counts in results:
-        print(f"{counts.tool}: {counts.detail}")
-    return 0 if all(counts.ok for counts in results) else 1
+    checks: list[Callable[[], Counts]] = [
+        lambda: nag(args.outdir),
+        lambda: cfn_lint(templates),
+        lambda: checkov(templates, args.checkov),
+    ]
+    # cfn-lint and checkov are separate processes reading the same files: run them side by side.
+    with ThreadPoolExecutor(max_workers=len(checks)) as pool:
+        results = list(pool.map(_timed, checks))
+    for counts, seconds in results:
+        print(f"{counts.tool}: {counts.detail} ({seconds:.0f} s)")
+    return 0 if all(counts.ok for counts, _ in results) else 1
+
+
+def _timed(check: Callable[[], Counts]) -> tuple[Counts, float]:
+    start = time.monotonic()
+    counts = check()
+    return counts, time.monotonic() - start
 
 
 if __name__ == "__main__":

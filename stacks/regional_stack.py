@@ -10,7 +10,8 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from exchange.messaging import ShardMap
-from lambdas.catalog import FUNCTIONS, Trigger
+from exchange.settings import database_role
+from lambdas.catalog import FUNCTIONS, Need, Trigger
 from stacks import constants
 from stacks.base_stack import RegionalBaseStack
 from stacks.config import DeploymentConfig, RegionRole
@@ -28,6 +29,11 @@ from stacks.constructs.secrets import ReplicatedSecret
 from stacks.constructs.shared_layer import SharedLayer
 from stacks.stack import ExchangeStack
 
+# Each ledger function's own database role, which it signs in to RDS Proxy as.
+LEDGER_ROLES = tuple(
+    sorted(database_role(spec.name) for spec in FUNCTIONS.values() if Need.LEDGER in spec.needs)
+)
+
 
 def _only(trigger: Trigger) -> str:
     """The one catalog function with ``trigger``."""
@@ -36,6 +42,8 @@ def _only(trigger: Trigger) -> str:
 
 
 class RegionalStack(ExchangeStack):
+    data: Data
+
     def __init__(
         self,
         scope: Construct,
@@ -105,6 +113,10 @@ class RegionalStack(ExchangeStack):
             network=self.network,
             key=key,
             peer_key=peer_key,
+            ledger_roles=LEDGER_ROLES,
+            ledger_role_secret_arns=primary.data.ledger.replica_role_secret_arns
+            if primary
+            else None,
         )
         self.broker = Broker(
             self,
@@ -142,6 +154,23 @@ class RegionalStack(ExchangeStack):
                 " it); the verifier accepts several secrets during the overlap.",
             },
         )
+        kyc_webhook = ReplicatedSecret(
+            self,
+            "KycWebhookSecret",
+            name=config.resource_name("kyc", "webhook"),
+            description="HMAC key shared with the KYC provider for verification webhooks",
+            key=key,
+            replica_region=replica_region,
+            replica_key=peer_key,
+            retain=retain,
+        )
+        acknowledge(
+            kyc_webhook,
+            {
+                "AwsSolutions-SMG4": "Rotated together with the KYC provider (both sides must"
+                " change it), like the custodian's deposit webhook key.",
+            },
+        )
         self.api = Api(self, "Api", config=config, user_pool=self.user_pool, key=key)
         shards = ShardMap.demo().shards
         self.functions = Functions(
@@ -163,6 +192,7 @@ class RegionalStack(ExchangeStack):
                 journal=self.journal,
                 websocket_stage=self.api.websocket.stage,
                 webhook_secret=webhook.secret,
+                kyc_webhook_secret=kyc_webhook.secret,
                 user_pool=self.user_pool,
                 user_pool_client=self.user_pool_client,
                 user_pool_region=config.primary_region,

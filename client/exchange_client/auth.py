@@ -75,7 +75,8 @@ class CognitoAuth:
         return self.tokens
 
     def sign_up(self, email: str, password: str) -> str:
-        """Register a user; returns its ``sub`` (the account id). An operator confirms it."""
+        """Register a user; returns its ``sub`` (the account id). The user confirms it with the
+        emailed code (``confirm_sign_up``), or an operator does."""
         result = self._call(
             "sign_up",
             Username=email,
@@ -83,6 +84,11 @@ class CognitoAuth:
             UserAttributes=[{"Name": "email", "Value": email}],
         )
         return str(result["UserSub"])
+
+    def confirm_sign_up(self, email: str, code: str) -> None:
+        """Confirm a sign-up with the code Cognito sent to ``email``; the exchange then opens
+        the account (KYC pending) before this returns."""
+        self._call("confirm_sign_up", Username=email, ConfirmationCode=code)
 
     async def access_token(self) -> str:
         """A valid access token, refreshed first when it is about to expire."""

@@ -1,4 +1,4 @@
-"""Markets (public): /v1/markets, book, trades, candles, /v1/health and /v1/openapi.json."""
+"""Markets (public): /v1/markets, book, trades, candles and /v1/openapi.json."""
 
 from typing import Any
 
@@ -27,7 +27,7 @@ def compose(settings: MarketsSettings) -> MarketService:
 
 
 def _openapi_json() -> str:
-    # Built from all four routers on first request; importing them here would slow cold starts.
+    # Built from every REST router on first request; importing them here would slow cold starts.
     from exchange.http.openapi import openapi_json  # noqa: PLC0415
 
     return openapi_json()

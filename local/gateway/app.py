@@ -1,8 +1,10 @@
 """The local gateway: one aiohttp server standing in for API Gateway.
 
-- ``/v1/...``: the REST API. Routes and their authorization come from ``lambdas.catalog``; an
-  authorized route needs a valid Cognito token in ``Authorization`` (401 otherwise, before any
-  Lambda runs), and the integration gets the proxy event with the token's claims.
+- ``/v1/...``: the REST API. Routes and their authorization come from the synthesized template
+  (``local.template``); a Cognito-authorized method needs a token in ``Authorization`` that API
+  Gateway would take (an access token with one of the method's scopes; an ID token when it has
+  none: ``local.gateway.auth``), 401 otherwise, before any Lambda runs, and the integration gets
+  the proxy event with the token's claims.
 - ``/ws``: the WebSocket API (see ``local.gateway.websocket``).
 - ``/@connections/{id}`` (also under ``/<stage>/``): the Management API the Lambdas post to;
   ``EXCHANGE_WS_MANAGEMENT_ENDPOINT`` points here.
@@ -67,13 +69,13 @@ class RestApi:
         )
         return web.Response(status=response.status, headers=response.headers, body=response.body)
 
-    def _claims(self, request: HttpRequest) -> Mapping[str, Any] | None:
+    def _claims(self, request: HttpRequest, scopes: tuple[str, ...]) -> Mapping[str, Any] | None:
         """The Cognito authorizer: the verified token's claims, or None (401)."""
         token = next((v for k, v in request.headers if k.lower() == "authorization"), None)
         if not token or self._verifier is None:
             return None
         try:
-            return self._verifier.verify(token)
+            return self._verifier.verify(token, scopes)
         except Unauthorized:
             return None
 
@@ -83,7 +85,7 @@ class RestApi:
             return api_gateway_error(403, "Missing Authentication Token")
         claims = None
         if match.authorized:
-            claims = self._claims(request)
+            claims = self._claims(request, match.scopes)
             if claims is None:
                 return api_gateway_error(401, "Unauthorized")
         event = rest_event(
@@ -110,8 +112,9 @@ def build_app(
     *,
     status: Status | None = None,
     control: Control | None = None,
+    routes: RestRoutes | None = None,
 ) -> web.Application:
-    rest = RestApi(functions, verifier)
+    rest = RestApi(functions, verifier, routes)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_get(WS_PATH, websocket.connect)
     for prefix in ("", f"/{STAGE}"):

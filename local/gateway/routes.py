@@ -1,10 +1,13 @@
-"""Routing tables from ``lambdas.catalog``: which function serves a REST method and path, and
-which serves a WebSocket frame (API Gateway's ``$request.body.action`` route selection).
+"""Routing tables: which function serves a REST method and path (and how the method is
+authorized), and which serves a WebSocket frame (API Gateway's ``$request.body.action`` route
+selection). The stack builds them from the synthesized template (``local.template.Deployment``:
+``from_deployment``), so local routing and authorization are what API Gateway deploys; tests may
+build them from ``lambdas.catalog`` directly.
 
 >>> table = RestRoutes.from_catalog()
 >>> match = table.match("DELETE", "/v1/orders/01HX")
->>> match.function, match.resource, match.path_parameters, match.authorized
-('orders', '/v1/orders/{order_id}', {'order_id': '01HX'}, True)
+>>> match.function, match.resource, match.path_parameters, match.authorized, match.scopes
+('orders', '/v1/orders/{order_id}', {'order_id': '01HX'}, True, ('aws.cognito.signin.user.admin',))
 >>> WsRoutes.from_catalog().select('{"action": "subscribe", "channel": "book.BTC-USD"}')
 ('subscribe', 'ws_messages')
 >>> WsRoutes.from_catalog().select("not json")
@@ -15,9 +18,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 from urllib.parse import unquote
 
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Trigger
+from local.template import Deployment
+
+COGNITO: Final = "COGNITO_USER_POOLS"
 
 _PARAM = re.compile(r"\{(\w+)\}")
 
@@ -28,6 +35,7 @@ class RestMatch:
     resource: str
     path_parameters: dict[str, str]
     authorized: bool
+    scopes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +45,7 @@ class _RestRoute:
     resource: str
     function: str
     authorized: bool
+    scopes: tuple[str, ...]
 
 
 def _pattern(path: str) -> re.Pattern[str]:
@@ -66,8 +75,32 @@ class RestRoutes:
                         route.path,
                         spec.name,
                         route.authorized,
+                        route.authorization_scopes,
                     )
                 )
+        return cls(routes)
+
+    @classmethod
+    def from_deployment(cls, deployment: Deployment) -> "RestRoutes":
+        """The deployed methods. Only the Cognito user-pool authorizer and open methods are
+        served; any other authorization type is refused here rather than served open."""
+        routes = []
+        for method in deployment.methods:
+            if method.authorization_type not in (COGNITO, "NONE"):
+                raise ValueError(
+                    f"{method.method} {method.path}: {method.authorization_type} authorization"
+                    " has no local twin"
+                )
+            routes.append(
+                _RestRoute(
+                    method.method,
+                    _pattern(method.path),
+                    method.path,
+                    method.function,
+                    method.authorization_type == COGNITO,
+                    method.scopes,
+                )
+            )
         return cls(routes)
 
     def match(self, method: str, path: str) -> RestMatch | None:
@@ -79,7 +112,9 @@ class RestRoutes:
             found = route.pattern.match(path)
             if found:
                 parameters = {key: unquote(value) for key, value in found.groupdict().items()}
-                return RestMatch(route.function, route.resource, parameters, route.authorized)
+                return RestMatch(
+                    route.function, route.resource, parameters, route.authorized, route.scopes
+                )
         return None
 
 
@@ -90,11 +125,15 @@ class WsRoutes:
         connect: str | None,
         disconnect: str | None,
         authorizer: str | None,
+        identity_sources: tuple[str, ...] = (),
     ) -> None:
         self._routes = routes  # route key -> function
         self.connect = connect
         self.disconnect = disconnect
         self.authorizer = authorizer
+        # The $connect authorizer's identity sources: when one is missing from a request, API
+        # Gateway answers 401 without calling the authorizer. None: it runs for every $connect.
+        self.identity_sources = identity_sources
 
     @classmethod
     def from_catalog(cls, functions: Mapping[str, FunctionSpec] = FUNCTIONS) -> "WsRoutes":
@@ -108,6 +147,14 @@ class WsRoutes:
         connect = routes.pop("$connect", None)
         disconnect = routes.pop("$disconnect", None)
         return cls(routes, connect, disconnect, authorizer)
+
+    @classmethod
+    def from_deployment(cls, deployment: Deployment) -> "WsRoutes":
+        ws = deployment.websocket
+        routes = dict(ws.routes)
+        connect = routes.pop("$connect", None)
+        disconnect = routes.pop("$disconnect", None)
+        return cls(routes, connect, disconnect, ws.authorizer, ws.identity_sources)
 
     def select(self, body: str) -> tuple[str, str] | None:
         """(route key, function) for a frame, or None when nothing (not even $default) takes

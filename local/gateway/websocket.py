@@ -69,6 +69,7 @@ class WebSocketApi:
         self._idle_timeout_s = idle_timeout_s
         self._max_duration_s = max_duration_s
         self.live: dict[str, _Live] = {}
+        self._disconnects: set[asyncio.Future[None]] = set()
         self.posted = 0
         self.gone = 0
 
@@ -116,9 +117,18 @@ class WebSocketApi:
                 event = ws_event(
                     connection, route_key="$disconnect", domain=domain, disconnect=close
                 )
-                with contextlib.suppress(FunctionError, FunctionMissing):  # AWS ignores it
-                    await self._functions.ainvoke(self._routes.disconnect, event)
+                # Shielded: when the socket is closed from another task (the Management API's
+                # DELETE), aiohttp may cancel this handler, and $disconnect must still run.
+                disconnect = asyncio.ensure_future(self._disconnect(event))
+                self._disconnects.add(disconnect)
+                disconnect.add_done_callback(self._disconnects.discard)
+                await asyncio.shield(disconnect)
         return socket
+
+    async def _disconnect(self, event: dict[str, Any]) -> None:
+        assert self._routes.disconnect is not None  # noqa: S101 - checked by the caller
+        with contextlib.suppress(FunctionError, FunctionMissing):  # AWS ignores its answer
+            await self._functions.ainvoke(self._routes.disconnect, event)
 
     async def _authorize(
         self,
@@ -130,6 +140,23 @@ class WebSocketApi:
         """The connection with the authorizer's context, or API Gateway's refusal."""
         if self._routes.authorizer is None:
             return connection
+        # "Control access to WebSocket APIs with AWS Lambda REQUEST authorizers": API Gateway
+        # checks every identity source is present and non-empty, and answers 401 without
+        # calling the authorizer otherwise.
+        sources = self._routes.identity_sources
+        present = all(_present(source, headers, query) for source in sources)
+        if not present:
+            return _json_error(401, "UnauthorizedException", "Unauthorized")
+        return await self._run_authorizer(connection, domain, headers, query)
+
+    async def _run_authorizer(
+        self,
+        connection: WsConnection,
+        domain: str,
+        headers: tuple[tuple[str, str], ...],
+        query: tuple[tuple[str, str], ...],
+    ) -> WsConnection | web.Response:
+        assert self._routes.authorizer is not None  # noqa: S101 - checked by _authorize
         event = ws_authorizer_event(connection, domain=domain, headers=headers, query=query)
         try:
             result = await self._functions.ainvoke(self._routes.authorizer, event)
@@ -234,6 +261,20 @@ class WebSocketApi:
             return _json_error(410, "GoneException", "")
         await live.socket.close(code=1000, message=b"")
         return web.Response(status=204)
+
+
+def _present(
+    source: str, headers: tuple[tuple[str, str], ...], query: tuple[tuple[str, str], ...]
+) -> bool:
+    """Whether an identity source (``route.request.header.X`` or
+    ``route.request.querystring.x``) has a non-empty value. Other sources (stage variables,
+    context) are always there."""
+    kind, _, name = source.removeprefix("route.request.").partition(".")
+    if kind == "header":
+        return any(k.lower() == name.lower() and v for k, v in headers)
+    if kind == "querystring":
+        return any(k == name and v for k, v in query)
+    return True
 
 
 def _iso(epoch_s: float) -> str:

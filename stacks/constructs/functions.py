@@ -3,15 +3,20 @@
 Each function gets its own role with exactly its tables (read or read/write), the secrets and
 network paths its ``needs`` name, its log group, and its trigger's event source: a Kinesis event
 source mapping on the journal, an EventBridge schedule, or an Amazon MQ event source mapping on
-each shard's dead-letter queue. REST and WebSocket routes are attached by the API construct, which
-owns the APIs.
+each shard's dead-letter queue; in the primary, the user pool's post-confirmation trigger and a run
+on every deploy (a CDK trigger) for the migration runner. REST and WebSocket routes are attached by
+the API construct, which owns the APIs.
+
+Ledger functions reach Aurora only through the region's RDS Proxy, each as its own database role
+with IAM authentication (``rds-db:connect`` for exactly that user on that proxy); only the
+migration runner reads the admin secret and reaches the cluster itself.
 """
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Stack
+from aws_cdk import Duration, IgnoreMode, RemovalPolicy, Stack, triggers
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
@@ -28,17 +33,23 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from exchange.messaging import dead_letter_queue
-from exchange.settings import cognito_issuer, jwks_url_of
+from exchange.settings import cognito_issuer, database_role, jwks_url_of
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
 from lambdas.environment import function_environment
 from stacks import constants
 from stacks.constructs.data import BookCache, LedgerDatabase
-from stacks.constructs.grants import key_statement, table_statement
+from stacks.constructs.data.ledger_db import DATABASE_PORT
+from stacks.constructs.grants import key_statement, secrets_key_statement, table_statement
+from stacks.constructs.lifecycle import confirm_sign_ups, run_on_deploy
 from stacks.constructs.messaging import BROKER_VIRTUAL_HOST, Broker, Journal
 from stacks.constructs.nag import acknowledge, render
 
-_VPC_NEEDS = frozenset({Need.BROKER, Need.LEDGER, Need.REDIS})
+_VPC_NEEDS = frozenset({Need.BROKER, Need.LEDGER, Need.LEDGER_ADMIN, Need.REDIS})
+# Needs that read Secrets Manager secrets (a ledger function signs in with IAM, reading none).
+_SECRET_NEEDS = frozenset(
+    {Need.BROKER, Need.LEDGER_ADMIN, Need.WEBHOOK_SECRET, Need.KYC_WEBHOOK_SECRET}
+)
 # What Lambda does with a function's role in a VPC: its ENIs (AWSLambdaVPCAccessExecutionRole's
 # actions; CDK attaches that policy only to roles it makes itself).
 _ENI_ACTIONS = (
@@ -74,11 +85,14 @@ class FunctionDeps:
     journal: Journal
     websocket_stage: apigwv2.WebSocketStage
     webhook_secret: secretsmanager.ISecret
+    kyc_webhook_secret: secretsmanager.ISecret
     user_pool: cognito.IUserPool
     user_pool_client: cognito.IUserPoolClient
     user_pool_region: str
     shards: Sequence[str]  # each has a dead-letter queue for the AMAZON_MQ functions
-    primary: bool  # schedules run in the primary; failover enables the DR region's
+    # Schedules run in the primary (failover enables the DR region's); the Cognito trigger and
+    # the deploy-time migration are wired only there (the pool and the writable cluster).
+    primary: bool
 
 
 class Functions(Construct):
@@ -93,9 +107,15 @@ class Functions(Construct):
             exclude=list(constants.LAMBDA_CODE_EXCLUDE),
         )
         self.failure_queues: dict[str, sqs.Queue] = {}
+        self.deploy_triggers: dict[str, triggers.Trigger] = {}
         self.functions: Mapping[str, lambda_.Function] = MappingProxyType(
             {name: self._build(spec) for name, spec in FUNCTIONS.items()}
         )
+        # Schema first, then code: a ledger function's new version deploys after the migrations
+        # (and the roles' logins) it may rely on.
+        ledger = [self.functions[s.name] for s in FUNCTIONS.values() if Need.LEDGER in s.needs]
+        for trigger in self.deploy_triggers.values():
+            trigger.execute_before(*ledger)
 
     def _build(self, spec: FunctionSpec) -> lambda_.Function:
         deps = self._deps
@@ -163,7 +183,14 @@ class Functions(Construct):
         if in_vpc:
             role.add_to_policy(iam.PolicyStatement(actions=list(_ENI_ACTIONS), resources=["*"]))
         for need in sorted(spec.needs):
-            self._wire_need(need, function)
+            self._wire_need(need, spec, function)
+        if spec.needs & _SECRET_NEEDS:
+            # The secrets are encrypted with the region's key, imported by ARN: the CDK's grants
+            # cannot add to its key policy, so the role itself may decrypt, through Secrets
+            # Manager only.
+            role.add_to_policy(
+                secrets_key_statement(deps.region_key.key_arn, Stack.of(self).region)
+            )
         match spec.trigger:
             case Trigger.KINESIS:
                 self._subscribe(spec, function, scope)
@@ -171,6 +198,12 @@ class Functions(Construct):
                 self._schedule(spec, function, scope)
             case Trigger.AMAZON_MQ:
                 self._consume_dead_letters(function, role, scope)
+            case Trigger.COGNITO_POST_CONFIRMATION if deps.primary:
+                confirm_sign_ups(deps.user_pool, function)
+            case Trigger.DEPLOY if deps.primary:
+                self.deploy_triggers[spec.name] = run_on_deploy(
+                    scope, function, timeout_seconds=spec.timeout_seconds, ledger=deps.ledger
+                )
         self._acknowledge(spec, role)
         return function
 
@@ -184,10 +217,19 @@ class Functions(Construct):
             "log_level": "INFO",
             "broker_endpoint": deps.broker.endpoint,
             "broker_secret_arn": deps.broker.secret.secret_arn,
+            # Ledger functions: RDS Proxy, as their own role (``function_environment`` names it).
+            "database_host": deps.ledger.proxy.endpoint,
+            "database_port": str(DATABASE_PORT),
+            "database_name": constants.DATABASE_NAME,
+            # The migration runner: the admin secret, and each role's secret to set its login.
             "database_secret_arn": deps.ledger.secret.secret_arn,
+            "database_role_secret_arns": Stack.of(self).to_json_string(
+                {role: secret.secret_arn for role, secret in deps.ledger.role_secrets.items()}
+            ),
             "redis_url": deps.cache.url,
             "ws_management_endpoint": deps.websocket_stage.callback_url,
             "ledger_webhook_secret_arn": deps.webhook_secret.secret_arn,
+            "kyc_webhook_secret_arn": deps.kyc_webhook_secret.secret_arn,
             "user_pool_id": deps.user_pool.user_pool_id,
             "app_client_id": deps.user_pool_client.user_pool_client_id,
             "issuer": issuer,
@@ -196,7 +238,7 @@ class Functions(Construct):
         }
         return function_environment(spec, values)
 
-    def _wire_need(self, need: Need, function: lambda_.Function) -> None:
+    def _wire_need(self, need: Need, spec: FunctionSpec, function: lambda_.Function) -> None:
         deps = self._deps
         role = function.role
         if role is None:
@@ -206,13 +248,17 @@ class Functions(Construct):
                 deps.broker.secret.grant_read(role)
                 deps.broker.allow_from(function)
             case Need.LEDGER:
-                deps.ledger.grant_connect(role, function)
+                deps.ledger.grant_proxy_connect(role, function, database_role(spec.name))
+            case Need.LEDGER_ADMIN:
+                deps.ledger.grant_admin(role, function)
             case Need.REDIS:
                 deps.cache.allow_from(function)
             case Need.WS_MANAGEMENT:
                 deps.websocket_stage.grant_management_api_access(role)
             case Need.WEBHOOK_SECRET:
                 deps.webhook_secret.grant_read(role)
+            case Need.KYC_WEBHOOK_SECRET:
+                deps.kyc_webhook_secret.grant_read(role)
             case Need.JWKS:
                 pass  # the JWKS is public; the environment names it
 

@@ -59,3 +59,14 @@ def key_statement(key_arn: str, *, write: bool) -> iam.PolicyStatement:
     return iam.PolicyStatement(
         actions=list(KEY_WRITE_ACTIONS if write else KEY_READ_ACTIONS), resources=[key_arn]
     )
+
+
+def secrets_key_statement(key_arn: str, region: str) -> iam.PolicyStatement:
+    """Decrypt with the key only when Secrets Manager asks on the role's behalf (reading a secret
+    the key encrypts): ``kms:ViaService`` ("Secret encryption and decryption in AWS Secrets
+    Manager")."""
+    return iam.PolicyStatement(
+        actions=["kms:Decrypt"],
+        resources=[key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+    )

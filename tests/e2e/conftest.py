@@ -22,7 +22,7 @@ import pytest
 
 from exchange_client import ClientConfig, ExchangeClient
 from exchange_client.auth import CognitoAuth
-from local.accounts import signed_deposit
+from local.accounts import signed_deposit, signed_kyc
 from local.process import StackFailed, running_stack
 from tests.integration.conftest import (
     POSTGRES_URL,
@@ -49,8 +49,9 @@ class LocalStack:
         self.config = ClientConfig.from_state(state)
 
     async def signup(self) -> tuple[ExchangeClient, str]:
-        """A new user, signed up through Cognito, confirmed and KYC-approved by the operator,
-        signed in. Returns the client and the account id (the ``sub``)."""
+        """A new user, signed up through Cognito, confirmed by the operator (the trigger opens
+        the account), KYC-approved by the provider's webhook, signed in. Returns the client and
+        the account id (the ``sub``)."""
         email = f"e2e-{uuid.uuid4().hex[:10]}@example.com"
         auth = CognitoAuth(
             app_client_id=self.config.app_client_id,
@@ -59,9 +60,23 @@ class LocalStack:
         account_id = await asyncio.to_thread(auth.sign_up, email, PASSWORD)
         confirmed = await self.control("users/confirm", {"email": email})
         assert confirmed["account_id"] == account_id
+        await self.kyc(account_id)
         client = ExchangeClient(self.config)
         await client.sign_in(email, PASSWORD)
         return client, account_id
+
+    async def kyc(self, account_id: str, *, verified: bool = True) -> dict[str, Any]:
+        """The KYC provider's signed webhook to ``POST /v1/webhooks/kyc``."""
+        body, headers = signed_kyc(self.state["kyc_webhook_secret"], account_id, verified=verified)
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{self.config.api_url}/v1/webhooks/kyc", data=body, headers=headers
+            ) as answer,
+        ):
+            result: dict[str, Any] = await answer.json(content_type=None)
+            assert answer.status == 200, result
+            return result
 
     async def deposit(self, account_id: str, asset: str, amount: Decimal) -> dict[str, Any]:
         """The payment provider's signed webhook to ``POST /v1/webhooks/deposits``."""

@@ -1,12 +1,13 @@
-"""The REST and WebSocket APIs, routed from the catalog: the Cognito authorizer on every private
-route and on no public one (the deposit webhook included), validation, throttling, logs, X-Ray,
-WAF; the WebSocket $connect authorizer reading the ``token`` query parameter."""
+"""The REST and WebSocket APIs, routed from the catalog: the Cognito authorizer, taking the access
+token by its scope, on every private route and on no public one (the webhooks included),
+validation, throttling, logs, X-Ray, WAF; the WebSocket $connect authorizer, called for every
+connection (anonymous ones included)."""
 
 from typing import Any
 
 import pytest
 
-from lambdas.catalog import FUNCTIONS, Route, Trigger
+from lambdas.catalog import ACCESS_TOKEN_SCOPE, FUNCTIONS, Need, Route, Trigger
 from stacks.config import DeploymentConfig
 from stacks.constructs.api.waf import MANAGED_RULE_GROUPS
 from tests.infrastructure.conftest import DR, MAIN_STACKS, PRIMARY, Resources, flatten, of_type
@@ -70,18 +71,48 @@ def test_private_routes_take_the_cognito_authorizer_and_public_ones_none(
     if route.authorized:
         assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
         assert method["AuthorizerId"] == {"Ref": authorizer}
+        # "Control access to REST APIs using Amazon Cognito user pools as an authorizer": with
+        # AuthorizationScopes on the method API Gateway validates an ACCESS token carrying one of
+        # them; without, it takes only the ID token, which the client does not send.
+        assert method["AuthorizationScopes"] == [ACCESS_TOKEN_SCOPE]
     else:
         assert method["AuthorizationType"] == "NONE"
         assert "AuthorizerId" not in method
+        assert "AuthorizationScopes" not in method
     assert "RequestValidatorId" in method
     integration = method["Integration"]
     assert integration["Type"] == "AWS_PROXY"
     assert function.replace("_", "").lower() in flatten(integration["Uri"]).lower()
 
 
-def test_the_deposit_webhook_is_the_one_public_post() -> None:
-    public_posts = [r for _, r in ROUTES if r.method == "POST" and not r.authorized]
-    assert [r.path for r in public_posts] == ["/v1/webhooks/deposits"]
+def test_every_authorized_route_asks_for_the_scope_of_the_clients_access_token() -> None:
+    # "Understanding the access token" (Amazon Cognito): a token from the user pool's own sign-in
+    # API (InitiateAuth, as the client and the CLI sign in) carries the scope
+    # aws.cognito.signin.user.admin, and only that scope.
+    assert ACCESS_TOKEN_SCOPE == "aws.cognito.signin.user.admin"  # noqa: S105 - a scope
+    authorized = [route for _, route in ROUTES if route.authorized]
+    assert authorized
+    assert {route.authorization_scopes for route in authorized} == {(ACCESS_TOKEN_SCOPE,)}
+
+
+def test_the_webhooks_are_the_only_public_posts_and_each_verifies_a_signature() -> None:
+    public_posts = {
+        (name, route.path)
+        for name, route in ROUTES
+        if route.method == "POST" and not route.authorized
+    }
+    assert public_posts == {("deposits", "/v1/webhooks/deposits"), ("kyc", "/v1/webhooks/kyc")}
+    signed = {Need.WEBHOOK_SECRET, Need.KYC_WEBHOOK_SECRET}
+    assert all(FUNCTIONS[name].needs & signed for name, _ in public_posts)
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_health_is_public_and_served_by_the_health_function(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    method = methods(resources[stack])[("GET", "/v1/health")]
+    assert method["AuthorizationType"] == "NONE"
+    assert "healthfunction" in flatten(method["Integration"]["Uri"]).lower()
 
 
 def test_the_dr_api_trusts_the_primary_user_pool(resources: dict[str, Resources]) -> None:
@@ -157,7 +188,13 @@ def test_websocket_routes_come_from_the_catalog_with_the_authorizer_on_connect(
         resources[stack], "AWS::ApiGatewayV2::Authorizer"
     ).items()
     assert authorizer["Properties"]["AuthorizerType"] == "REQUEST"
-    assert authorizer["Properties"]["IdentitySource"] == ["route.request.querystring.token"]
+    # No identity source, so API Gateway calls the authorizer for every $connect, anonymous ones
+    # included: with one, a connection lacking it is answered 401 without calling the function
+    # (AWS::ApiGatewayV2::Authorizer, IdentitySource: "For a REQUEST authorizer, this is
+    # optional ... Otherwise, it returns a 401 Unauthorized response without calling the Lambda
+    # function"; "Control access to WebSocket APIs with AWS Lambda REQUEST authorizers").
+    assert "IdentitySource" not in authorizer["Properties"]
+    assert "wsauthorizer" in flatten(authorizer["Properties"]["AuthorizerUri"]).lower()
     assert routes["$connect"]["AuthorizationType"] == "CUSTOM"
     assert routes["$connect"]["AuthorizerId"] == {"Ref": authorizer_id}
     for key, route in routes.items():

@@ -29,7 +29,7 @@ DATA_ACTION_PREFIXES = (
     "kms:",
     "execute-api:",
 )
-VPC_NEEDS = {Need.BROKER, Need.LEDGER, Need.REDIS}
+VPC_NEEDS = {Need.BROKER, Need.LEDGER, Need.LEDGER_ADMIN, Need.REDIS}
 
 
 def function(resources: Resources, spec: FunctionSpec) -> dict[str, Any]:
@@ -94,10 +94,17 @@ def test_function_environment_names_its_tables_and_needs(
         assert env[f"EXCHANGE_{logical.upper()}_TABLE"] == f"exchange-prod-{logical}"
     expected = {
         Need.BROKER: {"EXCHANGE_BROKER_ENDPOINT", "EXCHANGE_BROKER_SECRET_ARN"},
-        Need.LEDGER: {"EXCHANGE_DATABASE_SECRET_ARN"},
+        Need.LEDGER: {
+            "EXCHANGE_DATABASE_HOST",
+            "EXCHANGE_DATABASE_PORT",
+            "EXCHANGE_DATABASE_NAME",
+            "EXCHANGE_DATABASE_USER",
+        },
+        Need.LEDGER_ADMIN: {"EXCHANGE_DATABASE_SECRET_ARN", "EXCHANGE_DATABASE_ROLE_SECRET_ARNS"},
         Need.REDIS: {"EXCHANGE_REDIS_URL"},
         Need.WS_MANAGEMENT: {"EXCHANGE_WS_MANAGEMENT_ENDPOINT"},
         Need.WEBHOOK_SECRET: {"EXCHANGE_LEDGER_WEBHOOK_SECRET_ARN"},
+        Need.KYC_WEBHOOK_SECRET: {"EXCHANGE_KYC_WEBHOOK_SECRET_ARN"},
         Need.JWKS: {
             "EXCHANGE_USER_POOL_ID",
             "EXCHANGE_APP_CLIENT_ID",
@@ -105,8 +112,11 @@ def test_function_environment_names_its_tables_and_needs(
             "EXCHANGE_ISSUER",
         },
     }
+    assert set(expected) == set(Need), "every need's variables are checked"
     for need, variables in expected.items():
         assert (variables <= set(env)) == (need in spec.needs), need
+        if need not in spec.needs:
+            assert not variables & set(env), need
     if Need.REDIS in spec.needs:
         assert flatten(env["EXCHANGE_REDIS_URL"]).startswith("rediss://")
 
@@ -163,7 +173,8 @@ def test_role_reaches_secrets_and_connections_only_for_its_needs(
 ) -> None:
     actions = {a for s in role_statements(resources[stack], spec) for a in as_list(s["Action"])}
     assert ("execute-api:ManageConnections" in actions) == (Need.WS_MANAGEMENT in spec.needs)
-    secret_needs = {Need.BROKER, Need.LEDGER, Need.WEBHOOK_SECRET}
+    # A ledger function signs in to RDS Proxy with IAM: it reads no database secret.
+    secret_needs = {Need.BROKER, Need.LEDGER_ADMIN, Need.WEBHOOK_SECRET, Need.KYC_WEBHOOK_SECRET}
     assert ("secretsmanager:GetSecretValue" in actions) == bool(spec.needs & secret_needs)
     assert ("kinesis:GetRecords" in actions) == (spec.trigger is Trigger.KINESIS)
 
@@ -316,3 +327,21 @@ def test_a_function_in_the_vpc_may_manage_its_network_interfaces(
     # CDK attaches AWSLambdaVPCAccessExecutionRole only to roles it makes; these are our own.
     actions = {a for s in role_statements(resources[stack], spec) for a in as_list(s["Action"])}
     assert ("ec2:CreateNetworkInterface" in actions) == bool(spec.needs & VPC_NEEDS)
+
+
+@pytest.mark.parametrize(("stack", "spec"), CASES, ids=IDS)
+def test_a_function_that_reads_secrets_may_decrypt_them_through_secrets_manager_only(
+    resources: dict[str, Resources], stack: str, spec: FunctionSpec
+) -> None:
+    # The secrets are encrypted with the region's data key, whose key policy lets IAM decide; the
+    # role must allow kms:Decrypt, and only when Secrets Manager asks for it ("Secret encryption
+    # and decryption in AWS Secrets Manager": kms:ViaService).
+    statements = list(role_statements(resources[stack], spec))
+    reads = any("secretsmanager:GetSecretValue" in as_list(s["Action"]) for s in statements)
+    region = "us-east-1" if stack == PRIMARY else "us-west-2"
+    via = {"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}}
+    decrypts = [s for s in statements if s.get("Condition") == via]
+    assert bool(decrypts) == reads, spec.name
+    for statement in decrypts:
+        assert as_list(statement["Action"]) == ["kms:Decrypt"]
+        assert "*" not in as_list(statement["Resource"])

@@ -159,10 +159,50 @@ def test_failover_record_is_guarded_by_a_health_check_on_the_regions_own_health_
     assert record["Properties"]["HealthCheckId"]
     ((_, check),) = of_type(template, "AWS::Route53::HealthCheck").items()
     config = check["Properties"]["HealthCheckConfig"]
-    path = flatten(config["ResourcePath"])  # /<the stage>/v1/health
-    assert path.startswith("/<ApiDeploymentStagelive")
-    assert path.endswith(constants.HEALTH_PATH)
-    assert "execute-api.us-west-2" in flatten(config["FullyQualifiedDomainName"])
+    # The stage's own URL: https://<api id>.execute-api.<region>.<suffix>/<stage>/v1/health, over
+    # TLS with SNI (API Gateway's endpoints need the host name in the client hello). An HTTPS check
+    # counts 200-399 as healthy and anything else, the health function's 503 included, as a
+    # failure ("HealthCheckConfig", Route 53 API reference; "How Amazon Route 53 determines
+    # whether a health check is healthy").
+    assert (config["Type"], config["Port"], config["EnableSNI"]) == ("HTTPS", 443, True)
+    assert config["ResourcePath"] == {
+        "Fn::Join": ["", ["/", {"Ref": stage_id(template)}, constants.HEALTH_PATH]]
+    }
+    assert flatten(config["FullyQualifiedDomainName"]) == (
+        f"<{api_id(template)}>.execute-api.us-west-2.<AWS::URLSuffix>"
+    )
+    assert (config["RequestInterval"], config["FailureThreshold"]) == (10, 3)
+    assert "SearchString" not in config, "the status code decides, not the body"
+
+
+def stage_id(template: Resources) -> str:
+    ((logical, _),) = of_type(template, "AWS::ApiGateway::Stage").items()
+    return logical
+
+
+def api_id(template: Resources) -> str:
+    ((logical, _),) = of_type(template, "AWS::ApiGateway::RestApi").items()
+    return logical
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_the_health_path_the_check_probes_is_served_on_the_deployed_stage(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    # The check builds /<stage name>/v1/health from the API's deployment stage; that stage is
+    # the app's one, and GET /v1/health is a public route on it (tests/infrastructure/test_api).
+    ((_, stage),) = of_type(resources[stack], "AWS::ApiGateway::Stage").items()
+    assert stage["Properties"]["StageName"] == constants.API_STAGE
+    paths = {
+        r["Properties"]["PathPart"]
+        for r in of_type(resources[stack], "AWS::ApiGateway::Resource").values()
+    }
+    assert {"v1", "health"} <= paths
+    assert any(
+        route.path == constants.HEALTH_PATH and route.method == "GET" and not route.authorized
+        for spec in FUNCTIONS.values()
+        for route in spec.routes
+    )
 
 
 @pytest.mark.parametrize("stack", MAIN_STACKS)

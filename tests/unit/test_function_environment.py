@@ -23,6 +23,11 @@ DEPLOYED = {
     "broker_endpoint": "amqps://b-1.mq.us-east-1.amazonaws.com:5671",
     "broker_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:broker",
     "database_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:db",
+    "database_host": "exchange-prod-ledger.proxy-abc.us-east-1.rds.amazonaws.com",
+    "database_port": "5432",
+    "database_name": "exchange",
+    "database_role_secret_arns": '{"exchange_orders": "arn:aws:secretsmanager:us-east-1:1:s:r"}',
+    "kyc_webhook_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:kyc",
     "redis_url": "rediss://cache.example:6380",
     "ws_management_endpoint": "https://api.execute-api.us-east-1.amazonaws.com/live",
     "ledger_webhook_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:webhook",
@@ -34,7 +39,11 @@ DEPLOYED = {
 }
 # What local mode gives (``local.environment``): URLs instead of secrets, moto's endpoint.
 LOCAL = {
-    **{k: v for k, v in DEPLOYED.items() if not k.endswith(("_secret_arn", "_endpoint"))},
+    **{
+        k: v
+        for k, v in DEPLOYED.items()
+        if not k.endswith(("_secret_arn", "_endpoint")) and not k.startswith("database_")
+    },
     "environment": "local",
     "aws_region": "us-east-1",
     "aws_endpoint_url": "http://127.0.0.1:5000",
@@ -42,6 +51,7 @@ LOCAL = {
     "broker_url": "amqp://guest:guest@localhost:5672/%2F",
     "ws_management_endpoint": "http://127.0.0.1:8000/local",
     "ledger_webhook_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:webhook",
+    "kyc_webhook_secret_arn": "arn:aws:secretsmanager:us-east-1:1:secret:kyc",
 }
 VALUES = {"deployed": DEPLOYED, "local": LOCAL}
 
@@ -92,6 +102,19 @@ def test_every_need_and_table_of_the_catalog_is_read_by_the_model(spec: Function
         assert NEED_FIELDS[need] & fields, f"{spec.name} needs {need} but reads none of its fields"
     for logical in spec.tables:
         assert f"{logical}_table" in fields, f"{spec.name} uses {logical} but cannot name it"
+
+
+def test_through_the_proxy_each_ledger_function_is_its_own_database_role() -> None:
+    for spec in SPECS:
+        env = function_environment(spec, DEPLOYED)
+        if "LEDGER" in {need.name for need in spec.needs}:
+            assert env["EXCHANGE_DATABASE_USER"] == f"exchange_{spec.name}"
+            assert "EXCHANGE_DATABASE_SECRET_ARN" not in env  # the admin's: migrate only
+        else:
+            assert "EXCHANGE_DATABASE_USER" not in env
+    migrate = function_environment(FUNCTIONS["migrate"], DEPLOYED)
+    assert "EXCHANGE_DATABASE_SECRET_ARN" in migrate
+    assert "EXCHANGE_DATABASE_HOST" not in migrate
 
 
 def test_a_value_no_function_reads_is_refused() -> None:

@@ -21,7 +21,11 @@ def public_reason(spec: FunctionSpec) -> str:
     """Why a route without a JWT is acceptable, by what the function is."""
     if Need.WEBHOOK_SECRET in spec.needs:
         return "the custodian's webhook carries no JWT; the handler verifies its HMAC signature"
-    return "public, read-only market data and health; no account data is reachable"
+    if Need.KYC_WEBHOOK_SECRET in spec.needs:
+        return "the KYC provider's webhook carries no JWT; the handler verifies its HMAC signature"
+    if "write" in spec.tables.values():
+        raise ValueError(f"{spec.name} writes tables, so its routes cannot be public")
+    return "public and read-only (market data, health for Route 53); no account data is reachable"
 
 
 class Api(Construct):
@@ -80,7 +84,8 @@ class Api(Construct):
             match spec.trigger:
                 case Trigger.REST:
                     for route in spec.routes:
-                        self.rest.add_route(route, handler, public_reason=public_reason(spec))
+                        reason = None if route.authorized else public_reason(spec)
+                        self.rest.add_route(route, handler, public_reason=reason)
                 case Trigger.WEBSOCKET_AUTHORIZER:
                     self.websocket.set_authorizer(handler)
                 case Trigger.WEBSOCKET:

@@ -1,5 +1,6 @@
-"""The REST API: Cognito authorizer on private routes, request validation, stage throttling and a
-usage plan, JSON access logs, X-Ray, and problem+json for the gateway's own 4xx answers."""
+"""The REST API: Cognito authorizer (access tokens, by scope) on private routes, request validation,
+stage throttling and a usage plan, JSON access logs, X-Ray, and problem+json for the gateway's own
+4xx answers."""
 
 import json
 import re
@@ -134,10 +135,19 @@ class RestApi(Construct):
                 },
             )
 
-    def add_route(self, route: Route, handler: lambda_.IFunction, *, public_reason: str) -> None:
-        """``route.authorized`` routes take the Cognito JWT; others are public for
-        ``public_reason``, which is also what cdk-nag is told."""
+    def add_route(
+        self, route: Route, handler: lambda_.IFunction, *, public_reason: str | None
+    ) -> None:
+        """``route.authorized`` routes take the Cognito access token: the method names the OAuth
+        scopes the token must carry (``route.authorization_scopes``), and with scopes API
+        Gateway's user-pool authorizer validates an access token, without them an ID token.
+        Other routes are public for ``public_reason``, which is also what cdk-nag is told."""
         resource = self.api.root.resource_for_path(route.path)
+        scopes = list(route.authorization_scopes)
+        if route.authorized and not scopes:
+            raise ValueError(f"{route.method} {route.path}: an authorized route needs its scopes")
+        if not route.authorized and not public_reason:
+            raise ValueError(f"{route.method} {route.path}: say why it is public")
         method = resource.add_method(
             route.method,
             apigw.LambdaIntegration(handler, allow_test_invoke=False),
@@ -147,6 +157,7 @@ class RestApi(Construct):
                 if route.authorized
                 else apigw.AuthorizationType.NONE
             ),
+            authorization_scopes=scopes or None,
             request_validator=self.validator,
             request_parameters={
                 f"method.request.path.{name}": True for name in _PATH_PARAMETER.findall(route.path)

@@ -1,6 +1,11 @@
-"""The WebSocket API: routes from the catalog, the ``$connect`` Lambda authorizer (JWT in the
-``token`` query parameter, as browsers cannot set headers on a WebSocket), a throttled stage and
-JSON access logs."""
+"""The WebSocket API: routes from the catalog, the ``$connect`` Lambda authorizer, a throttled stage
+and JSON access logs.
+
+The authorizer has no identity source, so API Gateway calls it for every ``$connect``: with an
+identity source configured, a connection without it (an anonymous one, for public market data)
+would be answered 401 before the authorizer runs. The authorizer itself admits a connection
+without a token as anonymous and refuses a present but invalid one; a signed-in client sends its
+access token in the ``token`` query parameter (browsers cannot set headers on a WebSocket)."""
 
 import jsii
 from aws_cdk import RemovalPolicy
@@ -16,7 +21,6 @@ from constructs import Construct
 from stacks.constructs.nag import acknowledge
 
 CONNECT = "$connect"
-TOKEN_SOURCE = "route.request.querystring.token"  # noqa: S105 - where the JWT is, not one
 
 
 @jsii.implements(apigwv2.IAccessLogSettings)
@@ -80,8 +84,10 @@ class WebSocketApi(Construct):
         self._authorizer: authorizers.WebSocketLambdaAuthorizer | None = None
 
     def set_authorizer(self, handler: lambda_.IFunction) -> None:
+        # identity_source=[] still renders an empty IdentitySource; the $connect route removes
+        # the property (``_without_identity_source``), which a REQUEST authorizer may omit.
         self._authorizer = authorizers.WebSocketLambdaAuthorizer(
-            "Authorizer", handler, identity_source=[TOKEN_SOURCE]
+            "Authorizer", handler, identity_source=[]
         )
 
     def add_route(self, route_key: str, handler: lambda_.IFunction) -> None:
@@ -96,7 +102,9 @@ class WebSocketApi(Construct):
             ),
             authorizer=self._authorizer if route_key == CONNECT else None,
         )
-        if route_key != CONNECT:
+        if route_key == CONNECT:
+            self._without_identity_source()
+        else:
             acknowledge(
                 route,
                 {
@@ -105,3 +113,13 @@ class WebSocketApi(Construct):
                     " $connect.",
                 },
             )
+
+    def _without_identity_source(self) -> None:
+        """Drop ``IdentitySource`` from the authorizer CDK made when $connect bound it
+        (AWS::ApiGatewayV2::Authorizer: "For a REQUEST authorizer, this is optional")."""
+        found = [
+            child for child in self.api.node.find_all() if isinstance(child, apigwv2.CfnAuthorizer)
+        ]
+        if len(found) != 1:
+            raise TypeError(f"expected the one $connect authorizer, found {len(found)}")
+        found[0].add_property_deletion_override("IdentitySource")

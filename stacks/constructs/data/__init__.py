@@ -3,7 +3,7 @@
 (The snapshot bucket is in the region's base stack, because the other region replicates into it.)
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
@@ -30,8 +30,12 @@ class Data(Construct):
         network: Network,
         key: kms.IKey,
         peer_key: kms.IKey | None,
+        ledger_roles: Sequence[str],
+        ledger_role_secret_arns: Mapping[str, str] | None = None,
     ) -> None:
-        """``peer_key`` is the DR region's key, given to the primary (which owns the replicas)."""
+        """``peer_key`` is the DR region's key, given to the primary (which owns the replicas).
+        ``ledger_roles`` are the functions' database roles, each with its own secret for RDS Proxy;
+        the DR region gets the ARNs of their replicas (``ledger_role_secret_arns``)."""
         super().__init__(scope, construct_id)
         primary = role is RegionRole.PRIMARY
         replica_region = config.peer_region(role) if primary else None
@@ -57,13 +61,17 @@ class Data(Construct):
             "Ledger",
             vpc=network.vpc,
             subnets=network.isolated,
+            proxy_subnets=network.private,
             rotation_subnets=network.private,
             key=key,
             instance_class=config.aurora_instance_class,
             global_cluster_id=config.resource_name("ledger"),
             secret_name=f"{config.resource_name('ledger')}/admin",
+            roles=ledger_roles,
+            role_secret_prefix=f"{config.resource_name('ledger')}/roles",
             replica_region=replica_region,
             replica_key=peer_key,
+            role_secret_arns=ledger_role_secret_arns,
             retain=config.retain_data,
         )
         self.cache = BookCache(

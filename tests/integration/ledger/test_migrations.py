@@ -20,6 +20,7 @@ TABLES = {
     "deposits",
     "withdrawals",
     "amend_holds",
+    "kyc_events",
 }
 
 
@@ -128,7 +129,7 @@ def test_amend_holds_migration_backfills_filled_lots_and_keeps_pending_holds(
         )
         conn.commit()
         # When it is upgraded, Then each order's filled lots come from its settled trades
-        assert migrations.upgrade(conn) == [2]
+        assert migrations.upgrade(conn, to=2) == [2]
         filled = conn.execute("SELECT order_id, filled_lots FROM ledger.reservations").fetchall()
         assert sorted(filled) == [("m", 0), ("o", 5)]
         # And a downgrade is refused while an amend's increase is still held

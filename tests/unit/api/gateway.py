@@ -13,6 +13,8 @@ from exchange.testing.lambda_events import LambdaContextStub, rest_event
 from lambdas.account.handler import handler as account_handler
 from lambdas.catalog import FUNCTIONS, Trigger
 from lambdas.deposits.handler import handler as deposits_handler
+from lambdas.health.handler import handler as health_handler
+from lambdas.kyc.handler import handler as kyc_handler
 from lambdas.markets.handler import handler as markets_handler
 from lambdas.orders.handler import handler as orders_handler
 
@@ -60,6 +62,16 @@ def dispatch(exchange: "Exchange", event: dict[str, Any]) -> dict[str, Any]:
         response = account_handler(event, context, accounts=exchange.accounts)
     elif name == "deposits":
         response = deposits_handler(event, context, deposits=exchange.deposits)
+    elif name == "kyc":
+        from exchange.ledger.verification import KycWebhookReceiver  # noqa: PLC0415
+        from tests.unit.api.test_kyc_api import SECRET, Registry  # noqa: PLC0415
+
+        receiver = KycWebhookReceiver(registry=Registry("alice"), secrets=lambda: [SECRET])
+        response = kyc_handler(event, context, receiver=receiver)
+    elif name == "health":
+        from tests.unit.api.test_health import healthy  # noqa: PLC0415
+
+        response = health_handler(event, context, health=healthy())
     else:
         response = markets_handler(event, context, markets=exchange.markets)
     return response

@@ -7,24 +7,55 @@ from decimal import Decimal
 import pytest
 
 from exchange.l2 import BookLevel, L2Book
+from exchange.ledger.accounts import AccountDirectory, AccountRecord, AccountService
+from exchange.ledger.model import KycStatus
 from exchange.ledger.webhooks import sign
 from exchange.market.service import Candle, TradePrint
 from tests.unit.api.conftest import ALICE, WEBHOOK_SECRET, Exchange
 
+# What an access token carries, as API Gateway's Cognito authorizer passes it on: no email, no
+# cognito:username ("Understanding the access token", Amazon Cognito).
+ACCESS_CLAIMS = {
+    "username": "alice",
+    "client_id": "app-client",
+    "scope": "aws.cognito.signin.user.admin",
+    "token_use": "access",
+}
 
-def test_account_shows_claims_and_kyc_status(exchange: Exchange) -> None:
-    reply = exchange.call(
-        "GET", "/v1/account", account_id=ALICE, claims={"email": "alice@example.com"}
-    )
-    unknown = exchange.call("GET", "/v1/account", account_id="nobody")
+
+def test_account_shows_the_token_username_and_the_ledgers_kyc_status(exchange: Exchange) -> None:
+    reply = exchange.call("GET", "/v1/account", account_id=ALICE, claims=ACCESS_CLAIMS)
+    unknown = exchange.call("GET", "/v1/account", account_id="nobody", claims=ACCESS_CLAIMS)
     assert reply.status == 200
     assert reply.body == {
         "account_id": ALICE,
         "kyc_status": "VERIFIED",
-        "email": "alice@example.com",
-        "username": None,
+        "email": None,  # the in-memory directory stores none
+        "username": "alice",
     }
     assert unknown.body["kyc_status"] is None
+
+
+def test_account_email_comes_from_the_ledger_never_the_token(exchange: Exchange) -> None:
+    class Directory(AccountDirectory):
+        def kyc_status(self, account_id: str) -> KycStatus | None:
+            return KycStatus.PENDING
+
+        def account(self, account_id: str) -> AccountRecord | None:
+            return AccountRecord(account_id, KycStatus.PENDING, "alice@ledger.example")
+
+    exchange.accounts = AccountService(ledger=exchange.ledger, directory=Directory())
+    claims = {**ACCESS_CLAIMS, "email": "forged@example.com"}
+    reply = exchange.call("GET", "/v1/account", account_id=ALICE, claims=claims)
+    assert reply.body["email"] == "alice@ledger.example"
+    assert reply.body["kyc_status"] == "PENDING"
+
+
+def test_an_id_token_is_no_identity(exchange: Exchange) -> None:
+    claims = {"token_use": "id", "cognito:username": "alice", "email": "alice@example.com"}
+    reply = exchange.call("GET", "/v1/account", account_id=ALICE, claims=claims)
+    assert reply.status == 401
+    assert reply.is_problem
 
 
 def test_balances_are_exact_decimal_strings(exchange: Exchange) -> None:
@@ -130,7 +161,8 @@ def test_trades_and_candles_come_newest_first(exchange: Exchange) -> None:
 
 
 def test_health_and_openapi_are_served(exchange: Exchange) -> None:
-    assert exchange.call("GET", "/v1/health").body == {"status": "ok"}
+    health = exchange.call("GET", "/v1/health")  # the health function (tests/unit/api/gateway)
+    assert (health.status, health.body["status"]) == (200, "ok")
     spec = exchange.call("GET", "/v1/openapi.json")
     assert spec.status == 200
     assert "/v1/orders" in spec.body["paths"]

@@ -11,11 +11,20 @@ from exchange.http.openapi import build_document, main, openapi_json
 from lambdas.account.handler import APP as ACCOUNT
 from lambdas.catalog import FUNCTIONS, Trigger
 from lambdas.deposits.handler import APP as DEPOSITS
+from lambdas.health.handler import APP as HEALTH
+from lambdas.kyc.handler import APP as KYC
 from lambdas.markets.handler import APP as MARKETS
 from lambdas.orders.handler import APP as ORDERS
 
 ROOT = Path(__file__).resolve().parents[3]
-APPS = {"orders": ORDERS, "account": ACCOUNT, "markets": MARKETS, "deposits": DEPOSITS}
+APPS = {
+    "orders": ORDERS,
+    "account": ACCOUNT,
+    "markets": MARKETS,
+    "deposits": DEPOSITS,
+    "health": HEALTH,
+    "kyc": KYC,
+}
 
 
 def served_routes(app: APIGatewayRestResolver) -> set[tuple[str, str]]:

@@ -1,15 +1,16 @@
-"""Local mode's one process environment for every hosted function: derived from the same
-``function_environment`` as the CDK app's, holding only what some function's settings read."""
+"""Each hosted function's local environment: the variables the template deploys, with local
+values; anything local mode cannot stand in for stops it."""
 
-import os
+import json
 
 import pytest
 
-from exchange.settings import env_var
+from exchange.settings import DepositsSettings, settings_from_environment
 from exchange.tables import TABLE_SPECS
-from lambdas.catalog import FUNCTIONS, FunctionSpec
+from lambdas.catalog import FUNCTIONS
 from local.aws import AwsResources
-from local.environment import RUNTIME_CREDENTIALS, lambda_environment, settings_values
+from local.environment import as_role, function_environment, settings_values
+from local.template import DeployedFunction, Deployment, TemplateError
 
 AWS = AwsResources(
     endpoint_url="http://127.0.0.1:5000",
@@ -21,51 +22,109 @@ AWS = AwsResources(
     app_client_id="client",
     webhook_secret_arn="arn:aws:secretsmanager:us-east-1:000000000000:secret:webhook",  # noqa: S106
     webhook_secret="s3cret",  # noqa: S106 - a test value
+    kyc_secret_arn="arn:aws:secretsmanager:us-east-1:000000000000:secret:kyc",  # noqa: S106
+    kyc_secret="kyc-s3cret",  # noqa: S106 - a test value
+    role_secret_arns={"exchange_orders": "arn:aws:secretsmanager:us-east-1:0:secret:r"},
 )
+DATABASE = "postgresql://postgres@127.0.0.1:5432/exchange_local"
 
 
-def environment(broker_url: str | None) -> dict[str, str]:
-    return lambda_environment(
-        settings_values(
-            AWS,
-            gateway_url="http://127.0.0.1:8000",
-            database_url="postgresql://localhost/exchange",
-            redis_url="redis://localhost:6379/0",
-            broker_url=broker_url,
-        )
+def values(broker_url: str | None = "amqp://guest:guest@localhost:5672/%2F") -> dict[str, str]:
+    return settings_values(
+        AWS,
+        gateway_url="http://127.0.0.1:8000",
+        database_url=DATABASE,
+        redis_url="redis://localhost:6379/0",
+        broker_url=broker_url,
     )
 
 
-def test_every_variable_is_read_by_some_function_and_powertools_is_left_to_the_process() -> None:
-    env = environment("amqp://guest:guest@localhost:5672/%2F")
-    read = {
-        env_var(spec.settings, field)
-        for spec in FUNCTIONS.values()
-        for field in spec.settings.model_fields
-    }
-    assert set(env) - read == set(RUNTIME_CREDENTIALS)
-    assert not [variable for variable in env if variable.startswith("POWERTOOLS_")]
-    assert env["EXCHANGE_BROKER_URL"].startswith("amqp://")
-    assert env["EXCHANGE_WS_MANAGEMENT_ENDPOINT"] == "http://127.0.0.1:8000/local"
-    assert env["EXCHANGE_ISSUER"] == "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_local"
-    assert env["EXCHANGE_JWKS_URL"] == (
-        "http://127.0.0.1:5000/us-east-1_local/.well-known/jwks.json"
+def deployed(name: str, environment: dict[str, object]) -> DeployedFunction:
+    return DeployedFunction(name, f"{name}Fn", environment, 10, None)
+
+
+def test_a_proxied_ledger_function_gets_the_local_database_as_its_own_role() -> None:
+    function = deployed(
+        "deposits",
+        {
+            "EXCHANGE_DATABASE_HOST": {"Fn::GetAtt": ["Proxy", "Endpoint"]},
+            "EXCHANGE_DATABASE_PORT": "5432",
+            "EXCHANGE_DATABASE_NAME": "exchange",
+            "EXCHANGE_DATABASE_USER": "exchange_deposits",
+            "EXCHANGE_LEDGER_WEBHOOK_SECRET_ARN": {"Ref": "WebhookSecret"},
+            "EXCHANGE_ENVIRONMENT": "prod",
+            "POWERTOOLS_SERVICE_NAME": "deposits",
+        },
     )
+    env = function_environment(function, values())
+    assert env["EXCHANGE_DATABASE_URL"] == as_role(DATABASE, "exchange_deposits")
+    assert "user=exchange_deposits" in env["EXCHANGE_DATABASE_URL"]
+    assert "EXCHANGE_DATABASE_HOST" not in env
+    assert env["EXCHANGE_LEDGER_WEBHOOK_SECRET_ARN"] == AWS.webhook_secret_arn
+    assert env["EXCHANGE_ENVIRONMENT"] == "local"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "deposits"
+    settings = settings_from_environment(DepositsSettings, env)
+    assert settings.database_user == "exchange_deposits"
 
 
-def test_in_process_broker_means_no_broker_url() -> None:
-    assert "EXCHANGE_BROKER_URL" not in environment(None)
+def test_amazon_mq_becomes_the_local_broker_url_or_nothing_in_process() -> None:
+    function = deployed(
+        "reconciler",
+        {
+            "EXCHANGE_BROKER_ENDPOINT": {"Fn::GetAtt": ["Broker", "AmqpEndpoints"]},
+            "EXCHANGE_BROKER_SECRET_ARN": {"Ref": "BrokerSecret"},
+            "EXCHANGE_ORDERS_TABLE": "exchange-prod-orders",
+        },
+    )
+    with_broker = function_environment(function, values())
+    assert with_broker["EXCHANGE_BROKER_URL"].startswith("amqp://")
+    assert "EXCHANGE_BROKER_ENDPOINT" not in with_broker
+    assert with_broker["EXCHANGE_ORDERS_TABLE"] == "exchange-orders"  # the local table
+    assert "EXCHANGE_BROKER_URL" not in function_environment(function, values(None))
 
 
-@pytest.mark.parametrize("spec", list(FUNCTIONS.values()), ids=list(FUNCTIONS))
-def test_every_function_loads_its_settings_from_it(
-    spec: FunctionSpec, monkeypatch: pytest.MonkeyPatch
+def test_the_migrate_function_gets_the_admin_database_and_the_role_secrets() -> None:
+    function = deployed(
+        "migrate",
+        {
+            "EXCHANGE_DATABASE_SECRET_ARN": {"Ref": "AdminSecret"},
+            "EXCHANGE_DATABASE_ROLE_SECRET_ARNS": {"Fn::Join": ["", ["{", {"Ref": "S"}, "}"]]},
+        },
+    )
+    env = function_environment(function, values())
+    assert env["EXCHANGE_DATABASE_URL"] == DATABASE
+    assert json.loads(env["EXCHANGE_DATABASE_ROLE_SECRET_ARNS"]) == AWS.role_secret_arns
+
+
+def test_a_variable_the_settings_do_not_read_stops_the_stack() -> None:
+    with pytest.raises(TemplateError, match="EXCHANGE_NOT_A_SETTING"):
+        function_environment(deployed("markets", {"EXCHANGE_NOT_A_SETTING": "x"}), values())
+
+
+def test_an_intrinsic_with_no_local_stand_in_stops_the_stack() -> None:
+    function = deployed("markets", {"EXCHANGE_TRADES_TABLE_TTL": {"Ref": "X"}})
+    with pytest.raises(TemplateError):
+        function_environment(function, values())
+    function = deployed("orders", {"EXCHANGE_MAX_OPEN_ORDERS": {"Ref": "SomeParameter"}})
+    with pytest.raises(TemplateError, match="no stand-in"):
+        function_environment(function, values())
+
+
+@pytest.fixture(scope="module")
+def deployment() -> Deployment:
+    return Deployment.load()  # synthesized once, then cached under .cache/local
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_every_deployed_function_loads_its_settings_from_its_local_twin(
+    deployment: Deployment, name: str
 ) -> None:
-    for variable in list(os.environ):
-        if variable.startswith("EXCHANGE_") or variable == "AWS_REGION":
-            monkeypatch.delenv(variable)
-    for variable, value in environment(None).items():
-        monkeypatch.setenv(variable, value)
-    settings = spec.settings()
+    env = function_environment(deployment.functions[name], values())
+    spec = FUNCTIONS[name]
+    settings = settings_from_environment(spec.settings, env)
     for logical in spec.tables:
         assert getattr(settings, f"{logical}_table") == f"exchange-{logical}"
+    deployed_names = {v for v in deployment.functions[name].environment if v.startswith("EXCHANGE")}
+    proxied = {"EXCHANGE_DATABASE_HOST", "EXCHANGE_DATABASE_PORT", "EXCHANGE_DATABASE_NAME"}
+    amazon_mq = {"EXCHANGE_BROKER_ENDPOINT", "EXCHANGE_BROKER_SECRET_ARN"}
+    assert deployed_names - proxied - amazon_mq - {"EXCHANGE_DATABASE_SECRET_ARN"} <= set(env)

@@ -5,7 +5,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -19,11 +19,12 @@ from local.functions import FunctionHost
 from local.gateway.app import RestApi, build_app
 from local.gateway.auth import Unauthorized
 from local.gateway.events import HttpRequest, HttpResponse
+from local.gateway.routes import WsRoutes
 from local.gateway.websocket import WebSocketApi
 
 
 class Verifier:
-    def verify(self, presented: str) -> Mapping[str, Any]:
+    def verify(self, presented: str, scopes: Sequence[str] = ()) -> Mapping[str, Any]:
         if presented != "Bearer good":
             raise Unauthorized("bad token")
         return {"sub": "acct-1", "token_use": "access", "exp": 2_000_000_000}
@@ -288,3 +289,39 @@ def test_catalog_routes_are_all_reachable() -> None:
             match = table.match(route.method, path)
             assert match is not None
             assert (match.function, match.resource) == (spec.name, route.path)
+
+
+def test_a_missing_identity_source_is_401_without_calling_the_authorizer() -> None:
+    # "Control access to WebSocket APIs with AWS Lambda REQUEST authorizers" (API Gateway):
+    # identity sources must all be present and non-empty, else 401 and no authorizer call.
+    calls: list[dict[str, Any]] = []
+
+    def authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        calls.append(event)
+        return _allow(event, context)
+
+    async def main(identity_sources: tuple[str, ...]) -> int:
+        host = FunctionHost(handlers={"ws_authorizer": authorizer})
+        routes = WsRoutes({}, None, None, "ws_authorizer", identity_sources)
+        websocket = WebSocketApi(host, routes)
+        server = TestServer(build_app(host, Verifier(), websocket))
+        await server.start_server()
+        try:
+            url = str(server.make_url("/ws"))
+            async with aiohttp.ClientSession() as http:
+                try:
+                    socket = await http.ws_connect(url)
+                except aiohttp.WSServerHandshakeError as refused:
+                    return refused.status
+                await socket.close()
+                return 101
+        finally:
+            await websocket.close_all()
+            await server.close()
+            host.close()
+
+    assert asyncio.run(main(("route.request.querystring.token",))) == 401
+    assert calls == []
+    # Without identity sources (as deployed), the authorizer decides: here it denies (403).
+    assert asyncio.run(main(())) == 403
+    assert len(calls) == 1

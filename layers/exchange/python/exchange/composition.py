@@ -28,13 +28,24 @@ class CompositionRoot[S: BaseSettings, T]:
         self._model = settings
         self._build = build
         self._overrides: dict[str, Any] = {}
+        self._settings: S | None = None
         self._built: T | None = None
         self._lock = threading.Lock()
 
     def settings(self) -> S:
-        """The deployable's settings, read from the environment once per process."""
+        """The deployable's settings: read from the environment once per process, unless
+        ``use_settings`` gave them."""
+        if self._settings is not None:
+            return self._settings
         settings: S = load_settings(self._model)
         return settings
+
+    def use_settings(self, settings: S) -> None:
+        """Build from ``settings`` instead of the process environment (local mode, where many
+        functions share one process, gives each its own environment this way)."""
+        with self._lock:
+            self._settings = settings
+            self._built = None
 
     def __call__(self) -> T:
         """The object graph, built on first use (``build(settings, **overrides)``)."""
@@ -56,4 +67,5 @@ class CompositionRoot[S: BaseSettings, T]:
         """Forget the overrides and the built graph (tests)."""
         with self._lock:
             self._overrides.clear()
+            self._settings = None
             self._built = None

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 from exchange.domain.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
 from exchange.ids import ORDER_ID_PATTERN
 from exchange.ledger.model import KycStatus, WithdrawalStatus
+from exchange.ledger.verification import KycResult
 
 SYMBOL_PATTERN: Final = r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$"
 DECIMAL_PATTERN: Final = r"^(0|[1-9][0-9]{0,29})(\.[0-9]{1,30})?$"
@@ -137,10 +138,10 @@ class FillPage(BaseModel):
 
 
 class AccountOut(BaseModel):
-    account_id: str
+    account_id: str = Field(description="Your access token's sub")
     kyc_status: KycStatus | None = Field(description="None until the ledger opens the account")
-    email: str | None = None
-    username: str | None = None
+    email: str | None = Field(default=None, description="As stored when the account was opened")
+    username: str | None = Field(default=None, description="Your access token's username")
 
 
 class BalanceOut(BaseModel):
@@ -233,8 +234,39 @@ class CandlesOut(BaseModel):
     candles: list[CandleOut]
 
 
+class CheckOut(BaseModel):
+    """One dependency's check. ``detail`` names what is wrong, never a host or a secret."""
+
+    status: Literal["ok", "degraded", "fail"]
+    latency_ms: float = Field(description="How long the check took")
+    detail: str
+    critical: bool = Field(description="Whether its failing means trading cannot work (503)")
+    age_ms: int | None = Field(default=None, description="An engine shard's heartbeat age")
+    seqs: dict[str, int] | None = Field(
+        default=None, description="An engine shard's last journaled seq per symbol"
+    )
+    lag: dict[str, dict[str, int]] | None = Field(
+        default=None, description="Each journal consumer's lag per symbol, in events"
+    )
+
+
 class HealthOut(BaseModel):
-    status: Literal["ok"]
+    """Trading can work here: every critical check is ok; ``degraded`` when another is not."""
+
+    status: Literal["ok", "degraded"]
+    checks: dict[str, CheckOut] = Field(
+        description="ledger, broker, redis, engine:<shard> for each shard, consumers"
+    )
+
+
+class KycReceiptOut(BaseModel):
+    status: KycResult = Field(
+        description="APPLIED: the account's status is the verdict's now; SUPERSEDED: recorded, but "
+        "an operator's decision, a suspension or a newer verdict stands; DUPLICATE: this event_id "
+        "was processed before (nothing written again)"
+    )
+    account_id: str
+    kyc_status: KycStatus = Field(description="The account's KYC status in force afterwards")
 
 
 class DepositReceiptOut(BaseModel):

@@ -3,10 +3,13 @@ engine events, deposits, withdrawals, positions and P&L.
 
 Layout: pure rules (``money``, ``holds``, ``amends``, ``settlement``, ``movements``,
 ``positions``, ``webhooks``), the port (``port``) and its PostgreSQL implementation
-(``postgres``), schema migrations (``migrations``), connections (``connection``). The functions'
-logic on top of the port: ``accounts`` (the account function), ``deposits`` (the deposit webhook),
-``consumer`` (the settlement journal consumer) and ``redrive`` (the command that applies the
-records it quarantined).
+(``postgres``), schema migrations (``migrations``), connections (``connection``: a URL, RDS Proxy
+with IAM tokens, or the admin secret) and each function's database role (``roles``). The
+functions' logic on top of the port: ``accounts`` (the account function), ``deposits`` (the deposit
+webhook), ``onboarding`` (the Cognito post-confirmation trigger), ``verification`` (KYC decisions:
+the provider's webhook and the operator's override), ``consumer`` (the settlement journal
+consumer), ``deploy`` (the deploy-time migration runner), and the operators' commands ``redrive``
+(applies the records settlement quarantined) and ``kyc`` (overrides a KYC status).
 """
 
 from exchange.ledger.errors import (

@@ -1,5 +1,8 @@
-"""The account function's logic: profile (identity claims plus KYC status), balances, positions
-with P&L, and withdrawals. Money comes from the ledger; the identity from the caller's token."""
+"""The account function's logic: profile, balances, positions with P&L, and withdrawals.
+
+Money, the KYC status and the email (stored at onboarding) come from the ledger; only the account
+id and the username come from the caller's access token, which carries no email.
+"""
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -10,6 +13,13 @@ from exchange.ledger.model import Balance, KycStatus, Positions, Withdrawal
 from exchange.ledger.port import LedgerPort
 
 
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    account_id: str
+    kyc_status: KycStatus
+    email: str | None = None
+
+
 class AccountDirectory(ABC):
     """Reads the ledger's account records. (The ledger port has no read of an account's KYC
     status yet; when it gets one, this port folds into it.)"""
@@ -17,6 +27,11 @@ class AccountDirectory(ABC):
     @abstractmethod
     def kyc_status(self, account_id: str) -> KycStatus | None:
         """The account's KYC status, or None when the ledger has no such user account."""
+
+    def account(self, account_id: str) -> AccountRecord | None:
+        """The user account's record, or None. A directory that stores no email answers none."""
+        status = self.kyc_status(account_id)
+        return None if status is None else AccountRecord(account_id, status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +47,13 @@ class AccountService:
         self._ledger = ledger
         self._directory = directory
 
-    def profile(self, account_id: str, *, email: str | None, username: str | None) -> Profile:
-        return Profile(account_id, self._directory.kyc_status(account_id), email, username)
+    def profile(self, account_id: str, *, username: str | None = None) -> Profile:
+        """The KYC status and email from the ledger (None before onboarding opened the account),
+        the username from the caller's token."""
+        record = self._directory.account(account_id)
+        if record is None:
+            return Profile(account_id, None, None, username)
+        return Profile(account_id, record.kyc_status, record.email, username)
 
     def balances(self, account_id: str) -> list[Balance]:
         return self._ledger.balances(account_id)

@@ -7,12 +7,19 @@ inside them are strings. The mixins share no base but ``_Settings``, so a deploy
 combines them without diamonds.
 """
 
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
 from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from exchange.domain.errors import ConfigurationError
 from exchange.domain.instruments import InstrumentCatalog
@@ -54,10 +61,34 @@ class RedisSettings(_Settings):
 
 
 class DatabaseSettings(_Settings):
-    """PostgreSQL: a URL locally, a Secrets Manager secret in AWS."""
+    """PostgreSQL, one of three ways:
+
+    - ``database_url``: a libpq URL as it is (local mode, tests; locally each function's URL names
+      its own role);
+    - ``database_host`` + ``database_user`` (+ port, name): a function in AWS, through RDS Proxy
+      as its own database role, with an IAM authentication token made per connection
+      (``database_iam_auth``) and TLS;
+    - ``database_secret_arn``: the RDS-managed admin secret (migrations and operators' tools,
+      which connect to the cluster itself).
+    """
 
     database_url: str | None = None
     database_secret_arn: str | None = None
+    database_host: str | None = None
+    database_port: Annotated[int, Field(ge=1, le=65535)] = 5432
+    database_name: str = "exchange"
+    database_user: str | None = None
+    database_iam_auth: bool = True
+
+
+# Each ledger function connects as its own database role (``exchange.ledger.roles`` says what each
+# may do); the CDK app, the functions' environment and local mode all name it this way.
+DATABASE_ROLE_PREFIX: Final = "exchange_"
+
+
+def database_role(function_name: str) -> str:
+    """The database role of the catalog function ``function_name``, e.g. ``exchange_orders``."""
+    return f"{DATABASE_ROLE_PREFIX}{function_name}"
 
 
 def cognito_issuer(region: str, user_pool_id: str) -> str:
@@ -162,6 +193,52 @@ def load_settings[S: BaseSettings](model: type[S]) -> S:
         raise ConfigurationError(f"invalid {model.__name__} environment: {problems}") from exc
 
 
+class _MappingEnvSource(EnvSettingsSource):
+    """pydantic-settings' own environment source (aliases, prefixes, JSON for maps and lists),
+    reading a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environment: Mapping[str, str]) -> None:
+        self._environment = dict(environment)
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environment, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+def settings_from_environment[S: BaseSettings](model: type[S], environment: Mapping[str, str]) -> S:
+    """``model`` read from exactly ``environment`` (variable -> value), as ``load_settings`` reads
+    ``os.environ``: what a function sees when its environment is the one given (local mode gives
+    each hosted function its own; tests check a template's environment against the model).
+
+    Raises ConfigurationError like ``load_settings``.
+    """
+
+    class _Only(model):  # type: ignore[valid-type,misc]
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (_MappingEnvSource(settings_cls, environment),)
+
+    _Only.__name__ = _Only.__qualname__ = model.__name__
+    try:
+        settings: S = _Only()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{_variable(model, error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_input=False)
+        )
+        raise ConfigurationError(f"invalid {model.__name__} environment: {problems}") from exc
+    return settings
+
+
 def env_var(model: type[BaseSettings], field: str) -> str:
     """The environment variable that sets ``field`` of ``model``, e.g. ``EXCHANGE_SHARD_ID``."""
     info = model.model_fields[field]
@@ -182,6 +259,7 @@ def _variable(model: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
 
 
 __all__ = [
+    "DATABASE_ROLE_PREFIX",
     "DEFAULT_ASSET_SCALES",
     "AssetScaleSettings",
     "AuthSettings",
@@ -196,7 +274,9 @@ __all__ = [
     "TableSettings",
     "WebSocketSettings",
     "cognito_issuer",
+    "database_role",
     "env_var",
     "jwks_url_of",
     "load_settings",
+    "settings_from_environment",
 ]

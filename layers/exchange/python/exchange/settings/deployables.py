@@ -41,8 +41,12 @@ DEFAULT_WS_MAX_SUBSCRIPTIONS: Final = 50
 class LedgerSettings(ObservabilitySettings, AwsSettings, LedgerDatabaseSettings):
     @model_validator(mode="after")
     def _database(self) -> Self:
-        if not self.database_url and not self.database_secret_arn:
-            raise ValueError("set EXCHANGE_DATABASE_URL or EXCHANGE_DATABASE_SECRET_ARN")
+        through_proxy = bool(self.database_host and self.database_user)
+        if not self.database_url and not self.database_secret_arn and not through_proxy:
+            raise ValueError(
+                "set EXCHANGE_DATABASE_URL, EXCHANGE_DATABASE_HOST with EXCHANGE_DATABASE_USER,"
+                " or EXCHANGE_DATABASE_SECRET_ARN"
+            )
         if self.ledger_pool_min > self.ledger_pool_size:
             raise ValueError("ledger_pool_min must not exceed ledger_pool_size")
         return self
@@ -96,6 +100,53 @@ class DepositsSettings(LedgerSettings, RestSettings):
     ``webhook_secret`` locally; either holds one secret, or a JSON array during a rotation."""
 
     webhook_secret: SecretStr | None = None
+
+
+class KycSettings(LedgerSettings, RestSettings):
+    """The KYC provider's webhook: the same signing scheme as deposits, its own secret
+    (``kyc_webhook_secret_arn`` in AWS, ``kyc_webhook_secret`` locally)."""
+
+    kyc_webhook_secret_arn: str | None = None
+    kyc_webhook_secret: SecretStr | None = None
+
+
+class HealthSettings(
+    ObservabilitySettings,
+    AwsSettings,
+    LedgerDatabaseSettings,
+    BrokerSettings,
+    RedisSettings,
+    TableSettings,
+    InstrumentSettings,
+):
+    """``GET /v1/health``: every dependency trading needs (the ledger, the broker, Redis, each
+    engine shard's heartbeat, the journal consumers' progress)."""
+
+    # Which engine shard trades each symbol; None means the map shipped in the layer.
+    shards: dict[str, list[str]] | None = None
+    # A shard whose heartbeat is older than this cannot be trading.
+    health_heartbeat_max_age_seconds: Annotated[float, Field(gt=0, le=3600)] = 15.0
+    # Each check's own deadline: under Route 53's 2 s response window ("How Amazon Route 53
+    # determines whether a health check is healthy"), so a hung dependency still gets our 503.
+    health_check_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = 1.5
+    # Answers are reused for this long: Route 53's checkers and the public poll it.
+    health_cache_seconds: Annotated[float, Field(ge=0, le=60)] = 5.0
+
+
+# --- Cognito triggers and deploy-time functions ------------------------------------------------
+
+
+class OnboardingSettings(LedgerSettings):
+    """The post-confirmation trigger: opens the confirmed user's ledger account (KYC pending)."""
+
+
+class MigrateSettings(LedgerSettings):
+    """The deploy-time migration runner: connects as the admin (``database_secret_arn`` in AWS,
+    ``database_url`` locally), migrates the ledger to head and gives each function's database
+    role its login (``database_role_secret_arns``: role name -> the secret whose password the
+    proxy presents for that role)."""
+
+    database_role_secret_arns: dict[str, str] = Field(default_factory=dict)
 
 
 # --- journal consumers -------------------------------------------------------------------------
@@ -234,9 +285,13 @@ __all__ = [
     "DepositsSettings",
     "EngineSettings",
     "FanoutSettings",
+    "HealthSettings",
+    "KycSettings",
     "LedgerSettings",
     "MarketsSettings",
     "MessagesSettings",
+    "MigrateSettings",
+    "OnboardingSettings",
     "OrdersSettings",
     "ReconcilerSettings",
     "RecorderSettings",

@@ -41,13 +41,29 @@ def bind_tables(settings: AwsLocation) -> None:
     region (and, locally, at moto's endpoint).
 
     pynamodb keeps a model's table in its class, so this is process-wide: each composition root
-    calls it once at cold start, before its first DynamoDB call.
+    calls it once at cold start, before its first DynamoDB call. A table the settings name
+    explicitly (its variable is set) wins over a default: where several functions share a process
+    (local mode), one whose environment lacks a table must not point that table's model, in the
+    same region and endpoint, back at the default name another function's setting replaced.
     """
+    explicit: set[str] = getattr(settings, "model_fields_set", set())
     for model in TABLE_MODELS:
-        model.Meta.table_name = getattr(settings, f"{model.logical_name}_table")
+        field = f"{model.logical_name}_table"
+        same_place = (model.Meta.host, model.Meta.region) == (
+            settings.aws_endpoint_url,
+            settings.aws_region,
+        )
+        if field not in explicit and model.logical_name in _BOUND_EXPLICITLY and same_place:
+            continue
+        if field in explicit:
+            _BOUND_EXPLICITLY.add(model.logical_name)
+        model.Meta.table_name = getattr(settings, field)
         model.Meta.region = settings.aws_region
         model.Meta.host = settings.aws_endpoint_url
         model._connection = None  # pynamodb caches the connection with the old host
+
+
+_BOUND_EXPLICITLY: set[str] = set()
 
 
 __all__ = [

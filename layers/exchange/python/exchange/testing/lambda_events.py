@@ -8,6 +8,7 @@ gateway and the local Kinesis pollers (``local``), the tests and the benchmarks.
 - ``scheduled_event``: what an EventBridge schedule rule sends its target.
 - ``rabbitmq_message`` and ``rabbitmq_event``: an Amazon MQ (RabbitMQ) event source mapping's
   batch, messages grouped by ``<queue>::<virtual host>``, bodies base64, string headers as bytes.
+- ``cognito_post_confirmation_event``: what a user pool sends its post-confirmation trigger.
 - ``LambdaContextStub``: the attributes of the runtime's context that Powertools and handlers read.
 
 Values follow what AWS sends: multi-value headers and query strings beside the single-value ones
@@ -28,6 +29,9 @@ when it is not UTF-8), and authorizer claims as strings.
 'eA=='
 >>> message["basicProperties"]["headers"]["x-first-death-reason"]["bytes"][:2]
 [114, 101]
+>>> confirmed = cognito_post_confirmation_event("a-1", "a@example.com")
+>>> confirmed["triggerSource"], confirmed["request"]["userAttributes"]["sub"]
+('PostConfirmation_ConfirmSignUp', 'a-1')
 """
 
 import base64
@@ -332,4 +336,42 @@ def rabbitmq_event(
             f"{queue}::{virtual_host}": [dict(message) for message in messages]
             for queue, messages in messages_by_queue.items()
         },
+    }
+
+
+# --- Amazon Cognito -------------------------------------------------------------------------------
+
+
+def cognito_post_confirmation_event(
+    sub: str,
+    email: str | None,
+    *,
+    trigger_source: str = "PostConfirmation_ConfirmSignUp",
+    user_pool_id: str = f"{REGION}_local",
+    client_id: str = "local-client",
+    username: str | None = None,
+    client_metadata: Mapping[str, str] | None = None,
+    region: str = REGION,
+) -> dict[str, Any]:
+    """The event a user pool sends its post-confirmation trigger after ConfirmSignUp or
+    AdminConfirmSignUp (``PostConfirmation_ConfirmSignUp``) or ConfirmForgotPassword
+    (``PostConfirmation_ConfirmForgotPassword``): the common trigger parameters, the user's
+    current attributes (strings) and the caller's client metadata, and an empty response
+    ("Post confirmation Lambda trigger"; "Customizing user pool workflows with Lambda triggers",
+    Amazon Cognito Developer Guide). The trigger must return it."""
+    attributes = {"sub": sub, "cognito:user_status": "CONFIRMED"}
+    if email is not None:
+        attributes |= {"email": email, "email_verified": "true"}
+    request: dict[str, Any] = {"userAttributes": attributes}
+    if client_metadata is not None:
+        request["clientMetadata"] = dict(client_metadata)
+    return {
+        "version": "1",
+        "triggerSource": trigger_source,
+        "region": region,
+        "userPoolId": user_pool_id,
+        "userName": username or sub,
+        "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client_id},
+        "request": request,
+        "response": {},
     }

@@ -33,13 +33,16 @@ def account_router() -> Router:
     @router.get(
         "/v1/account",
         summary="Your profile and KYC status",
+        description="The account id and username come from your access token; the email and "
+        "the KYC status from the ledger, where the account is opened when you confirm your "
+        "sign-up (kyc_status null until then).",
         responses=responses(200, "The account", 401),
         tags=["account"],
         security=AUTHORIZED,
     )
     def get_account() -> AccountOut:
         who = caller(router.current_event)
-        profile = accounts().profile(who.account_id, email=who.email, username=who.username)
+        profile = accounts().profile(who.account_id, username=who.username)
         return AccountOut(
             account_id=profile.account_id,
             kyc_status=profile.kyc_status,

@@ -1,4 +1,4 @@
-"""Routes of the markets function: public market data, health, and the OpenAPI document."""
+"""Routes of the markets function: public market data and the OpenAPI document."""
 
 from collections.abc import Callable
 from typing import Annotated, Any
@@ -18,7 +18,6 @@ from exchange.http.schemas import (
     BookOut,
     CandleOut,
     CandlesOut,
-    HealthOut,
     InstrumentOut,
     LevelOut,
     MarketsOut,
@@ -120,15 +119,6 @@ def markets_router(openapi_json: Callable[[], str]) -> Router:
                 for c in candles
             ],
         )
-
-    @router.get(
-        "/v1/health",
-        summary="Liveness of the API (Route 53 failover checks it)",
-        responses=responses(200, "Healthy"),
-        tags=["markets"],
-    )
-    def health() -> HealthOut:
-        return HealthOut(status="ok")
 
     @router.get(
         "/v1/openapi.json",

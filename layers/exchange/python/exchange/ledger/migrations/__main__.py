@@ -1,7 +1,8 @@
 """The migration command: ``python -m exchange.ledger.migrations upgrade|downgrade|current``.
 
 The database comes from ``--url`` or, as in Lambda, from ``LedgerSettings``
-(``EXCHANGE_DATABASE_URL``, or the Secrets Manager secret ``EXCHANGE_DATABASE_SECRET_ARN``).
+(``EXCHANGE_DATABASE_URL``, or the admin's Secrets Manager secret
+``EXCHANGE_DATABASE_SECRET_ARN``): migrations run as the admin, never as a function's role.
 """
 
 import argparse
@@ -11,7 +12,7 @@ import psycopg
 
 from exchange.aws import secrets_client_factory
 from exchange.ledger import migrations
-from exchange.ledger.connection import conninfo_provider
+from exchange.ledger.connection import admin_conninfo
 from exchange.settings import LedgerSettings, load_settings
 
 
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _conninfo_from_settings() -> str:
     settings = load_settings(LedgerSettings)
-    return conninfo_provider(settings, secrets_client_factory(settings))()
+    return admin_conninfo(settings, secrets_client_factory(settings))()
 
 
 if __name__ == "__main__":

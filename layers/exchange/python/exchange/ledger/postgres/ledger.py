@@ -9,11 +9,10 @@ from psycopg import Cursor
 from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import ConnectionPool
 
-from exchange.aws import secrets_client_factory
 from exchange.domain.commands import AmendOrder, NewOrder
 from exchange.domain.events import Event
 from exchange.domain.instruments import InstrumentCatalog
-from exchange.ledger.connection import pool_from_settings
+from exchange.ledger.connection import function_pool
 from exchange.ledger.errors import ReservationConflict, UnknownAccount
 from exchange.ledger.holds import Hold, new_hold
 from exchange.ledger.model import (
@@ -69,10 +68,10 @@ class PostgresLedger(LedgerPort):
         pool: ConnectionPool | None = None,
     ) -> "PostgresLedger":
         """The ledger as every function configures it (the API's and the settlement consumer's):
-        on ``pool``, or on a pool of its own from the settings (opened lazily; in AWS the
-        credentials come from the database secret)."""
+        on ``pool``, or on a pool of its own from the settings (opened lazily; in AWS through RDS
+        Proxy as the function's role, with an IAM token per connection)."""
         if pool is None:
-            pool = pool_from_settings(settings, secrets_client_factory(settings))
+            pool = function_pool(settings)
         return cls(
             pool,
             instruments=instruments,

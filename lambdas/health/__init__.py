@@ -1,0 +1,1 @@
+"""The health REST function (see lambdas/catalog.py)."""

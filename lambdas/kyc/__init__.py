@@ -1,0 +1,1 @@
+"""The kyc REST function (see lambdas/catalog.py)."""

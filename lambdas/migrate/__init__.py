@@ -1,0 +1,1 @@
+"""The migrate function: runs once per deploy (see lambdas/catalog.py)."""

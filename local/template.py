@@ -1,0 +1,340 @@
+"""What the CDK app deploys, read from its synthesized template: the local stack's source of truth.
+
+Local mode does not restate the deployment. It synthesizes the primary region's main stack (asset
+bundling off, as the tests do) and reads from it what API Gateway, Lambda and Cognito will do:
+
+- each function's environment variables, timeout and reserved concurrency;
+- each REST method: its path, the function behind it, its authorization type and OAuth scopes;
+- each WebSocket route, and the ``$connect`` authorizer's identity sources;
+- each Kinesis event source mapping's batch size, retries, bisection and starting position;
+- which function is the user pool's post-confirmation trigger.
+
+Synthesis takes ~20 s, so the template is cached under ``.cache/local/``, keyed by a hash of
+everything the CDK app imports (``stacks/``, ``lambdas/*.py``, the shared layer, ``cdk.json``).
+It runs in a child process: jsii's Node runtime stays out of the stack's process.
+
+``python -m local.template`` prints where the cached template is (synthesizing it if needed).
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from lambdas.catalog import FUNCTIONS
+
+REPO_ROOT: Final = Path(__file__).resolve().parent.parent
+CACHE_DIR: Final = REPO_ROOT / ".cache" / "local"
+# The stack whose template local mode mirrors: the primary region's main stack.
+STACK_SUFFIX: Final = "-primary"
+_HASHED: Final = (
+    "stacks",
+    "lambdas",
+    "layers/exchange/python/exchange",
+)
+Resources = dict[str, dict[str, Any]]
+
+
+class TemplateError(RuntimeError):
+    """The template does not have what local mode needs, or synthesis failed."""
+
+
+def _sources() -> Iterator[Path]:
+    yield REPO_ROOT / "cdk.json"
+    for folder in _HASHED:
+        root = REPO_ROOT / folder
+        # lambdas/: the catalog and environment only; handlers do not shape the template.
+        pattern = "*.py" if folder == "lambdas" else "**/*.py"
+        yield from sorted(root.glob(pattern))
+    yield from sorted((REPO_ROOT / "layers/exchange/python/exchange").glob("**/*.json"))
+
+
+def source_hash() -> str:
+    digest = hashlib.sha256()
+    for path in _sources():
+        digest.update(str(path.relative_to(REPO_ROOT)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _synthesize(out: Path) -> None:
+    """Synthesize the app in this process and write the primary main stack's template."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from aws_cdk import Stack  # noqa: PLC0415 - only the child process loads jsii
+
+    from stacks.composition import build_app  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="local-synth-") as outdir:
+        app = build_app(context={"aws:cdk:bundling-stacks": []}, outdir=outdir, nag=False)
+        assembly = app.synth()
+        names = [s.node.id for s in app.node.children if isinstance(s, Stack)]
+        primary = next((n for n in names if n.endswith(STACK_SUFFIX)), None)
+        if primary is None:
+            raise TemplateError(f"no stack ending in {STACK_SUFFIX!r} among {names}")
+        template = assembly.get_stack_by_name(primary).template
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(template))
+    tmp.replace(out)  # atomic: a concurrent reader sees the old file or the whole new one
+
+
+def template_path(*, cache_dir: Path = CACHE_DIR) -> Path:
+    """The cached template for the current sources, synthesized first when missing."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    path = cache_dir / f"template-{source_hash()}.json"
+    if path.is_file():
+        return path
+    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "local.template", "--synthesize", str(path)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
+    if result.returncode != 0 or not path.is_file():
+        raise TemplateError(f"cdk synth failed:\n{result.stderr[-4000:]}")
+    for stale in cache_dir.glob("template-*.json"):
+        if stale != path:
+            stale.unlink(missing_ok=True)
+    return path
+
+
+def load_template(*, cache_dir: Path = CACHE_DIR) -> dict[str, Any]:
+    template: dict[str, Any] = json.loads(template_path(cache_dir=cache_dir).read_text())
+    return template
+
+
+# -- the deployment, read --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DeployedFunction:
+    name: str  # the catalog's name
+    logical_id: str
+    environment: Mapping[str, Any]  # variable -> a string, or an intrinsic (dict)
+    timeout_seconds: int
+    reserved_concurrency: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeployedMethod:
+    method: str
+    path: str  # e.g. /v1/orders/{order_id}
+    function: str
+    authorization_type: str  # NONE | COGNITO_USER_POOLS | CUSTOM | AWS_IAM
+    scopes: tuple[str, ...]
+    identity_source: str | None  # the authorizer's, e.g. method.request.header.Authorization
+
+
+@dataclass(frozen=True, slots=True)
+class DeployedWebSocket:
+    routes: Mapping[str, str]  # route key -> function
+    authorizer: str | None  # the $connect authorizer's function
+    identity_sources: tuple[str, ...]  # empty: the authorizer runs for every $connect
+
+
+@dataclass(frozen=True, slots=True)
+class DeployedMapping:
+    function: str
+    batch_size: int
+    max_retry_attempts: int
+    bisect_on_error: bool
+    report_item_failures: bool
+    starting_position: str
+    parallelization_factor: int
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    functions: Mapping[str, DeployedFunction]
+    methods: tuple[DeployedMethod, ...]
+    websocket: DeployedWebSocket
+    mappings: tuple[DeployedMapping, ...]
+    cognito_triggers: Mapping[str, str] = field(default_factory=dict)  # trigger -> function
+
+    @classmethod
+    def from_template(cls, template: Mapping[str, Any]) -> "Deployment":
+        resources: Resources = template["Resources"]
+        functions = _functions(resources)
+        by_logical = {f.logical_id: f.name for f in functions.values()}
+        return cls(
+            functions=functions,
+            methods=tuple(_methods(resources, by_logical)),
+            websocket=_websocket(resources, by_logical),
+            mappings=tuple(_mappings(resources, by_logical)),
+            cognito_triggers=_cognito_triggers(resources, by_logical),
+        )
+
+    @classmethod
+    def load(cls) -> "Deployment":
+        return cls.from_template(load_template())
+
+    def mapping_of(self, function: str) -> DeployedMapping:
+        found = [m for m in self.mappings if m.function == function]
+        if len(found) != 1:
+            raise TemplateError(f"{function} has {len(found)} Kinesis mappings, expected 1")
+        return found[0]
+
+
+def _of_type(resources: Resources, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    for logical, resource in resources.items():
+        if resource.get("Type") == kind:
+            yield logical, resource.get("Properties", {})
+
+
+def _catalog_name(function_name: object) -> str | None:
+    """``exchange-<env>-<name>`` -> ``<name>`` when ``<name>`` is a catalog function."""
+    if not isinstance(function_name, str):
+        return None
+    for name in FUNCTIONS:
+        if function_name.endswith(f"-{name}"):
+            return name
+    return None
+
+
+def _functions(resources: Resources) -> dict[str, DeployedFunction]:
+    found: dict[str, DeployedFunction] = {}
+    for logical, props in _of_type(resources, "AWS::Lambda::Function"):
+        name = _catalog_name(props.get("FunctionName"))
+        if name is None:
+            continue  # CDK's own helpers (log retention, custom resources)
+        found[name] = DeployedFunction(
+            name=name,
+            logical_id=logical,
+            environment=dict(props.get("Environment", {}).get("Variables", {})),
+            timeout_seconds=int(props.get("Timeout", 3)),
+            reserved_concurrency=props.get("ReservedConcurrentExecutions"),
+        )
+    missing = set(FUNCTIONS) - set(found)
+    if missing:
+        raise TemplateError(f"the template has no function for {sorted(missing)}")
+    return found
+
+
+def _referenced_function(value: object, by_logical: Mapping[str, str]) -> str | None:
+    """The catalog function an intrinsic refers to (its ARN or name), anywhere inside it."""
+    match value:
+        case {"Fn::GetAtt": [str(logical), *_]} | {"Ref": str(logical)}:
+            return by_logical.get(logical)
+        case dict():
+            values: list[object] = list(value.values())
+        case list():
+            values = list(value)
+        case _:
+            return None
+    for item in values:
+        found = _referenced_function(item, by_logical)
+        if found is not None:
+            return found
+    return None
+
+
+def _resource_path(resources: Resources, resource_id: object) -> str:
+    """``/v1/orders/{order_id}`` from a chain of AWS::ApiGateway::Resource parents."""
+    parts: list[str] = []
+    while isinstance(resource_id, dict) and "Ref" in resource_id:
+        props = resources[resource_id["Ref"]]["Properties"]
+        parts.append(props["PathPart"])
+        resource_id = props["ParentId"]
+    return "/" + "/".join(reversed(parts))
+
+
+def _methods(resources: Resources, by_logical: Mapping[str, str]) -> Iterator[DeployedMethod]:
+    for _logical, props in _of_type(resources, "AWS::ApiGateway::Method"):
+        if props.get("HttpMethod") == "OPTIONS":
+            continue
+        function = _referenced_function(props.get("Integration", {}).get("Uri"), by_logical)
+        if function is None:
+            continue
+        identity_source = None
+        authorizer = props.get("AuthorizerId")
+        if isinstance(authorizer, dict) and "Ref" in authorizer:
+            identity_source = resources[authorizer["Ref"]]["Properties"].get("IdentitySource")
+        yield DeployedMethod(
+            method=props["HttpMethod"],
+            path=_resource_path(resources, props.get("ResourceId")),
+            function=function,
+            authorization_type=props.get("AuthorizationType", "NONE"),
+            scopes=tuple(props.get("AuthorizationScopes", ())),
+            identity_source=identity_source,
+        )
+
+
+def _websocket(resources: Resources, by_logical: Mapping[str, str]) -> DeployedWebSocket:
+    integrations = {
+        logical: _referenced_function(props.get("IntegrationUri"), by_logical)
+        for logical, props in _of_type(resources, "AWS::ApiGatewayV2::Integration")
+    }
+    routes: dict[str, str] = {}
+    authorizer: str | None = None
+    identity_sources: tuple[str, ...] = ()
+    for _logical, props in _of_type(resources, "AWS::ApiGatewayV2::Route"):
+        target = _referenced_function(props.get("Target"), {})  # integrations are not functions
+        integration = _integration_of(props.get("Target"))
+        function = integrations.get(integration or "") or target
+        if function is None:
+            continue
+        routes[props["RouteKey"]] = function
+        authorizer_ref = props.get("AuthorizerId")
+        if isinstance(authorizer_ref, dict) and "Ref" in authorizer_ref:
+            auth = resources[authorizer_ref["Ref"]]["Properties"]
+            authorizer = _referenced_function(auth.get("AuthorizerUri"), by_logical)
+            identity_sources = tuple(auth.get("IdentitySource") or ())
+    return DeployedWebSocket(routes, authorizer, identity_sources)
+
+
+def _integration_of(target: object) -> str | None:
+    """``integrations/<Ref Integration>`` -> the integration's logical id."""
+    match target:
+        case {"Fn::Join": [_, list(parts)]}:
+            for part in parts:
+                if isinstance(part, dict) and "Ref" in part:
+                    return str(part["Ref"])
+    return None
+
+
+def _mappings(resources: Resources, by_logical: Mapping[str, str]) -> Iterator[DeployedMapping]:
+    for _logical, props in _of_type(resources, "AWS::Lambda::EventSourceMapping"):
+        if "StartingPosition" not in props:
+            continue  # Amazon MQ mappings: no stream position
+        function = _referenced_function(props.get("FunctionName"), by_logical)
+        if function is None:
+            continue
+        yield DeployedMapping(
+            function=function,
+            batch_size=int(props.get("BatchSize", 100)),
+            max_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+            bisect_on_error=bool(props.get("BisectBatchOnFunctionError", False)),
+            report_item_failures="ReportBatchItemFailures"
+            in props.get("FunctionResponseTypes", ()),
+            starting_position=str(props["StartingPosition"]),
+            parallelization_factor=int(props.get("ParallelizationFactor", 1)),
+        )
+
+
+def _cognito_triggers(resources: Resources, by_logical: Mapping[str, str]) -> dict[str, str]:
+    triggers: dict[str, str] = {}
+    for _logical, props in _of_type(resources, "AWS::Cognito::UserPool"):
+        for trigger, value in (props.get("LambdaConfig") or {}).items():
+            function = _referenced_function(value, by_logical)
+            if function is not None:
+                triggers[trigger] = function
+    return triggers
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["--synthesize"] and len(argv) == 2:
+        _synthesize(Path(argv[1]))
+        return 0
+    print(template_path())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

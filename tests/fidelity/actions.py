@@ -1,0 +1,370 @@
+"""What an AWS API call needs from IAM: each (action, resource ARN) the call is authorized by.
+
+From the Service Authorization Reference ("Actions, resources, and condition keys for ..."):
+
+- Amazon DynamoDB: an item or table operation is the action of its name on the table
+  (``arn:aws:dynamodb:<region>:<account>:table/<name>``); ``Query`` and ``Scan`` with an
+  ``IndexName`` are on the index (``.../table/<name>/index/<index>``). ``BatchGetItem`` and
+  ``BatchWriteItem`` are authorized per table they name. ``TransactWriteItems`` and
+  ``TransactGetItems`` are no IAM actions: each item needs its own operation's action
+  (``Put`` -> ``PutItem``, ``Update`` -> ``UpdateItem``, ``Delete`` -> ``DeleteItem``,
+  ``ConditionCheck`` -> ``ConditionCheckItem``, ``Get`` -> ``GetItem``; "Using IAM with DynamoDB
+  transactions").
+- Amazon Kinesis Data Streams: stream operations on ``arn:aws:kinesis:<region>:<account>:stream/
+  <name>``; ``SubscribeToShard`` and ``DescribeStreamConsumer`` on the consumer's ARN.
+- Amazon S3: object operations on ``arn:aws:s3:::<bucket>/<key>`` (``HeadObject`` is
+  ``s3:GetObject``; with a ``VersionId``, ``s3:GetObjectVersion``), ``ListObjectsV2`` and
+  ``HeadBucket`` are ``s3:ListBucket`` on ``arn:aws:s3:::<bucket>`` (condition key ``s3:prefix``).
+- AWS Secrets Manager: secret operations on the secret's ARN.
+- Amazon API Gateway Management API: ``PostToConnection``, ``GetConnection`` and
+  ``DeleteConnection`` are ``execute-api:ManageConnections`` on ``arn:aws:execute-api:<region>:
+  <account>:<api-id>/<stage>/<METHOD>/@connections/<connection-id>`` ("Control access to
+  WebSocket APIs with IAM authorization": the @connections API takes the REST API ARN format,
+  method then path; the API and stage come from the client's endpoint, ``https://<api-id>.
+  execute-api.<region>.amazonaws.com/<stage>``).
+- Amazon CloudWatch: ``PutMetricData`` has no resource-level permission (``*``; condition key
+  ``cloudwatch:namespace``).
+- Amazon Cognito user pools: ``Admin*`` and the other IAM-authorized operations on the pool
+  (``arn:aws:cognito-idp:<region>:<account>:userpool/<id>``); the public sign-up and sign-in
+  operations are authorized by no IAM policy ("Amazon Cognito user pools API operations:
+  unauthenticated").
+
+A call of any other operation, or one whose parameters do not name its resource, is ``Unmapped``:
+the check reports it, it never lets it pass.
+
+``key_requirements`` adds what a service asks AWS KMS for on the caller's behalf when the
+resource is encrypted with a customer managed key: Secrets Manager decrypts a secret's value
+with ``kms:Decrypt`` ("Secret encryption and decryption in AWS Secrets Manager"); Kinesis
+producers need ``kms:GenerateDataKey`` and consumers ``kms:Decrypt`` ("Permissions to use
+user-generated KMS keys"); S3 uploads need ``kms:GenerateDataKey`` and downloads ``kms:Decrypt``
+("Using server-side encryption with AWS KMS keys"); DynamoDB decrypts the table key for each
+caller with ``kms:Decrypt`` ("How Amazon DynamoDB uses AWS KMS", table key caching).
+"""
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+PARTITION: Final = "aws"
+
+
+class Unmapped(LookupError):
+    """The call's IAM authorization is not known here, or its resource cannot be told."""
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One recorded API call (``local.recording``'s line)."""
+
+    principal: str | None
+    service: str  # botocore's service name: dynamodb, kinesis, apigatewaymanagementapi, ...
+    operation: str
+    region: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    endpoint: str | None = None
+    thread: str = ""
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> "Call":
+        return cls(
+            principal=record.get("principal"),
+            service=str(record["service"]),
+            operation=str(record["operation"]),
+            region=str(record.get("region") or ""),
+            params=dict(record.get("params") or {}),
+            endpoint=record.get("endpoint"),
+            thread=str(record.get("thread") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Requirement:
+    action: str
+    resource: str
+    context: Mapping[str, str] = field(default_factory=dict)
+
+    def __hash__(self) -> int:
+        return hash((self.action, self.resource, tuple(sorted(self.context.items()))))
+
+
+_DYNAMODB_TABLE: Final = frozenset(
+    {
+        "GetItem",
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "DescribeTable",
+        "DescribeTimeToLive",
+        "UpdateTimeToLive",
+        "CreateTable",
+        "DeleteTable",
+        "UpdateTable",
+        "DescribeContinuousBackups",
+    }
+)
+_TRANSACT_ACTIONS: Final = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
+_KINESIS_STREAM: Final = frozenset(
+    {
+        "PutRecord",
+        "PutRecords",
+        "GetRecords",
+        "GetShardIterator",
+        "DescribeStream",
+        "DescribeStreamSummary",
+        "ListShards",
+        "CreateStream",
+        "DeleteStream",
+        "RegisterStreamConsumer",
+        "ListStreamConsumers",
+        "AddTagsToStream",
+        "ListTagsForStream",
+        "UpdateShardCount",
+    }
+)
+_KINESIS_CONSUMER: Final = frozenset({"SubscribeToShard", "DescribeStreamConsumer"})
+_S3_OBJECT: Final = {
+    "PutObject": "s3:PutObject",
+    "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
+    "DeleteObject": "s3:DeleteObject",
+}
+_S3_BUCKET: Final = {
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjects": "s3:ListBucket",
+    "HeadBucket": "s3:ListBucket",
+    "ListObjectVersions": "s3:ListBucketVersions",
+    "CreateBucket": "s3:CreateBucket",
+    "DeleteBucket": "s3:DeleteBucket",
+    "PutBucketVersioning": "s3:PutBucketVersioning",
+    "GetBucketVersioning": "s3:GetBucketVersioning",
+}
+_SECRET: Final = frozenset(
+    {
+        "GetSecretValue",
+        "DescribeSecret",
+        "PutSecretValue",
+        "UpdateSecret",
+        "DeleteSecret",
+        "RotateSecret",
+        "CreateSecret",
+    }
+)
+_CONNECTION_METHODS: Final = {
+    "PostToConnection": "POST",
+    "GetConnection": "GET",
+    "DeleteConnection": "DELETE",
+}
+_COGNITO_POOL: Final = frozenset(
+    {
+        "AdminGetUser",
+        "AdminCreateUser",
+        "AdminConfirmSignUp",
+        "AdminSetUserPassword",
+        "AdminUpdateUserAttributes",
+        "AdminDeleteUser",
+        "AdminAddUserToGroup",
+        "AdminListGroupsForUser",
+        "ListUsers",
+        "DescribeUserPool",
+        "CreateUserPoolClient",
+    }
+)
+_COGNITO_PUBLIC: Final = frozenset(
+    {"SignUp", "ConfirmSignUp", "InitiateAuth", "RespondToAuthChallenge", "GetUser"}
+)
+_WITHOUT_RESOURCE: Final = {
+    ("dynamodb", "ListTables"): "dynamodb:ListTables",
+    ("kinesis", "ListStreams"): "kinesis:ListStreams",
+    ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("secretsmanager", "ListSecrets"): "secretsmanager:ListSecrets",
+    ("secretsmanager", "GetRandomPassword"): "secretsmanager:GetRandomPassword",
+    ("cognito-idp", "CreateUserPool"): "cognito-idp:CreateUserPool",
+}
+_STAGE_ENDPOINT: Final = re.compile(
+    r"^https://(?P<api>[a-z0-9]+)\.execute-api\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<stage>[^/]+)$"
+)
+
+
+def _param(call: Call, name: str) -> str:
+    value = call.params.get(name)
+    if not isinstance(value, str) or not value:
+        raise Unmapped(f"{call.service}.{call.operation} without {name}")
+    return value
+
+
+def table_arn(region: str, account: str, table: str) -> str:
+    return f"arn:{PARTITION}:dynamodb:{region}:{account}:table/{table}"
+
+
+def stream_arn(region: str, account: str, stream: str) -> str:
+    return f"arn:{PARTITION}:kinesis:{region}:{account}:stream/{stream}"
+
+
+def secret_arn(region: str, account: str, secret: str) -> str:
+    """The secret's ARN: as given, or from its name with IAM's ``-??????`` for the random suffix
+    Secrets Manager appends (a name alone does not say which)."""
+    if secret.startswith("arn:"):
+        return secret
+    return f"arn:{PARTITION}:secretsmanager:{region}:{account}:secret:{secret}-??????"
+
+
+def _dynamodb(call: Call, account: str) -> list[Requirement]:
+    op, region = call.operation, call.region
+    if op in _DYNAMODB_TABLE:
+        return [
+            Requirement(f"dynamodb:{op}", table_arn(region, account, _param(call, "TableName")))
+        ]
+    if op in {"Query", "Scan"}:
+        resource = table_arn(region, account, _param(call, "TableName"))
+        index = call.params.get("IndexName")
+        return [Requirement(f"dynamodb:{op}", f"{resource}/index/{index}" if index else resource)]
+    if op in {"BatchGetItem", "BatchWriteItem"}:
+        tables = call.params.get("RequestItems") or {}
+        if not tables:
+            raise Unmapped(f"dynamodb.{op} without RequestItems")
+        return [
+            Requirement(f"dynamodb:{op}", table_arn(region, account, t)) for t in sorted(tables)
+        ]
+    if op in {"TransactWriteItems", "TransactGetItems"}:
+        items = call.params.get("TransactItems") or []
+        if not items:
+            raise Unmapped(f"dynamodb.{op} without TransactItems")
+        found = []
+        for item in items:
+            action = _TRANSACT_ACTIONS.get(str(item.get("kind")))
+            table = item.get("TableName")
+            if action is None or not table:
+                raise Unmapped(f"dynamodb.{op} item {item!r}")
+            found.append(Requirement(f"dynamodb:{action}", table_arn(region, account, table)))
+        return found
+    raise Unmapped(f"dynamodb.{op}")
+
+
+def _kinesis(call: Call, account: str) -> list[Requirement]:
+    op = call.operation
+    if op in _KINESIS_STREAM:
+        given = call.params.get("StreamARN")
+        if isinstance(given, str) and given:
+            return [Requirement(f"kinesis:{op}", given)]
+        if op == "GetRecords" and "StreamName" not in call.params:
+            raise Unmapped("kinesis.GetRecords from a shard iterator of an unknown stream")
+        stream = _param(call, "StreamName")
+        return [Requirement(f"kinesis:{op}", stream_arn(call.region, account, stream))]
+    if op in _KINESIS_CONSUMER:
+        return [Requirement(f"kinesis:{op}", _param(call, "ConsumerARN"))]
+    raise Unmapped(f"kinesis.{op}")
+
+
+def _s3(call: Call) -> list[Requirement]:
+    op = call.operation
+    bucket = _param(call, "Bucket")
+    if op in _S3_OBJECT:
+        action = _S3_OBJECT[op]
+        if action == "s3:GetObject" and call.params.get("VersionId"):
+            action = "s3:GetObjectVersion"
+        return [Requirement(action, f"arn:{PARTITION}:s3:::{bucket}/{_param(call, 'Key')}")]
+    if op in _S3_BUCKET:
+        prefix = call.params.get("Prefix")
+        context = {"s3:prefix": prefix} if isinstance(prefix, str) else {}
+        return [Requirement(_S3_BUCKET[op], f"arn:{PARTITION}:s3:::{bucket}", context)]
+    raise Unmapped(f"s3.{op}")
+
+
+def _execute_api(call: Call, account: str) -> list[Requirement]:
+    method = _CONNECTION_METHODS.get(call.operation)
+    if method is None:
+        raise Unmapped(f"apigatewaymanagementapi.{call.operation}")
+    match = _STAGE_ENDPOINT.match((call.endpoint or "").rstrip("/"))
+    if match is None:
+        raise Unmapped(f"the endpoint {call.endpoint!r} names no API stage")
+    connection = _param(call, "ConnectionId")
+    resource = (
+        f"arn:{PARTITION}:execute-api:{match['region']}:{account}:"
+        f"{match['api']}/{match['stage']}/{method}/@connections/{connection}"
+    )
+    return [Requirement("execute-api:ManageConnections", resource)]
+
+
+def requirements(call: Call, *, account: str) -> list[Requirement]:  # noqa: PLR0911 - per service
+    """Each (action, resource) ``call`` needs, in ``account`` and the call's region."""
+    service, op = call.service, call.operation
+    if (service, op) in _WITHOUT_RESOURCE:
+        return [Requirement(_WITHOUT_RESOURCE[service, op], "*")]
+    match service:
+        case "dynamodb":
+            return _dynamodb(call, account)
+        case "kinesis":
+            return _kinesis(call, account)
+        case "s3":
+            return _s3(call)
+        case "secretsmanager" if op in _SECRET:
+            secret = _param(call, "Name" if op == "CreateSecret" else "SecretId")
+            return [Requirement(f"secretsmanager:{op}", secret_arn(call.region, account, secret))]
+        case "apigatewaymanagementapi":
+            return _execute_api(call, account)
+        case "cloudwatch" if op == "PutMetricData":
+            namespace = call.params.get("Namespace")
+            context = {"cloudwatch:namespace": namespace} if isinstance(namespace, str) else {}
+            return [Requirement("cloudwatch:PutMetricData", "*", context)]
+        case "cognito-idp" if op in _COGNITO_PUBLIC:
+            return []
+        case "cognito-idp" if op in _COGNITO_POOL:
+            pool = _param(call, "UserPoolId")
+            arn = f"arn:{PARTITION}:cognito-idp:{call.region}:{account}:userpool/{pool}"
+            return [Requirement(f"cognito-idp:{op}", arn)]
+    raise Unmapped(f"{service}.{op}")
+
+
+# -- what the service asks KMS for, on the caller's behalf ---------------------------------------
+_DYNAMODB_DATA: Final = frozenset(
+    {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+    }
+)
+_KEY_ACTIONS: Final = {
+    "kinesis:PutRecord": "kms:GenerateDataKey",
+    "kinesis:PutRecords": "kms:GenerateDataKey",
+    "kinesis:GetRecords": "kms:Decrypt",
+    "s3:PutObject": "kms:GenerateDataKey",
+    "s3:GetObject": "kms:Decrypt",
+    "s3:GetObjectVersion": "kms:Decrypt",
+    "secretsmanager:GetSecretValue": "kms:Decrypt",
+    "secretsmanager:PutSecretValue": "kms:GenerateDataKey",
+    "secretsmanager:CreateSecret": "kms:GenerateDataKey",
+    **dict.fromkeys(_DYNAMODB_DATA, "kms:Decrypt"),
+}
+
+
+def key_requirements(
+    requirement: Requirement, *, key_arn: str, region: str, account: str, encrypted: str
+) -> list[Requirement]:
+    """The KMS request ``requirement``'s service makes with the caller's permissions when the
+    resource (``encrypted``: the table, stream, bucket or secret's ARN) is under ``key_arn``."""
+    action = _KEY_ACTIONS.get(requirement.action)
+    if action is None:
+        return []
+    service = requirement.action.split(":")[0]
+    context = {"kms:ViaService": f"{service}.{region}.amazonaws.com", "kms:CallerAccount": account}
+    encryption_context = {
+        "kinesis": "kms:EncryptionContext:aws:kinesis:arn",
+        "s3": "kms:EncryptionContext:aws:s3:arn",
+        "secretsmanager": "kms:EncryptionContext:SecretARN",
+    }.get(service)
+    if encryption_context is not None:
+        context[encryption_context] = encrypted
+    return [Requirement(action, key_arn, context)]

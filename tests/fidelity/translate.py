@@ -1,0 +1,221 @@
+"""From a call the local stack made to the call the deployment would make: one explicit table.
+
+The code never invents a resource name: it reads each one from a settings field (a table from
+``<logical>_table``, the journal from ``journal_stream``, a secret from ``*_secret_arn`` ...).
+So a local resource translates to the deployed one through the field whose value names it: the
+local side from how ``local.aws`` provisions moto (``LocalNames``), the deployed side from the
+value the synthesized template gives that field (``deployed_values``: every function's and the
+engine's environment). The region and moto's account become the deployment's.
+
+Anything else is ``Untranslatable``: a resource no field names, a field the template sets to
+different values for different deployables, a parameter naming a resource this table has no
+rule for (a queue, a topic, a function ...), a call in another region or account. The check
+reports those; it never lets them pass.
+"""
+
+import inspect
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from exchange.settings import EngineSettings, database_role, env_var
+from exchange.tables import TABLE_SPECS
+from lambdas.catalog import FUNCTIONS, Need
+from local import aws as local_aws
+from tests.fidelity.actions import Call
+from tests.fidelity.deployment import Deployment
+
+MOTO_ACCOUNT: Final = "123456789012"  # moto's default account: every local ARN is in it
+# Parameters that name a part of a resource the translation leaves as it is: index names come from
+# the same table specs locally and in the template, keys and ids are data, not resources.
+PASSTHROUGH: Final = frozenset(
+    {"IndexName", "ShardId", "Key", "Prefix", "VersionId", "ConnectionId", "Namespace"}
+)
+# ``local.aws`` constants naming a secret the local stack creates -> the field holding its ARN.
+LOCAL_SECRETS: Final[Mapping[str, str]] = {
+    "WEBHOOK_SECRET_NAME": "ledger_webhook_secret_arn",
+    "KYC_SECRET_NAME": "kyc_webhook_secret_arn",
+}
+
+
+class Untranslatable(LookupError):
+    """A local call with no deployed counterpart this translation can name."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalNames:
+    """What each local resource is, as (kind, local name) -> settings field."""
+
+    names: Mapping[tuple[str, str], str]
+    region: str = local_aws.REGION
+    account: str = MOTO_ACCOUNT
+
+    @classmethod
+    def of_local_stack(
+        cls, *, api_url: str | None = None, user_pool_id: str | None = None
+    ) -> "LocalNames":
+        """The names ``local.aws.provision`` gives (tables ``<prefix><logical>``, the journal, the
+        snapshot bucket, the secrets), plus the running stack's WebSocket Management API stage
+        (``<api_url>/<stage>``) and user pool when given."""
+        prefix = inspect.signature(local_aws.provision).parameters["table_prefix"].default
+        names: dict[tuple[str, str], str] = {
+            ("table", f"{prefix}{spec.logical_name}"): spec.settings_field for spec in TABLE_SPECS
+        }
+        names["stream", local_aws.JOURNAL_STREAM] = "journal_stream"
+        names["bucket", local_aws.SNAPSHOT_BUCKET] = "snapshot_bucket"
+        for constant, settings_field in LOCAL_SECRETS.items():
+            if hasattr(local_aws, constant):
+                names["secret", getattr(local_aws, constant)] = settings_field
+        role_prefix = getattr(local_aws, "ROLE_SECRET_PREFIX", None)
+        if role_prefix is not None:
+            for name, spec in FUNCTIONS.items():
+                if Need.LEDGER in spec.needs:
+                    role = database_role(name)
+                    names["secret", f"{role_prefix}{role}"] = f"database_role_secret_arns[{role}]"
+        if api_url is not None:
+            from local.gateway.events import STAGE  # noqa: PLC0415 - the gateway's stage name
+
+            names["endpoint", f"{api_url.rstrip('/')}/{STAGE}"] = "ws_management_endpoint"
+        if user_pool_id is not None:
+            names["user_pool", user_pool_id] = "user_pool_id"
+        return cls(names)
+
+
+def _fields_of(model: Any) -> dict[str, str]:
+    return {env_var(model, name): name for name in model.model_fields}
+
+
+def deployed_values(deployment: Deployment) -> dict[str, set[str]]:
+    """Settings field -> every value the template gives it (a dict field's entries as
+    ``field[key]``), over every function's and the engine's environment."""
+    values: dict[str, set[str]] = {}
+
+    def add(variables: Mapping[str, Any], model: Any) -> None:
+        fields = _fields_of(model)
+        for variable, value in variables.items():
+            name = fields.get(variable)
+            if name is None or not isinstance(value, str):
+                continue
+            values.setdefault(name, set()).add(value)
+            if value.startswith("{"):
+                try:
+                    entries = json.loads(value)
+                except ValueError:
+                    continue
+                if isinstance(entries, dict):
+                    for key, entry in entries.items():
+                        values.setdefault(f"{name}[{key}]", set()).add(str(entry))
+
+    for name in deployment.functions:
+        if name in FUNCTIONS:
+            add(deployment.function_environment(name), FUNCTIONS[name].settings)
+    for environment in deployment.engine_environments():
+        add(environment, EngineSettings)
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    kind: str
+    local: str
+    field: str
+    deployed: str | None  # None: the template gives the field no single value
+    why: str = ""
+
+
+@dataclass
+class Translation:
+    local: LocalNames
+    deployed: Mapping[str, set[str]]
+    region: str
+    account: str
+    _by_kind: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, local: LocalNames, deployment: Deployment) -> "Translation":
+        return cls(local, deployed_values(deployment), deployment.region, deployment.account)
+
+    def rows(self) -> list[Row]:
+        """The whole table, one row per local resource."""
+        found = []
+        for (kind, local), settings_field in sorted(self.local.names.items()):
+            values = self.deployed.get(settings_field, set())
+            if len(values) == 1:
+                found.append(Row(kind, local, settings_field, next(iter(values))))
+            else:
+                why = "the template sets it nowhere" if not values else f"set to {sorted(values)}"
+                found.append(Row(kind, local, settings_field, None, why))
+        return found
+
+    def _name(self, kind: str, local: str) -> str:
+        if not self._by_kind:
+            for row in self.rows():
+                self._by_kind.setdefault(row.kind, {})[row.local] = row.deployed or ""
+        deployed = self._by_kind.get(kind, {}).get(local)
+        if deployed is None:
+            raise Untranslatable(f"no deployed counterpart is known for the local {kind} {local!r}")
+        if not deployed:
+            row = next(r for r in self.rows() if (r.kind, r.local) == (kind, local))
+            raise Untranslatable(f"the local {kind} {local!r} is {row.field}, which {row.why}")
+        return deployed
+
+    def _arn_name(self, arn: str, service: str) -> str:
+        """The name part of a local ARN of ``service``, checking its region and account."""
+        parts = arn.split(":", 5)
+        if len(parts) != 6 or parts[2] != service:
+            raise Untranslatable(f"{arn!r} is no {service} ARN")
+        if parts[3] != self.local.region or parts[4] != self.local.account:
+            raise Untranslatable(f"{arn!r} is not in the local stack's region and account")
+        return parts[5]
+
+    def _secret(self, secret: str) -> str:
+        if not secret.startswith("arn:"):
+            return self._name("secret", secret)
+        name = self._arn_name(secret, "secretsmanager").removeprefix("secret:")
+        return self._name("secret", name.rsplit("-", 1)[0])  # moto's random suffix, like AWS's
+
+    def _stream_arn(self, arn: str) -> str:
+        name = self._name("stream", self._arn_name(arn, "kinesis").removeprefix("stream/"))
+        return f"arn:aws:kinesis:{self.region}:{self.account}:stream/{name}"
+
+    def _param(self, call: Call, key: str, value: Any) -> Any:  # noqa: PLR0911 - one rule per key
+        match key:
+            case _ if key in PASSTHROUGH:
+                return value
+            case "TableName":
+                return self._name("table", value)
+            case "RequestItems":
+                return {self._name("table", table): kinds for table, kinds in value.items()}
+            case "TransactItems":
+                return [
+                    {**item, "TableName": self._name("table", item["TableName"])}
+                    if "TableName" in item
+                    else item
+                    for item in value
+                ]
+            case "StreamName":
+                return self._name("stream", value)
+            case "StreamARN":
+                return self._stream_arn(value)
+            case "Bucket":
+                return self._name("bucket", value)
+            case "SecretId" | "Name" if call.service == "secretsmanager":
+                return self._secret(value)
+            case "UserPoolId":
+                return self._name("user_pool", value)
+        raise Untranslatable(f"{call.service}.{call.operation}: no rule for {key}={value!r}")
+
+    def translate(self, call: Call) -> Call:
+        """``call`` as the deployment makes it: deployed names, region and endpoint."""
+        if call.region != self.local.region:
+            raise Untranslatable(f"{call.service}.{call.operation} in {call.region!r}")
+        params = {key: self._param(call, key, value) for key, value in call.params.items()}
+        endpoint = None
+        if call.service == "apigatewaymanagementapi":  # the endpoint names the API and stage
+            endpoint = self._name("endpoint", (call.endpoint or "").rstrip("/"))
+        return replace(call, region=self.region, params=params, endpoint=endpoint)
+
+
+def translation_lines(rows: Iterable[Row]) -> list[str]:
+    return [f"{r.kind:9} {r.local} -> {r.field} -> {r.deployed or r.why}" for r in rows]

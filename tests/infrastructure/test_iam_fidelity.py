@@ -1,0 +1,232 @@
+"""The IAM fidelity check on the synthesized templates, with call logs made from the catalog:
+each function's calls on its tables and needs as the local stack makes them (translated to the
+deployment like the e2e log, ``tests/e2e/test_iam_fidelity.py``), plus the calls only AWS mode
+makes (the broker's and the admin's secrets, IAM authentication to RDS Proxy, the engine's
+secrets). Every one must be allowed by the primary region's template, KMS included; a permission
+removed from the template on purpose must show up as a denial.
+
+"Connecting to a proxy using IAM authentication" (Amazon RDS User Guide): a client authenticating
+to RDS Proxy with IAM needs ``rds-db:connect`` on ``arn:aws:rds-db:<region>:<account>:dbuser:
+<proxy resource id, prx-...>/<database user>``.
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_cdk import Stack
+from aws_cdk.assertions import Template
+
+from exchange.settings import EngineSettings, database_role, env_var
+from exchange.tables import TABLE_SPECS
+from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
+from local import aws as local_aws
+from local.gateway.events import STAGE
+from tests.fidelity.actions import Call, Requirement
+from tests.fidelity.cfn import Stacks, StackTemplate
+from tests.fidelity.check import Checker, Report
+from tests.fidelity.deployment import ENGINE, Deployment, without_action
+from tests.fidelity.translate import MOTO_ACCOUNT, LocalNames, Translation, translation_lines
+from tests.infrastructure.conftest import MAIN_STACKS, PRIMARY
+
+API_URL = "http://127.0.0.1:8000"
+INDEXES = {spec.logical_name: [index.name for index in spec.indexes] for spec in TABLE_SPECS}
+READS = ("GetItem", "Query")
+WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+
+
+def stacks_of(bodies: dict[str, Any], regions: dict[str, str]) -> Stacks:
+    return Stacks(StackTemplate(name, regions[name], body) for name, body in bodies.items())
+
+
+@pytest.fixture(scope="module")
+def bodies(templates: dict[str, Template]) -> dict[str, Any]:
+    return {name: template.to_json() for name, template in templates.items()}
+
+
+@pytest.fixture(scope="module")
+def regions(stacks: dict[str, Stack]) -> dict[str, str]:
+    return {name: stack.region for name, stack in stacks.items()}
+
+
+@pytest.fixture(scope="module")
+def primary(bodies: dict[str, Any], regions: dict[str, str]) -> Deployment:
+    return Deployment(stacks_of(bodies, regions), PRIMARY)
+
+
+@pytest.fixture(scope="module")
+def translation(primary: Deployment) -> Translation:
+    return Translation.of(LocalNames.of_local_stack(api_url=API_URL), primary)
+
+
+def local_call(principal: str, service: str, operation: str, **params: Any) -> Call:
+    return Call(principal, service, operation, local_aws.REGION, params)
+
+
+def local_secret(name: str) -> str:
+    return f"arn:aws:secretsmanager:{local_aws.REGION}:{MOTO_ACCOUNT}:secret:{name}-AbC123"
+
+
+def table_calls(spec: FunctionSpec) -> Iterator[Call]:
+    for logical, access in spec.tables.items():
+        table = f"exchange-{logical}"
+        for operation in READS + (WRITES if access == "write" else ()):
+            yield local_call(spec.name, "dynamodb", operation, TableName=table)
+        for index in INDEXES[logical]:
+            yield local_call(spec.name, "dynamodb", "Query", TableName=table, IndexName=index)
+        if access == "write":
+            items = [
+                {"kind": "Put", "TableName": table},
+                {"kind": "ConditionCheck", "TableName": table},
+            ]
+            yield local_call(spec.name, "dynamodb", "TransactWriteItems", TransactItems=items)
+
+
+def catalog_calls() -> Iterator[Call]:
+    """What each deployable does with AWS, as the local stack makes the calls."""
+    journal = local_aws.JOURNAL_STREAM
+    for spec in FUNCTIONS.values():
+        yield from table_calls(spec)
+        if Need.WEBHOOK_SECRET in spec.needs:
+            secret = local_secret(local_aws.WEBHOOK_SECRET_NAME)
+            yield local_call(spec.name, "secretsmanager", "GetSecretValue", SecretId=secret)
+        if Need.KYC_WEBHOOK_SECRET in spec.needs:
+            secret = local_secret(local_aws.KYC_SECRET_NAME)
+            yield local_call(spec.name, "secretsmanager", "GetSecretValue", SecretId=secret)
+        if Need.LEDGER_ADMIN in spec.needs:  # each role's login, from the role's secret
+            for name, other in FUNCTIONS.items():
+                if Need.LEDGER in other.needs:
+                    secret = local_secret(f"{local_aws.ROLE_SECRET_PREFIX}{database_role(name)}")
+                    yield local_call(spec.name, "secretsmanager", "GetSecretValue", SecretId=secret)
+        if Need.WS_MANAGEMENT in spec.needs:
+            yield Call(
+                spec.name,
+                "apigatewaymanagementapi",
+                "PostToConnection",
+                local_aws.REGION,
+                {"ConnectionId": "Zx1="},
+                f"{API_URL}/{STAGE}",
+            )
+        if spec.trigger is Trigger.KINESIS:  # the event source mapping reads as the function
+            for operation in ("DescribeStream", "ListShards", "GetShardIterator", "GetRecords"):
+                yield local_call(f"esm:{spec.name}", "kinesis", operation, StreamName=journal)
+    for operation in (
+        "PutRecords",
+        "ListShards",
+        "DescribeStreamSummary",
+        "GetShardIterator",
+        "GetRecords",
+    ):
+        yield local_call(ENGINE, "kinesis", operation, StreamName=journal)
+    for operation in ("GetObject", "PutObject"):
+        yield local_call(ENGINE, "s3", operation, Bucket=local_aws.SNAPSHOT_BUCKET, Key="s1/latest")
+
+
+def aws_only_calls(deployment: Deployment) -> Iterator[Call]:
+    """The secrets only AWS mode reads, by the ARNs the template gives each deployable."""
+    region = deployment.region
+
+    def secret_read(principal: str, arn: Any) -> Call:
+        return Call(principal, "secretsmanager", "GetSecretValue", region, {"SecretId": arn})
+
+    for name, spec in FUNCTIONS.items():
+        environment = deployment.function_environment(name)
+        if Need.BROKER in spec.needs:
+            yield secret_read(name, environment[env_var(spec.settings, "broker_secret_arn")])
+        if Need.LEDGER_ADMIN in spec.needs:
+            yield secret_read(name, environment[env_var(spec.settings, "database_secret_arn")])
+    for environment in deployment.engine_environments():
+        for field in ("broker_secret_arn", "snapshot_hmac_secret_arn"):
+            yield secret_read(ENGINE, environment[env_var(EngineSettings, field)])
+
+
+def proxy_connections(deployment: Deployment) -> Iterator[tuple[str, Requirement]]:
+    """Each LEDGER function's IAM authentication to the proxy its environment names."""
+    resolver = deployment.stacks.resolver(deployment.main.name)
+    proxies = {
+        resolver.get_att(logical, "Endpoint"): resolver.get_att(logical, "DBProxyArn")
+        for logical, resource in deployment.main.resources.items()
+        if resource["Type"] == "AWS::RDS::DBProxy"
+    }
+    for name, spec in FUNCTIONS.items():
+        if Need.LEDGER not in spec.needs:
+            continue
+        environment = deployment.function_environment(name)
+        proxy = proxies[environment[env_var(spec.settings, "database_host")]]
+        user = environment[env_var(spec.settings, "database_user")]
+        resource_id = proxy.split(":")[6]
+        arn = f"arn:aws:rds-db:{deployment.region}:{deployment.account}:dbuser:{resource_id}/{user}"
+        yield name, Requirement("rds-db:connect", arn)
+
+
+def test_every_principal_has_its_roles_in_both_regions(
+    bodies: dict[str, Any], regions: dict[str, str]
+) -> None:
+    stacks = stacks_of(bodies, regions)
+    for stack in MAIN_STACKS:
+        deployment = Deployment(stacks, stack)
+        for name in deployment.functions:
+            assert len(deployment.roles_of(name)) == 1, (stack, name)
+        assert deployment.roles_of(ENGINE), stack
+
+
+def test_every_local_resource_translates_to_the_deployment(translation: Translation) -> None:
+    rows = translation.rows()
+    print("\n".join(translation_lines(rows)))
+    assert [row for row in rows if row.deployed is None] == []
+    kinds = {row.kind for row in rows}
+    assert {"table", "stream", "bucket", "secret", "endpoint"} <= kinds
+
+
+def test_the_catalogs_calls_are_allowed_by_the_primary_template(
+    primary: Deployment, translation: Translation, capsys: pytest.CaptureFixture[str]
+) -> None:
+    checker = Checker(primary, translation)
+    report = checker.check(catalog_calls())
+    checker.check(aws_only_calls(primary), report, local=False)
+    for name, requirement in proxy_connections(primary):
+        (role,) = primary.roles_of(name)
+        decision = checker.decide(role, requirement)
+        triple = (name, requirement.action, requirement.resource)
+        if decision.allowed:
+            report.allowed.add(triple)
+        else:
+            report.denied[triple] = checker_finding(name, requirement, decision.reason)
+    with capsys.disabled():  # in every run's log, not only a failing one's
+        print(f"\nIAM fidelity (catalog): {report.summary()}")
+    assert report.problems == [], "\n".join(report.problems)
+    assert {action for _, action, _ in report.triples} >= {
+        "dynamodb:PutItem",
+        "dynamodb:ConditionCheckItem",
+        "kinesis:PutRecords",
+        "s3:PutObject",
+        "secretsmanager:GetSecretValue",
+        "execute-api:ManageConnections",
+        "kms:Decrypt",
+        "kms:GenerateDataKey",
+        "rds-db:connect",
+    }
+
+
+def checker_finding(principal: str, requirement: Requirement, reason: str) -> Any:
+    from tests.fidelity.check import Finding  # noqa: PLC0415 - only when something is denied
+
+    return Finding(principal, f"{requirement.action} on {requirement.resource}", reason)
+
+
+def test_a_permission_removed_from_the_template_is_denied(
+    bodies: dict[str, Any], regions: dict[str, str], primary: Deployment
+) -> None:
+    put = [local_call("orders", "dynamodb", "PutItem", TableName="exchange-orders")]
+    local = LocalNames.of_local_stack(api_url=API_URL)
+    assert Checker(primary, Translation.of(local, primary)).check(put).problems == []
+    stripped = Deployment(
+        stacks_of(
+            without_action(bodies, PRIMARY, "orders", "dynamodb:PutItem", "exchange-prod-orders"),
+            regions,
+        ),
+        PRIMARY,
+    )
+    report: Report = Checker(stripped, Translation.of(local, stripped)).check(put)
+    assert [(p, a) for p, a, _ in report.denied] == [("orders", "dynamodb:PutItem")]
+    assert report.problems[0].startswith("DENIED orders: dynamodb:PutItem on arn:aws:dynamodb:")

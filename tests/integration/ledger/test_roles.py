@@ -1,0 +1,451 @@
+"""Each ledger function's database role, on the real PostgreSQL: it does its function's real work
+through ``PostgresLedger`` (connected as that role, with its login from ``grant_logins``), and
+nothing more: the grants are exactly the table below, and an overstep is refused by the database.
+
+Roles are cluster-wide: other databases (other test sessions, local mode) may have created them and
+given them logins already; every step here tolerates that.
+"""
+
+import re
+import secrets
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from importlib import resources
+
+import psycopg
+import pytest
+from psycopg.conninfo import make_conninfo
+from psycopg_pool import ConnectionPool
+
+from exchange.domain import OrderAmended, OrderCancelled, Side
+from exchange.domain.enums import CancelReason
+from exchange.ledger import KycStatus, migrations
+from exchange.ledger.accounts import AccountRecord
+from exchange.ledger.connection import open_pool
+from exchange.ledger.model import DepositNotice
+from exchange.ledger.postgres import PostgresLedger
+from exchange.ledger.postgres.directory import PostgresAccountDirectory
+from exchange.ledger.postgres.kyc import PostgresAccountOpener, PostgresKycRegistry
+from exchange.ledger.roles import UnknownRole, database_role, grant_logins
+from exchange.ledger.verification import KycDecision, KycResult, KycSource
+from exchange.settings import DEFAULT_ASSET_SCALES
+from lambdas.catalog import FUNCTIONS, Need
+from tests.integration.ledger.conftest import _create_database as create_database
+from tests.integration.ledger.conftest import _drop_database as drop_database
+from tests.unit.ledger.helpers import CATALOG, amend, new_id, next_seq, order, trade
+
+LEDGER_ROLES = sorted(
+    database_role(name) for name, spec in FUNCTIONS.items() if Need.LEDGER in spec.needs
+)
+LOCK_ONLY = "UPDATE"  # FOR UPDATE needs UPDATE on one column; see the migration
+BALANCE_WRITES = {"balances(available)", "balances(held)", "balances(updated_at)"}
+JOURNAL_POST = {"journal_tx(tx_id):SELECT", "journal_tx:INSERT", "journal_entries:INSERT"}
+HOLD_RESIZE = {
+    "reservations:SELECT",
+    *(
+        f"reservations({c}):UPDATE"
+        for c in (
+            "limit_ticks",
+            "open_lots",
+            "held",
+            "fee_accrued",
+            "fee_charged",
+            "filled_lots",
+            "updated_at",
+        )
+    ),
+    "amend_holds:SELECT",
+    *(f"amend_holds({c}):UPDATE" for c in ("status", "symbol", "seq", "resolved_at")),
+    "balances:SELECT",
+    *(f"{c}:UPDATE" for c in BALANCE_WRITES),
+    *JOURNAL_POST,
+}
+# The grants table: role -> "table:PRIVILEGE" or "table(column):PRIVILEGE". Nothing else.
+GRANTS: dict[str, set[str]] = {
+    "exchange_orders": {
+        *(f"accounts({c}):SELECT" for c in ("account_id", "kind", "kyc_status")),
+        "reservations:SELECT",
+        "reservations:INSERT",
+        f"reservations(updated_at):{LOCK_ONLY}",
+        "amend_holds:SELECT",
+        "amend_holds:INSERT",
+        f"amend_holds(resolved_at):{LOCK_ONLY}",
+        "balances:SELECT",
+        *(f"{c}:UPDATE" for c in BALANCE_WRITES),
+        *JOURNAL_POST,
+    },
+    "exchange_account": {
+        *(f"accounts({c}):SELECT" for c in ("account_id", "kind", "kyc_status", "email")),
+        "balances:SELECT",
+        *(f"{c}:UPDATE" for c in BALANCE_WRITES),
+        "journal_tx:SELECT",
+        "journal_tx:INSERT",
+        "journal_entries:SELECT",
+        "journal_entries:INSERT",
+        "withdrawals:SELECT",
+        "withdrawals:INSERT",
+    },
+    "exchange_deposits": {
+        *(f"accounts({c}):SELECT" for c in ("account_id", "kind")),
+        "webhook_events(event_id):SELECT",
+        "webhook_events:INSERT",
+        "deposits(deposit_id):SELECT",
+        "deposits:INSERT",
+        "deposits(tx_id):UPDATE",
+        "balances:SELECT",
+        "balances:INSERT",
+        *(f"{c}:UPDATE" for c in BALANCE_WRITES),
+        *JOURNAL_POST,
+    },
+    "exchange_settlement": {
+        "settled_trades(symbol):SELECT",
+        "settled_trades(seq):SELECT",
+        "settled_trades:INSERT",
+        *(f"settled_trades({c}):UPDATE" for c in ("notional", "maker_fee", "taker_fee", "tx_id")),
+        "applied_events(symbol):SELECT",
+        "applied_events(seq):SELECT",
+        "applied_events:INSERT",
+        "balances:INSERT",
+        *HOLD_RESIZE,
+    },
+    "exchange_dead_letters": set(HOLD_RESIZE),
+    "exchange_health": set(),
+    "exchange_kyc": {
+        *(
+            f"accounts({c}):SELECT"
+            for c in ("account_id", "kind", "kyc_status", "kyc_decided_by", "kyc_decided_at")
+        ),
+        *(
+            f"accounts({c}):UPDATE"
+            for c in ("kyc_status", "kyc_decided_by", "kyc_decided_at", "kyc_updated_at")
+        ),
+        "kyc_events(event_no):SELECT",
+        "kyc_events(event_id):SELECT",
+        "kyc_events:INSERT",
+    },
+    "exchange_onboarding": {
+        *(f"accounts({c}):SELECT" for c in ("account_id", "kind", "email")),
+        "accounts(account_id):INSERT",
+        "accounts(email):INSERT",
+        "accounts(email):UPDATE",
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def role_url(pool: ConnectionPool, fresh_database: str) -> Callable[[str], str]:
+    """Every role may log in (trust authentication here, as locally); a URL per role."""
+    with psycopg.connect(fresh_database) as conn:
+        assert grant_logins(conn, dict.fromkeys(LEDGER_ROLES)) == LEDGER_ROLES
+    return lambda role: make_conninfo(fresh_database, user=role)
+
+
+@pytest.fixture
+def as_role(role_url: Callable[[str], str]) -> Iterator[Callable[[str], ConnectionPool]]:
+    pools: list[ConnectionPool] = []
+
+    def connect(role: str) -> ConnectionPool:
+        url = role_url(role)
+        pools.append(open_pool(lambda: url, min_size=0, max_size=2, name=role))
+        return pools[-1]
+
+    yield connect
+    for opened in pools:
+        opened.close()
+
+
+def ledger_as(pool: ConnectionPool, fee_account_id: str) -> PostgresLedger:
+    return PostgresLedger(
+        pool, instruments=CATALOG, asset_scales=DEFAULT_ASSET_SCALES, fee_account_id=fee_account_id
+    )
+
+
+def deposit(ledger: PostgresLedger, account_id: str, asset: str, amount: str) -> None:
+    ledger.credit_deposit(
+        DepositNotice(
+            new_id("evt"), new_id("dep"), account_id, asset, Decimal(amount), "CREDITED", 0
+        )
+    )
+
+
+def user(admin: PostgresLedger, **funds: str) -> str:
+    account_id = new_id("acct")
+    admin.open_account(account_id, kyc_status=KycStatus.VERIFIED)
+    for asset, amount in funds.items():
+        deposit(admin, account_id, asset, amount)
+    return account_id
+
+
+def granted(conn: psycopg.Connection[tuple[object, ...]], role: str) -> set[str]:
+    tables = conn.execute(
+        "SELECT c.relname, a.privilege_type FROM pg_class c, aclexplode(c.relacl) a "
+        "WHERE c.relnamespace = 'ledger'::regnamespace AND a.grantee = %s::regrole",
+        (role,),
+    ).fetchall()
+    columns = conn.execute(
+        "SELECT c.relname, att.attname, a.privilege_type "
+        "FROM pg_attribute att JOIN pg_class c ON c.oid = att.attrelid, aclexplode(att.attacl) a "
+        "WHERE c.relnamespace = 'ledger'::regnamespace AND a.grantee = %s::regrole",
+        (role,),
+    ).fetchall()
+    return {f"{t}:{p}" for t, p in tables} | {f"{t}({c}):{p}" for t, c, p in columns}
+
+
+# -- the roles and their grants ------------------------------------------------------------------
+
+
+def test_the_migration_creates_one_role_per_ledger_function_of_the_catalog() -> None:
+    sql = resources.files("exchange.ledger.migrations").joinpath("0003_roles.up.sql").read_text()
+    created = re.search(r"FOREACH role_name IN ARRAY ARRAY\[(.*?)\]", sql, re.S)
+    assert created is not None
+    assert sorted(re.findall(r"'(exchange_\w+)'", created[1])) == LEDGER_ROLES
+    assert set(GRANTS) == set(LEDGER_ROLES)
+
+
+def test_each_role_has_exactly_its_grants_and_no_power(pool: ConnectionPool) -> None:
+    with pool.connection() as conn:
+        for role in LEDGER_ROLES:
+            assert granted(conn, role) == GRANTS[role], role
+            powers = conn.execute(
+                "SELECT rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolreplication, "
+                "has_schema_privilege(rolname, 'ledger', 'CREATE'), "
+                "has_schema_privilege(rolname, 'ledger', 'USAGE'), "
+                "has_database_privilege(rolname, current_database(), 'CONNECT'), "
+                "(SELECT count(*) FROM pg_class WHERE relowner = r.oid), "
+                "(SELECT count(*) FROM pg_auth_members WHERE member = r.oid) "
+                "FROM pg_roles r WHERE rolname = %s",
+                (role,),
+            ).fetchone()
+            uses_schema = role != "exchange_health"
+            assert powers == (False,) * 6 + (uses_schema, True, 0, 0), role
+
+
+def test_another_database_migrates_with_the_roles_existing_and_downgrades_alone(
+    postgres_url: str, pool: ConnectionPool
+) -> None:
+    name = f"ledger_test_{secrets.token_hex(4)}_roles"
+    url = create_database(postgres_url, name)
+    try:
+        with psycopg.connect(url) as conn:
+            # Given roles that another database created: the migration takes them as they are
+            assert migrations.upgrade(conn) == [1, 2, 3]
+            assert {role: granted(conn, role) for role in LEDGER_ROLES} == GRANTS
+            # When this database is downgraded, Then its grants go and the roles stay
+            assert migrations.downgrade(conn, to=2) == [3]
+            assert all(granted(conn, role) == set() for role in LEDGER_ROLES)
+            assert migrations.upgrade(conn) == [3]
+        with pool.connection() as other:
+            assert {role: granted(other, role) for role in LEDGER_ROLES} == GRANTS
+    finally:
+        drop_database(postgres_url, name)
+
+
+def test_grant_logins_refuses_what_is_no_function_role(pool: ConnectionPool) -> None:
+    with pool.connection() as conn:
+        for name in ("postgres", "exchange_nobody", 'exchange_x"; DROP ROLE postgres; --'):
+            with pytest.raises(UnknownRole):
+                grant_logins(conn, {name: None})
+        assert not conn.info.transaction_status  # nothing left open
+
+
+# -- each role does its function's real work -----------------------------------------------------
+
+
+def test_deposits_role_credits_a_deposit(
+    ledger: PostgresLedger, as_role: Callable[[str], ConnectionPool]
+) -> None:
+    alice = user(ledger)
+    deposit(ledger_as(as_role("exchange_deposits"), ledger.fee_account_id), alice, "USD", "12.5")
+    assert [(b.asset, b.available) for b in ledger.balances(alice)] == [("USD", Decimal("12.5"))]
+
+
+def test_orders_role_reserves_orders_and_amends(
+    ledger: PostgresLedger, as_role: Callable[[str], ConnectionPool]
+) -> None:
+    alice = user(ledger, USD="1000", BTC="1")
+    orders = ledger_as(as_role("exchange_orders"), ledger.fee_account_id)
+    buy = order(alice, Side.BUY, qty=1000, price=100000)  # 0.1 BTC at 1,000.00
+    assert orders.reserve(buy).held > 0
+    assert orders.reserve(buy).held == orders.reserve(buy).held  # a retry holds nothing more
+    assert orders.reserve(order(alice, Side.SELL, qty=1000, price=200000)).held == Decimal("0.1")
+    assert orders.reserve_amend(amend(buy, new_id("cmd"), qty=2000)) > 0
+
+
+def test_settlement_role_settles_trades_cancels_and_amends(
+    ledger: PostgresLedger, as_role: Callable[[str], ConnectionPool]
+) -> None:
+    seller, buyer = user(ledger, BTC="1"), user(ledger, USD="1000")
+    orders = ledger_as(as_role("exchange_orders"), ledger.fee_account_id)
+    settlement = ledger_as(as_role("exchange_settlement"), ledger.fee_account_id)
+    sell = order(seller, Side.SELL, qty=5000, price=100000)
+    buy = order(buyer, Side.BUY, qty=2000, price=100000)
+    orders.reserve(sell)
+    orders.reserve(buy)
+    command = new_id("cmd")
+    orders.reserve_amend(amend(buy, command, qty=3000))
+    amended = OrderAmended(
+        symbol="BTC-USD",
+        ts=1,
+        seq=next_seq(),
+        order_id=buy.order_id,
+        account_id=buyer,
+        command_id=command,
+        price=100000,
+        qty=3000,
+        open_qty=3000,
+    )
+    cancel = OrderCancelled(
+        symbol="BTC-USD",
+        ts=1,
+        seq=next_seq(),
+        order_id=sell.order_id,
+        account_id=seller,
+        cancelled_qty=2000,
+        reason=CancelReason.USER_REQUESTED,
+    )
+    fill = trade(sell, buy, price=100000, qty=3000)
+    assert settlement.apply_events([amended, fill, cancel]) == [True, True, True]
+    assert settlement.apply_events([amended, fill, cancel]) == [False, False, False]
+    held = {b.asset: b for b in ledger.balances(buyer)}
+    assert held["BTC"].available == Decimal("0.3")
+    assert held["USD"].held == 0
+
+
+def test_dead_letters_role_releases_a_hold_and_its_pending_amend(
+    ledger: PostgresLedger, as_role: Callable[[str], ConnectionPool]
+) -> None:
+    alice = user(ledger, USD="1000")
+    buy = order(alice, Side.BUY, qty=1000, price=100000)
+    orders = ledger_as(as_role("exchange_orders"), ledger.fee_account_id)
+    orders.reserve(buy)
+    orders.reserve_amend(amend(buy, new_id("cmd"), qty=2000))  # never answered: dead-lettered
+    dead_letters = ledger_as(as_role("exchange_dead_letters"), ledger.fee_account_id)
+    assert dead_letters.release(buy.order_id) > 0
+    assert [(b.available, b.held) for b in ledger.balances(alice)] == [(Decimal(1000), Decimal(0))]
+
+
+def test_account_role_reads_the_profile_balances_positions_and_withdraws(
+    ledger: PostgresLedger, as_role: Callable[[str], ConnectionPool]
+) -> None:
+    alice = user(ledger, USD="100")
+    pool = as_role("exchange_account")
+    account = ledger_as(pool, ledger.fee_account_id)
+    record = PostgresAccountDirectory(pool).account(alice)
+    assert record is not None
+    assert record.kyc_status is KycStatus.VERIFIED
+    assert account.balances(alice)[0].available == Decimal("100")
+    assert account.positions(alice).pnl == []
+    assert account.request_withdrawal(new_id("wd"), alice, "USD", Decimal("40")).amount == 40
+
+
+def test_onboarding_role_opens_an_account_pending_and_keeps_an_existing_one(
+    ledger: PostgresLedger, as_role: Callable[[str], ConnectionPool]
+) -> None:
+    opener = PostgresAccountOpener(as_role("exchange_onboarding"))
+    directory = PostgresAccountDirectory(ledger.pool)
+    fresh, verified = new_id("sub"), user(ledger)
+    assert opener.open_user(fresh, email="new@example.com")
+    assert not opener.open_user(fresh, email="other@example.com")  # Cognito's retry
+    assert not opener.open_user(verified, email="old@example.com")
+    assert directory.account(fresh) == AccountRecord(fresh, KycStatus.PENDING, "new@example.com")
+    kept = directory.account(verified)
+    assert kept is not None
+    assert (kept.kyc_status, kept.email) == (KycStatus.VERIFIED, "old@example.com")
+
+
+def test_kyc_role_decides_a_verdict(
+    ledger: PostgresLedger, as_role: Callable[[str], ConnectionPool]
+) -> None:
+    account_id = new_id("sub")
+    ledger.open_account(account_id)
+    registry = PostgresKycRegistry(as_role("exchange_kyc"))
+    verdict = KycDecision(
+        account_id, KycStatus.VERIFIED, KycSource.PROVIDER, "kyc-provider", 100, None, new_id("e")
+    )
+    assert registry.decide(verdict).result is KycResult.APPLIED
+    assert registry.decide(verdict).result is KycResult.DUPLICATE
+
+
+def test_health_role_can_only_connect(as_role: Callable[[str], ConnectionPool]) -> None:
+    with as_role("exchange_health").connection() as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT count(*) FROM ledger.accounts")
+
+
+# -- and cannot overstep -------------------------------------------------------------------------
+
+DEPOSITS_OVERSTEPS = [
+    "ALTER TABLE ledger.journal_entries ADD COLUMN note text",
+    "DROP TRIGGER journal_entries_append_only ON ledger.journal_entries",
+    "ALTER TABLE ledger.journal_entries DISABLE TRIGGER journal_entries_append_only",
+    "ALTER TABLE ledger.journal_tx DISABLE TRIGGER ALL",
+    "UPDATE ledger.journal_entries SET amount = amount * 2",
+    "DELETE FROM ledger.journal_tx",
+    "TRUNCATE ledger.journal_entries",
+    "CREATE TABLE ledger.mine (x int)",
+    "CREATE FUNCTION ledger.mine() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    "DROP TABLE ledger.deposits",
+    "UPDATE ledger.balances SET account_id = 'mine'",
+    "UPDATE ledger.deposits SET amount = 1",
+    "SELECT * FROM ledger.withdrawals",
+    "GRANT SELECT ON ledger.withdrawals TO PUBLIC",
+]
+
+
+@pytest.mark.parametrize("statement", DEPOSITS_OVERSTEPS)
+def test_the_deposits_role_cannot_alter_the_ledger(
+    statement: str, pool: ConnectionPool, as_role: Callable[[str], ConnectionPool]
+) -> None:
+    with as_role("exchange_deposits").connection() as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+        conn.rollback()
+    with pool.connection() as admin:  # the journal and its guards are intact
+        triggers = admin.execute(
+            "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%%append_only' AND tgenabled = 'O'"
+        ).fetchone()
+    assert triggers == (3,)
+
+
+@pytest.mark.parametrize("role", [r for r in LEDGER_ROLES if r != "exchange_kyc"])
+def test_only_the_kyc_role_can_set_a_kyc_status(
+    role: str, ledger: PostgresLedger, as_role: Callable[[str], ConnectionPool]
+) -> None:
+    account_id = new_id("sub")
+    ledger.open_account(account_id)
+    with as_role(role).connection() as conn:
+        for statement, args in (
+            (
+                "UPDATE ledger.accounts SET kyc_status = 'VERIFIED' WHERE account_id = %s",
+                (account_id,),
+            ),
+            (
+                "INSERT INTO ledger.accounts (account_id, kyc_status) VALUES (%s, 'VERIFIED')",
+                (new_id("sub"),),
+            ),
+            (
+                "INSERT INTO ledger.accounts (account_id, kind) VALUES (%s, 'FEE')",
+                (new_id("sub"),),
+            ),
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement, args)
+            conn.rollback()
+    assert PostgresAccountDirectory(ledger.pool).kyc_status(account_id) is KycStatus.PENDING
+
+
+def test_the_kyc_role_cannot_open_accounts_or_rewrite_kyc_history(
+    ledger: PostgresLedger, as_role: Callable[[str], ConnectionPool]
+) -> None:
+    with as_role("exchange_kyc").connection() as conn:
+        for statement in (
+            "INSERT INTO ledger.accounts (account_id) VALUES ('forged')",
+            "UPDATE ledger.accounts SET kind = 'FEE'",
+            "UPDATE ledger.kyc_events SET applied = true",
+            "DELETE FROM ledger.kyc_events",
+            "UPDATE ledger.balances SET held = 0",
+        ):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+            conn.rollback()
