@@ -29,6 +29,17 @@ from local.stack import Stack, StackOptions
 DEFAULT_STATE_FILE = Path.home() / ".exchange" / "local-stack.json"
 
 
+def mapping(batch_size: int | None, retries: int | None) -> MappingConfig | None:
+    """The pollers' settings: the deployed Kinesis mappings' (None), unless overridden here."""
+    if batch_size is None and retries is None:
+        return None
+    default = MappingConfig()
+    return MappingConfig(
+        batch_size=batch_size or default.batch_size,
+        max_retry_attempts=default.max_retry_attempts if retries is None else retries,
+    )
+
+
 def parse(argv: list[str] | None) -> StackOptions:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -40,8 +51,12 @@ def parse(argv: list[str] | None) -> StackOptions:
     parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
     parser.add_argument("--no-seed", action="store_true", help="no demo users or funds")
     parser.add_argument("--kinesis-shards", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=100, help="stream batch size")
-    parser.add_argument("--retries", type=int, default=3, help="stream retries before skipping")
+    parser.add_argument(
+        "--batch-size", type=int, help="stream batch size (default: the deployed mapping's)"
+    )
+    parser.add_argument(
+        "--retries", type=int, help="stream retries before skipping (default: as deployed)"
+    )
     args = parser.parse_args(argv)
     env = os.environ
     return StackOptions(
@@ -56,7 +71,7 @@ def parse(argv: list[str] | None) -> StackOptions:
         state_file=args.state_file,
         seed=not args.no_seed,
         journal_shards=args.kinesis_shards,
-        mapping=MappingConfig(batch_size=args.batch_size, max_retry_attempts=args.retries),
+        mapping=mapping(args.batch_size, args.retries),
     )
 
 

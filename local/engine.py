@@ -19,13 +19,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from pydantic import SecretStr
-
 from engine_service.adapters.memory import InMemoryBroker, InMemoryIntake
 from engine_service.composition import build_runtime
 from engine_service.runtime import EngineRuntime
 from exchange.observability import logger
-from exchange.settings import EngineSettings
+from exchange.settings import EngineSettings, settings_from_environment
 from local import recording
 
 # Locally the REST book view (published with each snapshot) should stay fresh.
@@ -196,58 +194,27 @@ class EngineThread:
         return {"mode": "thread", "restarts": self.restarts, "status": health.get("status")}
 
 
-def engine_settings(
-    *,
-    shard: str,
-    symbols: Sequence[str],
-    redis_url: str,
-    aws_endpoint: str,
-    journal_stream: str,
-    snapshot_bucket: str,
-    snapshot_key: str,
-) -> EngineSettings:
-    """The settings of an engine thread for one shard (what ``engine_env`` sets for a process).
-    ``snapshot_key`` signs the Redis snapshot; the stack makes one, for its engines alone."""
-    return EngineSettings(
-        shard_id=shard,
-        symbols=list(symbols),
-        redis_url=redis_url,
-        aws_endpoint_url=aws_endpoint,
-        journal_stream=journal_stream,
-        snapshot_bucket=snapshot_bucket,
-        snapshot_hmac_key=SecretStr(snapshot_key),
-        snapshot_every_seconds=SNAPSHOT_EVERY_SECONDS,
-    )
+# Local tuning on top of the deployed task's environment: a snapshot every second, so a killed
+# engine recovers from a recent one in the crash drills, and metrics once a minute.
+LOCAL_ENGINE_TUNING: Final[Mapping[str, str]] = {
+    "EXCHANGE_SNAPSHOT_EVERY_SECONDS": str(SNAPSHOT_EVERY_SECONDS),
+    "EXCHANGE_METRICS_INTERVAL_SECONDS": "60",
+}
 
 
-def engine_env(
-    base: Mapping[str, str],
-    *,
-    shard: str,
-    symbols: Sequence[str],
-    broker_url: str,
-    redis_url: str,
-    aws_endpoint: str,
-    journal_stream: str,
-    snapshot_bucket: str,
-    snapshot_key: str,
-    health_port: int,
-) -> dict[str, str]:
-    """The ECS task's environment for one shard (in AWS the key is a secret's ARN instead)."""
+def engine_settings(task_environment: Mapping[str, str]) -> EngineSettings:
+    """An engine thread's settings: the task's environment (``local.environment``) and the
+    local tuning."""
+    return settings_from_environment(EngineSettings, {**task_environment, **LOCAL_ENGINE_TUNING})
+
+
+def engine_env(base: Mapping[str, str], task_environment: Mapping[str, str]) -> dict[str, str]:
+    """An engine process's environment: the process's own (``PATH`` and the like, none of the
+    exchange's), the task's environment and the local tuning."""
     return {
         **{key: value for key, value in base.items() if not key.startswith("EXCHANGE_")},
-        "POWERTOOLS_SERVICE_NAME": f"engine-{shard}",
-        "EXCHANGE_SHARD_ID": shard,
-        "EXCHANGE_SYMBOLS": ",".join(symbols),
-        "EXCHANGE_BROKER_URL": broker_url,
-        "EXCHANGE_REDIS_URL": redis_url,
-        "EXCHANGE_AWS_ENDPOINT_URL": aws_endpoint,
-        "EXCHANGE_JOURNAL_STREAM": journal_stream,
-        "EXCHANGE_SNAPSHOT_BUCKET": snapshot_bucket,
-        "EXCHANGE_SNAPSHOT_HMAC_KEY": snapshot_key,
-        "EXCHANGE_HEALTH_PORT": str(health_port),
-        "EXCHANGE_SNAPSHOT_EVERY_SECONDS": str(SNAPSHOT_EVERY_SECONDS),
-        "EXCHANGE_METRICS_INTERVAL_SECONDS": "60",
+        **task_environment,
+        **LOCAL_ENGINE_TUNING,
     }
 
 

@@ -25,13 +25,14 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic_settings import BaseSettings
 
-from exchange.settings import env_var
+from exchange.settings import EngineSettings, env_var
 from lambdas.catalog import FUNCTIONS
 from lambdas.environment import TABLE_FIELDS
 from local.aws import REGION, AwsResources
 from local.gateway.events import STAGE
-from local.template import DeployedFunction, Deployment, TemplateError
+from local.template import DeployedFunction, DeployedTask, Deployment, TemplateError
 
 # In AWS, the Lambda runtime sets these itself; boto3 signs moto's requests with them.
 RUNTIME_ENVIRONMENT: Final[Mapping[str, str]] = {
@@ -87,34 +88,47 @@ def as_role(database_url: str, role: str) -> str:
 def function_environment(function: DeployedFunction, values: Mapping[str, str]) -> dict[str, str]:
     """``function``'s variables as deployed, with local values (see the module's rules)."""
     model = FUNCTIONS[function.name].settings
+    return _translate(function.name, model, function.environment, values)
+
+
+def engine_environment(task: DeployedTask, values: Mapping[str, str]) -> dict[str, str]:
+    """An engine shard's task environment as deployed, with local values. ``values`` also has
+    the engine's own: ``journal_stream``, ``snapshot_bucket``, ``health_port`` and
+    ``snapshot_hmac_key`` (the key itself locally, where the task gets its secret's ARN)."""
+    return _translate(f"engine {task.shard}", EngineSettings, task.environment, values)
+
+
+def _translate(
+    name: str, model: type[BaseSettings], deployed: Mapping[str, Any], values: Mapping[str, str]
+) -> dict[str, str]:
     by_variable = {env_var(model, field): field for field in model.model_fields}
     env: dict[str, str] = {"EXCHANGE_AWS_ENDPOINT_URL": values["aws_endpoint_url"]}
     env[env_var(model, "aws_region")] = REGION
-    deployed = function.environment
     for variable, value in deployed.items():
         if variable.startswith("POWERTOOLS_"):
-            env[variable] = _literal(function, variable, value)
+            env[variable] = _literal(name, variable, value)
             continue
         field = by_variable.get(variable)
         if field is None:
-            raise TemplateError(f"{function.name}: {variable} is not read by {model.__name__}")
+            raise TemplateError(f"{name}: {variable} is not read by {model.__name__}")
         if field in _DATABASE_PARTS or field in _BROKER_PARTS:
             continue
         if field == "database_user":
-            role = _literal(function, variable, value)
+            role = _literal(name, variable, value)
             env[env_var(model, "database_url")] = as_role(values["database_url"], role)
             env[variable] = role
         elif field == "database_secret_arn":  # the admin: the local database as it is
             env[env_var(model, "database_url")] = values["database_url"]
+        elif field == "snapshot_hmac_secret_arn":  # the key itself, not a secret holding it
+            env[env_var(model, "snapshot_hmac_key")] = values["snapshot_hmac_key"]
         elif field in values:
             env[variable] = values[field]
         else:
-            env[variable] = _literal(function, variable, value)
-    if "database_host" in {by_variable.get(v) for v in deployed} and "database_user" not in {
-        by_variable.get(v) for v in deployed
-    }:
-        raise TemplateError(f"{function.name}: a database host without a database user")
-    if _BROKER_PARTS & {by_variable.get(v) for v in deployed} and "broker_url" in values:
+            env[variable] = _literal(name, variable, value)
+    fields = {by_variable.get(v) for v in deployed}
+    if "database_host" in fields and "database_user" not in fields:
+        raise TemplateError(f"{name}: a database host without a database user")
+    if _BROKER_PARTS & fields and "broker_url" in values:
         env[env_var(model, "broker_url")] = values["broker_url"]
     if "environment" in model.model_fields:
         env[env_var(model, "environment")] = "local"
@@ -131,11 +145,11 @@ def function_environments(
     }
 
 
-def _literal(function: DeployedFunction, variable: str, value: Any) -> str:
+def _literal(name: str, variable: str, value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, int | float | bool):
         return str(value)
     raise TemplateError(
-        f"{function.name}: {variable} is {value!r} in the template; local mode has no stand-in"
+        f"{name}: {variable} is {value!r} in the template; local mode has no stand-in"
     )

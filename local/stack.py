@@ -36,7 +36,12 @@ from local.engine import (
     engine_settings,
     kill_all,
 )
-from local.environment import RUNTIME_ENVIRONMENT, function_environments, settings_values
+from local.environment import (
+    RUNTIME_ENVIRONMENT,
+    engine_environment,
+    function_environments,
+    settings_values,
+)
 from local.functions import FunctionHost
 from local.gateway.app import build_app
 from local.gateway.auth import CognitoAuthorizer
@@ -44,7 +49,7 @@ from local.gateway.routes import RestRoutes, WsRoutes
 from local.gateway.websocket import WebSocketApi, expiry_loop
 from local.operations import Operations, operations_for
 from local.pollers import Invoke, MappingConfig, Pollers
-from local.template import Deployment
+from local.template import Deployment, TemplateError
 from local.triggers import CognitoTriggers
 
 DEMO_EMAILS = ("alice@example.com", "bob@example.com", "maker@example.com")
@@ -235,18 +240,20 @@ class Stack:
     def lambda_environments(self) -> dict[str, dict[str, str]]:
         """Each hosted Lambda's environment: its deployed variables with local values
         (``local.environment``)."""
-        values = settings_values(
+        environments = function_environments(self.twin, self._values())
+        # Local mode reconciles on a faster clock than EventBridge's minute.
+        reconcile_after = str(self.options.reconcile_after_s)
+        environments["reconciler"]["EXCHANGE_RECONCILE_AFTER_SECONDS"] = reconcile_after
+        return environments
+
+    def _values(self) -> dict[str, str]:
+        return settings_values(
             self.resources,
             gateway_url=self.url,
             database_url=self._url("PostgreSQL"),
             redis_url=self._url("Redis"),
             broker_url=self.services["RabbitMQ"].url,
         )
-        environments = function_environments(self.twin, values)
-        # Local mode reconciles on a faster clock than EventBridge's minute.
-        reconcile_after = str(self.options.reconcile_after_s)
-        environments["reconciler"]["EXCHANGE_RECONCILE_AFTER_SECONDS"] = reconcile_after
-        return environments
 
     def _forget_settings(self) -> None:  # and overrides (the in-process broker's too)
         for name in filter(self.host.available, self.host.specs):
@@ -288,33 +295,26 @@ class Stack:
     def _engine(
         self, shard: str, symbols: list[str], broker_url: str | None, in_process: InMemoryBroker
     ) -> EngineTask:
-        aws = self.resources
-        if broker_url is None:
-            settings = engine_settings(
-                shard=shard,
-                symbols=symbols,
-                redis_url=self._url("Redis"),
-                aws_endpoint=aws.endpoint_url,
-                journal_stream=aws.journal_stream,
-                snapshot_bucket=aws.snapshot_bucket,
-                snapshot_key=self.snapshot_key,
-            )
-            return EngineThread(settings, broker=in_process)
+        aws = self.resources  # the engine gets its deployed task's environment, made local
+        task = self.twin.engines.get(shard)
+        if task is None:
+            raise TemplateError(f"the template deploys no engine task for shard {shard}")
         health_port = free_port()
-        env = engine_env(
-            os.environ,
-            shard=shard,
-            symbols=symbols,
-            broker_url=broker_url,
-            redis_url=self._url("Redis"),
-            aws_endpoint=aws.endpoint_url,
-            journal_stream=aws.journal_stream,
-            snapshot_bucket=aws.snapshot_bucket,
-            snapshot_key=self.snapshot_key,
-            health_port=health_port,
-        )
+        values = {
+            **self._values(),
+            "journal_stream": aws.journal_stream,
+            "snapshot_bucket": aws.snapshot_bucket,
+            "snapshot_hmac_key": self.snapshot_key,
+            "health_port": str(health_port),
+        }
+        env = engine_environment(task, values)
+        if env["EXCHANGE_SYMBOLS"].split(",") != symbols:
+            raise TemplateError(f"shard {shard} trades {env['EXCHANGE_SYMBOLS']} as deployed")
+        if broker_url is None:
+            return EngineThread(engine_settings(env), broker=in_process)
         log_path = self.workdir / f"engine-{shard}.log"
-        return EngineProcess(shard, env, log_path=log_path, health_port=health_port)
+        process_env = engine_env(os.environ, env)
+        return EngineProcess(shard, process_env, log_path=log_path, health_port=health_port)
 
     def _start_pollers(self) -> None:
         host = self.host

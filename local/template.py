@@ -7,7 +7,8 @@ bundling off, as the tests do) and reads from it what API Gateway, Lambda and Co
 - each REST method: its path, the function behind it, its authorization type and OAuth scopes;
 - each WebSocket route, and the ``$connect`` authorizer's identity sources;
 - each Kinesis event source mapping's batch size, retries, bisection and starting position;
-- which function is the user pool's post-confirmation trigger.
+- which function is the user pool's post-confirmation trigger;
+- each engine shard's task environment.
 
 Synthesis takes ~20 s, so the template is cached under ``.cache/local/``, keyed by a hash of
 everything the CDK app imports (``stacks/``, ``lambdas/*.py``, the shared layer, ``cdk.json``).
@@ -151,12 +152,21 @@ class DeployedMapping:
 
 
 @dataclass(frozen=True, slots=True)
+class DeployedTask:
+    """An engine shard's ECS task: its container's environment (secrets are ARNs in it)."""
+
+    shard: str
+    environment: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
 class Deployment:
     functions: Mapping[str, DeployedFunction]
     methods: tuple[DeployedMethod, ...]
     websocket: DeployedWebSocket
     mappings: tuple[DeployedMapping, ...]
     cognito_triggers: Mapping[str, str] = field(default_factory=dict)  # trigger -> function
+    engines: Mapping[str, DeployedTask] = field(default_factory=dict)  # shard -> task
 
     @classmethod
     def from_template(cls, template: Mapping[str, Any]) -> "Deployment":
@@ -169,6 +179,7 @@ class Deployment:
             websocket=_websocket(resources, by_logical),
             mappings=tuple(_mappings(resources, by_logical)),
             cognito_triggers=_cognito_triggers(resources, by_logical),
+            engines=_engines(resources),
         )
 
     @classmethod
@@ -326,6 +337,23 @@ def _cognito_triggers(resources: Resources, by_logical: Mapping[str, str]) -> di
             if function is not None:
                 triggers[trigger] = function
     return triggers
+
+
+ENGINE_CONTAINER: Final = "engine"
+
+
+def _engines(resources: Resources) -> dict[str, DeployedTask]:
+    tasks: dict[str, DeployedTask] = {}
+    for _logical, props in _of_type(resources, "AWS::ECS::TaskDefinition"):
+        for container in props.get("ContainerDefinitions", ()):
+            if container.get("Name") != ENGINE_CONTAINER:
+                continue
+            environment = {e["Name"]: e["Value"] for e in container.get("Environment", ())}
+            shard = environment.get("EXCHANGE_SHARD_ID")
+            if not isinstance(shard, str):
+                raise TemplateError("an engine task without a literal EXCHANGE_SHARD_ID")
+            tasks[shard] = DeployedTask(shard, environment)
+    return tasks
 
 
 def main(argv: list[str]) -> int:

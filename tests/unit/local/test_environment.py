@@ -9,8 +9,9 @@ from exchange.settings import DepositsSettings, settings_from_environment
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS
 from local.aws import AwsResources
-from local.environment import as_role, function_environment, settings_values
-from local.template import DeployedFunction, Deployment, TemplateError
+from local.engine import engine_settings
+from local.environment import as_role, engine_environment, function_environment, settings_values
+from local.template import DeployedFunction, DeployedTask, Deployment, TemplateError
 
 AWS = AwsResources(
     endpoint_url="http://127.0.0.1:5000",
@@ -128,3 +129,28 @@ def test_every_deployed_function_loads_its_settings_from_its_local_twin(
     proxied = {"EXCHANGE_DATABASE_HOST", "EXCHANGE_DATABASE_PORT", "EXCHANGE_DATABASE_NAME"}
     amazon_mq = {"EXCHANGE_BROKER_ENDPOINT", "EXCHANGE_BROKER_SECRET_ARN"}
     assert deployed_names - proxied - amazon_mq - {"EXCHANGE_DATABASE_SECRET_ARN"} <= set(env)
+
+
+def test_the_engine_task_environment_is_the_deployed_one_made_local(deployment: Deployment) -> None:
+    (task,) = deployment.engines.values()
+    engine_values = {
+        **values(),
+        "journal_stream": "exchange-events",
+        "snapshot_bucket": "exchange-snapshots",
+        "snapshot_hmac_key": "k" * 64,
+        "health_port": "18080",
+    }
+    env = engine_environment(task, engine_values)
+    assert env["EXCHANGE_SHARD_ID"] == task.shard
+    assert env["EXCHANGE_BROKER_URL"].startswith("amqp://")
+    assert env["EXCHANGE_SNAPSHOT_HMAC_KEY"] == "k" * 64  # the key, where AWS has its secret
+    assert "EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN" not in env
+    assert env["EXCHANGE_HEALTH_PORT"] == "18080"
+    settings = engine_settings(env)
+    assert (settings.journal_stream, settings.snapshot_bucket) == (
+        "exchange-events",
+        "exchange-snapshots",
+    )
+    unread = DeployedTask(task.shard, {**task.environment, "EXCHANGE_NOT_READ": "x"})
+    with pytest.raises(TemplateError, match="EXCHANGE_NOT_READ"):
+        engine_environment(unread, engine_values)
