@@ -28,6 +28,7 @@ from werkzeug.serving import make_server
 from exchange.settings import cognito_issuer, database_role, jwks_url_of
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, Need
+from local.mailbox import Mailbox
 from local.triggers import CognitoTriggers, TriggerFailed, failure_body
 
 REGION: Final = "us-east-1"
@@ -88,15 +89,21 @@ class MotoTimings:
         self._lock = threading.Lock()
         self.calls: dict[str, list[float]] = {}  # operation -> [count, total ms]
         self.on_stream_write: Callable[[], None] | None = None
-        # (triggers, cognito client, pool id): the user pool's Lambda triggers (local.triggers).
-        self.cognito: tuple[CognitoTriggers, Any, str] | None = None
+        # The user pool's Lambda triggers (local.triggers) and confirmation codes (local.mailbox),
+        # with a Cognito client and the pool id.
+        self.cognito: tuple[CognitoTriggers, Mailbox, Any, str] | None = None
 
-    def _with_trigger(self, environ: dict[str, Any], start_response: Any, target: str) -> Any:
-        """Serve a Cognito call that fires a trigger, then run the trigger before answering."""
+    def _cognito_call(self, environ: dict[str, Any], start_response: Any, target: str) -> Any:
+        """A Cognito call the stack stands in for: a confirmation code checked before moto sees
+        it, a code issued after, and the user pool's trigger run before the answer."""
         assert self.cognito is not None  # noqa: S101 - checked by the caller
-        triggers, cognito, pool_id = self.cognito
+        triggers, mailbox, cognito, pool_id = self.cognito
         raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(raw)
+        request = json.loads(raw or b"{}")
+        refused = mailbox.refuse(target, request)
+        if refused is not None:
+            return _answer(start_response, "400 Bad Request", [], refused)
         captured: list[Any] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -106,13 +113,11 @@ class MotoTimings:
         body = b"".join(self._app(environ, capture))
         status, headers, _ = captured
         if status.startswith("200"):
+            mailbox.after(target, request)
             try:
-                triggers.after(target, json.loads(raw or b"{}"), cognito, pool_id)
+                triggers.after(target, request, cognito, pool_id)
             except TriggerFailed as exc:
-                body = failure_body(exc)
-                status = "400 Bad Request"
-                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
-                headers.append(("Content-Length", str(len(body))))
+                return _answer(start_response, "400 Bad Request", headers, failure_body(exc))
         start_response(status, headers)
         return [body]
 
@@ -122,8 +127,10 @@ class MotoTimings:
         )
         started = time.perf_counter()
         try:
-            if self.cognito is not None and self.cognito[0].watches(operation):
-                return self._with_trigger(environ, start_response, operation)
+            if self.cognito is not None and (
+                self.cognito[0].watches(operation) or self.cognito[1].watches(operation)
+            ):
+                return self._cognito_call(environ, start_response, operation)
             return self._app(environ, start_response)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
@@ -140,6 +147,18 @@ class MotoTimings:
                 op: {"calls": int(n), "ms_each": round(total / n, 2), "ms_total": round(total)}
                 for op, (n, total) in sorted(self.calls.items(), key=lambda kv: -kv[1][1])
             }
+
+
+def _answer(
+    start_response: Any, status: str, headers: list[tuple[str, str]], body: bytes
+) -> list[bytes]:
+    """A JSON error answer in place of moto's (Cognito's ``__type`` body)."""
+    kept = [(k, v) for k, v in headers if k.lower() not in ("content-length", "content-type")]
+    start_response(
+        status,
+        [*kept, ("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],
+    )
+    return [body]
 
 
 class _CachedDispatcher(DomainDispatcherApplication):
@@ -190,9 +209,11 @@ class MotoServer:
         polling an idle stream many times a second."""
         self._server.timings.on_stream_write = callback
 
-    def on_cognito(self, triggers: CognitoTriggers, pool_id: str) -> None:
-        """Run the user pool's Lambda triggers around the Cognito calls that fire them."""
-        self._server.timings.cognito = (triggers, client("cognito-idp", self.endpoint_url), pool_id)
+    def on_cognito(self, triggers: CognitoTriggers, mailbox: Mailbox, pool_id: str) -> None:
+        """Run the user pool's Lambda triggers around the Cognito calls that fire them, and
+        issue and check sign-up confirmation codes as Cognito does."""
+        cognito = client("cognito-idp", self.endpoint_url)
+        self._server.timings.cognito = (triggers, mailbox, cognito, pool_id)
 
     def start(self) -> str:
         self._server.start()

@@ -26,6 +26,7 @@ from exchange.domain import InstrumentCatalog
 from exchange.messaging import ShardMap
 from lambdas.catalog import Trigger
 from local import accounts, control, services
+from local import environment as twin_env
 from local.aws import REGION, AwsResources, MotoServer, client, provision
 from local.broker import InMemoryBroker, InProcessPublisher
 from local.engine import (
@@ -36,17 +37,12 @@ from local.engine import (
     engine_settings,
     kill_all,
 )
-from local.environment import (
-    RUNTIME_ENVIRONMENT,
-    engine_environment,
-    function_environments,
-    settings_values,
-)
 from local.functions import FunctionHost
 from local.gateway.app import build_app
 from local.gateway.auth import CognitoAuthorizer
 from local.gateway.routes import RestRoutes, WsRoutes
 from local.gateway.websocket import WebSocketApi, expiry_loop
+from local.mailbox import Mailbox
 from local.operations import Operations, operations_for
 from local.pollers import Invoke, MappingConfig, Pollers
 from local.template import Deployment, TemplateError
@@ -107,6 +103,7 @@ class Stack:
         self._pool: ConnectionPool | None = None
         self.workdir = Path()
         self.deployment: Deployment | None = None
+        self.mailbox = Mailbox()  # the sign-up codes Cognito would email
 
     # -- start -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -176,7 +173,7 @@ class Stack:
         port = options.port or free_port(options.host)
         self.url = f"http://{options.host}:{port}"
         deployment = self.twin
-        os.environ.update(RUNTIME_ENVIRONMENT)
+        os.environ.update(twin_env.RUNTIME_ENVIRONMENT)
         self.functions = FunctionHost(
             timeouts={name: f.timeout_seconds for name, f in deployment.functions.items()}
         )
@@ -187,7 +184,7 @@ class Stack:
         await asyncio.to_thread(self._migrate)
         if self.moto is not None:
             triggers = CognitoTriggers(deployment.cognito_triggers, self.functions.invoke)
-            self.moto.on_cognito(triggers, self.resources.user_pool_id)
+            self.moto.on_cognito(triggers, self.mailbox, self.resources.user_pool_id)
         self.websocket = WebSocketApi(self.functions, WsRoutes.from_deployment(deployment))
         aws = self.resources
         verifier = CognitoAuthorizer.for_pool(
@@ -240,14 +237,14 @@ class Stack:
     def lambda_environments(self) -> dict[str, dict[str, str]]:
         """Each hosted Lambda's environment: its deployed variables with local values
         (``local.environment``)."""
-        environments = function_environments(self.twin, self._values())
+        environments = twin_env.function_environments(self.twin, self._values())
         # Local mode reconciles on a faster clock than EventBridge's minute.
         reconcile_after = str(self.options.reconcile_after_s)
         environments["reconciler"]["EXCHANGE_RECONCILE_AFTER_SECONDS"] = reconcile_after
         return environments
 
     def _values(self) -> dict[str, str]:
-        return settings_values(
+        return twin_env.settings_values(
             self.resources,
             gateway_url=self.url,
             database_url=self._url("PostgreSQL"),
@@ -307,7 +304,7 @@ class Stack:
             "snapshot_hmac_key": self.snapshot_key,
             "health_port": str(health_port),
         }
-        env = engine_environment(task, values)
+        env = twin_env.engine_environment(task, values)
         if env["EXCHANGE_SYMBOLS"].split(",") != symbols:
             raise TemplateError(f"shard {shard} trades {env['EXCHANGE_SYMBOLS']} as deployed")
         if broker_url is None:

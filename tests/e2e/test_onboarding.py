@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 
 from exchange_client import ApiError, ExchangeClient, MarketStream
-from exchange_client.auth import CognitoAuth
+from exchange_client.auth import AuthError, CognitoAuth
 from tests.e2e.conftest import PASSWORD, LocalStack, eventually
 
 D = Decimal
@@ -51,9 +51,14 @@ async def new_user_trades(stack: LocalStack, client: ExchangeClient, maker_order
         app_client_id=stack.config.app_client_id, endpoint_url=stack.config.cognito_endpoint_url
     )
     account_id = await asyncio.to_thread(auth.sign_up, email, PASSWORD)
-    # Confirm with the code (Cognito emails it; the local Cognito takes any code). The
-    # post-confirmation trigger runs inside this call and opens the account, KYC pending.
-    await asyncio.to_thread(auth.confirm_sign_up, email, "123456")
+    # Confirm with the code Cognito emailed (the local stack's mailbox is the inbox); a wrong
+    # code is refused as Cognito refuses it. The post-confirmation trigger runs inside the call
+    # and opens the account, KYC pending.
+    code = (await stack.control("mailbox", {"email": email}))["code"]
+    wrong = f"{(int(code) + 1) % 10**6:06d}"
+    with pytest.raises(AuthError, match="Invalid verification code"):
+        await asyncio.to_thread(auth.confirm_sign_up, email, wrong)
+    await asyncio.to_thread(auth.confirm_sign_up, email, code)
     await client.sign_in(email, PASSWORD)
     profile = await client.account()
     assert (profile["account_id"], profile["email"], profile["kyc_status"]) == (
