@@ -16,7 +16,8 @@ import aiohttp
 import pytest
 
 from exchange_client import ApiError, ExchangeClient, MarketStream
-from exchange_client.auth import AuthError, CognitoAuth
+from exchange_client.auth import CognitoAuth
+from exchange_client.errors import AuthError
 from tests.e2e.conftest import PASSWORD, LocalStack, eventually
 
 D = Decimal
