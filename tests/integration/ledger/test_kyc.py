@@ -4,6 +4,7 @@ races, each decision recorded with who made it; and the operator's command."""
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -231,3 +232,19 @@ def test_the_operator_command_refuses_unknown_accounts_and_missing_reasons(
     with pytest.raises(SystemExit):
         kyc_main(["set", "--account", "a", "--status", "MAYBE", "--reason", "x"])
     capsys.readouterr()
+
+
+def test_the_operator_opens_the_account_a_failed_trigger_left_unopened(
+    pool: ConnectionPool, fresh_database: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Cognito confirmed the user, but the trigger failed: no account. The operator opens it, as
+    # the trigger would: KYC pending, with the email; a second run changes nothing.
+    account = f"sub-{uuid.uuid4().hex[:12]}"
+    command = ["open", "--account", account, "--email", "late@example.com"]
+    assert kyc_main([*command, "--url", fresh_database]) == 0
+    assert json.loads(capsys.readouterr().out) == {"account_id": account, "opened": True}
+    opened = status(pool, account)
+    assert opened is not None
+    assert opened[0] == "PENDING"
+    assert kyc_main([*command, "--url", fresh_database]) == 0
+    assert json.loads(capsys.readouterr().out) == {"account_id": account, "opened": False}

@@ -1,8 +1,17 @@
-"""The operator's KYC command: override an account's KYC status, or show it with its history.
+"""The operator's KYC command: override an account's KYC status, or show it with its history;
+and open a confirmed user's account when the post-confirmation trigger could not.
 
     python -m exchange.ledger.kyc set --account <id> --status VERIFIED|REJECTED|SUSPENDED|PENDING \\
         --reason "..." [--operator <name>] [--url <database URL>]
     python -m exchange.ledger.kyc show --account <id> [--url <database URL>]
+    python -m exchange.ledger.kyc open --account <sub> [--email <email>] [--url <database URL>]
+
+``open`` does what the onboarding trigger does (``exchange.ledger.onboarding``): it opens the user's
+account with KYC pending, or leaves an existing one as it is. Cognito runs the trigger after it
+has confirmed the user, so a trigger that failed (a timeout, the database away) leaves a
+confirmed user without an account: every order and deposit then answers ``unknown_account``,
+and confirming again is refused (the user is confirmed). This is the remedy. It prints
+``{"account_id", "opened"}``.
 
 ``set`` records the decision with the operator's name (``--operator``, default the login name)
 and reason in ``ledger.kyc_events`` and applies it: an operator's decision always applies, and
@@ -27,7 +36,7 @@ from exchange.aws import secrets_client_factory
 from exchange.ledger.connection import ConninfoProvider, admin_conninfo, open_pool
 from exchange.ledger.errors import UnknownAccount
 from exchange.ledger.model import KycStatus
-from exchange.ledger.postgres.kyc import PostgresKycRegistry
+from exchange.ledger.postgres.kyc import PostgresAccountOpener, PostgresKycRegistry
 from exchange.ledger.verification import MAX_ID, MAX_REASON, KycDecision, KycSource
 from exchange.settings import LedgerSettings, load_settings
 
@@ -47,11 +56,12 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m exchange.ledger.kyc",
         description="Override an account's KYC status (recorded with who and why), or show it.",
     )
-    parser.add_argument("action", choices=("set", "show"))
+    parser.add_argument("action", choices=("set", "show", "open"))
     parser.add_argument("--account", required=True, type=_bounded(MAX_ID))
     parser.add_argument("--status", choices=[s.value for s in KycStatus], help="set: the status")
     parser.add_argument("--reason", type=_bounded(MAX_REASON), help="set: why (required)")
     parser.add_argument("--operator", type=_bounded(MAX_ID), help="set: who (default: login)")
+    parser.add_argument("--email", type=_bounded(MAX_ID), help="open: the user's email")
     parser.add_argument("--url", help="database URL (default: from settings, as the admin)")
     return parser
 
@@ -74,6 +84,10 @@ def main(
         registry = PostgresKycRegistry(pool)
         if args.action == "show":
             return _show(registry, args.account, out, err)
+        if args.action == "open":
+            opened = PostgresAccountOpener(pool).open_user(args.account, email=args.email)
+            out.write(json.dumps({"account_id": args.account, "opened": opened}) + "\n")
+            return 0
         decision = KycDecision(
             account_id=args.account,
             status=KycStatus(args.status),
