@@ -137,39 +137,37 @@ class RegionalStack(ExchangeStack):
             enhanced_consumers=constants.ENHANCED_FAN_OUT_CONSUMERS,
             retain=retain,
         )
-        webhook = ReplicatedSecret(
-            self,
+
+        def webhook_secret(
+            construct_id: str, purpose: str, description: str, rotation: str
+        ) -> ReplicatedSecret:
+            """A partner's HMAC key for its signed webhooks, replicated like the other secrets."""
+            secret = ReplicatedSecret(
+                self,
+                construct_id,
+                name=config.resource_name(purpose, "webhook"),
+                description=description,
+                key=key,
+                replica_region=replica_region,
+                replica_key=peer_key,
+                retain=retain,
+            )
+            acknowledge(secret, {"AwsSolutions-SMG4": rotation})
+            return secret
+
+        webhook = webhook_secret(
             "DepositWebhookSecret",
-            name=config.resource_name("deposits", "webhook"),
-            description="HMAC key shared with the custodian for deposit webhooks",
-            key=key,
-            replica_region=replica_region,
-            replica_key=peer_key,
-            retain=retain,
+            "deposits",
+            "HMAC key shared with the custodian for deposit webhooks",
+            "Rotated together with the custodian (both sides must change it); the verifier accepts"
+            " several secrets during the overlap.",
         )
-        acknowledge(
-            webhook,
-            {
-                "AwsSolutions-SMG4": "Rotated together with the custodian (both sides must change"
-                " it); the verifier accepts several secrets during the overlap.",
-            },
-        )
-        kyc_webhook = ReplicatedSecret(
-            self,
+        kyc_webhook = webhook_secret(
             "KycWebhookSecret",
-            name=config.resource_name("kyc", "webhook"),
-            description="HMAC key shared with the KYC provider for verification webhooks",
-            key=key,
-            replica_region=replica_region,
-            replica_key=peer_key,
-            retain=retain,
-        )
-        acknowledge(
-            kyc_webhook,
-            {
-                "AwsSolutions-SMG4": "Rotated together with the KYC provider (both sides must"
-                " change it), like the custodian's deposit webhook key.",
-            },
+            "kyc",
+            "HMAC key shared with the KYC provider for verification webhooks",
+            "Rotated together with the KYC provider (both sides must change it), like the"
+            " custodian's deposit webhook key.",
         )
         self.api = Api(self, "Api", config=config, user_pool=self.user_pool, key=key)
         shards = ShardMap.demo().shards

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import jwt
 
-from exchange.realtime.auth import ALGORITHMS
+from exchange.realtime.auth import AuthUnavailable, InvalidToken, TokenVerifier
 
 
 class Unauthorized(Exception):
@@ -36,9 +36,9 @@ class ClaimsVerifier(Protocol):
 
 class CognitoAuthorizer:
     def __init__(self, *, issuer: str, app_client_id: str, jwks: jwt.PyJWKClient) -> None:
-        self._issuer = issuer
+        # The pool's signature, issuer and expiry are checked as the WebSocket authorizer does.
+        self._tokens = TokenVerifier(issuer=issuer, client_id=app_client_id, jwks=jwks)
         self._client_id = app_client_id
-        self._jwks = jwks
 
     @classmethod
     def for_pool(cls, *, jwks_url: str, issuer: str, app_client_id: str) -> "CognitoAuthorizer":
@@ -52,15 +52,8 @@ class CognitoAuthorizer:
         if token[:7].lower() == "bearer ":
             token = token[7:]
         try:
-            key = self._jwks.get_signing_key_from_jwt(token)
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                key=key.key,
-                algorithms=ALGORITHMS,
-                issuer=self._issuer,
-                options={"require": ["exp", "iss", "sub", "token_use"], "verify_aud": False},
-            )
-        except jwt.PyJWTError as exc:
+            claims = self._tokens.claims(token)
+        except (InvalidToken, AuthUnavailable) as exc:
             raise Unauthorized(str(exc)) from exc
         if scopes:
             if claims["token_use"] != "access":  # noqa: S105 - a claim value

@@ -138,37 +138,21 @@ class WebSocketApi:
         query: tuple[tuple[str, str], ...],
     ) -> WsConnection | web.Response:
         """The connection with the authorizer's context, or API Gateway's refusal."""
-        if self._routes.authorizer is None:
+        authorizer = self._routes.authorizer
+        if authorizer is None:
             return connection
         # "Control access to WebSocket APIs with AWS Lambda REQUEST authorizers": API Gateway
         # checks every identity source is present and non-empty, and answers 401 without
         # calling the authorizer otherwise.
-        sources = self._routes.identity_sources
-        present = all(_present(source, headers, query) for source in sources)
-        if not present:
+        if not all(_present(source, headers, query) for source in self._routes.identity_sources):
             return _json_error(401, "UnauthorizedException", "Unauthorized")
-        return await self._run_authorizer(connection, domain, headers, query)
-
-    async def _run_authorizer(
-        self,
-        connection: WsConnection,
-        domain: str,
-        headers: tuple[tuple[str, str], ...],
-        query: tuple[tuple[str, str], ...],
-    ) -> WsConnection | web.Response:
-        assert self._routes.authorizer is not None  # noqa: S101 - checked by _authorize
         event = ws_authorizer_event(connection, domain=domain, headers=headers, query=query)
         try:
-            result = await self._functions.ainvoke(self._routes.authorizer, event)
+            decision = authorizer_decision(await self._functions.ainvoke(authorizer, event))
         except FunctionMissing:
             return _json_error(502, "InternalServerErrorException", "Internal server error")
         except FunctionError as exc:
-            # An authorizer signals a bad token by raising "Unauthorized": API Gateway's 401.
-            if exc.message == "Unauthorized":
-                return _json_error(401, "UnauthorizedException", "Unauthorized")
-            logger.exception("ws authorizer failed")
-            return _json_error(500, "AuthorizerFailure", "Internal server error")
-        decision = authorizer_decision(result)
+            return _authorizer_failed(exc)
         if decision is None:
             return _json_error(403, "AccessDeniedException", "Forbidden")
         return dataclasses.replace(connection, authorizer=decision)
@@ -261,6 +245,15 @@ class WebSocketApi:
             return _json_error(410, "GoneException", "")
         await live.socket.close(code=1000, message=b"")
         return web.Response(status=204)
+
+
+def _authorizer_failed(exc: FunctionError) -> web.Response:
+    """An authorizer signals a bad token by raising "Unauthorized": API Gateway's 401. Any
+    other error is its 500."""
+    if exc.message == "Unauthorized":
+        return _json_error(401, "UnauthorizedException", "Unauthorized")
+    logger.exception("ws authorizer failed")
+    return _json_error(500, "AuthorizerFailure", "Internal server error")
 
 
 def _present(

@@ -60,7 +60,10 @@ class TokenVerifier:
             jwks=jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=3600, timeout=5),
         )
 
-    def verify(self, token: str) -> Identity:
+    def claims(self, token: str) -> dict[str, Any]:
+        """The claims of a token the pool signed (RS256, a key of its JWKS), issued by the pool
+        and not expired, whichever kind it is (``token_use`` access or id): what any Cognito
+        token check starts from. InvalidToken, or AuthUnavailable when the JWKS is away."""
         try:
             key = self._jwks.get_signing_key_from_jwt(token)
         except jwt.PyJWKClientConnectionError as exc:
@@ -75,11 +78,16 @@ class TokenVerifier:
                 issuer=self._issuer,
                 options={
                     "require": ["exp", "iss", "sub", "token_use"],
-                    "verify_aud": False,  # access tokens have no aud; client_id is checked below
+                    # Access tokens have no aud: each check names the app client its own way.
+                    "verify_aud": False,
                 },
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(str(exc)) from exc
+        return claims
+
+    def verify(self, token: str) -> Identity:
+        claims = self.claims(token)
         if claims["token_use"] != "access":  # noqa: S105 - a claim value, not a secret
             raise InvalidToken(f"token_use is {claims['token_use']!r}, an access token is needed")
         if claims.get("client_id") != self._client_id:
