@@ -4,7 +4,9 @@
    Powertools decorators, resolver, validation, idempotency, logic and response), with the
    adapters replaced by in-memory fakes, so only our code and Powertools are timed; each request
    carries its own Idempotency-Key, as a careful client sends. Target: p99 <= 1 ms.
-2. Cold-start import time of each handler module, from ``python -X importtime`` in a fresh
+2. The REST Lambda authorizer's warm time per request, signed with an API key and with a Cognito
+   access token (``bench.auth_bench``), next to the orders handler's time in the same run.
+3. Cold-start import time of each handler module, from ``python -X importtime`` in a fresh
    interpreter (the module and its packages, cumulative), with tracing on as in AWS.
    Target: <= 300 ms each. Runs are interleaved and the best is kept (the least disturbed by
    other load). The machine is shared, so the same run also measures the floor every
@@ -30,7 +32,7 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "bench")
 os.environ.setdefault("EXCHANGE_DATABASE_URL", "postgresql://unused@127.0.0.1:1/unused")
 
-HANDLERS = ("orders", "account", "markets", "deposits")
+HANDLERS = ("orders", "account", "markets", "deposits", "rest_authorizer", "api_keys")
 WARM_TARGET_US = 1_000
 IMPORT_TARGET_MS = 300
 BODY = {
@@ -171,6 +173,9 @@ def main() -> None:
     rounds = [samples[i : i + size] for i in range(0, len(samples), size)]
     round_p99 = sorted(percentile(r, 99) for r in rounds)
     p50, p99 = percentile(samples, 50), percentile(samples, 99)
+    from bench.auth_bench import warm_authorizer  # noqa: PLC0415
+
+    auth = warm_authorizer(args.iterations, args.warmup)
     runs = import_times(args.import_repeats)
     floor = min(runs.pop("floor"))
     imports = {name: min(times) for name, times in runs.items()}
@@ -183,6 +188,13 @@ def main() -> None:
         f"  p99 per round of {size}: best {round_p99[0]:.1f}, median "
         f"{statistics.median(round_p99):.1f}, worst {round_p99[-1]:.1f} us (load on a shared host)"
     )
+    print(f"REST authorizer, warm, in-process, in-memory key store ({len(auth['api_key'])} calls)")
+    for kind, times in auth.items():
+        a50, a99 = percentile(times, 50), percentile(times, 99)
+        print(
+            f"  {kind:8} p50 {a50:7.1f} us  p99 {a99:7.1f} us  "
+            f"({a50 / p50:.2f}x the orders handler's p50 in this run)"
+        )
     print(f"Cold import per handler module (best of {args.import_repeats}, tracing on)")
     print(f"  floor: Powertools + X-Ray SDK + validating REST resolver  {floor:7.1f} ms")
     for name, ms in imports.items():
@@ -198,6 +210,14 @@ def main() -> None:
             "mean": round(statistics.fmean(samples), 1),
             "p99_round_median": round(statistics.median(round_p99), 1),
             "n": len(samples),
+        },
+        "authorizer_warm_us": {
+            kind: {
+                "p50": round(percentile(times, 50), 1),
+                "p99": round(percentile(times, 99), 1),
+                "p50_vs_orders_p50": round(percentile(times, 50) / p50, 2),
+            }
+            for kind, times in auth.items()
         },
         "import_ms": {name: round(ms, 1) for name, ms in imports.items()},
         "import_floor_ms": round(floor, 1),

@@ -15,16 +15,14 @@ It imports only the shared layer (``exchange``) and its own folder.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
-from typing import Final, Literal
-
-from pydantic_settings import BaseSettings
+from typing import Final
 
 from exchange.settings import (
     AccountSettings,
+    ApiKeysSettings,
     AuthorizerSettings,
+    CancelAfterSettings,
     CandlesSettings,
     ConnectionSettings,
     DeadLettersSettings,
@@ -39,81 +37,27 @@ from exchange.settings import (
     OrdersSettings,
     ReconcilerSettings,
     RecorderSettings,
+    RestAuthorizerSettings,
     SettlementSettings,
 )
+from lambdas.kinds import (
+    ACCESS_TOKEN_SCOPE,
+    Access,
+    FunctionSpec,
+    Need,
+    Route,
+    Trigger,
+)
 
-Access = Literal["read", "write"]  # "write" includes read
-
-
-class Trigger(StrEnum):
-    REST = "rest"  # an API Gateway REST API proxy integration
-    WEBSOCKET = "websocket"  # API Gateway WebSocket routes
-    WEBSOCKET_AUTHORIZER = "websocket-authorizer"  # the $connect Lambda authorizer
-    KINESIS = "kinesis"  # an event source mapping on the journal stream
-    SCHEDULE = "schedule"  # an EventBridge rule every ``FunctionSpec.every_minutes``
-    AMAZON_MQ = "amazon-mq"  # an event source mapping on each shard's dead-letter queue
-    # The user pool's post-confirmation trigger (primary region, where the pool is).
-    COGNITO_POST_CONFIRMATION = "cognito-post-confirmation"
-    DEPLOY = "deploy"  # runs once per deploy, after the database (a CDK trigger), primary only
-
-
-class Need(StrEnum):
-    BROKER = "broker"  # publishes commands to Amazon MQ (VPC, broker secret)
-    LEDGER = "ledger"  # the Aurora ledger through RDS Proxy, as the function's own role (IAM auth)
-    LEDGER_ADMIN = "ledger-admin"  # the Aurora cluster itself as its admin (migrations only)
-    REDIS = "redis"  # reads book snapshots from ElastiCache (VPC)
-    WS_MANAGEMENT = (
-        "ws-management"  # posts to WebSocket connections (execute-api:ManageConnections)
-    )
-    WEBHOOK_SECRET = "webhook-secret"  # noqa: S105 - a capability name, not a secret
-    KYC_WEBHOOK_SECRET = "kyc-webhook-secret"  # noqa: S105 - a capability name, not a secret
-    JWKS = "jwks"  # verifies Cognito JWTs (user pool id, client id, JWKS URL)
-
-
-# The scope every access token from the user pool's own sign-in (InitiateAuth, SRP) carries. An
-# authorized REST method names it, so API Gateway's Cognito authorizer takes the access token;
-# without scopes it would take only the ID token ("Control access to REST APIs using Amazon
-# Cognito user pools as an authorizer"; "Understanding the access token", Amazon Cognito).
-ACCESS_TOKEN_SCOPE: Final = "aws.cognito.signin.user.admin"  # noqa: S105 - a scope name
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    """A REST route (``/v1`` prefix included), whether it takes a Cognito access token, and the
-    OAuth scopes the token must carry (any one of them) when it does."""
-
-    method: Literal["GET", "POST", "PATCH", "DELETE"]
-    path: str
-    authorized: bool = True
-    scopes: tuple[str, ...] = (ACCESS_TOKEN_SCOPE,)
-
-    @property
-    def authorization_scopes(self) -> tuple[str, ...]:
-        """The method's AuthorizationScopes: none on a public route."""
-        return self.scopes if self.authorized else ()
-
-
-@dataclass(frozen=True, slots=True)
-class FunctionSpec:
-    name: str
-    description: str
-    trigger: Trigger
-    # The model the handler's composition root reads (``ROOT = CompositionRoot(<model>, ...)``);
-    # the function's environment is derived from it (``lambdas.environment``).
-    settings: type[BaseSettings]
-    tables: Mapping[str, Access] = field(default_factory=dict)
-    needs: frozenset[Need] = frozenset()
-    routes: tuple[Route, ...] = ()  # REST routes; WebSocket route keys for WEBSOCKET functions
-    ws_routes: tuple[str, ...] = ()
-    # Caps concurrency where the function would otherwise exhaust a downstream system (Aurora
-    # connections, the broker's channels). None leaves it to the account's pool.
-    reserved_concurrency: int | None = None
-    timeout_seconds: int = 10
-    every_minutes: int | None = None  # SCHEDULE functions: how often the rule invokes them
-
-    @property
-    def handler(self) -> str:
-        return f"lambdas.{self.name}.handler.handler"
+__all__ = [
+    "ACCESS_TOKEN_SCOPE",
+    "FUNCTIONS",
+    "Access",
+    "FunctionSpec",
+    "Need",
+    "Route",
+    "Trigger",
+]
 
 
 def _spec(spec: FunctionSpec) -> tuple[str, FunctionSpec]:
@@ -131,20 +75,28 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     settings=OrdersSettings,
                     # trades: the last trade is the reference of market and stop orders'
                     # protection; order_keys: each key's order and each account's open orders.
+                    # order_keys also holds each account's dead man's switch; rate_limits counts
+                    # each API key's requests.
                     tables={
                         "orders": "write",
                         "fills": "read",
                         "idempotency": "write",
                         "trades": "read",
                         "order_keys": "write",
+                        "rate_limits": "write",
                     },
-                    needs=frozenset({Need.BROKER, Need.LEDGER}),
+                    needs=frozenset({Need.BROKER, Need.LEDGER, Need.CANCEL_AFTER_QUEUE}),
                     routes=(
                         Route("POST", "/v1/orders"),
                         Route("GET", "/v1/orders"),
+                        Route("DELETE", "/v1/orders"),
                         Route("GET", "/v1/orders/{order_id}"),
                         Route("PATCH", "/v1/orders/{order_id}"),
                         Route("DELETE", "/v1/orders/{order_id}"),
+                        Route("GET", "/v1/orders/by-client-id/{client_order_id}"),
+                        Route("DELETE", "/v1/orders/by-client-id/{client_order_id}"),
+                        Route("POST", "/v1/orders/cancel-after"),
+                        Route("GET", "/v1/orders/cancel-after"),
                         Route("GET", "/v1/fills"),
                     ),
                     reserved_concurrency=100,
@@ -160,8 +112,10 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     trigger=Trigger.REST,
                     settings=AccountSettings,
                     # No idempotency table: a withdrawal's id follows from the Idempotency-Key,
-                    # and the ledger records each id once.
-                    needs=frozenset({Need.LEDGER}),
+                    # and the ledger records each id once. Connections: a withdrawal's hold is
+                    # pushed on the owner's balances channel.
+                    tables={"rate_limits": "write", "connections": "write"},
+                    needs=frozenset({Need.LEDGER, Need.WS_MANAGEMENT}),
                     routes=(
                         Route("GET", "/v1/account"),
                         Route("GET", "/v1/balances"),
@@ -174,12 +128,17 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
             _spec(
                 FunctionSpec(
                     name="markets",
-                    description="Public market data: instruments, book, trades, candles",
+                    description="Public market data: instruments, assets, time, book, tickers,"
+                    " trades, candles",
                     trigger=Trigger.REST,
                     settings=MarketsSettings,
                     tables={"trades": "read", "candles": "read"},
                     needs=frozenset({Need.REDIS}),
                     routes=(
+                        Route("GET", "/v1/time", authorized=False),
+                        Route("GET", "/v1/assets", authorized=False),
+                        Route("GET", "/v1/tickers", authorized=False),
+                        Route("GET", "/v1/markets/{symbol}/ticker", authorized=False),
                         Route("GET", "/v1/markets", authorized=False),
                         Route("GET", "/v1/markets/{symbol}/book", authorized=False),
                         Route("GET", "/v1/markets/{symbol}/trades", authorized=False),
@@ -194,7 +153,9 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     description="Deposit webhook from the custodian (HMAC-signed, no JWT)",
                     trigger=Trigger.REST,
                     settings=DepositsSettings,
-                    needs=frozenset({Need.LEDGER, Need.WEBHOOK_SECRET}),
+                    # Connections: a credited deposit is pushed on the owner's balances channel.
+                    tables={"connections": "write"},
+                    needs=frozenset({Need.LEDGER, Need.WEBHOOK_SECRET, Need.WS_MANAGEMENT}),
                     routes=(Route("POST", "/v1/webhooks/deposits", authorized=False),),
                     reserved_concurrency=10,
                 )
@@ -254,7 +215,8 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     trigger=Trigger.KINESIS,
                     settings=RecorderSettings,
                     # order_keys: an order reaching a final status gives its open-order slot
-                    # back.
+                    # back. Connections and the Management API: it publishes the private
+                    # ``orders`` channel (each order's client id and each fill's fee are its).
                     tables={
                         "orders": "write",
                         "fills": "write",
@@ -262,7 +224,9 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                         "events": "write",
                         "audit": "write",
                         "order_keys": "write",
+                        "connections": "write",
                     },
+                    needs=frozenset({Need.WS_MANAGEMENT}),
                     timeout_seconds=60,
                 )
             ),
@@ -272,9 +236,10 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     description="Journal consumer: settles trades and releases holds in the ledger",
                     trigger=Trigger.KINESIS,
                     settings=SettlementSettings,
-                    # Quarantine: records the ledger refuses, kept for a redrive.
-                    tables={"cursors": "write", "quarantine": "write"},
-                    needs=frozenset({Need.LEDGER}),
+                    # Quarantine: records the ledger refuses, kept for a redrive. Connections: the
+                    # balances a batch changed are pushed to their owners' balances channel.
+                    tables={"cursors": "write", "quarantine": "write", "connections": "write"},
+                    needs=frozenset({Need.LEDGER, Need.WS_MANAGEMENT}),
                     timeout_seconds=60,
                 )
             ),
@@ -284,7 +249,14 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     description="Journal consumer: pushes events to WebSocket subscribers",
                     trigger=Trigger.KINESIS,
                     settings=FanoutSettings,
-                    tables={"connections": "write", "cursors": "write"},
+                    # Candles: the ticker channel's 24 h figures come from the 1-minute bars;
+                    # trades: its last price when no bar is in the window.
+                    tables={
+                        "connections": "write",
+                        "cursors": "write",
+                        "candles": "read",
+                        "trades": "read",
+                    },
                     # Redis: fan-out keeps the L2 book that new subscribers get current.
                     needs=frozenset({Need.WS_MANAGEMENT, Need.REDIS}),
                     timeout_seconds=60,
@@ -330,10 +302,52 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
             _spec(
                 FunctionSpec(
                     name="ws_authorizer",
-                    description="WebSocket $connect authorizer: verifies the Cognito JWT",
+                    description="WebSocket $connect authorizer: verifies the Cognito JWT or an"
+                    " API key's signature",
                     trigger=Trigger.WEBSOCKET_AUTHORIZER,
                     settings=AuthorizerSettings,
-                    needs=frozenset({Need.JWKS}),
+                    tables={"api_keys": "read"},
+                    needs=frozenset({Need.JWKS, Need.API_KEY_DECRYPT}),
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="rest_authorizer",
+                    description="REST Lambda REQUEST authorizer: the Cognito access token or a"
+                    " request signed with an API key (scope, IP allow-list, expiry, revocation)",
+                    trigger=Trigger.REST_AUTHORIZER,
+                    settings=RestAuthorizerSettings,
+                    tables={"api_keys": "read"},
+                    needs=frozenset({Need.JWKS, Need.API_KEY_DECRYPT}),
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="api_keys",
+                    description="Create, list and revoke API keys (the access token only)",
+                    trigger=Trigger.REST,
+                    settings=ApiKeysSettings,
+                    # audit: each creation and revocation is chained in the account's audit log.
+                    tables={"api_keys": "write", "audit": "write"},
+                    needs=frozenset({Need.API_KEY_ENCRYPT}),
+                    routes=(
+                        Route("POST", "/v1/api-keys"),
+                        Route("GET", "/v1/api-keys"),
+                        Route("DELETE", "/v1/api-keys/{key_id}"),
+                    ),
+                    reserved_concurrency=10,
+                )
+            ),
+            _spec(
+                FunctionSpec(
+                    name="cancel_after",
+                    description="Dead man's switch timers (SQS): cancels an account's open orders"
+                    " when its deadline passed unrenewed",
+                    trigger=Trigger.SQS,
+                    settings=CancelAfterSettings,
+                    tables={"orders": "read", "order_keys": "write"},
+                    needs=frozenset({Need.BROKER}),
+                    timeout_seconds=60,
                 )
             ),
             _spec(

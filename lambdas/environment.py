@@ -45,6 +45,9 @@ NEED_FIELDS: Final[Mapping[Need, frozenset[str]]] = MappingProxyType(
         Need.JWKS: frozenset(
             {"user_pool_id", "user_pool_region", "app_client_id", "issuer", "jwks_url"}
         ),
+        Need.API_KEY_ENCRYPT: frozenset({"api_key_kms_key_id"}),
+        Need.API_KEY_DECRYPT: frozenset({"api_key_kms_key_id"}),
+        Need.CANCEL_AFTER_QUEUE: frozenset({"cancel_after_queue_url"}),
     }
 )
 # ``<logical>_table`` -> the table's logical name.

@@ -1,6 +1,7 @@
 """moto, in-process, serving the AWS APIs the exchange uses, provisioned from the same definitions
 the CDK app reads: every table in ``exchange.tables.TABLE_SPECS``, the journal stream, the Cognito
-user pool and app client, the snapshot bucket and the webhook secret.
+user pool and app client, the snapshot bucket, the webhook secrets and the KMS key API keys'
+secrets are encrypted under. (The template's SQS queues are made by ``local.sqs``.)
 
 One ``ThreadedMotoServer`` on a free loopback port serves them all; handlers, pollers and the
 engine reach it through ``EXCHANGE_AWS_ENDPOINT_URL``, exactly as they reach AWS in the cloud.
@@ -39,6 +40,16 @@ SNAPSHOT_BUCKET: Final = "exchange-snapshots"
 WEBHOOK_SECRET_NAME: Final = "exchange/deposit-webhook"  # noqa: S105 - a name, not a secret
 KYC_SECRET_NAME: Final = "exchange/kyc-webhook"  # noqa: S105 - a name, not a secret
 ROLE_SECRET_PREFIX: Final = "exchange/db/"  # noqa: S105 - a name prefix, not a secret
+API_KEY_KEY_ALIAS: Final = "alias/exchange/local/api-keys"
+
+
+def mapped_queue_name(function: str) -> str:
+    """The local name of the queue ``function``'s SQS event source mapping reads."""
+    return f"exchange-{function.replace('_', '-')}"
+
+
+# The dead man's switch's timer queue (``local.sqs`` names it so; the IAM check reads it here).
+CANCEL_AFTER_QUEUE: Final = mapped_queue_name("cancel_after")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +68,7 @@ class AwsResources:
     kyc_secret_arn: str
     kyc_secret: str
     role_secret_arns: dict[str, str]  # database role -> its secret (username, password)
+    api_key_kms_key_arn: str  # the functions get its ARN, as deployed (``ApiKeySecretsKey``)
 
     @property
     def role_secrets_json(self) -> str:
@@ -281,6 +293,15 @@ def provision(
             SecretString=json.dumps({"username": role, "password": secrets.token_urlsafe(24)}),
         )
         role_secret_arns[role] = created["ARN"]
+    kms = client("kms", endpoint_url)
+    # Single-Region, where the deployed key is multi-Region (its replica serves the DR region):
+    # one region here, and moto 5.2 refuses Decrypt with a KeyId under a multi-Region key.
+    api_key_key = kms.create_key(
+        Description="Exchange API keys' secrets (local)",
+        KeySpec="SYMMETRIC_DEFAULT",
+        KeyUsage="ENCRYPT_DECRYPT",
+    )["KeyMetadata"]
+    kms.create_alias(AliasName=API_KEY_KEY_ALIAS, TargetKeyId=api_key_key["KeyId"])
     return AwsResources(
         endpoint_url=endpoint_url,
         table_names=table_names,
@@ -294,4 +315,5 @@ def provision(
         kyc_secret_arn=kyc["ARN"],
         kyc_secret=kyc_secret,
         role_secret_arns=role_secret_arns,
+        api_key_kms_key_arn=api_key_key["Arn"],
     )

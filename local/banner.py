@@ -23,6 +23,10 @@ def banner(stack: "Stack") -> str:
         f"  WebSocket    {state['ws_url']}?token=<access token>",
         f"  AWS (moto)   {state['aws_endpoint_url']}   region {state['region']}",
         f"  Cognito      pool {state['user_pool_id']}, app client {state['app_client_id']}",
+        "  API keys     POST /v1/api-keys with an access token; requests signed with a key go"
+        " through the REST Lambda authorizer (secrets under a moto KMS key)",
+        "  Timers       POST /v1/orders/cancel-after arms the dead man's switch (an SQS timer;"
+        " the cancel_after function gets it when it falls due)",
         "",
         "  Services:",
         *(f"    {name:<11} {kind}" for name, kind in state["services"].items()),
@@ -54,11 +58,13 @@ def banner(stack: "Stack") -> str:
             "",
             f"  Not built yet (their routes answer 502): {', '.join(missing)}",
         ]
-    stream = [n for n, s in (host.specs.items() if host else []) if s.trigger is Trigger.KINESIS]
+    specs = list(host.specs.items()) if host else []
+    stream = [n for n, s in specs if s.trigger is Trigger.KINESIS and n not in missing]
+    queue = [n for n, s in specs if s.trigger is Trigger.SQS and n not in missing]
     lines += [
         "",
-        "  Stream consumers polling the journal: "
-        + (", ".join(n for n in stream if n not in missing) or "none"),
+        "  Stream consumers polling the journal: " + (", ".join(stream) or "none"),
+        "  Queue consumers polling SQS: " + (", ".join(queue) or "none"),
         f"  State file: {stack.options.state_file}   Logs: {state['workdir']}",
         "",
         "Ctrl-C stops everything.",

@@ -11,13 +11,28 @@ symbol's shard) and the engine's ``Intake`` port (``engine_service.adapters.memo
 1
 """
 
+from collections.abc import Mapping
+from typing import Any, Final
+
 from engine_service.adapters.memory import InMemoryBroker
 from exchange.domain.commands import Command
 from exchange.messaging import ShardMap
 from exchange.orders.publisher import CommandSink
 from exchange.wire import encode_command
+from lambdas.catalog import Need
+from local.functions import FunctionHost
 
-__all__ = ["InMemoryBroker", "InProcessPublisher"]
+__all__ = ["InMemoryBroker", "InProcessPublisher", "publish_in_process"]
+
+# Each function that needs the broker, and the adapter of its composition root that reaches it:
+# the command sink, or (health) the broker check, which has nothing to check in this process.
+BROKER_ADAPTERS: Final[Mapping[str, str]] = {
+    "orders": "sink",
+    "reconciler": "sink",
+    "dead_letters": "sink",
+    "cancel_after": "sink",
+    "health": "broker",
+}
 
 
 class InProcessPublisher(CommandSink):
@@ -34,3 +49,18 @@ class InProcessPublisher(CommandSink):
 
     def publish(self, command: Command) -> None:
         self._broker.publish(self._shards.shard_of(command.symbol), encode_command(command))
+
+
+def publish_in_process(host: FunctionHost, publisher: InProcessPublisher) -> None:
+    """Without RabbitMQ, every hosted function that publishes commands publishes to the
+    in-process broker: its composition root (the one Lambda runs) gets that sink in place of
+    RabbitMQ's. A function that needs the broker and is not in ``BROKER_ADAPTERS`` stops the
+    stack rather than reach for a RabbitMQ that is not there."""
+    for name, spec in host.specs.items():
+        if Need.BROKER not in spec.needs or not host.available(name):
+            continue
+        adapter = BROKER_ADAPTERS.get(name)
+        if adapter is None:
+            raise LookupError(f"{name} needs the broker; say which adapter reaches it")
+        value: Any = publisher if adapter == "sink" else (lambda: None)
+        host.root(name).override(**{adapter: value})

@@ -21,6 +21,7 @@ from local.gateway.websocket import WebSocketApi
 from local.mailbox import Mailbox
 from local.operations import Operations
 from local.pollers import Pollers
+from local.sqs import QueuePollers
 
 
 class RunningStack(Protocol):
@@ -28,6 +29,7 @@ class RunningStack(Protocol):
 
     functions: FunctionHost | None
     pollers: Pollers | None
+    queue_pollers: QueuePollers | None
     operations: Operations | None
     engines: list[EngineTask]
     moto: MotoServer | None
@@ -59,6 +61,8 @@ def status(stack: RunningStack) -> Mapping[str, Any]:
         else {},
         "pollers": pollers.status() if pollers else {},
         "stream_failures": [f for p in (pollers.pollers if pollers else []) for f in p.failures],
+        # The SQS event source mappings (the dead man's switch's timers).
+        "queue_pollers": stack.queue_pollers.status() if stack.queue_pollers else {},
         # The reconciler's schedule and the dead-letter queues' mapping.
         "operations": stack.operations.status() if stack.operations else {},
         "engines": {task.shard: task.status() for task in stack.engines},

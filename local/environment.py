@@ -4,7 +4,9 @@ The synthesized template (``local.template.Deployment``) says which variables ea
 Local mode keeps exactly that set and gives each variable the local stand-in's value:
 
 - a variable whose setting has a local value (a table name, the Redis URL, moto's user pool, a
-  secret in moto, ...) takes it;
+  secret in moto, the API keys' KMS key in moto, ...) takes it;
+- a ``Ref`` or ``Fn::GetAtt`` of a resource local mode made from the template (an SQS queue:
+  its URL, its ARN) takes the local resource's value (``stand_ins``);
 - a literal in the template (a log level, a limit, a JSON map) is kept as it is, except the
   environment's name, which is ``local``;
 - the database: in AWS a function reaches RDS Proxy at ``EXCHANGE_DATABASE_HOST`` as its own role
@@ -31,8 +33,12 @@ from exchange.settings import EngineSettings, env_var
 from lambdas.catalog import FUNCTIONS
 from lambdas.environment import TABLE_FIELDS
 from local.aws import REGION, AwsResources
+from local.cfn import TemplateError, referenced_logical
 from local.gateway.events import STAGE
-from local.template import DeployedFunction, DeployedTask, Deployment, TemplateError
+from local.template import DeployedFunction, DeployedTask, Deployment
+
+# Logical id -> what its ``Ref`` ("Ref") and each ``Fn::GetAtt`` attribute are locally.
+StandIns = Mapping[str, Mapping[str, str]]
 
 # In AWS, the Lambda runtime sets these itself; boto3 signs moto's requests with them.
 RUNTIME_ENVIRONMENT: Final[Mapping[str, str]] = {
@@ -70,6 +76,7 @@ def settings_values(
         "ledger_webhook_secret_arn": aws.webhook_secret_arn,
         "kyc_webhook_secret_arn": aws.kyc_secret_arn,
         "database_role_secret_arns": aws.role_secrets_json,
+        "api_key_kms_key_id": aws.api_key_kms_key_arn,
         **{field: aws.table_names[logical] for field, logical in TABLE_FIELDS.items()},
     }
     if broker_url is not None:
@@ -85,21 +92,47 @@ def as_role(database_url: str, role: str) -> str:
     return make_conninfo(**{k: str(v) for k, v in parts.items() if v is not None})
 
 
-def function_environment(function: DeployedFunction, values: Mapping[str, str]) -> dict[str, str]:
+def function_environment(
+    function: DeployedFunction, values: Mapping[str, str], stand_ins: StandIns | None = None
+) -> dict[str, str]:
     """``function``'s variables as deployed, with local values (see the module's rules)."""
     model = FUNCTIONS[function.name].settings
-    return _translate(function.name, model, function.environment, values)
+    return _translate(function.name, model, function.environment, values, stand_ins or {})
 
 
 def engine_environment(task: DeployedTask, values: Mapping[str, str]) -> dict[str, str]:
     """An engine shard's task environment as deployed, with local values. ``values`` also has
     the engine's own: ``journal_stream``, ``snapshot_bucket``, ``health_port`` and
     ``snapshot_hmac_key`` (the key itself locally, where the task gets its secret's ARN)."""
-    return _translate(f"engine {task.shard}", EngineSettings, task.environment, values)
+    return _translate(f"engine {task.shard}", EngineSettings, task.environment, values, {})
+
+
+def _stand_in(value: Any, stand_ins: StandIns) -> str | None:
+    """The local value of a ``Ref`` or ``Fn::GetAtt`` of a resource local mode made."""
+    logical = referenced_logical(value)
+    if logical is None or logical not in stand_ins:
+        return None
+    attribute = value["Fn::GetAtt"][1] if "Fn::GetAtt" in value else "Ref"
+    return stand_ins[logical].get(attribute)
+
+
+def _local_value(
+    name: str, variable: str, value: Any, local: str | None, stand_ins: StandIns
+) -> str:
+    """The setting's local value, else the local stand-in of the resource the template names,
+    else the template's literal."""
+    if local is not None:
+        return local
+    resolved = _stand_in(value, stand_ins)
+    return resolved if resolved is not None else _literal(name, variable, value)
 
 
 def _translate(
-    name: str, model: type[BaseSettings], deployed: Mapping[str, Any], values: Mapping[str, str]
+    name: str,
+    model: type[BaseSettings],
+    deployed: Mapping[str, Any],
+    values: Mapping[str, str],
+    stand_ins: StandIns,
 ) -> dict[str, str]:
     by_variable = {env_var(model, field): field for field in model.model_fields}
     env: dict[str, str] = {"EXCHANGE_AWS_ENDPOINT_URL": values["aws_endpoint_url"]}
@@ -121,10 +154,8 @@ def _translate(
             env[env_var(model, "database_url")] = values["database_url"]
         elif field == "snapshot_hmac_secret_arn":  # the key itself, not a secret holding it
             env[env_var(model, "snapshot_hmac_key")] = values["snapshot_hmac_key"]
-        elif field in values:
-            env[variable] = values[field]
         else:
-            env[variable] = _literal(name, variable, value)
+            env[variable] = _local_value(name, variable, value, values.get(field), stand_ins)
     fields = {by_variable.get(v) for v in deployed}
     if "database_host" in fields and "database_user" not in fields:
         raise TemplateError(f"{name}: a database host without a database user")
@@ -136,11 +167,11 @@ def _translate(
 
 
 def function_environments(
-    deployment: Deployment, values: Mapping[str, str]
+    deployment: Deployment, values: Mapping[str, str], stand_ins: StandIns | None = None
 ) -> dict[str, dict[str, str]]:
     """Every deployed function's local environment (``function_environment``)."""
     return {
-        name: function_environment(function, values)
+        name: function_environment(function, values, stand_ins)
         for name, function in deployment.functions.items()
     }
 

@@ -27,8 +27,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from exchange.observability import logger
 from exchange.testing.lambda_events import ACCOUNT_ID, REGION, kinesis_record
 from local import recording
+from local.cfn import TemplateError
 from local.functions import FunctionError, FunctionMissing
-from local.template import Deployment, TemplateError
+from local.template import Deployment
 
 Invoke = Callable[[dict[str, Any]], Any]
 

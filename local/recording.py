@@ -15,7 +15,8 @@ lock, so threads and processes sharing the file never interleave):
      "params": {"TableName": "exchange-orders"}, "thread": "fn-orders_0", "pid": 4242, ...}
 
 ``params`` holds only what names a resource (``IDENTIFIERS``, the tables of a batch or a
-transaction); never an item, a record's data, an object's body or a secret's value.
+transaction) and a KMS call's encryption context (plain text by design: CloudTrail logs it too);
+never an item, a record's data, an object's body or a secret's value.
 
 The principal is ``current_principal`` (the local function host sets it to the function's name
 around each invocation), else the ``default_principal`` given to ``install`` (``engine`` in an
@@ -139,6 +140,11 @@ def resource_params(params: Mapping[str, Any]) -> dict[str, Any]:
     transact = params.get("TransactItems")
     if isinstance(transact, Sequence) and not isinstance(transact, str):
         kept["TransactItems"] = [_transact_item(item) for item in transact]
+    context = params.get("EncryptionContext")
+    if isinstance(context, Mapping):
+        # KMS: what kms:EncryptionContext* conditions see. Our contexts name a key and an
+        # account, never a secret ("Encryption context", AWS KMS: it is logged in CloudTrail).
+        kept["EncryptionContext"] = {str(name): str(value) for name, value in context.items()}
     return kept
 
 

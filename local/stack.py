@@ -1,5 +1,6 @@
 """The whole exchange on one machine: services, moto, the engine, the Lambdas behind the local
-gateway and the stream pollers, started in dependency order and stopped in reverse.
+gateway and the event source mappings' pollers (the journal's, the SQS queues'), started in
+dependency order and stopped in reverse.
 
 ``Stack.start`` returns once everything answers; ``Stack.stop`` undoes every step that ran, also
 after a failed start, so nothing is left running and no temporary directory remains.
@@ -24,11 +25,11 @@ from psycopg_pool import ConnectionPool
 
 from exchange.domain import InstrumentCatalog
 from exchange.messaging import ShardMap
-from lambdas.catalog import Trigger
-from local import accounts, control, services
+from local import accounts, control, event_sources, services
 from local import environment as twin_env
 from local.aws import REGION, AwsResources, MotoServer, client, provision
-from local.broker import InMemoryBroker, InProcessPublisher
+from local.broker import InMemoryBroker, InProcessPublisher, publish_in_process
+from local.cfn import TemplateError
 from local.engine import (
     EngineProcess,
     EngineTask,
@@ -40,12 +41,14 @@ from local.engine import (
 from local.functions import FunctionHost
 from local.gateway.app import build_app
 from local.gateway.auth import CognitoAuthorizer
+from local.gateway.responses import GatewayResponses
 from local.gateway.routes import RestRoutes, WsRoutes
 from local.gateway.websocket import WebSocketApi, expiry_loop
 from local.mailbox import Mailbox
 from local.operations import Operations, operations_for
-from local.pollers import Invoke, MappingConfig, Pollers
-from local.template import Deployment, TemplateError
+from local.pollers import MappingConfig, Pollers
+from local.sqs import LocalQueue, QueuePollers, local_names, provision_queues
+from local.template import Deployment
 from local.triggers import CognitoTriggers
 
 DEMO_EMAILS = ("alice@example.com", "bob@example.com", "maker@example.com")
@@ -91,6 +94,8 @@ class Stack:
         self.websocket: WebSocketApi | None = None
         self.engines: list[EngineTask] = []
         self.pollers: Pollers | None = None
+        self.queue_pollers: QueuePollers | None = None
+        self.queues: dict[str, LocalQueue] = {}  # the template's SQS queues, by logical id
         self.operations: Operations | None = None
         # Signs the engines' Redis snapshots; theirs alone (no hosted function reads it).
         self.snapshot_key = secrets.token_hex(32)
@@ -137,8 +142,12 @@ class Stack:
         self._undo.append(moto.stop)
         self.aws = provision(endpoint, journal_shards=options.journal_shards)
         # What the CDK app deploys (synthesized once, then cached): the functions' environments,
-        # routes, authorizers, stream mappings and Cognito triggers.
+        # routes, authorizers, gateway responses, queues, event source mappings and Cognito
+        # triggers.
         self.deployment = Deployment.load()
+        self.queues = provision_queues(
+            client("sqs", endpoint), self.deployment.queues, local_names(self.deployment)
+        )
 
     def _use(self, service: services.Service) -> None:
         self.services[service.name] = service
@@ -197,6 +206,7 @@ class Stack:
             status=functools.partial(control.status, self),
             control=functools.partial(control.control, self),
             routes=RestRoutes.from_deployment(deployment),
+            responses=GatewayResponses(deployment.gateway_responses),
         )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -207,21 +217,10 @@ class Stack:
 
     def _use_in_process_broker(self) -> None:
         """Without RabbitMQ, the functions that publish commands publish to the in-process
-        broker: their composition roots (the ones Lambda runs) get that sink in place of
-        RabbitMQ's."""
-        if self.services["RabbitMQ"].url is not None:
-            return
-        # Imported here: the handler module is the function's cold start, after the environment.
-        from lambdas.dead_letters.handler import ROOT as DEAD_LETTERS  # noqa: PLC0415
-        from lambdas.health.handler import ROOT as HEALTH  # noqa: PLC0415
-        from lambdas.orders.handler import ROOT as ORDERS  # noqa: PLC0415
-        from lambdas.reconciler.handler import ROOT as RECONCILER  # noqa: PLC0415
-
-        self.publisher = InProcessPublisher(self.in_process_broker, ShardMap.demo())
-        for root in (ORDERS, RECONCILER, DEAD_LETTERS):
-            root.override(sink=self.publisher)
-        # The in-process broker is in this process: nothing to check over the network.
-        HEALTH.override(broker=lambda: None)
+        broker (``local.broker.publish_in_process``)."""
+        if self.services["RabbitMQ"].url is None:
+            self.publisher = InProcessPublisher(self.in_process_broker, ShardMap.demo())
+            publish_in_process(self.host, self.publisher)
 
     async def _renew_redis_lease(self) -> None:
         while True:
@@ -237,7 +236,8 @@ class Stack:
     def lambda_environments(self) -> dict[str, dict[str, str]]:
         """Each hosted Lambda's environment: its deployed variables with local values
         (``local.environment``)."""
-        environments = twin_env.function_environments(self.twin, self._values())
+        stand_ins = {logical: queue.attributes for logical, queue in self.queues.items()}
+        environments = twin_env.function_environments(self.twin, self._values(), stand_ins)
         # Local mode reconciles on a faster clock than EventBridge's minute.
         reconcile_after = str(self.options.reconcile_after_s)
         environments["reconciler"]["EXCHANGE_RECONCILE_AFTER_SECONDS"] = reconcile_after
@@ -314,23 +314,19 @@ class Stack:
         return EngineProcess(shard, process_env, log_path=log_path, health_port=health_port)
 
     def _start_pollers(self) -> None:
-        host = self.host
-        invokers: dict[str, Invoke] = {
-            name: functools.partial(host.invoke, name)
-            for name, spec in host.specs.items()
-            if spec.trigger is Trigger.KINESIS and host.available(name)
-        }
-        self.pollers = Pollers.for_functions(
-            client("kinesis", self.resources.endpoint_url),
-            self.resources.journal_stream,
-            invokers,
-            config=self.options.mapping or MappingConfig.deployed(self.twin, list(invokers)),
-            failure_log=self.workdir / "stream-failures.jsonl",
+        self.pollers = event_sources.stream_pollers(
+            self.host,
+            self.resources,
+            self.twin,
+            mapping=self.options.mapping,
+            workdir=self.workdir,
+            moto=self.moto,
         )
-        if self.moto is not None:
-            self.moto.on_stream_write(self.pollers.wake.notify)
-        self.pollers.start()
         self._undo.append(self.pollers.stop)
+        self.queue_pollers = event_sources.queue_pollers(
+            self.host, self.resources, self.twin, self.queues
+        )
+        self._undo.append(self.queue_pollers.stop)
 
     def _seed(self) -> None:
         aws = self.resources
@@ -365,6 +361,8 @@ class Stack:
             "engines": {task.shard: task.status() for task in self.engines},
             "demo_users": [dataclasses.asdict(u) for u in self.demo_users],
             "workdir": str(self.workdir),
+            "queues": {logical: queue.url for logical, queue in self.queues.items()},
+            "api_key_kms_key_arn": aws.api_key_kms_key_arn,
             "symbols": InstrumentCatalog.demo().symbols,
         }
 

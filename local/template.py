@@ -4,9 +4,12 @@ Local mode does not restate the deployment. It synthesizes the primary region's 
 bundling off, as the tests do) and reads from it what API Gateway, Lambda and Cognito will do:
 
 - each function's environment variables, timeout and reserved concurrency;
-- each REST method: its path, the function behind it, its authorization type and OAuth scopes;
+- each REST method: its path, the function behind it, its authorization type and OAuth scopes, and
+  its authorizer (a Lambda REQUEST authorizer's function, identity sources and cache TTL), and the
+  gateway's customized responses (``local.template_api``);
 - each WebSocket route, and the ``$connect`` authorizer's identity sources;
 - each Kinesis event source mapping's batch size, retries, bisection and starting position;
+- each SQS queue, its event source mapping, and the KMS keys (``local.template_queues``);
 - which function is the user pool's post-confirmation trigger;
 - each engine shard's task environment.
 
@@ -29,6 +32,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from lambdas.catalog import FUNCTIONS
+from local import template_api, template_queues
+from local.cfn import Resources, TemplateError, of_type, referenced_function
+from local.template_api import (
+    DeployedGatewayResponse,
+    DeployedMethod,
+    DeployedWebSocket,
+)
+from local.template_queues import DeployedKey, DeployedQueue, DeployedQueueMapping
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 CACHE_DIR: Final = REPO_ROOT / ".cache" / "local"
@@ -39,11 +50,6 @@ _HASHED: Final = (
     "lambdas",
     "layers/exchange/python/exchange",
 )
-Resources = dict[str, dict[str, Any]]
-
-
-class TemplateError(RuntimeError):
-    """The template does not have what local mode needs, or synthesis failed."""
 
 
 def _sources() -> Iterator[Path]:
@@ -124,23 +130,6 @@ class DeployedFunction:
 
 
 @dataclass(frozen=True, slots=True)
-class DeployedMethod:
-    method: str
-    path: str  # e.g. /v1/orders/{order_id}
-    function: str
-    authorization_type: str  # NONE | COGNITO_USER_POOLS | CUSTOM | AWS_IAM
-    scopes: tuple[str, ...]
-    identity_source: str | None  # the authorizer's, e.g. method.request.header.Authorization
-
-
-@dataclass(frozen=True, slots=True)
-class DeployedWebSocket:
-    routes: Mapping[str, str]  # route key -> function
-    authorizer: str | None  # the $connect authorizer's function
-    identity_sources: tuple[str, ...]  # empty: the authorizer runs for every $connect
-
-
-@dataclass(frozen=True, slots=True)
 class DeployedMapping:
     function: str
     batch_size: int
@@ -167,6 +156,11 @@ class Deployment:
     mappings: tuple[DeployedMapping, ...]
     cognito_triggers: Mapping[str, str] = field(default_factory=dict)  # trigger -> function
     engines: Mapping[str, DeployedTask] = field(default_factory=dict)  # shard -> task
+    # response type -> the REST API's customized gateway response
+    gateway_responses: Mapping[str, DeployedGatewayResponse] = field(default_factory=dict)
+    queues: Mapping[str, DeployedQueue] = field(default_factory=dict)  # logical id -> queue
+    queue_mappings: tuple[DeployedQueueMapping, ...] = ()
+    keys: Mapping[str, DeployedKey] = field(default_factory=dict)  # logical id -> KMS key
 
     @classmethod
     def from_template(cls, template: Mapping[str, Any]) -> "Deployment":
@@ -175,11 +169,15 @@ class Deployment:
         by_logical = {f.logical_id: f.name for f in functions.values()}
         return cls(
             functions=functions,
-            methods=tuple(_methods(resources, by_logical)),
-            websocket=_websocket(resources, by_logical),
+            methods=tuple(template_api.methods(resources, by_logical)),
+            websocket=template_api.websocket(resources, by_logical),
             mappings=tuple(_mappings(resources, by_logical)),
             cognito_triggers=_cognito_triggers(resources, by_logical),
             engines=_engines(resources),
+            gateway_responses=template_api.gateway_responses(resources),
+            queues=template_queues.queues(resources),
+            queue_mappings=tuple(template_queues.queue_mappings(resources, by_logical)),
+            keys=template_queues.keys(resources),
         )
 
     @classmethod
@@ -192,11 +190,11 @@ class Deployment:
             raise TemplateError(f"{function} has {len(found)} Kinesis mappings, expected 1")
         return found[0]
 
-
-def _of_type(resources: Resources, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
-    for logical, resource in resources.items():
-        if resource.get("Type") == kind:
-            yield logical, resource.get("Properties", {})
+    def queue_mapping_of(self, function: str) -> DeployedQueueMapping:
+        found = [m for m in self.queue_mappings if m.function == function]
+        if len(found) != 1:
+            raise TemplateError(f"{function} has {len(found)} SQS mappings, expected 1")
+        return found[0]
 
 
 def _catalog_name(function_name: object) -> str | None:
@@ -211,7 +209,7 @@ def _catalog_name(function_name: object) -> str | None:
 
 def _functions(resources: Resources) -> dict[str, DeployedFunction]:
     found: dict[str, DeployedFunction] = {}
-    for logical, props in _of_type(resources, "AWS::Lambda::Function"):
+    for logical, props in of_type(resources, "AWS::Lambda::Function"):
         name = _catalog_name(props.get("FunctionName"))
         if name is None:
             continue  # CDK's own helpers (log retention, custom resources)
@@ -228,93 +226,11 @@ def _functions(resources: Resources) -> dict[str, DeployedFunction]:
     return found
 
 
-def _referenced_function(value: object, by_logical: Mapping[str, str]) -> str | None:
-    """The catalog function an intrinsic refers to (its ARN or name), anywhere inside it."""
-    match value:
-        case {"Fn::GetAtt": [str(logical), *_]} | {"Ref": str(logical)}:
-            return by_logical.get(logical)
-        case dict():
-            values: list[object] = list(value.values())
-        case list():
-            values = list(value)
-        case _:
-            return None
-    for item in values:
-        found = _referenced_function(item, by_logical)
-        if found is not None:
-            return found
-    return None
-
-
-def _resource_path(resources: Resources, resource_id: object) -> str:
-    """``/v1/orders/{order_id}`` from a chain of AWS::ApiGateway::Resource parents."""
-    parts: list[str] = []
-    while isinstance(resource_id, dict) and "Ref" in resource_id:
-        props = resources[resource_id["Ref"]]["Properties"]
-        parts.append(props["PathPart"])
-        resource_id = props["ParentId"]
-    return "/" + "/".join(reversed(parts))
-
-
-def _methods(resources: Resources, by_logical: Mapping[str, str]) -> Iterator[DeployedMethod]:
-    for _logical, props in _of_type(resources, "AWS::ApiGateway::Method"):
-        if props.get("HttpMethod") == "OPTIONS":
-            continue
-        function = _referenced_function(props.get("Integration", {}).get("Uri"), by_logical)
-        if function is None:
-            continue
-        identity_source = None
-        authorizer = props.get("AuthorizerId")
-        if isinstance(authorizer, dict) and "Ref" in authorizer:
-            identity_source = resources[authorizer["Ref"]]["Properties"].get("IdentitySource")
-        yield DeployedMethod(
-            method=props["HttpMethod"],
-            path=_resource_path(resources, props.get("ResourceId")),
-            function=function,
-            authorization_type=props.get("AuthorizationType", "NONE"),
-            scopes=tuple(props.get("AuthorizationScopes", ())),
-            identity_source=identity_source,
-        )
-
-
-def _websocket(resources: Resources, by_logical: Mapping[str, str]) -> DeployedWebSocket:
-    integrations = {
-        logical: _referenced_function(props.get("IntegrationUri"), by_logical)
-        for logical, props in _of_type(resources, "AWS::ApiGatewayV2::Integration")
-    }
-    routes: dict[str, str] = {}
-    authorizer: str | None = None
-    identity_sources: tuple[str, ...] = ()
-    for _logical, props in _of_type(resources, "AWS::ApiGatewayV2::Route"):
-        target = _referenced_function(props.get("Target"), {})  # integrations are not functions
-        integration = _integration_of(props.get("Target"))
-        function = integrations.get(integration or "") or target
-        if function is None:
-            continue
-        routes[props["RouteKey"]] = function
-        authorizer_ref = props.get("AuthorizerId")
-        if isinstance(authorizer_ref, dict) and "Ref" in authorizer_ref:
-            auth = resources[authorizer_ref["Ref"]]["Properties"]
-            authorizer = _referenced_function(auth.get("AuthorizerUri"), by_logical)
-            identity_sources = tuple(auth.get("IdentitySource") or ())
-    return DeployedWebSocket(routes, authorizer, identity_sources)
-
-
-def _integration_of(target: object) -> str | None:
-    """``integrations/<Ref Integration>`` -> the integration's logical id."""
-    match target:
-        case {"Fn::Join": [_, list(parts)]}:
-            for part in parts:
-                if isinstance(part, dict) and "Ref" in part:
-                    return str(part["Ref"])
-    return None
-
-
 def _mappings(resources: Resources, by_logical: Mapping[str, str]) -> Iterator[DeployedMapping]:
-    for _logical, props in _of_type(resources, "AWS::Lambda::EventSourceMapping"):
+    for _logical, props in of_type(resources, "AWS::Lambda::EventSourceMapping"):
         if "StartingPosition" not in props:
-            continue  # Amazon MQ mappings: no stream position
-        function = _referenced_function(props.get("FunctionName"), by_logical)
+            continue  # Amazon MQ and SQS mappings: no stream position
+        function = referenced_function(props.get("FunctionName"), by_logical)
         if function is None:
             continue
         yield DeployedMapping(
@@ -331,9 +247,9 @@ def _mappings(resources: Resources, by_logical: Mapping[str, str]) -> Iterator[D
 
 def _cognito_triggers(resources: Resources, by_logical: Mapping[str, str]) -> dict[str, str]:
     triggers: dict[str, str] = {}
-    for _logical, props in _of_type(resources, "AWS::Cognito::UserPool"):
+    for _logical, props in of_type(resources, "AWS::Cognito::UserPool"):
         for trigger, value in (props.get("LambdaConfig") or {}).items():
-            function = _referenced_function(value, by_logical)
+            function = referenced_function(value, by_logical)
             if function is not None:
                 triggers[trigger] = function
     return triggers
@@ -344,7 +260,7 @@ ENGINE_CONTAINER: Final = "engine"
 
 def _engines(resources: Resources) -> dict[str, DeployedTask]:
     tasks: dict[str, DeployedTask] = {}
-    for _logical, props in _of_type(resources, "AWS::ECS::TaskDefinition"):
+    for _logical, props in of_type(resources, "AWS::ECS::TaskDefinition"):
         for container in props.get("ContainerDefinitions", ()):
             if container.get("Name") != ENGINE_CONTAINER:
                 continue

@@ -21,12 +21,14 @@ from stacks.constructs.data import Data
 from stacks.constructs.dns import ApiFailoverRecord
 from stacks.constructs.engine import Engine
 from stacks.constructs.functions import FunctionDeps, Functions
+from stacks.constructs.keys import ApiKeySecretsKey
 from stacks.constructs.messaging import Broker, Journal
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.network import Network
 from stacks.constructs.secrets import ReplicatedSecret
 from stacks.constructs.shared_layer import SharedLayer
+from stacks.constructs.timers import TimerQueue
 from stacks.stack import ExchangeStack
 
 # Each ledger function's own database role, which it signs in to RDS Proxy as.
@@ -43,6 +45,7 @@ def _only(trigger: Trigger) -> str:
 
 class RegionalStack(ExchangeStack):
     data: Data
+    api_key_key: ApiKeySecretsKey
 
     def __init__(
         self,
@@ -169,6 +172,25 @@ class RegionalStack(ExchangeStack):
             "Rotated together with the KYC provider (both sides must change it), like the"
             " custodian's deposit webhook key.",
         )
+        # The primary key in the primary region; in the DR region its replica, so the DR
+        # authorizers decrypt the global api_keys table's ciphertexts (the DR stack deploys after
+        # the primary, which it reads the key's ARN from).
+        self.api_key_key = ApiKeySecretsKey(
+            self,
+            "ApiKeySecretsKey",
+            alias=f"alias/{constants.PROJECT}/{config.environment}/api-keys",
+            retain=retain,
+            primary_key_arn=primary.api_key_key.key_arn if primary else None,
+        )
+        timers = TimerQueue(
+            self,
+            "CancelAfterTimers",
+            key=key,
+            consumer_timeout_seconds=max(
+                spec.timeout_seconds for spec in FUNCTIONS.values() if spec.trigger is Trigger.SQS
+            ),
+            retain=retain,
+        )
         self.api = Api(self, "Api", config=config, user_pool=self.user_pool, key=key)
         shards = ShardMap.demo().shards
         self.functions = Functions(
@@ -195,6 +217,8 @@ class RegionalStack(ExchangeStack):
                 user_pool_client=self.user_pool_client,
                 user_pool_region=config.primary_region,
                 shards=sorted(shards),
+                api_key_key_arn=self.api_key_key.key_arn,
+                timer_queue=timers.queue,
                 primary=is_primary,
             ),
         )
@@ -227,6 +251,8 @@ class RegionalStack(ExchangeStack):
             dead_letter_consumer=_only(Trigger.AMAZON_MQ),
             reconciler=_only(Trigger.SCHEDULE),
             failure_queues=self.functions.failure_queues,
+            timer_queue=timers.queue,
+            timer_dead_letters=timers.dead_letters,
             shards=sorted(shards),
             broker_name=config.resource_name("broker"),
             tables=self.data.table_names,

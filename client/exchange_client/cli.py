@@ -4,27 +4,35 @@
     exchange place BTC-USD buy 0.01 65000           # limit; omit the price for market
     exchange amend ORDER_ID --qty 0.005
     exchange cancel ORDER_ID
+    exchange cancel-all [--symbol BTC-USD]          # every open order of yours
     exchange orders [--symbol BTC-USD] [--status NEW]
     exchange fills
     exchange balances
     exchange book BTC-USD                           # live view; Ctrl-C to quit
     exchange tape BTC-USD                           # trades as they happen
     exchange mm BTC-USD --mid 65000                 # a market maker (exchange_client.marketmaker)
+    exchange keys create --scope read --scope trade --label bot --save
+    exchange keys list
+    exchange keys revoke ak_...
 
 The exchange's address comes from ``EXCHANGE_API_URL`` etc., else from the local stack's state
-file; ``login`` saves it with the tokens, so later commands need no flags.
+file; ``login`` saves it with the tokens, so later commands need no flags. With an API key
+(``EXCHANGE_API_KEY``/``EXCHANGE_API_SECRET``, or the one ``keys create --save`` saved), trading
+and account commands sign with it; ``keys`` always takes the signed-in user's token.
 """
 
 import argparse
 import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from exchange_client import session
 from exchange_client.api import ExchangeClient
 from exchange_client.config import ClientConfig
+from exchange_client.credentials import API_KEY_FILE, ApiKey
 from exchange_client.errors import ExchangeClientError
 from exchange_client.render import render_book, table
 from exchange_client.stream import MarketStream
@@ -47,6 +55,8 @@ def _parser() -> argparse.ArgumentParser:
     place.add_argument("--client-order-id")
     cancel = commands.add_parser("cancel", help="cancel an order")
     cancel.add_argument("order_id")
+    cancel_all = commands.add_parser("cancel-all", help="cancel all your open orders")
+    cancel_all.add_argument("--symbol")
     amend = commands.add_parser("amend", help="amend an order's quantity and/or price")
     amend.add_argument("order_id")
     amend.add_argument("--qty", type=Decimal)
@@ -70,12 +80,32 @@ def _parser() -> argparse.ArgumentParser:
     mm.add_argument("--levels", type=int, default=5)
     mm.add_argument("--size", type=Decimal)
     mm.add_argument("--rate", type=float, default=5.0, help="requotes per second")
+    _keys_parser(commands.add_parser("keys", help="your programs' API keys"))
     return parser
 
 
-async def _client(args: argparse.Namespace) -> ExchangeClient:
+def _keys_parser(keys: argparse.ArgumentParser) -> None:
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="create a key (its secret is shown once)")
+    create.add_argument(
+        "--scope", action="append", choices=["read", "trade", "withdraw"], dest="scopes"
+    )
+    create.add_argument("--label", default="cli")
+    create.add_argument("--ip", action="append", dest="allowed_ips", help="a CIDR (repeatable)")
+    create.add_argument("--expires-in", type=int, help="seconds until the key expires")
+    create.add_argument("--rate-limit", type=int, help="requests per second")
+    create.add_argument("--save", action="store_true", help=f"save it to {API_KEY_FILE}")
+    actions.add_parser("list", help="your keys (never their secrets)")
+    revoke = actions.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("key_id")
+
+
+async def _client(args: argparse.Namespace, *, token_only: bool = False) -> ExchangeClient:
+    api_key = None if token_only else ApiKey.discover()
+    if api_key is not None and not session.SESSION_FILE.exists():
+        return ExchangeClient(ClientConfig.discover(args.stack), api_key=api_key)
     config, tokens = session.load()
-    client = ExchangeClient(config)
+    client = ExchangeClient(config, api_key=api_key)
     session.restore(client.auth, tokens)
     await client.auth.access_token()  # refreshes if needed
     if client.auth.tokens is not None and client.auth.tokens != tokens:
@@ -96,18 +126,12 @@ async def run(args: argparse.Namespace) -> int:
         return await _tape(args)
     if args.command == "book":
         return await _book(args)
+    if args.command == "keys":
+        return await _keys(args)
     client = await _client(args)
     async with client:
-        if args.command == "place":
-            accepted = await client.place_order(
-                args.symbol, args.side, args.qty, args.price, tif=args.tif,
-                post_only=args.post_only, client_order_id=args.client_order_id,
-            )  # fmt: skip
-            print(f"{accepted.status} {accepted.order_id}")
-        elif args.command == "cancel":
-            print((await client.cancel_order(args.order_id)).status)
-        elif args.command == "amend":
-            print((await client.amend_order(args.order_id, qty=args.qty, price=args.price)).status)
+        if args.command in {"place", "cancel", "cancel-all", "amend"}:
+            await _trade(client, args)
         elif args.command == "orders":
             page = await client.list_orders(
                 symbol=args.symbol, status=args.status, limit=args.limit
@@ -141,10 +165,65 @@ async def run(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _trade(client: ExchangeClient, args: argparse.Namespace) -> None:
+    if args.command == "place":
+        accepted = await client.place_order(
+            args.symbol, args.side, args.qty, args.price, tif=args.tif,
+            post_only=args.post_only, client_order_id=args.client_order_id,
+        )  # fmt: skip
+        print(f"{accepted.status} {accepted.order_id}")
+    elif args.command == "cancel":
+        print((await client.cancel_order(args.order_id)).status)
+    elif args.command == "cancel-all":
+        cancelled = await client.cancel_all(args.symbol)
+        print(f"cancelling {len(cancelled.accepted)} order(s)")
+        for accepted in cancelled.accepted:
+            print(f"{accepted.status} {accepted.order_id}")
+        for item in cancelled.not_sent:
+            print(f"NOT SENT {item.order_id}: {item.reason}")
+        if not cancelled.complete:
+            print("not every order got its cancel: run it again")
+    elif args.command == "amend":
+        print((await client.amend_order(args.order_id, qty=args.qty, price=args.price)).status)
+
+
+async def _keys(args: argparse.Namespace) -> int:
+    async with await _client(args, token_only=True) as client:
+        if args.action == "create":
+            expires = None
+            if args.expires_in is not None:
+                expires = datetime.now(UTC) + timedelta(seconds=args.expires_in)
+            created = await client.create_api_key(
+                args.label, scopes=args.scopes or ["read"], allowed_ips=args.allowed_ips,
+                expires_at=expires, rate_limit_per_second=args.rate_limit,
+            )  # fmt: skip
+            print(f"key_id  {created.key_id}\nsecret  {created.secret}")
+            print("scopes  " + " ".join(created.scopes))
+            if args.save:
+                ApiKey(created.key_id, created.secret).save()
+                print(f"saved to {API_KEY_FILE}")
+            else:
+                print("the secret is shown only this once: keep it (or pass --save)")
+        elif args.action == "list":
+            print(table(
+                ["key_id", "label", "scopes", "allowed_ips", "rate/s", "status"],
+                [[k.key_id, k.label or "", " ".join(k.scopes), " ".join(k.allowed_ips or []),
+                  k.rate_limit_per_second or "", k.status or ""]
+                 for k in await client.list_api_keys()],
+            ))  # fmt: skip
+        else:
+            await client.revoke_api_key(args.key_id)
+            print(f"revoked {args.key_id}")
+    return 0
+
+
 async def _stream(args: argparse.Namespace) -> tuple[MarketStream, ExchangeClient | None]:
     try:
         client = await _client(args)
-        return MarketStream(client.config.ws_url, token=client.auth.access_token), client
+        stream = MarketStream(
+            client.config.ws_url, token=client.auth.access_token, api_key=client.api_key
+        )
+        return stream, client
     except ExchangeClientError:
         config = ClientConfig.discover(args.stack)  # public channels need no sign-in
         return MarketStream(config.ws_url), None

@@ -3,6 +3,7 @@
 does not break an older client.
 """
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -117,6 +118,96 @@ class Candle(msgspec.Struct, frozen=True, kw_only=True):
     close: Decimal
     volume: Decimal
     trades: int = 0
+
+
+class Ticker(msgspec.Struct, frozen=True, kw_only=True):
+    """24 h statistics (a rolling window of 1-minute bars) and the top of the book; None where
+    there is nothing to tell (no trade yet, an empty side)."""
+
+    symbol: str
+    last: Decimal | None = None
+    best_bid: Decimal | None = None
+    best_bid_qty: Decimal | None = None
+    best_ask: Decimal | None = None
+    best_ask_qty: Decimal | None = None
+    open_24h: Decimal | None = None
+    high_24h: Decimal | None = None
+    low_24h: Decimal | None = None
+    volume_24h: Decimal = Decimal(0)
+    quote_volume_24h: Decimal | None = None
+    change_24h: Decimal | None = None
+    change_pct_24h: Decimal | None = None
+    trades_24h: int = 0
+    ts_ns: int | None = None
+
+
+class Asset(msgspec.Struct, frozen=True, kw_only=True):
+    asset: str
+    name: str | None = None
+    scale: int | None = None  # decimal places the ledger keeps; more is refused
+    display_decimals: int | None = None
+    deposit_status: str | None = None  # enabled, suspended
+    withdrawal_status: str | None = None
+    markets: list[str] = msgspec.field(default_factory=list)
+
+
+class ApiKeyInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """An API key as listed: never its secret. ``status``: active, expired or revoked."""
+
+    key_id: str
+    scopes: list[str]
+    label: str | None = None
+    allowed_ips: list[str] | None = None  # None: any address
+    rate_limit_per_second: int | None = None
+    status: str | None = None
+    created_at: datetime | None = None
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class CreatedApiKey(ApiKeyInfo, frozen=True, kw_only=True):
+    """A new key with its secret, which the API shows this once."""
+
+    secret: str
+
+    def __repr__(self) -> str:  # the secret stays out of logs and tracebacks
+        return f"CreatedApiKey(key_id={self.key_id!r}, scopes={self.scopes!r}, secret=...)"
+
+
+class CancelAfter(msgspec.Struct, frozen=True, kw_only=True):
+    """The dead man's switch: armed until ``deadline`` (``deadline_ms``) unless renewed;
+    ``timeout_seconds`` 0 when disarmed. ``fired``: a deadline that had already passed unrenewed
+    when this call came (its cancels were sent first)."""
+
+    timeout_seconds: int = 0
+    deadline: str | None = None
+    deadline_ms: int | None = None
+    fired: str | None = None
+
+    @property
+    def armed(self) -> bool:
+        return self.timeout_seconds > 0 and self.deadline_ms is not None
+
+
+class NotSent(msgspec.Struct, frozen=True, kw_only=True):
+    order_id: str
+    reason: str  # broker_unavailable, publish_unconfirmed, not_attempted: call again
+    client_order_id: str | None = None
+    symbol: str | None = None
+    detail: str | None = None
+
+
+class CancelAll(msgspec.Struct, frozen=True, kw_only=True):
+    """What ``DELETE /v1/orders`` sent: a cancel for each ``accepted`` order; ``not_sent`` and
+    ``truncated`` (more open orders than one call cancels) say to call again."""
+
+    accepted: list[Accepted] = msgspec.field(default_factory=list)
+    not_sent: list[NotSent] = msgspec.field(default_factory=list)
+    truncated: bool = False
+
+    @property
+    def complete(self) -> bool:
+        return not self.not_sent and not self.truncated
 
 
 class Page[T](msgspec.Struct, frozen=True):

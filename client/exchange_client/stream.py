@@ -2,13 +2,20 @@
 
     async with MarketStream(config.ws_url, token=client.auth.access_token) as stream:
         await stream.subscribe("book.BTC-USD")
-        await stream.subscribe("orders")           # your own orders and fills (needs a token)
+        await stream.subscribe("orders")           # your own orders and fills (needs identity)
         async for event in stream:
             if event.kind == "book":
                 print(stream.books["BTC-USD"].best_bid())
 
-- ``book.{symbol}``: a snapshot, then delta frames chained by seq. A gap (a lost frame) resets
-  the book and resubscribes, which brings a fresh snapshot; ``event.kind == "gap"`` says so.
+A program connects with its API key instead (``MarketStream(ws_url, api_key=key)``): the
+``$connect`` carries the key's signature in its query.
+
+- ``book.{symbol}``: a snapshot, then delta frames chained by seq. A gap (a lost frame) or a
+  frame whose checksum does not match the book kept resets the book and resubscribes, which
+  brings a fresh snapshot; ``event.kind == "gap"`` says so.
+- ``trades.{symbol}``, ``candles.{symbol}.{interval}`` and ``ticker.{symbol}`` (24 h figures):
+  public. ``orders`` (your orders and fills) and ``balances`` (your balances as they change):
+  private.
 - The connection is re-established with backoff whenever it drops, and proactively before API
   Gateway's 2-hour limit; a ping every 5 minutes keeps it under the 10-minute idle limit. After a
   reconnect every channel is subscribed again and every book rebuilt from a new snapshot.
@@ -27,7 +34,8 @@ from typing import Any, Final, Self
 
 import aiohttp
 
-from exchange_client.book import LocalBook, SeqGap
+from exchange_client.book import ChecksumMismatch, LocalBook, SeqGap
+from exchange_client.credentials import ApiKey
 
 TokenProvider = Callable[[], Awaitable[str]]
 BACKOFF_S: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -43,8 +51,8 @@ _CLOSED: Final = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class StreamEvent:
-    """``kind``: book, trades, orders, candle (data from the API), or the stream's own notices:
-    connected, gap, reconnecting, error."""
+    """``kind``: book, trades, orders, candle, ticker, balances (data from the API), or the
+    stream's own notices: connected, gap, reconnecting, error."""
 
     kind: str
     channel: str | None
@@ -58,12 +66,14 @@ class MarketStream:
         ws_url: str,
         *,
         token: TokenProvider | None = None,
+        api_key: ApiKey | None = None,
         ping_every_s: float = 300.0,
         reconnect_after_s: float = 110 * 60.0,
         backoff_s: tuple[float, ...] = BACKOFF_S,
     ) -> None:
         self._ws_url = ws_url
         self._token = token
+        self._api_key = api_key
         self._ping_every_s = ping_every_s
         self._reconnect_after_s = reconnect_after_s
         self._backoff_s = backoff_s
@@ -150,7 +160,10 @@ class MarketStream:
 
     async def _connect_and_read(self) -> None:
         assert self._session is not None  # noqa: S101 - start() made it
-        params = {"token": await self._token()} if self._token else {}
+        if self._api_key is not None:
+            params = self._api_key.ws_parameters()  # signed afresh for each connection
+        else:
+            params = {"token": await self._token()} if self._token else {}
         async with self._session.ws_connect(self._ws_url, params=params, heartbeat=None) as socket:
             self._socket = socket
             for book in self.books.values():
@@ -178,25 +191,33 @@ class MarketStream:
         channel = frame.get("channel")
         if kind == "snapshot" and isinstance(channel, str):
             book = self.books.setdefault(channel[5:], LocalBook(channel[5:]))
-            book.apply_snapshot(frame)
+            try:
+                book.apply_snapshot(frame)
+            except (SeqGap, ChecksumMismatch) as gap:
+                await self._rebuild(book, channel, gap)
+                return
             self._emit("book", channel, frame)
         elif kind == "book" and isinstance(channel, str):
             book = self.books.setdefault(channel[5:], LocalBook(channel[5:]))
             try:
                 if book.apply_frame(frame):
                     self._emit("book", channel, frame)
-            except SeqGap as gap:
-                self.gaps += 1
-                self._emit("gap", channel, {"detail": str(gap)})
-                book.reset()
-                await self._send({"action": "unsubscribe", "channel": channel})
-                await self._send({"action": "subscribe", "channel": channel})
-        elif kind in {"trades", "orders", "candle"}:
+            except (SeqGap, ChecksumMismatch) as gap:
+                await self._rebuild(book, channel, gap)
+        elif kind in {"trades", "orders", "candle", "ticker", "balances"}:
             self._emit(str(kind), channel if isinstance(channel, str) else None, frame)
         elif kind == "error":
             self._emit("error", channel if isinstance(channel, str) else None, frame)
             if frame.get("code") == "snapshot_unavailable":
                 asyncio.get_running_loop().call_later(1.0, self._resubscribe_soon, frame)
+
+    async def _rebuild(self, book: LocalBook, channel: str, why: Exception) -> None:
+        """Drop a book gone wrong and resubscribe: the fresh snapshot rebuilds it."""
+        self.gaps += 1
+        self._emit("gap", channel, {"detail": str(why)})
+        book.reset()
+        await self._send({"action": "unsubscribe", "channel": channel})
+        await self._send({"action": "subscribe", "channel": channel})
 
     def _resubscribe_soon(self, frame: dict[str, Any]) -> None:
         detail = str(frame.get("message", ""))

@@ -1,4 +1,5 @@
-"""Account: GET /v1/account, /v1/balances, /v1/positions; POST /v1/withdrawals."""
+"""Account: GET /v1/account, /v1/balances, /v1/positions; POST /v1/withdrawals (its hold is
+pushed to the account's ``balances`` subscribers)."""
 
 from typing import Any
 
@@ -9,6 +10,7 @@ from exchange.composition import CompositionRoot
 from exchange.http.app import rest_app, serve
 from exchange.http.routes.account import account_router
 from exchange.ledger.accounts import AccountService
+from exchange.ledger.port import LedgerPort
 from exchange.observability import logger, metrics, tracer
 from exchange.settings import AccountSettings
 
@@ -16,9 +18,16 @@ from exchange.settings import AccountSettings
 def compose(settings: AccountSettings) -> AccountService:
     from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415 - at first use
     from exchange.ledger.postgres.directory import PostgresAccountDirectory  # noqa: PLC0415
+    from exchange.tables import bind_tables  # noqa: PLC0415
 
+    bind_tables(settings)  # rate_limits (API keys' limit) and connections (balances pushes)
     ledger = PostgresLedger.from_settings(settings, settings.catalog())
-    return AccountService(ledger=ledger, directory=PostgresAccountDirectory(ledger.pool))
+    port: LedgerPort = ledger
+    if settings.ws_management_endpoint:  # unset: nothing is pushed
+        from exchange.realtime.balances import balances_pushed  # noqa: PLC0415 - with the ledger
+
+        port = balances_pushed(ledger, settings)
+    return AccountService(ledger=port, directory=PostgresAccountDirectory(ledger.pool))
 
 
 ROOT = CompositionRoot(AccountSettings, compose)

@@ -1,4 +1,5 @@
-"""Deposits: POST /v1/webhooks/deposits, HMAC-signed by the provider (no JWT)."""
+"""Deposits: POST /v1/webhooks/deposits, HMAC-signed by the provider (no JWT). A credited
+deposit is pushed to the account's ``balances`` subscribers."""
 
 from typing import Any
 
@@ -9,6 +10,7 @@ from exchange.composition import CompositionRoot
 from exchange.http.app import rest_app, serve
 from exchange.http.routes.deposits import deposits_router
 from exchange.ledger.deposits import DepositReceiver, webhook_secrets
+from exchange.ledger.port import LedgerPort
 from exchange.observability import logger, metrics, tracer
 from exchange.settings import DepositsSettings
 
@@ -16,8 +18,13 @@ from exchange.settings import DepositsSettings
 def compose(settings: DepositsSettings) -> DepositReceiver:
     from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415 - at first use
 
+    ledger: LedgerPort = PostgresLedger.from_settings(settings, settings.catalog())
+    if settings.ws_management_endpoint:  # unset: nothing is pushed
+        from exchange.realtime.balances import balances_pushed  # noqa: PLC0415 - with the ledger
+
+        ledger = balances_pushed(ledger, settings)
     return DepositReceiver(
-        ledger=PostgresLedger.from_settings(settings, settings.catalog()),
+        ledger=ledger,
         secrets=webhook_secrets(settings),
         tolerance_seconds=settings.ledger_webhook_tolerance_seconds,
     )

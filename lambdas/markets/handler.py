@@ -1,4 +1,5 @@
-"""Markets (public): /v1/markets, book, trades, candles and /v1/openapi.json."""
+"""Markets (public): /v1/markets, assets, time, book, tickers, trades, candles and
+/v1/openapi.json."""
 
 from typing import Any
 
@@ -14,15 +15,22 @@ from exchange.settings import MarketsSettings
 
 
 def compose(settings: MarketsSettings) -> MarketService:
-    from exchange.market.books import RedisBookStore  # noqa: PLC0415 - at first use
+    from exchange.market.assets import asset_catalog  # noqa: PLC0415 - at first use
+    from exchange.market.books import RedisBookStore  # noqa: PLC0415
     from exchange.market.dynamo import DynamoMarketStore  # noqa: PLC0415
     from exchange.tables import bind_tables  # noqa: PLC0415
 
     bind_tables(settings)
+    instruments = settings.catalog()
+    # The ledger's scales, from the variable the ledger functions read.
+    scales = settings.ledger_asset_scales
+    store = DynamoMarketStore()
     return MarketService(
-        instruments=settings.catalog(),
+        instruments=instruments,
         books=RedisBookStore.from_settings(settings),
-        store=DynamoMarketStore(),
+        store=store,
+        history=store,
+        assets=asset_catalog(instruments, scales),
     )
 
 

@@ -1,23 +1,40 @@
-"""WebSocket ``$connect`` REQUEST authorizer: verifies the Cognito access token in ``?token=``."""
+"""WebSocket ``$connect`` REQUEST authorizer: verifies the Cognito access token in ``?token=``, or
+a connect signed with an API key (``?api_key=&timestamp=&window=&signature=``)."""
 
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from exchange.apikeys.cipher import SecretCipher
+from exchange.apikeys.store import ApiKeyStore
 from exchange.composition import CompositionRoot
 from exchange.observability import logger, metrics, tracer
 from exchange.realtime.auth import Authorizer, TokenVerifier
 from exchange.settings import AuthorizerSettings
 
 
-def compose(settings: AuthorizerSettings) -> Authorizer:
+def compose(
+    settings: AuthorizerSettings,
+    *,
+    store: ApiKeyStore | None = None,
+    cipher: SecretCipher | None = None,
+) -> Authorizer:
+    from exchange.apikeys.cipher import KmsCipher  # noqa: PLC0415 - at first use
+    from exchange.apikeys.store_dynamo import DynamoApiKeyStore  # noqa: PLC0415
+    from exchange.apikeys.verifier import ConnectKeys, KeyVerifier  # noqa: PLC0415
+    from exchange.tables import bind_tables  # noqa: PLC0415
+
     assert settings.app_client_id is not None  # noqa: S101 - checked by the settings
+    bind_tables(settings)
     verifier = TokenVerifier.for_pool(
         issuer=settings.issuer_url,
         client_id=settings.app_client_id,
         jwks_url=settings.jwks_endpoint,
     )
-    return Authorizer(verifier, allow_anonymous=settings.ws_allow_anonymous)
+    keys = KeyVerifier(
+        store=store or DynamoApiKeyStore(), cipher=cipher or KmsCipher.from_settings(settings)
+    )
+    return Authorizer(verifier, allow_anonymous=settings.ws_allow_anonymous, keys=ConnectKeys(keys))
 
 
 ROOT = CompositionRoot(AuthorizerSettings, compose)

@@ -4,7 +4,10 @@
   (``local.template``); a Cognito-authorized method needs a token in ``Authorization`` that API
   Gateway would take (an access token with one of the method's scopes; an ID token when it has
   none: ``local.gateway.auth``), 401 otherwise, before any Lambda runs, and the integration gets
-  the proxy event with the token's claims.
+  the proxy event with the token's claims. A method with the Lambda REQUEST authorizer runs it
+  first (``local.gateway.lambda_authorizer``: 401, 403 or 500 as API Gateway answers, its cache)
+  and the integration gets its context. The gateway's own answers are the template's gateway
+  responses (``local.gateway.responses``).
 - ``/ws``: the WebSocket API (see ``local.gateway.websocket``).
 - ``/@connections/{id}`` (also under ``/<stage>/``): the Management API the Lambdas post to;
   ``EXCHANGE_WS_MANAGEMENT_ENDPOINT`` points here.
@@ -13,6 +16,7 @@
 
 import asyncio
 import json
+import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 
@@ -26,11 +30,12 @@ from local.gateway.events import (
     BadIntegrationResponse,
     HttpRequest,
     HttpResponse,
-    api_gateway_error,
     rest_event,
     rest_response,
 )
-from local.gateway.routes import RestRoutes
+from local.gateway.lambda_authorizer import Refusal, RequestAuthorizers
+from local.gateway.responses import GatewayResponses
+from local.gateway.routes import COGNITO, CUSTOM, RestMatch, RestRoutes
 from local.gateway.websocket import WebSocketApi
 
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -48,11 +53,14 @@ class RestApi:
         verifier: ClaimsVerifier | None,
         routes: RestRoutes | None = None,
         *,
+        responses: GatewayResponses | None = None,
         timeout_s: float = INTEGRATION_TIMEOUT_S,
     ) -> None:
         self._functions = functions
         self._verifier = verifier
         self._routes = routes or RestRoutes.from_catalog(functions.specs)
+        self._responses = responses or GatewayResponses()
+        self.authorizers = RequestAuthorizers(functions)
         self._timeout_s = timeout_s
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -79,17 +87,40 @@ class RestApi:
         except Unauthorized:
             return None
 
+    async def _authorize(
+        self, request: HttpRequest, match: RestMatch, request_id: str
+    ) -> dict[str, Any] | Refusal:
+        """``claims`` (Cognito) or ``authorizer`` (a Lambda authorizer's context) for the
+        integration's event, or API Gateway's refusal."""
+        if match.authorization == COGNITO:
+            claims = self._claims(request, match.scopes)
+            return Refusal("UNAUTHORIZED") if claims is None else {"claims": claims}
+        if match.authorization == CUSTOM and match.authorizer is not None:
+            context = await self.authorizers.authorize(
+                match.authorizer,
+                request,
+                resource=match.resource,
+                path_parameters=match.path_parameters,
+                request_id=request_id,
+            )
+            return context if isinstance(context, Refusal) else {"authorizer": context}
+        return {}
+
     async def dispatch(self, request: HttpRequest) -> HttpResponse:
         match = self._routes.match(request.method, request.path)
         if match is None:
-            return api_gateway_error(403, "Missing Authentication Token")
-        claims = None
-        if match.authorized:
-            claims = self._claims(request, match.scopes)
-            if claims is None:
-                return api_gateway_error(401, "Unauthorized")
+            return self._responses.answer("MISSING_AUTHENTICATION_TOKEN")
+        request_id = str(uuid.uuid4())
+        authorized = await self._authorize(request, match, request_id)
+        if isinstance(authorized, Refusal):
+            return self._responses.answer(authorized.response_type, authorized.message)
         event = rest_event(
-            request, resource=match.resource, path_parameters=match.path_parameters, claims=claims
+            request,
+            resource=match.resource,
+            path_parameters=match.path_parameters,
+            claims=authorized.get("claims"),
+            authorizer=authorized.get("authorizer"),
+            request_id=request_id,
         )
         try:
             result = await asyncio.wait_for(
@@ -97,12 +128,13 @@ class RestApi:
             )
             return rest_response(result)
         except TimeoutError:
-            return api_gateway_error(504, "Endpoint request timed out")
+            return self._responses.answer("INTEGRATION_TIMEOUT")
         except FunctionMissing:
-            return api_gateway_error(502, f"{match.function} is not deployed in this build")
+            message = f"{match.function} is not deployed in this build"
+            return self._responses.answer("DEFAULT_5XX", message)
         except (FunctionError, BadIntegrationResponse):
             logger.exception("integration failed", extra={"function": match.function})
-            return api_gateway_error(502, "Internal server error")
+            return self._responses.answer("DEFAULT_5XX")
 
 
 def build_app(
@@ -113,8 +145,9 @@ def build_app(
     status: Status | None = None,
     control: Control | None = None,
     routes: RestRoutes | None = None,
+    responses: GatewayResponses | None = None,
 ) -> web.Application:
-    rest = RestApi(functions, verifier, routes)
+    rest = RestApi(functions, verifier, routes, responses=responses)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_get(WS_PATH, websocket.connect)
     for prefix in ("", f"/{STAGE}"):

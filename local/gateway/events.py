@@ -1,15 +1,15 @@
 """API Gateway's event shapes, built from local requests, and its rules for Lambda results.
 
-- REST API proxy integration (payload format 1.0): ``rest_event`` and ``rest_response``.
+- REST API proxy integration (payload format 1.0): ``rest_event`` and ``rest_response``; a Lambda
+  REQUEST authorizer's event for a method: ``rest_authorizer_event`` (with ``method_arn``).
 - WebSocket API: ``ws_event`` ($connect, $disconnect, routes) and ``ws_authorizer_event`` (a
-  REQUEST authorizer on $connect), plus ``authorizer_decision`` for the policy it returns.
+  REQUEST authorizer on $connect; ``local.gateway.policy`` evaluates its answer).
 
 The REST event itself is ``exchange.testing.lambda_events.rest_proxy_event``, the one the tests
 build too; this module maps a local request onto it. Values follow what AWS sends (see there).
 """
 
 import base64
-import json
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -25,6 +25,7 @@ from exchange.testing.lambda_events import (
 )
 
 STAGE: Final = "local"
+WS_CONNECT_ARN: Final = f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/$connect"
 
 
 def _body(raw: bytes) -> tuple[str | None, bool]:
@@ -52,10 +53,13 @@ def rest_event(
     resource: str,
     path_parameters: Mapping[str, str],
     claims: Mapping[str, Any] | None,
+    authorizer: Mapping[str, Any] | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
-    """The proxy event API Gateway's REST API sends for ``request`` on ``resource``."""
+    """The proxy event API Gateway's REST API sends for ``request`` on ``resource``: with the
+    Cognito authorizer's ``claims``, or a Lambda authorizer's ``authorizer`` context."""
     body, is_base64 = _body(request.body)
-    return rest_proxy_event(
+    event = rest_proxy_event(
         request.method,
         request.path,
         resource=resource,
@@ -67,7 +71,39 @@ def rest_event(
         path_parameters=path_parameters,
         claims=claims,
         source_ip=request.source_ip,
+        request_id=request_id,
     )
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = dict(authorizer)
+    return event
+
+
+def method_arn(method: str, path: str) -> str:
+    """The ARN of the method a request calls: ``arn:aws:execute-api:<region>:<account>:<api id>/
+    <stage>/<METHOD>/<path without its leading slash>`` ("Input to an API Gateway Lambda
+    authorizer")."""
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/{method}/{path[1:]}"
+
+
+def rest_authorizer_event(
+    request: HttpRequest,
+    *,
+    resource: str,
+    path_parameters: Mapping[str, str],
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """A REQUEST authorizer's event for ``request`` ("Input to an API Gateway Lambda authorizer":
+    the request's headers, query string, path parameters, stage variables and request context,
+    and its ``methodArn``; never its body)."""
+    proxy = rest_event(
+        request,
+        resource=resource,
+        path_parameters=path_parameters,
+        claims=None,
+        request_id=request_id,
+    )
+    del proxy["body"], proxy["isBase64Encoded"]
+    return {"type": "REQUEST", "methodArn": method_arn(request.method, request.path), **proxy}
 
 
 class BadIntegrationResponse(ValueError):
@@ -107,27 +143,6 @@ def rest_response(result: Any) -> HttpResponse:
     else:
         raw = body.encode("utf-8")
     return HttpResponse(status, tuple(headers), raw)
-
-
-def api_gateway_error(status: int, message: str) -> HttpResponse:
-    """API Gateway's own error body, e.g. 401 ``{"message":"Unauthorized"}``."""
-    return HttpResponse(
-        status,
-        (("Content-Type", "application/json"), ("x-amzn-ErrorType", _error_type(status))),
-        json.dumps({"message": message}).encode(),
-    )
-
-
-def _error_type(status: int) -> str:
-    return {
-        401: "UnauthorizedException",
-        403: "AccessDeniedException",
-        404: "NotFoundException",
-        410: "GoneException",
-        413: "RequestTooLargeException",
-        502: "InternalServerErrorException",
-        504: "IntegrationTimeout",
-    }.get(status, "BadRequestException")
 
 
 # --- WebSocket ----------------------------------------------------------------------------------
@@ -210,7 +225,7 @@ def ws_authorizer_event(
     query_single, query_multi = single_and_multi(query)
     return {
         "type": "REQUEST",
-        "methodArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{API_ID}/{STAGE}/$connect",
+        "methodArn": WS_CONNECT_ARN,
         "headers": single,
         "multiValueHeaders": multi,
         "queryStringParameters": query_single,
@@ -220,31 +235,3 @@ def ws_authorizer_event(
             connection, route_key="$connect", event_type="CONNECT", domain=domain
         ),
     }
-
-
-def authorizer_decision(result: Any) -> dict[str, Any] | None:
-    """The authorizer context (``principalId`` plus ``context``) when the policy allows
-    ``execute-api:Invoke``, else None (API Gateway then refuses the connection with 403)."""
-    if not isinstance(result, dict):
-        return None
-    statements = (result.get("policyDocument") or {}).get("Statement") or []
-    if isinstance(statements, dict):
-        statements = [statements]
-    effects = {
-        str(statement.get("Effect", "")).lower()
-        for statement in statements
-        if isinstance(statement, dict) and _invokes(statement.get("Action"))
-    }
-    if "allow" not in effects or "deny" in effects:
-        return None
-    context = {
-        key: value
-        for key, value in (result.get("context") or {}).items()
-        if isinstance(value, str | int | float | bool)  # API Gateway drops objects and arrays
-    }
-    return {"principalId": result.get("principalId"), **context}
-
-
-def _invokes(action: Any) -> bool:
-    actions = action if isinstance(action, list) else [action]
-    return any(a in {"execute-api:Invoke", "execute-api:*", "*"} for a in actions)

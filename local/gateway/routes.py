@@ -4,10 +4,17 @@ selection). The stack builds them from the synthesized template (``local.templat
 ``from_deployment``), so local routing and authorization are what API Gateway deploys; tests may
 build them from ``lambdas.catalog`` directly.
 
+A path matches the route whose literal segments come first: as in API Gateway, a literal resource
+(``/v1/orders/cancel-after``) takes precedence over a path parameter (``/v1/orders/{order_id}``).
+
 >>> table = RestRoutes.from_catalog()
 >>> match = table.match("DELETE", "/v1/orders/01HX")
->>> match.function, match.resource, match.path_parameters, match.authorized, match.scopes
-('orders', '/v1/orders/{order_id}', {'order_id': '01HX'}, True, ('aws.cognito.signin.user.admin',))
+>>> match.function, match.resource, match.path_parameters, match.authorization
+('orders', '/v1/orders/{order_id}', {'order_id': '01HX'}, 'CUSTOM')
+>>> table.match("GET", "/v1/orders/cancel-after").resource
+'/v1/orders/cancel-after'
+>>> table.match("GET", "/v1/api-keys").scopes
+('aws.cognito.signin.user.admin',)
 >>> WsRoutes.from_catalog().select('{"action": "subscribe", "channel": "book.BTC-USD"}')
 ('subscribe', 'ws_messages')
 >>> WsRoutes.from_catalog().select("not json")
@@ -21,10 +28,17 @@ from dataclasses import dataclass
 from typing import Final
 from urllib.parse import unquote
 
-from lambdas.catalog import FUNCTIONS, FunctionSpec, Trigger
+from lambdas.catalog import FUNCTIONS, FunctionSpec, Route, Trigger
+from local.gateway.lambda_authorizer import check_identity_sources
 from local.template import Deployment
+from local.template_api import DEFAULT_AUTHORIZER_TTL_S, DeployedAuthorizer, DeployedMethod
 
 COGNITO: Final = "COGNITO_USER_POOLS"
+CUSTOM: Final = "CUSTOM"
+NONE: Final = "NONE"
+# The catalog does not say how the REST Lambda authorizer is configured; the CDK app deploys it
+# so (the template, read by ``from_deployment``, is what the stack serves).
+CATALOG_IDENTITY_SOURCES: Final = ("method.request.header.Authorization",)
 
 _PARAM = re.compile(r"\{(\w+)\}")
 
@@ -34,8 +48,13 @@ class RestMatch:
     function: str
     resource: str
     path_parameters: dict[str, str]
-    authorized: bool
+    authorization: str  # NONE | COGNITO_USER_POOLS | CUSTOM
     scopes: tuple[str, ...] = ()
+    authorizer: DeployedAuthorizer | None = None  # a CUSTOM method's REQUEST authorizer
+
+    @property
+    def authorized(self) -> bool:
+        return self.authorization != NONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +63,14 @@ class _RestRoute:
     pattern: re.Pattern[str]
     resource: str
     function: str
-    authorized: bool
+    authorization: str
     scopes: tuple[str, ...]
+    authorizer: DeployedAuthorizer | None
+
+    @property
+    def precedence(self) -> tuple[int, ...]:
+        """Literal segments before path parameters, segment by segment."""
+        return tuple(int(_PARAM.fullmatch(part) is not None) for part in self.resource.split("/"))
 
 
 def _pattern(path: str) -> re.Pattern[str]:
@@ -57,48 +82,88 @@ def _pattern(path: str) -> re.Pattern[str]:
     return re.compile("^" + "/".join(segments) + "$")
 
 
+def _catalog_authorization(
+    route: Route, rest_authorizer: DeployedAuthorizer | None
+) -> tuple[str, DeployedAuthorizer | None]:
+    match route.authorizer:
+        case "none":
+            return NONE, None
+        case "cognito":
+            return COGNITO, None
+    if rest_authorizer is None:
+        raise ValueError(f"{route.method} {route.path}: no REST authorizer in the catalog")
+    return CUSTOM, rest_authorizer
+
+
+def _deployed_authorizer(method: DeployedMethod) -> DeployedAuthorizer | None:
+    """A method's authorizer, when local mode has its twin; ValueError otherwise (a method is
+    never served more openly than deployed)."""
+    where = f"{method.method} {method.path}"
+    kind = method.authorizer.kind if method.authorizer else None
+    if method.authorization_type == NONE:
+        return None
+    if method.authorization_type == COGNITO and kind == COGNITO:
+        return None
+    if method.authorization_type == CUSTOM and method.authorizer and kind == "REQUEST":
+        check_identity_sources(method.authorizer.identity_sources)
+        return method.authorizer
+    raise ValueError(
+        f"{where}: {method.authorization_type} authorization ({kind}) has no local twin"
+    )
+
+
 class RestRoutes:
     def __init__(self, routes: list[_RestRoute]) -> None:
-        self._routes = routes
+        self._routes = sorted(routes, key=lambda route: route.precedence)
 
     @classmethod
     def from_catalog(cls, functions: Mapping[str, FunctionSpec] = FUNCTIONS) -> "RestRoutes":
+        rest_authorizer = next(
+            (
+                DeployedAuthorizer(
+                    "REQUEST", spec.name, CATALOG_IDENTITY_SOURCES, DEFAULT_AUTHORIZER_TTL_S
+                )
+                for spec in functions.values()
+                if spec.trigger is Trigger.REST_AUTHORIZER
+            ),
+            None,
+        )
         routes = []
         for spec in functions.values():
             if spec.trigger is not Trigger.REST:
                 continue
             for route in spec.routes:
+                authorization, authorizer = _catalog_authorization(route, rest_authorizer)
                 routes.append(
                     _RestRoute(
                         route.method,
                         _pattern(route.path),
                         route.path,
                         spec.name,
-                        route.authorized,
+                        authorization,
                         route.authorization_scopes,
+                        authorizer,
                     )
                 )
         return cls(routes)
 
     @classmethod
     def from_deployment(cls, deployment: Deployment) -> "RestRoutes":
-        """The deployed methods. Only the Cognito user-pool authorizer and open methods are
-        served; any other authorization type is refused here rather than served open."""
+        """The deployed methods: open ones, the Cognito user-pool authorizer's and the Lambda
+        REQUEST authorizer's. Any other authorization is refused here rather than served
+        open."""
         routes = []
         for method in deployment.methods:
-            if method.authorization_type not in (COGNITO, "NONE"):
-                raise ValueError(
-                    f"{method.method} {method.path}: {method.authorization_type} authorization"
-                    " has no local twin"
-                )
+            authorizer = _deployed_authorizer(method)
             routes.append(
                 _RestRoute(
                     method.method,
                     _pattern(method.path),
                     method.path,
                     method.function,
-                    method.authorization_type == COGNITO,
+                    method.authorization_type,
                     method.scopes,
+                    authorizer,
                 )
             )
         return cls(routes)
@@ -113,7 +178,12 @@ class RestRoutes:
             if found:
                 parameters = {key: unquote(value) for key, value in found.groupdict().items()}
                 return RestMatch(
-                    route.function, route.resource, parameters, route.authorized, route.scopes
+                    route.function,
+                    route.resource,
+                    parameters,
+                    route.authorization,
+                    route.scopes,
+                    route.authorizer,
                 )
         return None
 

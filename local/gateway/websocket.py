@@ -21,12 +21,8 @@ from aiohttp import WSMsgType, web
 
 from exchange.observability import logger
 from local.functions import FunctionError, FunctionHost, FunctionMissing
-from local.gateway.events import (
-    WsConnection,
-    authorizer_decision,
-    ws_authorizer_event,
-    ws_event,
-)
+from local.gateway.events import WS_CONNECT_ARN, WsConnection, ws_authorizer_event, ws_event
+from local.gateway.policy import AuthorizerAnswer, InvalidAnswer, parse_answer
 from local.gateway.routes import WsRoutes
 
 MAX_FRAME_BYTES: Final = 128 * 1024
@@ -148,14 +144,15 @@ class WebSocketApi:
             return _json_error(401, "UnauthorizedException", "Unauthorized")
         event = ws_authorizer_event(connection, domain=domain, headers=headers, query=query)
         try:
-            decision = authorizer_decision(await self._functions.ainvoke(authorizer, event))
+            answer = parse_answer(await self._functions.ainvoke(authorizer, event))
         except FunctionMissing:
             return _json_error(502, "InternalServerErrorException", "Internal server error")
         except FunctionError as exc:
             return _authorizer_failed(exc)
-        if decision is None:
-            return _json_error(403, "AccessDeniedException", "Forbidden")
-        return dataclasses.replace(connection, authorizer=decision)
+        except InvalidAnswer:  # "Output from an API Gateway Lambda authorizer": API Gateway's 500
+            logger.exception("ws authorizer answered malformed")
+            return _json_error(500, "AuthorizerConfigurationException", "Internal server error")
+        return _admit(connection, answer)
 
     async def _route_status(self, function: str, event: dict[str, Any]) -> int:
         try:
@@ -245,6 +242,14 @@ class WebSocketApi:
             return _json_error(410, "GoneException", "")
         await live.socket.close(code=1000, message=b"")
         return web.Response(status=204)
+
+
+def _admit(connection: WsConnection, answer: AuthorizerAnswer) -> WsConnection | web.Response:
+    """The connection with the authorizer's context when its policy allows this ``$connect``
+    (an explicit Deny wins, as for REST), else API Gateway's 403."""
+    if answer.decide(WS_CONNECT_ARN) != "allow":
+        return _json_error(403, "AccessDeniedException", "Forbidden")
+    return dataclasses.replace(connection, authorizer=answer.request_context())
 
 
 def _authorizer_failed(exc: FunctionError) -> web.Response:

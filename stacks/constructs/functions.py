@@ -1,11 +1,12 @@
 """Every Lambda of ``lambdas.catalog.FUNCTIONS``, built by one factory.
 
-Each function gets its own role with exactly its tables (read or read/write), the secrets and
-network paths its ``needs`` name, its log group, and its trigger's event source: a Kinesis event
-source mapping on the journal, an EventBridge schedule, or an Amazon MQ event source mapping on
-each shard's dead-letter queue; in the primary, the user pool's post-confirmation trigger and a run
-on every deploy (a CDK trigger) for the migration runner. REST and WebSocket routes are attached by
-the API construct, which owns the APIs.
+Each function gets its own role with exactly its tables (read or read/write), the secrets, keys,
+queues and network paths its ``needs`` name, its log group, and its trigger's event source
+(``stacks.constructs.event_sources``): a Kinesis event source mapping on the journal, an EventBridge
+schedule, an Amazon MQ event source mapping on each shard's dead-letter queue, or an SQS one on the
+dead man's switch's timers; in the primary, the user pool's post-confirmation trigger and a run on
+every deploy (a CDK trigger) for the migration runner. REST and WebSocket routes (and the REST and
+WebSocket authorizers) are attached by the API construct, which owns the APIs.
 
 Ledger functions reach Aurora only through the region's RDS Proxy, each as its own database role
 with IAM authentication (``rds-db:connect`` for exactly that user on that proxy); only the
@@ -26,13 +27,11 @@ from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from exchange.messaging import dead_letter_queue
 from exchange.settings import cognito_issuer, database_role, jwks_url_of
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
@@ -40,9 +39,19 @@ from lambdas.environment import function_environment
 from stacks import constants
 from stacks.constructs.data import BookCache, LedgerDatabase
 from stacks.constructs.data.ledger_db import DATABASE_PORT
-from stacks.constructs.grants import key_statement, secrets_key_statement, table_statement
+from stacks.constructs.event_sources import (
+    consume_dead_letters,
+    consume_timers,
+    subscribe_to_journal,
+)
+from stacks.constructs.grants import (
+    api_key_statement,
+    key_statement,
+    secrets_key_statement,
+    table_statement,
+)
 from stacks.constructs.lifecycle import confirm_sign_ups, run_on_deploy
-from stacks.constructs.messaging import BROKER_VIRTUAL_HOST, Broker, Journal
+from stacks.constructs.messaging import Broker, Journal
 from stacks.constructs.nag import acknowledge, render
 
 _VPC_NEEDS = frozenset({Need.BROKER, Need.LEDGER, Need.LEDGER_ADMIN, Need.REDIS})
@@ -59,10 +68,6 @@ _ENI_ACTIONS = (
     "ec2:DescribeNetworkInterfaces",
     "ec2:UnassignPrivateIpAddresses",
 )
-# What an Amazon MQ event source mapping reads with the function's role, besides the broker's
-# secret ("Using Lambda with Amazon MQ", execution role permissions): the broker's network.
-_MQ_NETWORK_ACTIONS = ("ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeVpcs")
-MQ_BATCH_SIZE = 10
 _INDEXES = {spec.logical_name: [index.name for index in spec.indexes] for spec in TABLE_SPECS}
 
 
@@ -90,6 +95,8 @@ class FunctionDeps:
     user_pool_client: cognito.IUserPoolClient
     user_pool_region: str
     shards: Sequence[str]  # each has a dead-letter queue for the AMAZON_MQ functions
+    api_key_key_arn: str  # the (multi-Region) key of API keys' secrets in this region
+    timer_queue: sqs.IQueue  # the dead man's switch's timers (the SQS functions read it)
     # Schedules run in the primary (failover enables the DR region's); the Cognito trigger and
     # the deploy-time migration are wired only there (the pool and the writable cluster).
     primary: bool
@@ -193,11 +200,20 @@ class Functions(Construct):
             )
         match spec.trigger:
             case Trigger.KINESIS:
-                self._subscribe(spec, function, scope)
+                self.failure_queues[spec.name] = subscribe_to_journal(
+                    scope,
+                    spec.name,
+                    function,
+                    journal=deps.journal,
+                    key=deps.region_key,
+                    retain=deps.retain,
+                )
             case Trigger.SCHEDULE:
                 self._schedule(spec, function, scope)
             case Trigger.AMAZON_MQ:
-                self._consume_dead_letters(function, role, scope)
+                consume_dead_letters(scope, function, role, broker=deps.broker, shards=deps.shards)
+            case Trigger.SQS:
+                consume_timers(function, deps.timer_queue)
             case Trigger.COGNITO_POST_CONFIRMATION if deps.primary:
                 confirm_sign_ups(deps.user_pool, function)
             case Trigger.DEPLOY if deps.primary:
@@ -234,6 +250,8 @@ class Functions(Construct):
             "app_client_id": deps.user_pool_client.user_pool_client_id,
             "issuer": issuer,
             "jwks_url": jwks_url_of(issuer),
+            "api_key_kms_key_id": deps.api_key_key_arn,
+            "cancel_after_queue_url": deps.timer_queue.queue_url,
             **{table.settings_field: deps.table_names[table.logical_name] for table in TABLE_SPECS},
         }
         return function_environment(spec, values)
@@ -261,44 +279,19 @@ class Functions(Construct):
                 deps.kyc_webhook_secret.grant_read(role)
             case Need.JWKS:
                 pass  # the JWKS is public; the environment names it
-
-    def _subscribe(self, spec: FunctionSpec, function: lambda_.Function, scope: Construct) -> None:
-        """Journal consumer: per-record failure reporting, bisect, bounded retries, and the
-        batch's metadata to the function's own failure queue once retries are spent."""
-        deps = self._deps
-        failures = sqs.Queue(
-            scope,
-            "Failures",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=deps.region_key,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.RETAIN if deps.retain else RemovalPolicy.DESTROY,
-        )
-        acknowledge(
-            failures,
-            {
-                "AwsSolutions-SQS3": "This queue is itself the on-failure destination of a"
-                " Kinesis event source mapping; an operator drains it after a fix.",
-            },
-        )
-        self.failure_queues[spec.name] = failures
-        options = {
-            "starting_position": lambda_.StartingPosition.TRIM_HORIZON,
-            "batch_size": constants.KINESIS_BATCH_SIZE,
-            "bisect_batch_on_error": True,
-            "report_batch_item_failures": True,
-            "retry_attempts": constants.KINESIS_RETRY_ATTEMPTS,
-            "parallelization_factor": constants.KINESIS_PARALLELIZATION,
-            "on_failure": sources.SqsDlq(failures),
-        }
-        consumer = deps.journal.consumers.get(spec.name)
-        source: lambda_.IEventSource = (
-            sources.KinesisConsumerEventSource(consumer, **options)  # type: ignore[arg-type]
-            if consumer is not None
-            else sources.KinesisEventSource(deps.journal.stream, **options)  # type: ignore[arg-type]
-        )
-        function.add_event_source(source)
+            case Need.API_KEY_ENCRYPT:
+                function.add_to_role_policy(api_key_statement(deps.api_key_key_arn, "kms:Encrypt"))
+            case Need.API_KEY_DECRYPT:
+                function.add_to_role_policy(api_key_statement(deps.api_key_key_arn, "kms:Decrypt"))
+            case Need.CANCEL_AFTER_QUEUE:
+                # SendMessage to a queue under a customer managed key: the sender's role also
+                # generates and decrypts the queue's data keys ("Amazon SQS key management").
+                function.add_to_role_policy(
+                    iam.PolicyStatement(
+                        actions=["sqs:SendMessage"], resources=[deps.timer_queue.queue_arn]
+                    )
+                )
+                function.add_to_role_policy(key_statement(deps.region_key.key_arn, write=True))
 
     def _schedule(self, spec: FunctionSpec, function: lambda_.Function, scope: Construct) -> None:
         """An EventBridge rule every ``spec.every_minutes``. The next run is the retry, so a
@@ -317,39 +310,6 @@ class Functions(Construct):
             retry_attempts=0, max_event_age=Duration.minutes(spec.every_minutes)
         )
 
-    def _consume_dead_letters(
-        self, function: lambda_.Function, role: iam.Role, scope: Construct
-    ) -> None:
-        """One Amazon MQ event source mapping per shard's dead-letter queue ("Using Lambda with
-        Amazon MQ"): PLAIN auth with the broker's secret (BASIC_AUTH), the default virtual host.
-        The mapping's pollers join the broker's subnets with its security group."""
-        broker = self._deps.broker
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["mq:DescribeBroker"], resources=[broker.broker.attr_arn])
-        )
-        role.add_to_policy(iam.PolicyStatement(actions=list(_MQ_NETWORK_ACTIONS), resources=["*"]))
-        broker.allow_event_source_mappings()
-        for shard in self._deps.shards:
-            mapping = lambda_.CfnEventSourceMapping(
-                scope,
-                f"DeadLetters-{shard}",
-                function_name=function.function_name,
-                event_source_arn=broker.broker.attr_arn,
-                queues=[dead_letter_queue(shard)],
-                batch_size=MQ_BATCH_SIZE,
-                maximum_batching_window_in_seconds=1,
-                source_access_configurations=[
-                    lambda_.CfnEventSourceMapping.SourceAccessConfigurationProperty(
-                        type="BASIC_AUTH", uri=broker.secret.secret_arn
-                    ),
-                    lambda_.CfnEventSourceMapping.SourceAccessConfigurationProperty(
-                        type="VIRTUAL_HOST", uri=BROKER_VIRTUAL_HOST
-                    ),
-                ],
-            )
-            # Lambda checks the role's permissions when the mapping is created.
-            mapping.node.add_dependency(role)
-
     def _acknowledge(self, spec: FunctionSpec, role: iam.Role) -> None:
         deps = self._deps
         reasons = {
@@ -357,10 +317,14 @@ class Functions(Construct):
             " VPC ENI actions and the EC2 Describe* calls of an Amazon MQ event source mapping"
             " have no resource-level permissions; nothing else is '*'.",
         }
-        if spec.trigger is Trigger.KINESIS or Need.BROKER in spec.needs or spec.tables:
+        if (
+            spec.trigger in {Trigger.KINESIS, Trigger.SQS}
+            or Need.BROKER in spec.needs
+            or spec.tables
+        ):
             for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*"):
                 reasons[f"AwsSolutions-IAM5[Action::{action}]"] = (
-                    "The CDK's grants for the KMS-encrypted stream and failure queue name the"
+                    "The CDK's grants for the KMS-encrypted stream and queues name the"
                     " data-key family on this region's one data key, not on any other key."
                 )
         if Need.WS_MANAGEMENT in spec.needs:

@@ -3,6 +3,10 @@
 DynamoDB: a function gets its tables and each named index (never ``index/*``, never Scan), read or
 read/write as the catalog says. Tests read ``TABLE_READ_ACTIONS``/``TABLE_WRITE_ACTIONS`` to check
 every policy against the catalog.
+
+API keys' secrets: Encrypt or Decrypt on the API-key key only with the encryption context the
+api_keys code binds each ciphertext to (``API_KEY_CONTEXT_KEYS``), so the role cannot use the key
+for anything else.
 """
 
 from collections.abc import Sequence
@@ -27,6 +31,8 @@ TABLE_WRITE_ACTIONS: Final = (
     "dynamodb:UpdateItem",
 )
 KEY_READ_ACTIONS: Final = ("kms:Decrypt", "kms:DescribeKey")
+# The encryption context of an API key's secret: {"key_id": <ak_...>, "account_id": <account>}.
+API_KEY_CONTEXT_KEYS: Final = ("account_id", "key_id")
 KEY_WRITE_ACTIONS: Final = (*KEY_READ_ACTIONS, "kms:Encrypt", "kms:GenerateDataKey")
 
 
@@ -69,4 +75,19 @@ def secrets_key_statement(key_arn: str, region: str) -> iam.PolicyStatement:
         actions=["kms:Decrypt"],
         resources=[key_arn],
         conditions={"StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"}},
+    )
+
+
+def api_key_statement(key_arn: str, action: str) -> iam.PolicyStatement:
+    """``action`` (kms:Encrypt or kms:Decrypt) on the API-key key, only with an encryption context
+    of exactly ``API_KEY_CONTEXT_KEYS``: ``ForAllValues`` refuses any other key, and ``Null``
+    false on each key requires both ("AWS KMS condition keys": kms:EncryptionContextKeys,
+    kms:EncryptionContext:context-key; an empty context would satisfy ForAllValues alone)."""
+    return iam.PolicyStatement(
+        actions=[action],
+        resources=[key_arn],
+        conditions={
+            "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": list(API_KEY_CONTEXT_KEYS)},
+            "Null": {f"kms:EncryptionContext:{key}": "false" for key in API_KEY_CONTEXT_KEYS},
+        },
     )

@@ -8,6 +8,10 @@ Money safety pages on: a dead-lettered command, a journal gap or quarantined rec
 consumer, a snapshot store that fails or holds a snapshot that does not verify, and orders the
 reconciler has cancelled that stay pending (the engine is not answering) for ten minutes.
 Reconciliations themselves are normal and only graphed.
+
+The dead man's switch pages when a timer dead-letters (an account's orders may not have been
+cancelled) or when the oldest timer is older than the longest delay plus ``TIMER_LATE_SECONDS``
+(the consumer is not keeping up, so switches fire late).
 """
 
 from collections.abc import Mapping, Sequence
@@ -26,6 +30,7 @@ from constructs import Construct
 
 from exchange.messaging import command_queue
 from exchange.observability import METRICS_NAMESPACE
+from stacks.constructs.timers import MAX_DELAY_SECONDS
 
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
@@ -37,6 +42,10 @@ QUEUE_DEPTH_LIMIT = 10_000
 AURORA_CPU_LIMIT = 80
 AURORA_CONNECTIONS_LIMIT = 800
 STUCK_ORDERS_MINUTES = 10  # orders pending after their reconcile this long: the engine is mute
+# A timer is sent with a delay of at most MAX_DELAY_SECONDS; older than that by this much, it is
+# late (whether or not SQS counts a message's age during its delay, the limit holds).
+TIMER_LATE_SECONDS = 120
+TIMER_AGE_LIMIT_SECONDS = MAX_DELAY_SECONDS + TIMER_LATE_SECONDS
 
 
 def _emitted(metric: str, service: str, statistic: str = "Sum") -> cloudwatch.Metric:
@@ -77,6 +86,8 @@ class Monitoring(Construct):
         dead_letter_consumer: str,
         reconciler: str,
         failure_queues: Mapping[str, sqs.IQueue],
+        timer_queue: sqs.IQueue,
+        timer_dead_letters: sqs.IQueue,
         shards: Sequence[str],
         broker_name: str,
         tables: Mapping[str, str],
@@ -122,6 +133,7 @@ class Monitoring(Construct):
                 queue.metric_approximate_number_of_messages_visible(period=FIVE_MINUTES),
                 0,
             )
+        timers = self._timers(timer_queue, timer_dead_letters)
         journal_faults = []
         for consumer in consumers:
             for fault in ("JournalSequenceGaps", "JournalQuarantined"):
@@ -208,6 +220,7 @@ class Monitoring(Construct):
                 ("Dead letters / orders reconciled / stuck", [dead_letters, reconciled, stuck]),
                 ("Snapshot store failures / refused snapshots", snapshot_faults),
                 ("MQ command queue depth", queue_depth),
+                ("Dead man's switch timers: oldest (s) / dead-lettered", timers),
                 ("DynamoDB throttles", table_throttles),
                 ("Aurora CPU (%)", [cpu]),
                 ("Aurora connections", [connections]),
@@ -217,6 +230,18 @@ class Monitoring(Construct):
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(alarms=list(self.alarms), title="Alarms", width=24)
         )
+
+    def _timers(self, queue: sqs.IQueue, dead_letters: sqs.IQueue) -> list[cloudwatch.IMetric]:
+        """The dead man's switch's alarms (late timers, dead-lettered ones) and their metrics."""
+        age = queue.metric_approximate_age_of_oldest_message(
+            statistic="Maximum", period=ONE_MINUTE, label="oldest timer (s)"
+        )
+        dead = dead_letters.metric_approximate_number_of_messages_visible(
+            statistic="Maximum", period=ONE_MINUTE, label="dead-lettered timers"
+        )
+        self._alarm("TimersLate", age, TIMER_AGE_LIMIT_SECONDS, periods=3)
+        self._alarm("TimersDeadLettered", dead, 0)
+        return [age, dead]
 
     def _alarm(
         self,

@@ -21,9 +21,10 @@ from typing import Any, Final
 
 import pytest
 
-from exchange_client import ExchangeClient, MarketStream
+from exchange_client import ApiKey, ExchangeClient, MarketStream
 from lambdas.catalog import FUNCTIONS, Trigger
 from local import recording
+from local.aws import CANCEL_AFTER_QUEUE
 from local.process import StackFailed, running_stack
 from tests.e2e.conftest import LocalStack, _service_environment, eventually
 from tests.fidelity.actions import Call
@@ -55,10 +56,27 @@ PLATFORM_OPERATIONS: Final[Mapping[tuple[str, str], str]] = {
     ("kinesis", "ListShards"): "Lambda's event source mappings find the shards",
     ("kinesis", "GetShardIterator"): "Lambda's event source mappings read the journal",
     ("kinesis", "GetRecords"): "Lambda's event source mappings read the journal",
+    ("kms", "CreateKey"): "CloudFormation creates the API-key key",
+    ("kms", "CreateAlias"): "CloudFormation names it",
+    ("sqs", "CreateQueue"): "CloudFormation creates the timer queue and its dead-letter queue",
+    ("sqs", "GetQueueAttributes"): "CloudFormation reads the dead-letter queue's ARN",
 }
 # Who must show up in the log: the functions this session drives, and the engine.
 EXERCISED: Final = frozenset(
-    {"orders", "deposits", "recorder", "fanout", "candles", "ws_connections", "ws_messages", ENGINE}
+    {
+        "orders",
+        "deposits",
+        "recorder",
+        "fanout",
+        "candles",
+        "ws_connections",
+        "ws_messages",
+        "ws_authorizer",
+        "rest_authorizer",
+        "api_keys",
+        "cancel_after",
+        ENGINE,
+    }
 )
 
 
@@ -70,8 +88,12 @@ class Recorded:
 
     def checker(self, stacks: Stacks | None = None) -> Checker:
         deployment = Deployment(stacks or self.stacks, PRIMARY)
+        timers = [url for url in self.state["queues"].values() if url.endswith(CANCEL_AFTER_QUEUE)]
         local = LocalNames.of_local_stack(
-            api_url=self.state["api_url"], user_pool_id=self.state["user_pool_id"]
+            api_url=self.state["api_url"],
+            user_pool_id=self.state["user_pool_id"],
+            api_key_kms_key_id=self.state["api_key_kms_key_arn"],
+            cancel_after_queue_url=timers[0] if timers else None,
         )
         return Checker(deployment, Translation.of(local, deployment))
 
@@ -106,8 +128,32 @@ async def representative_session(stack: LocalStack) -> None:
     await read_everything(seller)
     await stream.unsubscribe("book.BTC-USD")
     await stream.close()
+    await as_a_program(stack, buyer)
     for client in (seller, buyer):
         await client.close()
+
+
+async def as_a_program(stack: LocalStack, user: ExchangeClient) -> None:
+    """A bot with an API key (KMS Encrypt at creation, Decrypt in both authorizers): it signs
+    REST requests and a WebSocket connect, arms the dead man's switch (SQS), lets it fire (the
+    timer function cancels its order) and has its key revoked."""
+    created = await user.create_api_key("fidelity-bot", scopes=["read", "trade"])
+    key = ApiKey(created.key_id, created.secret)
+    async with ExchangeClient(user.config, api_key=key) as bot:
+        await bot.balances()
+        await bot.server_time()
+        await bot.assets()
+        await bot.tickers()
+        await bot.ticker("BTC-USD")
+        resting = await bot.place_order("BTC-USD", "buy", "0.01", "64000.00")
+        await eventually(lambda: bot.get_order(resting.order_id), lambda o: o.status == "NEW")
+        await bot.cancel_after(5)
+        await eventually(lambda: bot.get_order(resting.order_id), lambda o: o.status == "CANCELLED")
+        async with MarketStream(stack.config.ws_url, api_key=key) as stream:
+            await stream.wait_connected()
+            await stream.subscribe("balances")
+    await user.list_api_keys()
+    await user.revoke_api_key(created.key_id)
 
 
 async def read_everything(client: ExchangeClient) -> None:

@@ -4,8 +4,9 @@
   resource's ``Ref`` and attributes made up in its service's ARN format (``physical``);
 - ``synth``: the CDK app synthesized in a child process (for the e2e check);
 - ``policy``: a small IAM policy evaluator (identity, resource and key policies, conditions);
-- ``actions``: an AWS API call -> the (IAM action, resource ARN) pairs that authorize it, and the
-  KMS requests its service makes for the caller;
+- ``calls``: a recorded call and one (IAM action, resource) requirement of it;
+- ``actions``: an AWS API call -> the (IAM action, resource ARN) pairs that authorize it (KMS and
+  SQS included); ``service_keys``: the KMS requests its service makes for the caller;
 - ``deployment``: one region's principals, their roles and policies, resources and keys;
 - ``translate``: a call the local stack made -> the call the deployment would make;
 - ``check``: every recorded call (``local.recording``) against its principal's deployed policies;

@@ -28,65 +28,31 @@ From the Service Authorization Reference ("Actions, resources, and condition key
   (``arn:aws:cognito-idp:<region>:<account>:userpool/<id>``); the public sign-up and sign-in
   operations are authorized by no IAM policy ("Amazon Cognito user pools API operations:
   unauthenticated").
+- AWS KMS: ``Encrypt``, ``Decrypt``, ``GenerateDataKey`` and ``DescribeKey`` on the key
+  (``arn:aws:kms:<region>:<account>:key/<key id>``; ``KeyId`` may be the key's ARN or id). A
+  ``Decrypt`` without ``KeyId`` names its key only inside the ciphertext: unmapped. The request's
+  encryption context is what ``kms:EncryptionContextKeys`` and ``kms:EncryptionContext:<key>``
+  are evaluated against ("AWS KMS condition keys").
+- Amazon SQS: each operation on the queue (``arn:aws:sqs:<region>:<account>:<name>``, from its
+  ``QueueUrl`` ``https://sqs.<region>.amazonaws.com/<account>/<name>``); the ``...Batch``
+  operations are their single operation's action (``SendMessageBatch`` -> ``sqs:SendMessage``,
+  ``DeleteMessageBatch`` -> ``sqs:DeleteMessage``, ``ChangeMessageVisibilityBatch`` ->
+  ``sqs:ChangeMessageVisibility``: "Amazon SQS API permissions: Actions and resource reference").
 
 A call of any other operation, or one whose parameters do not name its resource, is ``Unmapped``:
 the check reports it, it never lets it pass.
 
-``key_requirements`` adds what a service asks AWS KMS for on the caller's behalf when the
-resource is encrypted with a customer managed key: Secrets Manager decrypts a secret's value
-with ``kms:Decrypt`` ("Secret encryption and decryption in AWS Secrets Manager"); Kinesis
-producers need ``kms:GenerateDataKey`` and consumers ``kms:Decrypt`` ("Permissions to use
-user-generated KMS keys"); S3 uploads need ``kms:GenerateDataKey`` and downloads ``kms:Decrypt``
-("Using server-side encryption with AWS KMS keys"); DynamoDB decrypts the table key for each
-caller with ``kms:Decrypt`` ("How Amazon DynamoDB uses AWS KMS", table key caching).
+``key_requirements`` (``tests.fidelity.service_keys``) adds what a service asks AWS KMS for on
+the caller's behalf.
 """
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
-PARTITION: Final = "aws"
+from tests.fidelity.calls import PARTITION, Call, Requirement, Unmapped, param
+from tests.fidelity.service_keys import key_requirements
 
-
-class Unmapped(LookupError):
-    """The call's IAM authorization is not known here, or its resource cannot be told."""
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One recorded API call (``local.recording``'s line)."""
-
-    principal: str | None
-    service: str  # botocore's service name: dynamodb, kinesis, apigatewaymanagementapi, ...
-    operation: str
-    region: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    endpoint: str | None = None
-    thread: str = ""
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> "Call":
-        return cls(
-            principal=record.get("principal"),
-            service=str(record["service"]),
-            operation=str(record["operation"]),
-            region=str(record.get("region") or ""),
-            params=dict(record.get("params") or {}),
-            endpoint=record.get("endpoint"),
-            thread=str(record.get("thread") or ""),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Requirement:
-    action: str
-    resource: str
-    context: Mapping[str, str] = field(default_factory=dict)
-
-    def __hash__(self) -> int:
-        return hash((self.action, self.resource, tuple(sorted(self.context.items()))))
-
+__all__ = ["PARTITION", "Call", "Requirement", "Unmapped", "key_requirements", "requirements"]
 
 _DYNAMODB_TABLE: Final = frozenset(
     {
@@ -187,16 +153,26 @@ _WITHOUT_RESOURCE: Final = {
     ("secretsmanager", "GetRandomPassword"): "secretsmanager:GetRandomPassword",
     ("cognito-idp", "CreateUserPool"): "cognito-idp:CreateUserPool",
 }
+_KMS_KEY: Final = frozenset({"Encrypt", "Decrypt", "GenerateDataKey", "DescribeKey"})
+_SQS_QUEUE: Final = {
+    "SendMessage": "sqs:SendMessage",
+    "SendMessageBatch": "sqs:SendMessage",
+    "ReceiveMessage": "sqs:ReceiveMessage",
+    "DeleteMessage": "sqs:DeleteMessage",
+    "DeleteMessageBatch": "sqs:DeleteMessage",
+    "ChangeMessageVisibility": "sqs:ChangeMessageVisibility",
+    "ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "GetQueueAttributes": "sqs:GetQueueAttributes",
+    "GetQueueUrl": "sqs:GetQueueUrl",
+    "PurgeQueue": "sqs:PurgeQueue",
+    "CreateQueue": "sqs:CreateQueue",
+}
+_QUEUE_URL: Final = re.compile(
+    r"^https://sqs\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<account>\d{12})/(?P<name>[^/]+)$"
+)
 _STAGE_ENDPOINT: Final = re.compile(
     r"^https://(?P<api>[a-z0-9]+)\.execute-api\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/(?P<stage>[^/]+)$"
 )
-
-
-def _param(call: Call, name: str) -> str:
-    value = call.params.get(name)
-    if not isinstance(value, str) or not value:
-        raise Unmapped(f"{call.service}.{call.operation} without {name}")
-    return value
 
 
 def table_arn(region: str, account: str, table: str) -> str:
@@ -218,11 +194,9 @@ def secret_arn(region: str, account: str, secret: str) -> str:
 def _dynamodb(call: Call, account: str) -> list[Requirement]:
     op, region = call.operation, call.region
     if op in _DYNAMODB_TABLE:
-        return [
-            Requirement(f"dynamodb:{op}", table_arn(region, account, _param(call, "TableName")))
-        ]
+        return [Requirement(f"dynamodb:{op}", table_arn(region, account, param(call, "TableName")))]
     if op in {"Query", "Scan"}:
-        resource = table_arn(region, account, _param(call, "TableName"))
+        resource = table_arn(region, account, param(call, "TableName"))
         index = call.params.get("IndexName")
         return [Requirement(f"dynamodb:{op}", f"{resource}/index/{index}" if index else resource)]
     if op in {"BatchGetItem", "BatchWriteItem"}:
@@ -255,21 +229,21 @@ def _kinesis(call: Call, account: str) -> list[Requirement]:
             return [Requirement(f"kinesis:{op}", given)]
         if op == "GetRecords" and "StreamName" not in call.params:
             raise Unmapped("kinesis.GetRecords from a shard iterator of an unknown stream")
-        stream = _param(call, "StreamName")
+        stream = param(call, "StreamName")
         return [Requirement(f"kinesis:{op}", stream_arn(call.region, account, stream))]
     if op in _KINESIS_CONSUMER:
-        return [Requirement(f"kinesis:{op}", _param(call, "ConsumerARN"))]
+        return [Requirement(f"kinesis:{op}", param(call, "ConsumerARN"))]
     raise Unmapped(f"kinesis.{op}")
 
 
 def _s3(call: Call) -> list[Requirement]:
     op = call.operation
-    bucket = _param(call, "Bucket")
+    bucket = param(call, "Bucket")
     if op in _S3_OBJECT:
         action = _S3_OBJECT[op]
         if action == "s3:GetObject" and call.params.get("VersionId"):
             action = "s3:GetObjectVersion"
-        return [Requirement(action, f"arn:{PARTITION}:s3:::{bucket}/{_param(call, 'Key')}")]
+        return [Requirement(action, f"arn:{PARTITION}:s3:::{bucket}/{param(call, 'Key')}")]
     if op in _S3_BUCKET:
         prefix = call.params.get("Prefix")
         context = {"s3:prefix": prefix} if isinstance(prefix, str) else {}
@@ -284,12 +258,55 @@ def _execute_api(call: Call, account: str) -> list[Requirement]:
     match = _STAGE_ENDPOINT.match((call.endpoint or "").rstrip("/"))
     if match is None:
         raise Unmapped(f"the endpoint {call.endpoint!r} names no API stage")
-    connection = _param(call, "ConnectionId")
+    connection = param(call, "ConnectionId")
     resource = (
         f"arn:{PARTITION}:execute-api:{match['region']}:{account}:"
         f"{match['api']}/{match['stage']}/{method}/@connections/{connection}"
     )
     return [Requirement("execute-api:ManageConnections", resource)]
+
+
+def kms_key_arn(region: str, account: str, key: str) -> str:
+    """A KMS key's ARN from ``KeyId`` as a request names it (its ARN or its id)."""
+    if key.startswith("arn:"):
+        return key
+    if key.startswith("alias/"):
+        raise Unmapped(f"KMS key named by alias {key!r}: IAM authorizes the key it points at")
+    return f"arn:{PARTITION}:kms:{region}:{account}:key/{key}"
+
+
+def _kms(call: Call, account: str) -> list[Requirement]:
+    op = call.operation
+    if op not in _KMS_KEY:
+        raise Unmapped(f"kms.{op}")
+    if "KeyId" not in call.params:
+        raise Unmapped(f"kms.{op} without KeyId: its key is known only from the ciphertext")
+    context: dict[str, str | tuple[str, ...]] = {"kms:CallerAccount": account}
+    encryption_context = call.params.get("EncryptionContext") or {}
+    if op != "DescribeKey":
+        context["kms:EncryptionContextKeys"] = tuple(sorted(encryption_context))
+        for name, value in encryption_context.items():
+            context[f"kms:EncryptionContext:{name}"] = str(value)
+    arn = kms_key_arn(call.region, account, param(call, "KeyId"))
+    return [Requirement(f"kms:{op}", arn, context)]
+
+
+def queue_arn(url: str) -> str:
+    """``https://sqs.<region>.amazonaws.com/<account>/<name>`` -> the queue's ARN."""
+    match = _QUEUE_URL.match(url.rstrip("/"))
+    if match is None:
+        raise Unmapped(f"{url!r} is no SQS queue URL")
+    return f"arn:{PARTITION}:sqs:{match['region']}:{match['account']}:{match['name']}"
+
+
+def _sqs(call: Call, account: str) -> list[Requirement]:
+    action = _SQS_QUEUE.get(call.operation)
+    if action is None:
+        raise Unmapped(f"sqs.{call.operation}")
+    if call.operation in {"GetQueueUrl", "CreateQueue"}:
+        name = param(call, "QueueName")
+        return [Requirement(action, f"arn:{PARTITION}:sqs:{call.region}:{account}:{name}")]
+    return [Requirement(action, queue_arn(param(call, "QueueUrl")))]
 
 
 def requirements(call: Call, *, account: str) -> list[Requirement]:  # noqa: PLR0911 - per service
@@ -305,10 +322,14 @@ def requirements(call: Call, *, account: str) -> list[Requirement]:  # noqa: PLR
         case "s3":
             return _s3(call)
         case "secretsmanager" if op in _SECRET:
-            secret = _param(call, "Name" if op == "CreateSecret" else "SecretId")
+            secret = param(call, "Name" if op == "CreateSecret" else "SecretId")
             return [Requirement(f"secretsmanager:{op}", secret_arn(call.region, account, secret))]
         case "apigatewaymanagementapi":
             return _execute_api(call, account)
+        case "kms":
+            return _kms(call, account)
+        case "sqs":
+            return _sqs(call, account)
         case "cloudwatch" if op == "PutMetricData":
             namespace = call.params.get("Namespace")
             context = {"cloudwatch:namespace": namespace} if isinstance(namespace, str) else {}
@@ -316,55 +337,7 @@ def requirements(call: Call, *, account: str) -> list[Requirement]:  # noqa: PLR
         case "cognito-idp" if op in _COGNITO_PUBLIC:
             return []
         case "cognito-idp" if op in _COGNITO_POOL:
-            pool = _param(call, "UserPoolId")
+            pool = param(call, "UserPoolId")
             arn = f"arn:{PARTITION}:cognito-idp:{call.region}:{account}:userpool/{pool}"
             return [Requirement(f"cognito-idp:{op}", arn)]
     raise Unmapped(f"{service}.{op}")
-
-
-# -- what the service asks KMS for, on the caller's behalf ---------------------------------------
-_DYNAMODB_DATA: Final = frozenset(
-    {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:ConditionCheckItem",
-        "dynamodb:Query",
-        "dynamodb:Scan",
-        "dynamodb:BatchGetItem",
-        "dynamodb:BatchWriteItem",
-    }
-)
-_KEY_ACTIONS: Final = {
-    "kinesis:PutRecord": "kms:GenerateDataKey",
-    "kinesis:PutRecords": "kms:GenerateDataKey",
-    "kinesis:GetRecords": "kms:Decrypt",
-    "s3:PutObject": "kms:GenerateDataKey",
-    "s3:GetObject": "kms:Decrypt",
-    "s3:GetObjectVersion": "kms:Decrypt",
-    "secretsmanager:GetSecretValue": "kms:Decrypt",
-    "secretsmanager:PutSecretValue": "kms:GenerateDataKey",
-    "secretsmanager:CreateSecret": "kms:GenerateDataKey",
-    **dict.fromkeys(_DYNAMODB_DATA, "kms:Decrypt"),
-}
-
-
-def key_requirements(
-    requirement: Requirement, *, key_arn: str, region: str, account: str, encrypted: str
-) -> list[Requirement]:
-    """The KMS request ``requirement``'s service makes with the caller's permissions when the
-    resource (``encrypted``: the table, stream, bucket or secret's ARN) is under ``key_arn``."""
-    action = _KEY_ACTIONS.get(requirement.action)
-    if action is None:
-        return []
-    service = requirement.action.split(":")[0]
-    context = {"kms:ViaService": f"{service}.{region}.amazonaws.com", "kms:CallerAccount": account}
-    encryption_context = {
-        "kinesis": "kms:EncryptionContext:aws:kinesis:arn",
-        "s3": "kms:EncryptionContext:aws:s3:arn",
-        "secretsmanager": "kms:EncryptionContext:SecretARN",
-    }.get(service)
-    if encryption_context is not None:
-        context[encryption_context] = encrypted
-    return [Requirement(action, key_arn, context)]

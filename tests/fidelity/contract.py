@@ -36,6 +36,9 @@ AWS_NEEDS: Final[Mapping[Need, tuple[str, ...]]] = {
     Need.WEBHOOK_SECRET: ("ledger_webhook_secret_arn",),
     Need.KYC_WEBHOOK_SECRET: ("kyc_webhook_secret_arn",),
     Need.JWKS: ("user_pool_id", "app_client_id"),
+    Need.API_KEY_ENCRYPT: ("api_key_kms_key_id",),
+    Need.API_KEY_DECRYPT: ("api_key_kms_key_id",),
+    Need.CANCEL_AFTER_QUEUE: ("cancel_after_queue_url",),
 }
 _TABLE_FIELD: Final = {spec.logical_name: spec.settings_field for spec in TABLE_SPECS}
 

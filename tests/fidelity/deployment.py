@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Final
 
+from tests.fidelity.actions import queue_arn
 from tests.fidelity.cfn import Resolver, Stacks
 from tests.fidelity.policy import Statement, statements
 
@@ -167,7 +168,7 @@ class Deployment:
     @cached_property
     def _encrypted(self) -> list[tuple[str, str | None, list[Statement]]]:
         """(resource ARN, its KMS key or None, its resource policy) of every table, stream,
-        bucket and secret in the region."""
+        bucket, secret and queue in the region."""
         found = []
         for stack, logical, resource in self._of_type("AWS::DynamoDB::GlobalTable"):
             resolver = self._resolver(stack)
@@ -208,6 +209,10 @@ class Deployment:
             resolver = self._resolver(stack)
             key = resource["Properties"].get("KmsKeyId")
             found.append(self._entry(resolver, resolver.ref(logical), key, None))
+        for stack, logical, resource in self._of_type("AWS::SQS::Queue"):
+            resolver = self._resolver(stack)
+            key = resource["Properties"].get("KmsMasterKeyId")
+            found.append(self._entry(resolver, resolver.get_att(logical, "Arn"), key, None))
         return found
 
     def _entry(
@@ -245,11 +250,18 @@ class Deployment:
             resolver = self._resolver(stack)
             if resolver.resolve(policy["Properties"]["SecretId"]) == resource:
                 found += statements(resolver.resolve(policy["Properties"]["ResourcePolicy"]))
+        for stack, _, policy in self._of_type("AWS::SQS::QueuePolicy"):
+            resolver = self._resolver(stack)
+            queues = resolver.resolve(policy["Properties"]["Queues"])  # their URLs
+            if any(queue_arn(url) == resource for url in queues):
+                found += statements(resolver.resolve(policy["Properties"]["PolicyDocument"]))
         return found
 
     def key_policy(self, key_arn: str) -> list[Statement] | None:
-        """The key policy of a key the region's stacks create; None for any other key."""
-        for stack, logical, resource in self._of_type("AWS::KMS::Key"):
+        """The key policy of a key (or multi-Region replica) the region's stacks create; None for
+        any other key."""
+        keys = self._of_type("AWS::KMS::Key") + self._of_type("AWS::KMS::ReplicaKey")
+        for stack, logical, resource in keys:
             resolver = self._resolver(stack)
             if resolver.get_att(logical, "Arn") == key_arn:
                 return statements(resolver.resolve(resource["Properties"]["KeyPolicy"]))

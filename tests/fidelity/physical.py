@@ -83,6 +83,13 @@ def derive(resolver: "Resolver", logical: str, resource: Mapping[str, Any]) -> P
             return Physical(name, attributes)
         case "AWS::KMS::Key":
             key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{resolver.stack.name}/{logical}"))
+            if properties.get("MultiRegion") is True:  # "mrk-" and 32 hex digits
+                key_id = f"mrk-{key_id.replace('-', '')}"
+            return Physical(key_id, {"Arn": arn("kms", f"key/{key_id}"), "KeyId": key_id})
+        case "AWS::KMS::ReplicaKey":
+            # A replica has its primary's key id, in its own region ("Multi-Region key ARNs").
+            primary = resolver._string(resolver.resolve(properties["PrimaryKeyArn"]))
+            key_id = primary.rsplit("/", 1)[-1]
             return Physical(key_id, {"Arn": arn("kms", f"key/{key_id}"), "KeyId": key_id})
         case "AWS::IAM::Role":
             path = resolver._string(resolver.resolve(properties.get("Path", "/")))

@@ -15,10 +15,11 @@ account, with no SCP or session policy:
 ``NotResource`` match ARN segment by segment ("IAM JSON policy elements: Resource": ``*`` and ``?``
 stay within a colon-separated segment, except a ``*`` that ends a segment, which may run on).
 Conditions: ``String*``, ``Arn*``, ``Bool``, ``Null`` and ``Numeric*`` (``...IfExists`` and the
-``ForAnyValue:``/``ForAllValues:`` qualifiers too) over the keys the request's ``context`` holds. A
-condition on any other key, or an operator not listed, is unknown: an ``Allow`` with an unknown
-condition allows nothing, and a ``Deny`` with one denies (the check must never be more permissive
-than AWS).
+``ForAnyValue:``/``ForAllValues:`` qualifiers too) over the keys the request's ``context`` holds
+(a KMS request's whole encryption context is known: a ``kms:EncryptionContext:<name>`` key it
+lacks is absent, not unknown). A condition on any other key, or an operator not listed, is
+unknown: an ``Allow`` with an unknown condition allows nothing, and a ``Deny`` with one denies
+(the check must never be more permissive than AWS).
 """
 
 import re
@@ -197,15 +198,40 @@ def _context_value(context: Mapping[str, str | Sequence[str]], key: str) -> tupl
     return _listed(lowered[key.lower()])
 
 
+def _known_absent(key: str, context: Mapping[str, Any]) -> bool:
+    """Whether ``key``, missing from ``context``, is known to be missing from the request: a
+    ``kms:EncryptionContext:<name>`` key when the request's whole encryption context is known
+    (``kms:EncryptionContextKeys`` is in the context)."""
+    lowered = {k.lower() for k in context}
+    return (
+        key.lower().startswith("kms:encryptioncontext:") and "kms:encryptioncontextkeys" in lowered
+    )
+
+
+def _absent(base: str, qualifier: str, *, if_exists: bool, values: tuple[str, ...]) -> Truth:
+    """A condition on a key the request is known not to have ("IAM JSON policy elements:
+    Condition operators"): Null true matches; any other operator does not, unless ...IfExists or
+    ForAllValues (true over no values)."""
+    if base == "Null":
+        return Truth.TRUE if {v.lower() for v in values} == {"true"} else Truth.FALSE
+    return Truth.TRUE if if_exists or qualifier == "ForAllValues" else Truth.FALSE
+
+
 def _condition(
     operator: str, key: str, values: tuple[str, ...], context: Mapping[str, Any]
 ) -> Truth:
     qualifier, _, base = operator.rpartition(":")
-    # ...IfExists differs from its base only when the key is absent, and then it is unknown too.
+    if_exists = base.endswith("IfExists")
     base = base.removesuffix("IfExists")
     present = _context_value(context, key)
     if present is None:
-        return Truth.UNKNOWN  # a key this check does not model: AWS may or may not set it
+        # A key this check does not model is unknown: AWS may or may not set it (and
+        # ...IfExists differs from its base only then).
+        return (
+            _absent(base, qualifier, if_exists=if_exists, values=values)
+            if _known_absent(key, context)
+            else Truth.UNKNOWN
+        )
     if base == "Null":
         return Truth.TRUE if {v.lower() for v in values} == {"false"} else Truth.FALSE
     test = _STRING.get(base)

@@ -7,10 +7,14 @@ local side from how ``local.aws`` provisions moto (``LocalNames``), the deployed
 value the synthesized template gives that field (``deployed_values``: every function's and the
 engine's environment). The region and moto's account become the deployment's.
 
+The dead man's switch's queue translates by its name (``QueueUrl``'s last segment, or
+``QueueName``) through ``cancel_after_queue_url``, and the API-key KMS key by its ``KeyId`` (an
+ARN, a key id or an alias, as the local stack names it) through ``api_key_kms_key_id``.
+
 Anything else is ``Untranslatable``: a resource no field names, a field the template sets to
 different values for different deployables, a parameter naming a resource this table has no
-rule for (a queue, a topic, a function ...), a call in another region or account. The check
-reports those; it never lets them pass.
+rule for (a topic, a function ...), a call in another region or account. The check reports
+those; it never lets them pass.
 """
 
 import inspect
@@ -30,13 +34,38 @@ MOTO_ACCOUNT: Final = "123456789012"  # moto's default account: every local ARN 
 # Parameters that name a part of a resource the translation leaves as it is: index names come from
 # the same table specs locally and in the template, keys and ids are data, not resources.
 PASSTHROUGH: Final = frozenset(
-    {"IndexName", "ShardId", "Key", "Prefix", "VersionId", "ConnectionId", "Namespace"}
+    {
+        "IndexName",
+        "ShardId",
+        "Key",
+        "Prefix",
+        "VersionId",
+        "ConnectionId",
+        "Namespace",
+        # KMS's encryption context is not secret and names no resource ("Encryption context").
+        "EncryptionContext",
+    }
 )
 # ``local.aws`` constants naming a secret the local stack creates -> the field holding its ARN.
 LOCAL_SECRETS: Final[Mapping[str, str]] = {
     "WEBHOOK_SECRET_NAME": "ledger_webhook_secret_arn",
     "KYC_SECRET_NAME": "kyc_webhook_secret_arn",
 }
+# ``local.aws`` constants naming the dead man's switch's queue and the API-key key (its alias).
+LOCAL_QUEUE: Final = "CANCEL_AFTER_QUEUE"
+LOCAL_KEY_ALIAS: Final = "API_KEY_KEY_ALIAS"
+
+
+def queue_name(queue: str) -> str:
+    """A queue's name from its URL (any host: moto's or SQS's), or the name itself."""
+    return queue.rstrip("/").rsplit("/", 1)[-1]
+
+
+def key_name(key: str) -> str:
+    """A KMS key as ``key/<id>`` or ``alias/<name>``, from its ARN, id or alias."""
+    if key.startswith("arn:"):
+        return key.split(":", 5)[5]
+    return key if key.startswith("alias/") else f"key/{key}"
 
 
 class Untranslatable(LookupError):
@@ -53,11 +82,17 @@ class LocalNames:
 
     @classmethod
     def of_local_stack(
-        cls, *, api_url: str | None = None, user_pool_id: str | None = None
+        cls,
+        *,
+        api_url: str | None = None,
+        user_pool_id: str | None = None,
+        api_key_kms_key_id: str | None = None,
+        cancel_after_queue_url: str | None = None,
     ) -> "LocalNames":
         """The names ``local.aws.provision`` gives (tables ``<prefix><logical>``, the journal, the
-        snapshot bucket, the secrets), plus the running stack's WebSocket Management API stage
-        (``<api_url>/<stage>``) and user pool when given."""
+        snapshot bucket, the secrets, the timer queue and the API-key key's alias when it names
+        them), plus the running stack's WebSocket Management API stage (``<api_url>/<stage>``),
+        user pool, API-key key and timer queue when given."""
         prefix = inspect.signature(local_aws.provision).parameters["table_prefix"].default
         names: dict[tuple[str, str], str] = {
             ("table", f"{prefix}{spec.logical_name}"): spec.settings_field for spec in TABLE_SPECS
@@ -79,6 +114,12 @@ class LocalNames:
             names["endpoint", f"{api_url.rstrip('/')}/{STAGE}"] = "ws_management_endpoint"
         if user_pool_id is not None:
             names["user_pool", user_pool_id] = "user_pool_id"
+        for queue in (getattr(local_aws, LOCAL_QUEUE, None), cancel_after_queue_url):
+            if queue is not None:
+                names["queue", queue_name(queue)] = "cancel_after_queue_url"
+        for key in (getattr(local_aws, LOCAL_KEY_ALIAS, None), api_key_kms_key_id):
+            if key is not None:
+                names["key", key_name(key)] = "api_key_kms_key_id"
         return cls(names)
 
 
@@ -179,7 +220,7 @@ class Translation:
         name = self._name("stream", self._arn_name(arn, "kinesis").removeprefix("stream/"))
         return f"arn:aws:kinesis:{self.region}:{self.account}:stream/{name}"
 
-    def _param(self, call: Call, key: str, value: Any) -> Any:  # noqa: PLR0911 - one rule per key
+    def _param(self, call: Call, key: str, value: Any) -> Any:  # noqa: PLR0911, PLR0912 - one rule per key
         match key:
             case _ if key in PASSTHROUGH:
                 return value
@@ -204,6 +245,14 @@ class Translation:
                 return self._secret(value)
             case "UserPoolId":
                 return self._name("user_pool", value)
+            case "QueueUrl":
+                return self._name("queue", queue_name(value))
+            case "QueueName":
+                return queue_name(self._name("queue", value))
+            case "KeyId" if call.service == "kms":
+                if value.startswith("arn:"):
+                    self._arn_name(value, "kms")  # in the local stack's region and account
+                return self._name("key", key_name(value))
         raise Untranslatable(f"{call.service}.{call.operation}: no rule for {key}={value!r}")
 
     def translate(self, call: Call) -> Call:

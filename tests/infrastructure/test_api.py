@@ -1,14 +1,22 @@
-"""The REST and WebSocket APIs, routed from the catalog: the Cognito authorizer, taking the access
-token by its scope, on every private route and on no public one (the webhooks included),
-validation, throttling, logs, X-Ray, WAF; the WebSocket $connect authorizer, called for every
-connection (anonymous ones included)."""
+"""The REST and WebSocket APIs, routed from the catalog: on every private route either the Lambda
+REQUEST authorizer (the routes an API key may call, ``exchange.apikeys.scopes``) or the Cognito
+authorizer taking the access token by its scope (key management), on no public route (the webhooks
+included); validation, throttling, logs, X-Ray, WAF, the gateway's problem+json answers; the
+WebSocket $connect authorizer, called for every connection (anonymous ones included)."""
 
+import json
 from typing import Any
 
 import pytest
 
+from exchange.apikeys.scopes import ROUTE_SCOPES
 from lambdas.catalog import ACCESS_TOKEN_SCOPE, FUNCTIONS, Need, Route, Trigger
 from stacks.config import DeploymentConfig
+from stacks.constructs.api.rest import (
+    AUTHORIZER_CACHE_SECONDS,
+    AUTHORIZER_IDENTITY_SOURCE,
+    THROTTLED_RETRY_AFTER_SECONDS,
+)
 from stacks.constructs.api.waf import MANAGED_RULE_GROUPS
 from tests.infrastructure.conftest import DR, MAIN_STACKS, PRIMARY, Resources, flatten, of_type
 
@@ -18,6 +26,7 @@ ROUTES = [
     if spec.trigger is Trigger.REST
     for route in spec.routes
 ]
+REGION = {PRIMARY: "us-east-1", DR: "us-west-2"}
 WS_ROUTES = {
     route: spec.name
     for spec in FUNCTIONS.values()
@@ -59,40 +68,168 @@ def test_every_catalog_route_exists_and_nothing_else(
     assert set(methods(resources[stack])) == {(route.method, route.path) for _, route in ROUTES}
 
 
+def authorizers(resources: Resources) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The REST API's authorizers by type (REQUEST, COGNITO_USER_POOLS): (logical id, props)."""
+    found = {
+        r["Properties"]["Type"]: (name, r["Properties"])
+        for name, r in of_type(resources, "AWS::ApiGateway::Authorizer").items()
+    }
+    assert len(found) == len(of_type(resources, "AWS::ApiGateway::Authorizer"))
+    return found
+
+
 @pytest.mark.parametrize("stack", MAIN_STACKS)
 @pytest.mark.parametrize(
     ("function", "route"), ROUTES, ids=[f"{r.method} {r.path}" for _, r in ROUTES]
 )
-def test_private_routes_take_the_cognito_authorizer_and_public_ones_none(
+def test_private_routes_take_their_authorizer_and_public_ones_none(
     resources: dict[str, Resources], stack: str, function: str, route: Route
 ) -> None:
     method = methods(resources[stack])[(route.method, route.path)]
-    (authorizer,) = of_type(resources[stack], "AWS::ApiGateway::Authorizer")
-    if route.authorized:
-        assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
-        assert method["AuthorizerId"] == {"Ref": authorizer}
-        # "Control access to REST APIs using Amazon Cognito user pools as an authorizer": with
-        # AuthorizationScopes on the method API Gateway validates an ACCESS token carrying one of
-        # them; without, it takes only the ID token, which the client does not send.
-        assert method["AuthorizationScopes"] == [ACCESS_TOKEN_SCOPE]
-    else:
-        assert method["AuthorizationType"] == "NONE"
-        assert "AuthorizerId" not in method
-        assert "AuthorizationScopes" not in method
+    found = authorizers(resources[stack])
+    match route.authorizer:
+        case "request":
+            # A token or an API key: the Lambda authorizer decides, and a method with a Lambda
+            # authorizer has no OAuth scopes (AuthorizationScopes apply to COGNITO_USER_POOLS
+            # methods only: AWS::ApiGateway::Method).
+            assert method["AuthorizationType"] == "CUSTOM"
+            assert method["AuthorizerId"] == {"Ref": found["REQUEST"][0]}
+            assert "AuthorizationScopes" not in method
+        case "cognito":
+            assert method["AuthorizationType"] == "COGNITO_USER_POOLS"
+            assert method["AuthorizerId"] == {"Ref": found["COGNITO_USER_POOLS"][0]}
+            # "Control access to REST APIs using Amazon Cognito user pools as an authorizer":
+            # with AuthorizationScopes on the method API Gateway validates an ACCESS token
+            # carrying one of them; without, it takes only the ID token.
+            assert method["AuthorizationScopes"] == [ACCESS_TOKEN_SCOPE]
+        case _:
+            assert method["AuthorizationType"] == "NONE"
+            assert "AuthorizerId" not in method
+            assert "AuthorizationScopes" not in method
     assert "RequestValidatorId" in method
     integration = method["Integration"]
     assert integration["Type"] == "AWS_PROXY"
     assert function.replace("_", "").lower() in flatten(integration["Uri"]).lower()
 
 
-def test_every_authorized_route_asks_for_the_scope_of_the_clients_access_token() -> None:
+def test_the_routes_an_api_key_may_call_are_exactly_the_scoped_ones() -> None:
+    # Key management takes only the user's own token: a key never creates or revokes keys.
+    by_kind: dict[str, set[tuple[str, str]]] = {}
+    for _, route in ROUTES:
+        by_kind.setdefault(route.authorizer, set()).add((route.method, route.path))
+    assert by_kind["request"] == set(ROUTE_SCOPES)
+    assert by_kind["cognito"] == {
+        ("POST", "/v1/api-keys"),
+        ("GET", "/v1/api-keys"),
+        ("DELETE", "/v1/api-keys/{key_id}"),
+    }
+    assert not by_kind["none"] & set(ROUTE_SCOPES)
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_the_request_authorizer_is_the_rest_authorizer_keyed_and_cached_by_authorization(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    """AWS::ApiGateway::Authorizer, IdentitySource: for a REQUEST authorizer the identity sources
+    are the cache key and are checked before the function runs: a request without the header
+    gets 401 "without calling the Lambda function". AuthorizerResultTtlInSeconds: 300 (at most
+    3600). "Use API Gateway Lambda authorizers" / "Configure a Lambda authorizer": API Gateway
+    caches the policy by the identity source for the TTL, so a cached Allow must only fit the
+    request whose header it is (a signed request's header binds its method, path, query and
+    body digest) or the whole API for a token (which is what the Cognito authorizer allows)."""
+    authorizer_id, props = authorizers(resources[stack])["REQUEST"]
+    assert props["IdentitySource"] == AUTHORIZER_IDENTITY_SOURCE
+    assert AUTHORIZER_IDENTITY_SOURCE == "method.request.header.Authorization"
+    assert props["AuthorizerResultTtlInSeconds"] == AUTHORIZER_CACHE_SECONDS == 300
+    uri = flatten(props["AuthorizerUri"]).lower()
+    assert "restauthorizerfunction" in uri
+    assert uri.endswith("/invocations")
+    # API Gateway may invoke the function for this API's authorizers, and nothing else may.
+    function = next(
+        name
+        for name, r in of_type(resources[stack], "AWS::Lambda::Function").items()
+        if r["Properties"].get("FunctionName") == "exchange-prod-rest_authorizer"
+    )
+    permissions = [
+        r["Properties"]
+        for r in of_type(resources[stack], "AWS::Lambda::Permission").values()
+        if r["Properties"]["FunctionName"] == {"Fn::GetAtt": [function, "Arn"]}
+    ]
+    (permission,) = permissions
+    assert permission["Principal"] == "apigateway.amazonaws.com"
+    assert permission["Action"] == "lambda:InvokeFunction"
+    assert flatten(permission["SourceArn"]).endswith(f"/authorizers/<{authorizer_id}>")
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_each_rest_function_is_invokable_by_this_api_only(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    # One permission per function, scoped to this API's ARN (any stage, method and path of it).
+    ((api_id, _),) = of_type(resources[stack], "AWS::ApiGateway::RestApi").items()
+    rest = {f"exchange-prod-{name}" for name, _ in ROUTES}
+    functions = {
+        name: r["Properties"].get("FunctionName")
+        for name, r in of_type(resources[stack], "AWS::Lambda::Function").items()
+    }
+    granted: dict[str, list[str]] = {}
+    for permission in of_type(resources[stack], "AWS::Lambda::Permission").values():
+        props = permission["Properties"]
+        target = functions.get(props["FunctionName"].get("Fn::GetAtt", [""])[0])
+        if target in rest:
+            assert props["Principal"] == "apigateway.amazonaws.com"
+            granted.setdefault(target, []).append(flatten(props["SourceArn"]))
+    assert set(granted) == rest
+    api = f"arn:aws:execute-api:{REGION[stack]}:<AWS::AccountId>:<{api_id}>/*/*/*"
+    for target, arns in granted.items():
+        assert arns == [api], target
+
+
+def problem_responses(resources: Resources) -> dict[str, dict[str, Any]]:
+    return {
+        r["Properties"]["ResponseType"]: r["Properties"]
+        for r in of_type(resources, "AWS::ApiGateway::GatewayResponse").values()
+    }
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_the_gateways_own_refusals_are_problem_json_and_throttling_says_when_to_retry(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    """ "Gateway response types for API Gateway": UNAUTHORIZED (401: the authorizer raised
+    Unauthorized, or the identity source was missing), ACCESS_DENIED (403: a Deny policy, e.g.
+    a key without the route's scope or from an address it does not allow), THROTTLED (429: the
+    stage's throttle; a key over its own limit gets the handler's 429 with its own Retry-After)."""
+    responses = problem_responses(resources[stack])
+    for response_type, status in (
+        ("UNAUTHORIZED", 401),
+        ("ACCESS_DENIED", 403),
+        ("THROTTLED", 429),
+    ):
+        response = responses[response_type]
+        assert response["StatusCode"] == str(status)
+        headers = response["ResponseParameters"]
+        assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        body = json.loads(response["ResponseTemplates"]["application/json"])
+        assert (body["status"], body["type"]) == (status, "about:blank")
+    throttled = responses["THROTTLED"]["ResponseParameters"]
+    assert throttled["gatewayresponse.header.Retry-After"] == f"'{THROTTLED_RETRY_AFTER_SECONDS}'"
+    assert (
+        "gatewayresponse.header.Retry-After" not in responses["ACCESS_DENIED"]["ResponseParameters"]
+    )
+
+
+def test_every_cognito_route_asks_for_the_scope_of_the_clients_access_token() -> None:
     # "Understanding the access token" (Amazon Cognito): a token from the user pool's own sign-in
     # API (InitiateAuth, as the client and the CLI sign in) carries the scope
     # aws.cognito.signin.user.admin, and only that scope.
     assert ACCESS_TOKEN_SCOPE == "aws.cognito.signin.user.admin"  # noqa: S105 - a scope
     authorized = [route for _, route in ROUTES if route.authorized]
     assert authorized
-    assert {route.authorization_scopes for route in authorized} == {(ACCESS_TOKEN_SCOPE,)}
+    assert {r.authorization_scopes for r in authorized if r.authorizer == "cognito"} == {
+        (ACCESS_TOKEN_SCOPE,)
+    }
+    assert {r.authorization_scopes for r in authorized if r.authorizer == "request"} == {()}
 
 
 def test_the_webhooks_are_the_only_public_posts_and_each_verifies_a_signature() -> None:
@@ -117,9 +254,8 @@ def test_health_is_public_and_served_by_the_health_function(
 
 def test_the_dr_api_trusts_the_primary_user_pool(resources: dict[str, Resources]) -> None:
     # One pool for both regions: a user's sub is their account id everywhere.
-    ((_, authorizer),) = of_type(resources[DR], "AWS::ApiGateway::Authorizer").items()
-    assert authorizer["Properties"]["Type"] == "COGNITO_USER_POOLS"
-    (provider,) = authorizer["Properties"]["ProviderARNs"]
+    _, authorizer = authorizers(resources[DR])["COGNITO_USER_POOLS"]
+    (provider,) = authorizer["ProviderARNs"]
     assert provider["Fn::GetStackOutput"]["StackName"] == PRIMARY
     assert not of_type(resources[DR], "AWS::Cognito::UserPool")
 

@@ -40,6 +40,19 @@ def test_a_base_and_a_main_stack_per_region_with_explicit_zones(
     assert stacks[DR].availability_zones == ["us-west-2a", "us-west-2b", "us-west-2c"]
 
 
+# "CloudFormation quotas": at most 500 resources in a stack (the CDK refuses to synthesize more).
+MAX_RESOURCES = 500
+
+
+def test_every_stack_stays_within_cloudformations_resource_quota(
+    resources: dict[str, Resources], capsys: pytest.CaptureFixture[str]
+) -> None:
+    counts = {name: len(found) for name, found in resources.items()}
+    with capsys.disabled():  # in every run's log: the headroom left
+        print(f"\nresources per stack (at most {MAX_RESOURCES}): {counts}")
+    assert all(count <= MAX_RESOURCES for count in counts.values()), counts
+
+
 def test_stacks_depend_on_each_other_in_deploy_order(stacks: dict[str, Stack]) -> None:
     # dr-base -> primary-base (replicates into it) -> primary -> dr (joins its global cluster)
     def deps(name: str) -> set[str]:

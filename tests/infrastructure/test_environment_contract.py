@@ -88,6 +88,11 @@ def _new_problems(before: list[str], after: list[str]) -> list[str]:
         ("ws_authorizer", "EXCHANGE_USER_POOL_ID"),  # required by the model's validator
         ("orders", "EXCHANGE_ORDERS_TABLE"),  # defaulted by the model, needed in AWS
         ("fanout", "EXCHANGE_WS_MANAGEMENT_ENDPOINT"),  # optional in the model, needed in AWS
+        ("rest_authorizer", "EXCHANGE_API_KEY_KMS_KEY_ID"),  # optional locally, needed in AWS
+        ("api_keys", "EXCHANGE_API_KEY_KMS_KEY_ID"),
+        ("orders", "EXCHANGE_CANCEL_AFTER_QUEUE_URL"),  # optional locally, needed in AWS
+        ("settlement", "EXCHANGE_WS_MANAGEMENT_ENDPOINT"),  # pushes balances (optional locally)
+        ("recorder", "EXCHANGE_WS_MANAGEMENT_ENDPOINT"),  # pushes orders (optional locally)
     ],
 )
 def test_a_removed_variable_breaks_the_contract(

@@ -111,12 +111,16 @@ def test_function_environment_names_its_tables_and_needs(
             "EXCHANGE_JWKS_URL",
             "EXCHANGE_ISSUER",
         },
+        Need.API_KEY_ENCRYPT: {"EXCHANGE_API_KEY_KMS_KEY_ID"},
+        Need.API_KEY_DECRYPT: {"EXCHANGE_API_KEY_KMS_KEY_ID"},
+        Need.CANCEL_AFTER_QUEUE: {"EXCHANGE_CANCEL_AFTER_QUEUE_URL"},
     }
     assert set(expected) == set(Need), "every need's variables are checked"
-    for need, variables in expected.items():
-        assert (variables <= set(env)) == (need in spec.needs), need
-        if need not in spec.needs:
-            assert not variables & set(env), need
+    # A variable is set exactly when one of the function's needs names it (two needs may share
+    # one: encrypting and decrypting API keys' secrets name the same key).
+    for variable in set().union(*expected.values()):
+        needed = any(variable in expected[need] for need in spec.needs)
+        assert (variable in env) == needed, variable
     if Need.REDIS in spec.needs:
         assert flatten(env["EXCHANGE_REDIS_URL"]).startswith("rediss://")
 
@@ -177,6 +181,8 @@ def test_role_reaches_secrets_and_connections_only_for_its_needs(
     secret_needs = {Need.BROKER, Need.LEDGER_ADMIN, Need.WEBHOOK_SECRET, Need.KYC_WEBHOOK_SECRET}
     assert ("secretsmanager:GetSecretValue" in actions) == bool(spec.needs & secret_needs)
     assert ("kinesis:GetRecords" in actions) == (spec.trigger is Trigger.KINESIS)
+    # Only the dead man's switch's consumer receives (its event source mapping reads the timers).
+    assert ("sqs:ReceiveMessage" in actions) == (spec.trigger is Trigger.SQS)
 
 
 KINESIS = [spec for spec in SPECS if spec.trigger is Trigger.KINESIS]
@@ -195,6 +201,9 @@ def test_each_journal_consumer_has_a_guarded_event_source_mapping(
     for mapping in mappings.values():
         if "Queues" in mapping["Properties"]:
             continue  # an Amazon MQ mapping (below)
+        source = flatten(mapping["Properties"]["EventSourceArn"]).strip("<>").split(".")[0]
+        if resources[stack][source]["Type"] == "AWS::SQS::Queue":
+            continue  # the dead man's switch's timers (test_timers)
         target = mapping["Properties"]["FunctionName"]["Ref"]
         by_function[resources[stack][target]["Properties"]["FunctionName"]] = mapping["Properties"]
     assert set(by_function) == {f"exchange-prod-{spec.name}" for spec in KINESIS}
@@ -217,13 +226,19 @@ def test_enhanced_fan_out_consumers_are_journal_consumers_of_the_catalog() -> No
 
 
 @pytest.mark.parametrize("stack", MAIN_STACKS)
-def test_failure_queues_are_encrypted_and_tls_only(
-    resources: dict[str, Resources], stack: str
-) -> None:
+def test_every_queue_is_encrypted_and_tls_only(resources: dict[str, Resources], stack: str) -> None:
+    # A failure queue per journal consumer, and the dead man's switch's timers and dead letters.
     queues = of_type(resources[stack], "AWS::SQS::Queue")
-    assert len(queues) == len(KINESIS)
+    assert len(queues) == len(KINESIS) + 2
+    policies = [
+        p["Properties"] for p in of_type(resources[stack], "AWS::SQS::QueuePolicy").values()
+    ]
     for name, queue in queues.items():
         assert queue["Properties"]["KmsMasterKeyId"], name
+        (policy,) = [p for p in policies if {"Ref": name} in p["Queues"]]
+        (deny,) = policy["PolicyDocument"]["Statement"]
+        assert deny["Effect"] == "Deny"
+        assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
 def function_id(resources: Resources, spec: FunctionSpec) -> str:

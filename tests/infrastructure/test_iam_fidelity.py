@@ -8,6 +8,13 @@ removed from the template on purpose must show up as a denial.
 "Connecting to a proxy using IAM authentication" (Amazon RDS User Guide): a client authenticating
 to RDS Proxy with IAM needs ``rds-db:connect`` on ``arn:aws:rds-db:<region>:<account>:dbuser:
 <proxy resource id, prx-...>/<database user>``.
+
+API keys' secrets: the api_keys function encrypts and the authorizers decrypt with the API-key
+KMS key, always with the encryption context {"key_id", "account_id"}; a call without it, or with
+another key in it, is denied ("AWS KMS condition keys"). The dead man's switch: the orders
+function sends timers to the queue (KMS-encrypted with the region's key: "Amazon SQS key
+management"), and the cancel_after function's event source mapping reads, deletes and returns
+them with the function's role ("Using Lambda with Amazon SQS", execution role permissions).
 """
 
 from collections.abc import Iterator
@@ -30,6 +37,10 @@ from tests.fidelity.translate import MOTO_ACCOUNT, LocalNames, Translation, tran
 from tests.infrastructure.conftest import MAIN_STACKS, PRIMARY
 
 API_URL = "http://127.0.0.1:8000"
+# How the local stack names the API-key key and the timer queue (moto's URL host is its own).
+LOCAL_KEY = "alias/exchange-api-keys"
+LOCAL_QUEUE_URL = "http://127.0.0.1:5000/123456789012/exchange-cancel-after"
+API_KEY_CONTEXT = {"key_id": "ak_0123456789abcdef", "account_id": "acc-1"}
 INDEXES = {spec.logical_name: [index.name for index in spec.indexes] for spec in TABLE_SPECS}
 READS = ("GetItem", "Query")
 WRITES = ("PutItem", "UpdateItem", "DeleteItem")
@@ -54,9 +65,15 @@ def primary(bodies: dict[str, Any], regions: dict[str, str]) -> Deployment:
     return Deployment(stacks_of(bodies, regions), PRIMARY)
 
 
+def local_names() -> LocalNames:
+    return LocalNames.of_local_stack(
+        api_url=API_URL, api_key_kms_key_id=LOCAL_KEY, cancel_after_queue_url=LOCAL_QUEUE_URL
+    )
+
+
 @pytest.fixture(scope="module")
 def translation(primary: Deployment) -> Translation:
-    return Translation.of(LocalNames.of_local_stack(api_url=API_URL), primary)
+    return Translation.of(local_names(), primary)
 
 
 def local_call(principal: str, service: str, operation: str, **params: Any) -> Call:
@@ -110,6 +127,7 @@ def catalog_calls() -> Iterator[Call]:
         if spec.trigger is Trigger.KINESIS:  # the event source mapping reads as the function
             for operation in ("DescribeStream", "ListShards", "GetShardIterator", "GetRecords"):
                 yield local_call(f"esm:{spec.name}", "kinesis", operation, StreamName=journal)
+        yield from timer_and_key_calls(spec)
     for operation in (
         "PutRecords",
         "ListShards",
@@ -120,6 +138,28 @@ def catalog_calls() -> Iterator[Call]:
         yield local_call(ENGINE, "kinesis", operation, StreamName=journal)
     for operation in ("GetObject", "PutObject"):
         yield local_call(ENGINE, "s3", operation, Bucket=local_aws.SNAPSHOT_BUCKET, Key="s1/latest")
+
+
+def kms_call(principal: str, operation: str, **context: str) -> Call:
+    return local_call(principal, "kms", operation, KeyId=LOCAL_KEY, EncryptionContext=context)
+
+
+def timer_and_key_calls(spec: FunctionSpec) -> Iterator[Call]:
+    """API keys' secrets (KMS) and the dead man's switch's timers (SQS), by need and trigger."""
+    if Need.API_KEY_ENCRYPT in spec.needs:
+        yield kms_call(spec.name, "Encrypt", **API_KEY_CONTEXT)
+    if Need.API_KEY_DECRYPT in spec.needs:
+        yield kms_call(spec.name, "Decrypt", **API_KEY_CONTEXT)
+    if Need.CANCEL_AFTER_QUEUE in spec.needs:
+        yield local_call(spec.name, "sqs", "SendMessage", QueueUrl=LOCAL_QUEUE_URL)
+    if spec.trigger is Trigger.SQS:  # the event source mapping reads as the function
+        for operation in (
+            "GetQueueAttributes",
+            "ReceiveMessage",
+            "DeleteMessageBatch",
+            "ChangeMessageVisibility",
+        ):
+            yield local_call(f"esm:{spec.name}", "sqs", operation, QueueUrl=LOCAL_QUEUE_URL)
 
 
 def aws_only_calls(deployment: Deployment) -> Iterator[Call]:
@@ -203,8 +243,13 @@ def test_the_catalogs_calls_are_allowed_by_the_primary_template(
         "secretsmanager:GetSecretValue",
         "execute-api:ManageConnections",
         "kms:Decrypt",
+        "kms:Encrypt",
         "kms:GenerateDataKey",
         "rds-db:connect",
+        "sqs:SendMessage",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
     }
 
 
@@ -218,7 +263,7 @@ def test_a_permission_removed_from_the_template_is_denied(
     bodies: dict[str, Any], regions: dict[str, str], primary: Deployment
 ) -> None:
     put = [local_call("orders", "dynamodb", "PutItem", TableName="exchange-orders")]
-    local = LocalNames.of_local_stack(api_url=API_URL)
+    local = local_names()
     assert Checker(primary, Translation.of(local, primary)).check(put).problems == []
     stripped = Deployment(
         stacks_of(
@@ -230,3 +275,34 @@ def test_a_permission_removed_from_the_template_is_denied(
     report: Report = Checker(stripped, Translation.of(local, stripped)).check(put)
     assert [(p, a) for p, a, _ in report.denied] == [("orders", "dynamodb:PutItem")]
     assert report.problems[0].startswith("DENIED orders: dynamodb:PutItem on arn:aws:dynamodb:")
+
+
+@pytest.mark.parametrize(
+    ("call", "why"),
+    [
+        (kms_call("rest_authorizer", "Decrypt"), "no encryption context"),
+        (kms_call("rest_authorizer", "Decrypt", key_id="ak_1"), "no account_id in the context"),
+        (
+            kms_call("rest_authorizer", "Decrypt", **API_KEY_CONTEXT, purpose="other"),
+            "a context key the api_keys code never binds",
+        ),
+        (kms_call("rest_authorizer", "Encrypt", **API_KEY_CONTEXT), "the authorizer only decrypts"),
+        (kms_call("orders", "Decrypt", **API_KEY_CONTEXT), "orders has no API-key need"),
+        (
+            local_call("markets", "sqs", "SendMessage", QueueUrl=LOCAL_QUEUE_URL),
+            "only orders arms the dead man's switch",
+        ),
+        (
+            local_call("orders", "sqs", "ReceiveMessage", QueueUrl=LOCAL_QUEUE_URL),
+            "only the timers' consumer reads them",
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_api_key_and_timer_calls_outside_their_grants_are_denied(
+    primary: Deployment, translation: Translation, call: Call, why: str
+) -> None:
+    report = Checker(primary, translation).check([call])
+    assert [action for _, action, _ in report.denied] != [], why
+    assert report.untranslatable == set(), report.problems
+    assert report.unmapped == set(), report.problems

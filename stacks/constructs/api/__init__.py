@@ -75,10 +75,9 @@ class Api(Construct):
         )
 
     def route(self, functions: Mapping[str, lambda_.IFunction]) -> None:
-        """Attach every catalog function to its routes; the authorizer goes first."""
-        ordered = sorted(
-            FUNCTIONS.values(), key=lambda spec: spec.trigger is not Trigger.WEBSOCKET_AUTHORIZER
-        )
+        """Attach every catalog function to its routes; the authorizers go first."""
+        authorizers = {Trigger.WEBSOCKET_AUTHORIZER, Trigger.REST_AUTHORIZER}
+        ordered = sorted(FUNCTIONS.values(), key=lambda spec: spec.trigger not in authorizers)
         for spec in ordered:
             handler = functions[spec.name]
             match spec.trigger:
@@ -86,10 +85,12 @@ class Api(Construct):
                     for route in spec.routes:
                         reason = None if route.authorized else public_reason(spec)
                         self.rest.add_route(route, handler, public_reason=reason)
+                case Trigger.REST_AUTHORIZER:
+                    self.rest.set_request_authorizer(handler)
                 case Trigger.WEBSOCKET_AUTHORIZER:
                     self.websocket.set_authorizer(handler)
                 case Trigger.WEBSOCKET:
                     for route_key in spec.ws_routes:
                         self.websocket.add_route(route_key, handler)
-                case Trigger.KINESIS:
-                    pass  # subscribed by the function factory
+                case _:
+                    pass  # event sources and schedules: wired by the function factory

@@ -1,11 +1,13 @@
-"""The REST API: Cognito authorizer (access tokens, by scope) on private routes, request validation,
-stage throttling and a usage plan, JSON access logs, X-Ray, and problem+json for the gateway's own
-4xx answers."""
+"""The REST API: on each private route either the Lambda REQUEST authorizer (the routes an API key
+may call: a Cognito access token or a signed request) or the Cognito authorizer (access tokens, by
+scope: the routes that take the user's own token only), request validation, stage throttling and a
+usage plan, JSON access logs, X-Ray, and problem+json for the gateway's own 4xx answers."""
 
 import json
 import re
+from typing import Final
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_kms as kms
@@ -18,6 +20,20 @@ from stacks.constructs.nag import acknowledge
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
 _BODY_METHODS = frozenset({"POST", "PATCH"})
+# The REQUEST authorizer's identity source: a request without the header is answered 401 before
+# the authorizer runs, and the header's value is the key of the authorizer's result cache.
+AUTHORIZER_IDENTITY_SOURCE: Final = "method.request.header.Authorization"
+# Caching by the Authorization header is safe: an API-key request's header is unique to it (its
+# timestamp) and binds the method, path, canonical query and body digest it was signed for, and
+# the authorizer allows only that request's method ARN; the handler re-checks the body, query and
+# source IP against the answer (exchange.http.identity). A token's answer allows the whole API,
+# as the Cognito authorizer would for the same token, and is cached per token. ("Use API Gateway
+# Lambda authorizers"; "Configure a Lambda authorizer": REQUEST authorizers cache by their
+# identity sources, 300 s by default, at most 3600 s.)
+AUTHORIZER_CACHE_SECONDS: Final = 300
+# A stage throttle's token bucket refills every second: one second is the honest wait. (Over a key's
+# own limit the handler answers 429 with its own Retry-After.)
+THROTTLED_RETRY_AFTER_SECONDS: Final = 1
 # The gateway's own rejections, in the same problem+json shape as the handlers' (RFC 9457).
 _PROBLEMS = {
     apigw.ResponseType.BAD_REQUEST_BODY: ("400", "Invalid request body"),
@@ -32,6 +48,13 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "'nosniff'",
     "X-Frame-Options": "'DENY'",
     "Content-Security-Policy": "'default-src 'none'; frame-ancestors 'none''",
+}
+# Headers of one gateway response on top of the security headers (static values are quoted), by
+# the response type's name (each apigw.ResponseType access is a new object).
+_EXTRA_HEADERS = {
+    apigw.ResponseType.THROTTLED.response_type: {
+        "Retry-After": f"'{THROTTLED_RETRY_AFTER_SECONDS}'"
+    },
 }
 
 
@@ -101,6 +124,7 @@ class RestApi(Construct):
         self.authorizer = apigw.CognitoUserPoolsAuthorizer(
             self, "Authorizer", cognito_user_pools=[user_pool]
         )
+        self.request_authorizer: apigw.RequestAuthorizer | None = None
         self.validator = self.api.add_request_validator(
             "Validator", validate_request_body=True, validate_request_parameters=True
         )
@@ -122,7 +146,11 @@ class RestApi(Construct):
                 f"Problem{status}{title.replace(' ', '')}",
                 type=response_type,
                 status_code=status,
-                response_headers={"Content-Type": "'application/problem+json'", **SECURITY_HEADERS},
+                response_headers={
+                    "Content-Type": "'application/problem+json'",
+                    **SECURITY_HEADERS,
+                    **_EXTRA_HEADERS.get(response_type.response_type, {}),
+                },
                 templates={
                     "application/json": json.dumps(
                         {
@@ -135,28 +163,55 @@ class RestApi(Construct):
                 },
             )
 
+    def set_request_authorizer(self, handler: lambda_.IFunction) -> None:
+        """The Lambda REQUEST authorizer of the routes an API key may call; CDK lets API Gateway
+        invoke ``handler`` for this API's authorizers (a resource-based permission)."""
+        self.request_authorizer = apigw.RequestAuthorizer(
+            self,
+            "RequestAuthorizer",
+            handler=handler,
+            identity_sources=[AUTHORIZER_IDENTITY_SOURCE],
+            results_cache_ttl=Duration.seconds(AUTHORIZER_CACHE_SECONDS),
+        )
+
     def add_route(
         self, route: Route, handler: lambda_.IFunction, *, public_reason: str | None
     ) -> None:
-        """``route.authorized`` routes take the Cognito access token: the method names the OAuth
-        scopes the token must carry (``route.authorization_scopes``), and with scopes API
-        Gateway's user-pool authorizer validates an access token, without them an ID token.
-        Other routes are public for ``public_reason``, which is also what cdk-nag is told."""
+        """By ``route.authorizer``: "request" routes take the Lambda REQUEST authorizer (which
+        must be set first): a Cognito access token or a request signed with an API key.
+        "cognito" routes take the Cognito access token: the method names the OAuth scopes the
+        token must carry (``route.authorization_scopes``), and with scopes API Gateway's user-pool
+        authorizer validates an access token, without them an ID token. "none" routes are public
+        for ``public_reason``, which is also what cdk-nag is told."""
         resource = self.api.root.resource_for_path(route.path)
         scopes = list(route.authorization_scopes)
-        if route.authorized and not scopes:
-            raise ValueError(f"{route.method} {route.path}: an authorized route needs its scopes")
-        if not route.authorized and not public_reason:
-            raise ValueError(f"{route.method} {route.path}: say why it is public")
+        kind = route.authorizer
+        authorizer: apigw.IAuthorizer | None
+        match kind:
+            case "request":
+                if self.request_authorizer is None:
+                    raise ValueError(
+                        f"{route.method} {route.path}: set the request authorizer first"
+                    )
+                authorizer, authorization = self.request_authorizer, apigw.AuthorizationType.CUSTOM
+            case "cognito":
+                if not scopes:
+                    raise ValueError(
+                        f"{route.method} {route.path}: an authorized route needs its scopes"
+                    )
+                authorizer, authorization = self.authorizer, apigw.AuthorizationType.COGNITO
+            case _:
+                if not public_reason:
+                    raise ValueError(f"{route.method} {route.path}: say why it is public")
+                authorizer, authorization = None, apigw.AuthorizationType.NONE
         method = resource.add_method(
             route.method,
-            apigw.LambdaIntegration(handler, allow_test_invoke=False),
-            authorizer=self.authorizer if route.authorized else None,
-            authorization_type=(
-                apigw.AuthorizationType.COGNITO
-                if route.authorized
-                else apigw.AuthorizationType.NONE
-            ),
+            # One invoke permission per function for this API, not one per method: the stack
+            # stays under CloudFormation's 500 resources, and a function's resource policy
+            # under Lambda's size limit, while only this API may invoke the function.
+            apigw.LambdaIntegration(handler, scope_permission_to_method=False),
+            authorizer=authorizer,
+            authorization_type=authorization,
             authorization_scopes=scopes or None,
             request_validator=self.validator,
             request_parameters={
@@ -166,11 +221,21 @@ class RestApi(Construct):
                 {"application/json": self.json_object} if route.method in _BODY_METHODS else None
             ),
         )
-        if not route.authorized:
+        if kind == "none":
             acknowledge(
                 method,
                 {
                     "AwsSolutions-APIG4": f"{route.method} {route.path}: {public_reason}",
                     "AwsSolutions-COG4": f"{route.method} {route.path}: {public_reason}",
+                },
+            )
+        elif kind == "request":
+            acknowledge(
+                method,
+                {
+                    "AwsSolutions-COG4": f"{route.method} {route.path} takes an API key as well as"
+                    " the access token, and a method has one authorizer: the Lambda authorizer"
+                    " verifies the same Cognito access token (JWKS signature, issuer, expiry,"
+                    " client, scope) or the key's signature, scope, IP allow-list and expiry.",
                 },
             )

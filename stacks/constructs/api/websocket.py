@@ -5,7 +5,9 @@ The authorizer has no identity source, so API Gateway calls it for every ``$conn
 identity source configured, a connection without it (an anonymous one, for public market data)
 would be answered 401 before the authorizer runs. The authorizer itself admits a connection
 without a token as anonymous and refuses a present but invalid one; a signed-in client sends its
-access token in the ``token`` query parameter (browsers cannot set headers on a WebSocket)."""
+access token in the ``token`` query parameter (browsers cannot set headers on a WebSocket), a
+program its API key's signature (``api_key``, ``timestamp``, ``window``, ``signature``), which the
+authorizer verifies against the api_keys table and the API-key KMS key."""
 
 import jsii
 from aws_cdk import RemovalPolicy

@@ -2,7 +2,7 @@
 poison record in the middle, then the same batch again."""
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -20,6 +20,7 @@ from lambdas.fanout.handler import handler as fanout_handler
 from lambdas.recorder.handler import compose as build_recorder
 from lambdas.recorder.handler import handler as recorder_handler
 from tests.integration.streams.conftest import Aws
+from tests.integration.streams.test_management_api import received
 from tests.unit.streams.helpers import (
     BTC,
     CATALOG,
@@ -94,6 +95,28 @@ def test_recorder_reports_only_the_poison_record_and_a_replay_changes_no_table(a
     assert aws.dump() == after_first
 
 
+def test_recorder_posts_each_accounts_orders_once_recorded(aws: Aws) -> None:
+    # Given the recorder as composed in AWS (with the Management API endpoint), and carol
+    # subscribed to her orders
+    write_pending_rows()
+    connections = DynamoConnectionStore()
+    connections.subscribe(open_connection(connections, "c-carol", "carol"), "orders.carol")
+    endpoint = "https://abc123.execute-api.us-east-1.amazonaws.com/prod"
+    sink = build_recorder(RecorderSettings(ws_management_endpoint=endpoint))
+    batch, poison = poisoned_batch(aws)
+    # When the handler consumes the batch twice
+    assert failures(recorder_handler(batch, CONTEXT, sink=sink)) == [poison]
+    posted = received("c-carol")
+    assert failures(recorder_handler(batch, CONTEXT, sink=sink)) == [poison]
+    # Then carol got her orders once, with her client order ids and the fills' recorded fees
+    assert received("c-carol") == posted
+    items = [item for frame in posted for item in cast(list[dict[str, Any]], frame["events"])]
+    assert {(i["order_id"], i["client_order_id"]) for i in items} == {("o3", "c-o3"),
+                                                                      ("o5", "c-o5")}  # fmt: skip
+    fees = {(i["seq"], i["fee"]) for i in items if i["event"] == "fill"}
+    assert fees == {(int(r.seq), r.fee) for r in FillRecord.query("carol")}
+
+
 def test_audit_verify_command_finds_the_record_someone_changed(
     aws: Aws, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -143,13 +166,11 @@ def test_fanout_reports_only_the_poison_record_and_a_replay_posts_nothing_again(
     assert failures(fanout_handler(batch, CONTEXT, sink=fanout)) == [poison]
     posted = list(sender.sent)
     assert failures(fanout_handler(batch, CONTEXT, sink=fanout)) == [poison]
-    # Then every record was posted once: book frames chain 0..19, carol got her orders
+    # Then every record was posted once: book frames chain 0..19; carol's orders are the
+    # recorder's to post (test_recorder_posts_each_accounts_orders_once_recorded), not fan-out's
     assert sender.sent == posted
     book = [json.loads(data) for cid, data in posted if cid == "c-book"]
     assert [(frame["prev_seq"], frame["seq"]) for frame in book] == [
         (n, min(n + 3, 19)) for n in range(0, 19, 3)
     ]
-    carol = [
-        item for cid, data in posted if cid == "c-carol" for item in json.loads(data)["events"]
-    ]
-    assert {item["order_id"] for item in carol} == {"o3", "o5"}
+    assert [cid for cid, _ in posted if cid == "c-carol"] == []

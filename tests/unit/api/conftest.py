@@ -13,7 +13,9 @@ from exchange.ledger.accounts import AccountService
 from exchange.ledger.deposits import DepositReceiver
 from exchange.ledger.model import KycStatus
 from exchange.market.service import MarketService
+from exchange.orders.cancel_after import DeadMansSwitch, SwitchTrigger
 from exchange.orders.idempotency import IdempotentRunner
+from exchange.orders.mass_cancel import MassCancel
 from exchange.orders.service import OrderService
 from exchange.testing.fakes import (
     InMemoryCommandSink,
@@ -24,6 +26,7 @@ from exchange.testing.fakes import (
 )
 from exchange.testing.lambda_events import LambdaContextStub, rest_event
 from exchange.testing.stores import InMemoryBookStore, InMemoryIdempotencyStore
+from tests.unit.orders.fakes import InMemoryOrderLookup, InMemorySwitchStore, InMemoryTimerQueue
 
 ALICE, BOB = "alice-sub", "bob-sub"
 MAKER = "maker-sub"  # flagged a market maker: may send stp NONE
@@ -98,6 +101,8 @@ def make_exchange(max_open_orders: int = 200, catalog: InstrumentCatalog | None 
         InMemoryIdempotencyStore(),
     )
     books, market_store, keys = InMemoryBookStore(), InMemoryMarketStore(), InMemoryOrderKeys()
+    lookup, switches = InMemoryOrderLookup(store), InMemorySwitchStore()
+    mass_cancel = MassCancel(lookup=lookup, sink=sink, limit=max_open_orders)
     return Exchange(
         catalog=catalog,
         ledger=ledger,
@@ -116,6 +121,14 @@ def make_exchange(max_open_orders: int = 200, catalog: InstrumentCatalog | None 
             idempotency=IdempotentRunner(idempotency),
             max_open_orders=max_open_orders,
             market_makers=frozenset({MAKER}),
+            lookup=lookup,
+            cancel_after=DeadMansSwitch(
+                switches=switches,
+                timers=InMemoryTimerQueue(),
+                trigger=SwitchTrigger(switches=switches, mass_cancel=mass_cancel),
+                min_seconds=5,
+                max_seconds=900,
+            ),
         ),
         accounts=AccountService(ledger=ledger, directory=ledger),
         markets=MarketService(instruments=catalog, books=books, store=market_store),

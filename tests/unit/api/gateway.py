@@ -8,9 +8,12 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from exchange.apikeys.service import ApiKeyService
 from exchange.http.problems import PROBLEM_CONTENT_TYPE, Unauthorized, from_error
+from exchange.testing.apikeys import FakeCipher, InMemoryApiKeyStore
 from exchange.testing.lambda_events import LambdaContextStub, rest_event
 from lambdas.account.handler import handler as account_handler
+from lambdas.api_keys.handler import handler as api_keys_handler
 from lambdas.catalog import FUNCTIONS, Trigger
 from lambdas.deposits.handler import handler as deposits_handler
 from lambdas.health.handler import handler as health_handler
@@ -22,6 +25,10 @@ if TYPE_CHECKING:
     from tests.unit.api.conftest import Exchange, Reply
 
 _PARAM = re.compile(r"\\\{(\w+)\\\}")
+# The api_keys function's fakes: its keys are independent of the exchange's other state.
+API_KEYS = ApiKeyService(
+    store=InMemoryApiKeyStore(), cipher=FakeCipher(), default_rate_limit=20, max_per_account=20
+)
 
 
 def match_route(method: str, path: str) -> tuple[str, str, bool, dict[str, str]] | None:
@@ -60,6 +67,8 @@ def dispatch(exchange: "Exchange", event: dict[str, Any]) -> dict[str, Any]:
         response = orders_handler(event, context, orders=exchange.orders)
     elif name == "account":
         response = account_handler(event, context, accounts=exchange.accounts)
+    elif name == "api_keys":
+        response = api_keys_handler(event, context, keys=API_KEYS)
     elif name == "deposits":
         response = deposits_handler(event, context, deposits=exchange.deposits)
     elif name == "kyc":

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from exchange.http.openapi import build_document, main, openapi_json
 from lambdas.account.handler import APP as ACCOUNT
+from lambdas.api_keys.handler import APP as API_KEYS
 from lambdas.catalog import FUNCTIONS, Trigger
 from lambdas.deposits.handler import APP as DEPOSITS
 from lambdas.health.handler import APP as HEALTH
@@ -24,6 +25,7 @@ APPS = {
     "deposits": DEPOSITS,
     "health": HEALTH,
     "kyc": KYC,
+    "api_keys": API_KEYS,
 }
 
 

@@ -229,3 +229,17 @@ def test_install_from_environment(tmp_path: Path) -> None:
 def test_the_wrapper_refuses_a_malformed_command_line() -> None:
     with pytest.raises(SystemExit, match="usage"):
         recording.main(["--log", "x.jsonl", "engine_service"])
+
+
+def test_a_kms_calls_encryption_context_is_recorded_and_its_plaintext_is_not(log: Path) -> None:
+    # The kms:EncryptionContext* condition keys are evaluated from the request's context ("AWS
+    # KMS condition keys"), so the fidelity check needs it; the plaintext must never be logged.
+    kms = boto3.client("kms", region_name=REGION)
+    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    context = {"key_id": "ak_fidelity1", "account_id": "alice"}
+    blob = kms.encrypt(KeyId=key_id, Plaintext=SECRET_VALUE.encode(), EncryptionContext=context)
+    kms.decrypt(CiphertextBlob=blob["CiphertextBlob"], KeyId=key_id, EncryptionContext=context)
+    assert SECRET_VALUE not in log.read_text()
+    by_operation = {r["operation"]: r["params"] for r in lines(log)}
+    assert by_operation["Encrypt"] == {"KeyId": key_id, "EncryptionContext": context}
+    assert by_operation["Decrypt"] == {"KeyId": key_id, "EncryptionContext": context}

@@ -9,9 +9,10 @@ from exchange.settings import DepositsSettings, settings_from_environment
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS
 from local.aws import AwsResources
+from local.cfn import TemplateError
 from local.engine import engine_settings
 from local.environment import as_role, engine_environment, function_environment, settings_values
-from local.template import DeployedFunction, DeployedTask, Deployment, TemplateError
+from local.template import DeployedFunction, DeployedTask, Deployment
 
 AWS = AwsResources(
     endpoint_url="http://127.0.0.1:5000",
@@ -26,6 +27,7 @@ AWS = AwsResources(
     kyc_secret_arn="arn:aws:secretsmanager:us-east-1:000000000000:secret:kyc",  # noqa: S106
     kyc_secret="kyc-s3cret",  # noqa: S106 - a test value
     role_secret_arns={"exchange_orders": "arn:aws:secretsmanager:us-east-1:0:secret:r"},
+    api_key_kms_key_arn="arn:aws:kms:us-east-1:000000000000:key/mrk-local",
 )
 DATABASE = "postgresql://postgres@127.0.0.1:5432/exchange_local"
 
@@ -116,11 +118,21 @@ def deployment() -> Deployment:
     return Deployment.load()  # synthesized once, then cached under .cache/local
 
 
+def queue_stand_ins(deployment: Deployment) -> dict[str, dict[str, str]]:
+    return {
+        logical: {
+            "Ref": f"http://127.0.0.1:5000/000000000000/exchange-{logical}",
+            "Arn": f"arn:aws:sqs:us-east-1:000000000000:exchange-{logical}",
+        }
+        for logical in deployment.queues
+    }
+
+
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
 def test_every_deployed_function_loads_its_settings_from_its_local_twin(
     deployment: Deployment, name: str
 ) -> None:
-    env = function_environment(deployment.functions[name], values())
+    env = function_environment(deployment.functions[name], values(), queue_stand_ins(deployment))
     spec = FUNCTIONS[name]
     settings = settings_from_environment(spec.settings, env)
     for logical in spec.tables:
@@ -154,3 +166,26 @@ def test_the_engine_task_environment_is_the_deployed_one_made_local(deployment: 
     unread = DeployedTask(task.shard, {**task.environment, "EXCHANGE_NOT_READ": "x"})
     with pytest.raises(TemplateError, match="EXCHANGE_NOT_READ"):
         engine_environment(unread, engine_values)
+
+
+def test_the_timer_queue_and_the_api_key_kms_key_are_the_local_ones(deployment: Deployment) -> None:
+    stand_ins = queue_stand_ins(deployment)
+    timers = deployment.queue_mapping_of("cancel_after").queue
+    orders = function_environment(deployment.functions["orders"], values(), stand_ins)
+    # The queue the orders function sends timers to is the one the cancel_after mapping reads
+    assert orders["EXCHANGE_CANCEL_AFTER_QUEUE_URL"] == stand_ins[timers]["Ref"]
+    for name in ("api_keys", "rest_authorizer", "ws_authorizer"):
+        env = function_environment(deployment.functions[name], values(), stand_ins)
+        assert env["EXCHANGE_API_KEY_KMS_KEY_ID"] == AWS.api_key_kms_key_arn, name
+    # Without a local queue for the template's, the stack stops rather than run without timers
+    with pytest.raises(TemplateError, match="EXCHANGE_CANCEL_AFTER_QUEUE_URL"):
+        function_environment(deployment.functions["orders"], values(), {})
+
+
+def test_a_getatt_of_a_local_resource_takes_its_attribute() -> None:
+    function = deployed(
+        "orders", {"EXCHANGE_CANCEL_AFTER_QUEUE_URL": {"Fn::GetAtt": ["Timers", "QueueUrl"]}}
+    )
+    stand_ins = {"Timers": {"Ref": "http://q/timers", "QueueUrl": "http://q/timers-url"}}
+    env = function_environment(function, values(), stand_ins)
+    assert env["EXCHANGE_CANCEL_AFTER_QUEUE_URL"] == "http://q/timers-url"

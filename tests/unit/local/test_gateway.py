@@ -30,12 +30,29 @@ class Verifier:
         return {"sub": "acct-1", "token_use": "access", "exp": 2_000_000_000}
 
 
+def rest_authorizer(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    """A stand-in for the REST Lambda authorizer: "Bearer good" may call any method."""
+    if event["headers"].get("Authorization") != "Bearer good":
+        raise Exception("Unauthorized")
+    stage_arn = "/".join(event["methodArn"].split("/")[:2])  # arn:...:<api id>/<stage>
+    return {
+        "principalId": "acct-1",
+        "policyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": f"{stage_arn}/*/*"}
+            ],
+        },
+        "context": {"account_id": "acct-1", "auth": "token"},
+    }
+
+
 def serve(
     handlers: dict[str, Callable[[dict[str, Any], Any], Any]],
     scenario: Callable[[str, WebSocketApi], Awaitable[None]],
 ) -> None:
     async def main() -> None:
-        host = FunctionHost(handlers=handlers)
+        host = FunctionHost(handlers={"rest_authorizer": rest_authorizer, **handlers})
         websocket = WebSocketApi(host)
         server = TestServer(build_app(host, Verifier(), websocket))
         await server.start_server()
@@ -49,7 +66,9 @@ def serve(
     asyncio.run(main())
 
 
-def test_rest_request_becomes_a_proxy_event_with_claims_and_path_parameters() -> None:
+def test_rest_request_becomes_a_proxy_event_with_the_authorizer_context_and_path_parameters() -> (
+    None
+):
     # Given an orders function that echoes its event
     events: list[dict[str, Any]] = []
 
@@ -77,7 +96,7 @@ def test_rest_request_becomes_a_proxy_event_with_claims_and_path_parameters() ->
 
     serve({"orders": orders}, scenario)
     (event,) = events
-    # And the event is API Gateway's proxy shape, with the token's claims as strings
+    # And the event is API Gateway's proxy shape, with the Lambda authorizer's context
     assert event["resource"] == "/v1/orders/{order_id}"
     assert event["pathParameters"] == {"order_id": "o-1"}
     assert event["httpMethod"] == "PATCH"
@@ -85,6 +104,28 @@ def test_rest_request_becomes_a_proxy_event_with_claims_and_path_parameters() ->
     assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]}
     assert event["body"] == '{"qty": "1"}'
     assert event["isBase64Encoded"] is False
+    authorizer = event["requestContext"]["authorizer"]
+    assert authorizer["principalId"] == "acct-1"
+    assert (authorizer["account_id"], authorizer["auth"]) == ("acct-1", "token")
+
+
+def test_a_cognito_method_gets_the_tokens_claims_as_strings() -> None:
+    # "Control access to REST APIs using Amazon Cognito user pools as an authorizer": the
+    # integration gets the verified token's claims in requestContext.authorizer.claims.
+    events: list[dict[str, Any]] = []
+
+    def api_keys(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        events.append(event)
+        return {"statusCode": 200, "body": "[]"}
+
+    async def scenario(url: str, _ws: WebSocketApi) -> None:
+        async with aiohttp.ClientSession() as http:
+            good = await http.get(f"{url}/v1/api-keys", headers={"Authorization": "Bearer good"})
+            bad = await http.get(f"{url}/v1/api-keys", headers={"Authorization": "Bearer bad"})
+            assert (good.status, bad.status) == (200, 401)
+
+    serve({"api_keys": api_keys}, scenario)
+    (event,) = events
     claims = event["requestContext"]["authorizer"]["claims"]
     assert claims == {"sub": "acct-1", "token_use": "access", "exp": "2000000000"}
 

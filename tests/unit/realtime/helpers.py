@@ -4,6 +4,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from exchange.l2 import L2Book
+from exchange.realtime.book_tracker import TrackedBooks
 from exchange.realtime.fanout import Broadcaster, Fanout
 from exchange.realtime.session import Session, open_connection
 from exchange.testing.stores import (
@@ -15,12 +17,24 @@ from exchange.testing.stores import (
 from tests.unit.streams.helpers import CATALOG
 
 
+class InMemoryTrackedBooks(TrackedBooks):
+    def __init__(self) -> None:
+        self.books: dict[str, L2Book] = {}
+
+    def get(self, symbol: str) -> L2Book | None:
+        return self.books.get(symbol)
+
+    def put(self, book: L2Book) -> None:
+        self.books[book.symbol] = book
+
+
 @dataclass
 class World:
     connections: InMemoryConnectionStore = field(default_factory=InMemoryConnectionStore)
     sender: InMemorySender = field(default_factory=InMemorySender)
     books: InMemoryBookStore = field(default_factory=InMemoryBookStore)
     cursors: InMemoryCursorStore = field(default_factory=InMemoryCursorStore)
+    tracked: InMemoryTrackedBooks = field(default_factory=InMemoryTrackedBooks)
 
     @property
     def session(self) -> Session:
@@ -29,7 +43,7 @@ class World:
     @property
     def fanout(self) -> Fanout:
         broadcaster = Broadcaster(self.connections, self.sender)
-        return Fanout(broadcaster, self.books, self.cursors, catalog=CATALOG)
+        return Fanout(broadcaster, self.books, self.cursors, catalog=CATALOG, tracked=self.tracked)
 
     def connect(self, connection_id: str, account_id: str | None = None) -> None:
         open_connection(self.connections, connection_id, account_id, now_ns=10**18)

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import zlib
 
 import pytest
 
@@ -34,7 +35,8 @@ def test_subscribing_to_a_book_replies_subscribed_then_the_snapshot_with_its_seq
     assert world.received("anon") == [
         {"type": "subscribed", "channel": "book.BTC-USD", "id": "r1"},
         {"type": "snapshot", "channel": "book.BTC-USD", "seq": 41,
-         "bids": [["65000.00", "0.5000", 2]], "asks": []},
+         "bids": [["65000.00", "0.5000", 2]], "asks": [],
+         "checksum": zlib.crc32(b"65000.00:0.5000|")},
     ]  # fmt: skip
 
 
@@ -61,6 +63,11 @@ def test_a_book_without_a_snapshot_yet_says_so_and_keeps_the_subscription(world:
         ('{"action": "subscribe", "channel": "candles.BTC-USD.7m"}', "invalid_channel"),
         ('{"action": "subscribe", "channel": "orders.alice"}', "invalid_channel"),
         ('{"action": "subscribe", "channel": "orders"}', "unauthorized"),
+        ('{"action": "subscribe", "channel": "balances"}', "unauthorized"),
+        ('{"action": "subscribe", "channel": "balances.alice"}', "invalid_channel"),
+        ('{"action": "subscribe", "channel": "ticker.DOGE-USD"}', "unknown_symbol"),
+        ('{"action": "subscribe", "channel": "ticker"}', "invalid_channel"),
+        ('{"action": "subscribe", "channel": "ticker.BTC-USD.1m"}', "invalid_channel"),
     ],
 )
 def test_bad_messages_get_an_error_frame_and_the_socket_stays(
@@ -79,6 +86,21 @@ def test_the_orders_channel_is_stored_under_the_account_of_the_connection(world:
     world.send("alice-1", {"action": "subscribe", "channel": "orders"})
     assert world.connections.channels("alice-1") == ["orders.alice"]
     assert world.received("alice-1") == [{"type": "subscribed", "channel": "orders"}]
+
+
+def test_the_balances_channel_is_private_to_the_account_of_the_connection(world: World) -> None:
+    # When alice subscribes to balances (no balances come with it: the first frame is the next
+    # change) and to a ticker
+    world.send("alice-1", {"action": "subscribe", "channel": "balances", "id": "b"})
+    world.send("alice-1", {"action": "subscribe", "channel": "ticker.BTC-USD"})
+    # Then balances is stored under her account, the ticker under its name
+    assert world.connections.channels("alice-1") == ["balances.alice", "ticker.BTC-USD"]
+    assert world.received("alice-1") == [
+        {"type": "subscribed", "channel": "balances", "id": "b"},
+        {"type": "subscribed", "channel": "ticker.BTC-USD"},
+    ]
+    world.send("alice-1", {"action": "unsubscribe", "channel": "balances"})
+    assert world.connections.channels("alice-1") == ["ticker.BTC-USD"]
 
 
 def test_unsubscribe_removes_only_that_channel(world: World) -> None:
@@ -157,3 +179,7 @@ def test_channel_names_parse_to_kinds_and_keys() -> None:
         parse_channel("book", CATALOG)
     with pytest.raises(InvalidChannel):
         parse_channel("orders", CATALOG).key(None)
+    with pytest.raises(InvalidChannel, match="balances channel needs"):
+        parse_channel("balances", CATALOG).key(None)
+    assert parse_channel("balances", CATALOG).private
+    assert not parse_channel("ticker.SOL-USD", CATALOG).private

@@ -25,6 +25,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from exchange.domain.errors import ExchangeError
+from exchange.http.admission import admission_problem, problem_headers
 from exchange.http.problems import (
     PROBLEM_CONTENT_TYPE,
     MalformedRequest,
@@ -143,15 +144,23 @@ def serve(
     *,
     max_body_bytes: int,
 ) -> dict[str, Any]:
-    """Resolve one API Gateway proxy event; ``services`` are what the routes look up."""
+    """Resolve one API Gateway proxy event; ``services`` are what the routes look up.
+
+    A request signed with an API key is checked first against what its authorizer verified, and
+    counted against the key's rate limit (``admission``: 401/403/429 before the route runs)."""
     refused = _check_body(event, max_body_bytes)
+    if refused is None:
+        refused = admission_problem(event, services)
     if refused is not None:
         body = from_error(refused, instance=_request_id(event))
         response: dict[str, Any] = {
             "statusCode": body.status,
             "body": body.model_dump_json(exclude_none=True),
             "isBase64Encoded": False,
-            "multiValueHeaders": {"Content-Type": [PROBLEM_CONTENT_TYPE]},
+            "multiValueHeaders": {
+                "Content-Type": [PROBLEM_CONTENT_TYPE],
+                **problem_headers(refused),
+            },
         }
     else:
         app.context[_SERVICES] = services  # cleared by resolve when it returns

@@ -16,10 +16,10 @@ from typing import Final
 
 from exchange.domain.candles import CANDLE_INTERVALS, CandleInterval
 from exchange.domain.events import AnyEvent, Trade
-from exchange.domain.instruments import InstrumentCatalog
+from exchange.domain.instruments import Instrument, InstrumentCatalog
 from exchange.journal.batch import count
 from exchange.journal.cursors import CursoredSink, CursorStore
-from exchange.tables import candle_series
+from exchange.tables import CandleRecord, candle_series
 from exchange.wire import JournalRecord
 
 NANOS: Final = 10**9
@@ -40,11 +40,32 @@ class Bar:
     trades: int
     first_seq: int
     last_seq: int
+    # Sum of price x qty of the bar's trades, in tick-lots (quote units: tick_size x lot_size).
+    # None when the bar was counted before notional was kept (its first trades are unknown).
+    notional: int | None = None
 
     @property
     def series(self) -> str:
         """The candles table's partition key, ``SYMBOL#INTERVAL``."""
         return candle_series(self.symbol, self.interval)
+
+
+def bar_from_record(instrument: Instrument, row: CandleRecord) -> Bar:
+    """A stored bar (decimal strings) back in ticks and lots."""
+    return Bar(
+        symbol=instrument.symbol,
+        interval=row.series.rsplit("#", 1)[1],
+        start=int(row.start),
+        open=instrument.price_to_ticks(row.open),
+        high=instrument.price_to_ticks(row.high),
+        low=instrument.price_to_ticks(row.low),
+        close=instrument.price_to_ticks(row.close),
+        volume=instrument.qty_to_lots(row.volume),
+        trades=int(row.trades),
+        first_seq=int(row.first_seq),
+        last_seq=int(row.last_seq),
+        notional=None if row.notional is None else int(row.notional),
+    )
 
 
 def bar_start(ts_ns: int, interval: CandleInterval) -> int:
@@ -67,6 +88,7 @@ def add_trade(bar: Bar | None, trade: Trade, interval: CandleInterval) -> Bar:
             trades=1,
             first_seq=trade.seq,
             last_seq=trade.seq,
+            notional=trade.price * trade.qty,
         )
     if trade.seq <= bar.last_seq:
         return bar
@@ -78,6 +100,7 @@ def add_trade(bar: Bar | None, trade: Trade, interval: CandleInterval) -> Bar:
         volume=bar.volume + trade.qty,
         trades=bar.trades + 1,
         last_seq=trade.seq,
+        notional=None if bar.notional is None else bar.notional + trade.price * trade.qty,
     )
 
 

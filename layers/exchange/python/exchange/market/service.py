@@ -1,49 +1,31 @@
-"""Public market data: the instruments, the L2 book from the engine's Redis snapshot (with its
-seq), recent trades and candles from the tables the journal consumers write."""
+"""Public market data: the instruments and assets, the L2 book from the engine's Redis snapshot
+(with its seq), 24 h tickers, and pages of trades and candles from the tables the journal
+consumers write."""
 
+import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 from exchange.domain.candles import CandleInterval
 from exchange.domain.instruments import Instrument, InstrumentCatalog
 from exchange.l2 import BookLevel
+from exchange.market.assets import AssetInfo, asset_catalog
 from exchange.market.books import BookStore
 from exchange.market.errors import BookUnavailable, MarketNotFound
+from exchange.market.history import (
+    CandlePage,
+    CandleQuery,
+    MarketHistory,
+    NoHistory,
+    TradeCursor,
+    TradePage,
+    TradeQuery,
+)
+from exchange.market.model import Book, Candle, Level, TradePrint
+from exchange.market.ticker import Ticker, read_ticker
+from exchange.settings import DEFAULT_ASSET_SCALES
 
-
-@dataclass(frozen=True, slots=True)
-class TradePrint:
-    seq: int
-    price: str
-    qty: str
-    aggressor_side: str
-    ts_ns: int
-
-
-@dataclass(frozen=True, slots=True)
-class Candle:
-    start: int
-    open: str
-    high: str
-    low: str
-    close: str
-    volume: str
-    trades: int
-
-
-@dataclass(frozen=True, slots=True)
-class Level:
-    price: str
-    qty: str
-    orders: int
-
-
-@dataclass(frozen=True, slots=True)
-class Book:
-    symbol: str
-    seq: int
-    bids: list[Level]
-    asks: list[Level]
+__all__ = ["Book", "Candle", "Level", "MarketService", "MarketStore", "TradePrint"]
 
 
 class MarketStore(ABC):
@@ -57,18 +39,41 @@ class MarketStore(ABC):
 
 
 class MarketService:
+    """``store`` serves the latest trades and candles (the listings without a range or cursor),
+    ``history`` everything else: ranges, cursors and tickers' bars. None: ``NoHistory``.
+    ``assets`` defaults to the catalog's assets at ``DEFAULT_ASSET_SCALES``; ``clock`` gives
+    epoch nanoseconds."""
+
     def __init__(
-        self, *, instruments: InstrumentCatalog, books: BookStore, store: MarketStore
+        self,
+        *,
+        instruments: InstrumentCatalog,
+        books: BookStore,
+        store: MarketStore,
+        history: MarketHistory | None = None,
+        assets: Sequence[AssetInfo] | None = None,
+        clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._instruments = instruments
         self._books = books
         self._store = store
+        self._history = history or NoHistory()
+        self._assets = list(
+            asset_catalog(instruments, DEFAULT_ASSET_SCALES) if assets is None else assets
+        )
+        self._clock = clock
+
+    def now_ns(self) -> int:
+        return self._clock()
 
     def markets(self) -> list[Instrument]:
         return list(self._instruments)
 
+    def assets(self) -> list[AssetInfo]:
+        return list(self._assets)
+
     def book(self, symbol: str, depth: int) -> Book:
-        instrument = self._listed(symbol)
+        instrument = self.listed(symbol)
         snapshot = self._books.get(symbol)
         if snapshot is None:
             raise BookUnavailable(f"no book snapshot of {symbol} has been published yet")
@@ -79,15 +84,38 @@ class MarketService:
             asks=[_level(instrument, level) for level in snapshot.asks[:depth]],
         )
 
-    def trades(self, symbol: str, limit: int) -> list[TradePrint]:
-        self._listed(symbol)
-        return self._store.trades(symbol, limit)
+    def ticker(self, symbol: str) -> Ticker:
+        instrument = self.listed(symbol)
+        return read_ticker(
+            instrument, source=self._history, books=self._books, now_ns=self._clock()
+        )
 
-    def candles(self, symbol: str, interval: CandleInterval, limit: int) -> list[Candle]:
-        self._listed(symbol)
-        return self._store.candles(symbol, interval, limit)
+    def tickers(self) -> list[Ticker]:
+        """Every listed instrument's ticker, at one ``now``."""
+        now_ns = self._clock()
+        return [
+            read_ticker(instrument, source=self._history, books=self._books, now_ns=now_ns)
+            for instrument in self._instruments
+        ]
 
-    def _listed(self, symbol: str) -> Instrument:
+    def trades(self, symbol: str, query: TradeQuery) -> TradePage:
+        self.listed(symbol)
+        if not query.is_latest:
+            return self._history.trade_page(symbol, query)
+        trades = self._store.trades(symbol, query.limit)
+        full = len(trades) == query.limit and trades
+        return TradePage(trades, TradeCursor(after_seq=trades[-1].seq) if full else None)
+
+    def candles(self, symbol: str, query: CandleQuery) -> CandlePage:
+        self.listed(symbol)
+        if not query.is_latest:
+            return self._history.candle_page(symbol, query)
+        candles = self._store.candles(symbol, query.interval, query.limit)
+        full = len(candles) == query.limit and candles
+        return CandlePage(candles, candles[-1].start if full else None)
+
+    def listed(self, symbol: str) -> Instrument:
+        """The instrument of ``symbol``; MarketNotFound (404) when none is listed."""
         if symbol not in self._instruments:
             raise MarketNotFound(f"no market {symbol}")
         return self._instruments.get(symbol)

@@ -1,16 +1,17 @@
-"""The order store and the market-data reads on DynamoDB, through the pynamodb models of
-``exchange.tables``.
+"""The order store, the bulk lookups and the market-data reads on DynamoDB, through the pynamodb
+models of ``exchange.tables``.
 
 Every read is a GetItem or a Query on the account's partition (or one of its indexes), never a
 Scan. A listing asks for one item more than the page, so ``next_key`` is set only when there
-really is a next page.
+really is a next page. A time window is a key condition (BETWEEN on the time-ordered sort key).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any, Final
 
 from pynamodb.exceptions import DoesNotExist, PutError, PynamoDBException
+from pynamodb.expressions.condition import Condition
 
 from exchange.domain.enums import (
     OPEN_STATUSES,
@@ -21,12 +22,15 @@ from exchange.domain.enums import (
     TimeInForce,
 )
 from exchange.orders.errors import StoreUnavailable
+from exchange.orders.lookup import OrderLookup
 from exchange.orders.model import (
+    ALL_TIME,
     Fill,
     Order,
     OrderQuery,
     Page,
     PageKey,
+    TimeWindow,
 )
 from exchange.orders.store import (
     OrderStore,
@@ -93,22 +97,35 @@ class DynamoOrderStore(OrderStore):
 
     def list(self, account_id: str, query: OrderQuery, after: PageKey | None) -> Page[Order]:
         start = _raw(check_order_key(after, account_id, query)) if after is not None else None
+        if query.window.empty:
+            return Page(items=[])
         prefix = symbol_status_prefix(query)
+        first, last = query.window.order_ids()
         results: Iterable[OrderRecord]
         if prefix is not None:
+            key = (
+                OrderRecord.symbol_status.between(prefix + first, prefix + last)
+                if query.window.bounded
+                else OrderRecord.symbol_status.startswith(prefix)
+            )
             results = OrderRecord.by_symbol_status.query(
                 account_id,
-                OrderRecord.symbol_status.startswith(prefix),
+                key,
                 scan_index_forward=False,
                 limit=query.limit + 1,
                 last_evaluated_key=start,
             )
         else:
-            # A status without a symbol filters the account's orders (a Query, not a Scan).
-            condition = OrderRecord.status == query.status.value if query.status else None
+            # A status (or, in a window, a symbol) without the index filters the account's orders
+            # (a Query, not a Scan).
+            conditions = [
+                *([OrderRecord.status == query.status.value] if query.status else []),
+                *([OrderRecord.symbol == query.symbol] if query.symbol else []),
+            ]
             results = OrderRecord.query(
                 account_id,
-                filter_condition=condition,
+                OrderRecord.order_id.between(first, last) if query.window.bounded else None,
+                filter_condition=_all(conditions),
                 scan_index_forward=False,
                 limit=query.limit + 1,
                 last_evaluated_key=start,
@@ -134,13 +151,23 @@ class DynamoOrderStore(OrderStore):
         return None
 
     def fills(
-        self, account_id: str, *, order_id: str | None, limit: int, after: PageKey | None
+        self,
+        account_id: str,
+        *,
+        order_id: str | None,
+        limit: int,
+        after: PageKey | None,
+        window: TimeWindow = ALL_TIME,
     ) -> Page[Fill]:
         start = _raw(check_fill_key(after, account_id, order_id)) if after is not None else None
+        if window.empty:
+            return Page(items=[])
+        in_window = FillRecord.fill_id.between(*window.fill_ids()) if window.bounded else None
         results: Iterable[FillRecord]
         if order_id is not None:
             results = FillRecord.by_order.query(
                 order_id,
+                in_window,
                 filter_condition=FillRecord.account_id == account_id,
                 scan_index_forward=False,
                 limit=limit + 1,
@@ -148,11 +175,78 @@ class DynamoOrderStore(OrderStore):
             )
         else:
             results = FillRecord.query(
-                account_id, scan_index_forward=False, limit=limit + 1, last_evaluated_key=start
+                account_id,
+                in_window,
+                scan_index_forward=False,
+                limit=limit + 1,
+                last_evaluated_key=start,
             )
         fills = [_fill(record) for record in results]
         by_order = order_id is not None
         return page_of(fills, limit, lambda last: fill_key(account_id, last, by_order=by_order))
+
+
+class DynamoOrderLookup(OrderLookup):
+    """The ``open_orders`` and ``by_client_order_id`` indexes of the orders table."""
+
+    def open_orders(
+        self,
+        account_id: str,
+        *,
+        symbol: str | None,
+        placed_before_ns: int,
+        limit: int,
+        after: PageKey | None,
+    ) -> Page[Order]:
+        # The index holds only open orders (a few hundred at most, the cap), so the symbol can be
+        # a filter; the status filter skips an entry its writer did not remove.
+        conditions = [
+            OrderRecord.status.is_in(*(status.value for status in OPEN_STATUSES)),
+            *([OrderRecord.symbol == symbol] if symbol is not None else []),
+        ]
+        before = TimeWindow(end_ns=placed_before_ns).order_ids()[1]
+        results = OrderRecord.open_orders.query(
+            account_id,
+            OrderRecord.open_order_id <= before,
+            filter_condition=_all(conditions),
+            limit=limit + 1,
+            last_evaluated_key=_raw(after) if after is not None else None,
+        )
+        orders = [_order(record) for record in results]
+        return page_of(orders, limit, open_order_key)
+
+    def by_client_order_id(
+        self, account_id: str, client_order_id: str, *, limit: int
+    ) -> list[Order]:
+        keys = [
+            (account_id, record.order_id)
+            for record in OrderRecord.by_client_order_id.query(
+                account_id, OrderRecord.client_order_id == client_order_id, limit=limit
+            )
+        ]
+        if not keys:
+            return []
+        # The index projects keys only: each order is read from the table, consistently.
+        records = OrderRecord.batch_get(keys, consistent_read=True)
+        return sorted(
+            (_order(record) for record in records), key=lambda o: o.order_id, reverse=True
+        )
+
+
+def open_order_key(order: Order) -> PageKey:
+    """The ``open_orders`` index's position after ``order``."""
+    return {
+        "account_id": order.account_id,
+        "order_id": order.order_id,
+        "open_order_id": order.order_id,
+    }
+
+
+def _all(conditions: Sequence[Condition]) -> Condition | None:
+    combined: Condition | None = None
+    for condition in conditions:
+        combined = condition if combined is None else combined & condition
+    return combined
 
 
 def _raw(key: PageKey) -> RawKey:

@@ -99,3 +99,16 @@ class RequestInProgress(TradingError):
     """The first request with this idempotency key is still running."""
 
     code = "request_in_progress"
+
+
+class InvalidCancelAfter(InvalidOrder):
+    """A dead man's switch timeout outside what the deployment allows (0 disarms)."""
+
+    code = "invalid_cancel_after"
+
+
+class TimerUnavailable(BrokerUnavailable):
+    """The dead man's switch's timer could not be queued: nothing was armed; the caller may
+    retry."""
+
+    code = "timer_unavailable"

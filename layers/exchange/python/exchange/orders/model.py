@@ -9,7 +9,7 @@ from typing import Final
 
 from exchange.domain.commands import CancelOrder
 from exchange.domain.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
-from exchange.ids import command_id
+from exchange.ids import command_id, new_order_id
 
 # A position in a listing, as the store's own key attributes (DynamoDB's LastEvaluatedKey, made
 # plain). The API turns it into an opaque cursor and back; the store validates what comes back.
@@ -101,11 +101,69 @@ class Fill:
     ts_ns: int
 
 
+# The widest window: fill ids carry 20 decimal digits of nanoseconds, order ids 48 bits of
+# milliseconds; both bounds stay inside either.
+_LAST_NS: Final = 10**19 - 1
+
+
+@dataclass(frozen=True, slots=True)
+class TimeWindow:
+    """``[start_ns, end_ns)`` on the time an order was placed or a fill happened; None is open.
+
+    Orders and fills are keyed by time (order ids are ULIDs, fill ids begin with their
+    timestamp), so a window is a range of sort keys: a key condition, not a filter. Order ids hold
+    milliseconds, so an order's window is taken to the millisecond.
+
+    >>> TimeWindow(start_ns=1_700_000_000_000_000_000).order_ids()[0]
+    '01HF7YAT000000000000000000'
+    >>> TimeWindow(end_ns=2_000).fill_ids()
+    ('00000000000000000000', '00000000000000001999$')
+    """
+
+    start_ns: int | None = None
+    end_ns: int | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.start_ns is not None or self.end_ns is not None
+
+    @property
+    def empty(self) -> bool:
+        return self._end() <= self._start()
+
+    def order_ids(self) -> tuple[str, str]:
+        """The first and the last order id in the window, both inclusive (BETWEEN)."""
+        start_ms, end_ms = self._start() // 1_000_000, -(-self._end() // 1_000_000)
+        return new_order_id(start_ms * 1_000_000, bytes(10)), _last_order_id(end_ms - 1)
+
+    def fill_ids(self) -> tuple[str, str]:
+        """Bounds of the fill ids (``<ts:020d>#...``) in the window, both inclusive."""
+        # "$" sorts just after "#", so every fill id of the last nanosecond is below the bound.
+        return f"{self._start():020d}", f"{self._end() - 1:020d}$"
+
+    def admits(self, ts_ns: int) -> bool:
+        return self._start() <= ts_ns < self._end()
+
+    def _start(self) -> int:
+        return max(self.start_ns or 0, 0)
+
+    def _end(self) -> int:
+        return min(_LAST_NS if self.end_ns is None else self.end_ns, _LAST_NS)
+
+
+ALL_TIME: Final = TimeWindow()
+
+
+def _last_order_id(millis: int) -> str:
+    return new_order_id(max(millis, 0) * 1_000_000, b"\xff" * 10)
+
+
 @dataclass(frozen=True, slots=True)
 class OrderQuery:
     symbol: str | None = None
     status: OrderStatus | None = None
     limit: int = 50
+    window: TimeWindow = ALL_TIME
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,7 +30,12 @@ from exchange.messaging import (
     broker_url_from_settings,
 )
 from exchange.orders.errors import BrokerUnavailable, PublishUnconfirmed
-from exchange.settings import DeadLettersSettings, OrdersSettings, ReconcilerSettings
+from exchange.settings import (
+    CancelAfterSettings,
+    DeadLettersSettings,
+    OrdersSettings,
+    ReconcilerSettings,
+)
 from exchange.wire import encode_command
 
 if TYPE_CHECKING:
@@ -64,7 +69,7 @@ class RabbitCommandSink(CommandSink):
     @classmethod
     def from_settings(
         cls,
-        settings: "OrdersSettings | ReconcilerSettings | DeadLettersSettings",
+        settings: "OrdersSettings | ReconcilerSettings | DeadLettersSettings | CancelAfterSettings",
         *,
         connection_name: str = "api-orders",
     ) -> "RabbitCommandSink":

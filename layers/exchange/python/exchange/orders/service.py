@@ -4,6 +4,9 @@
 for a bad order), then places it once per idempotency key (``placement``: claim the key, hold the
 funds, record PENDING_NEW, publish with a confirm). ``amend`` holds what the amend adds to the
 order's hold before it publishes; ``cancel`` publishes. An unkeyed command runs once per request.
+``cancel_all`` cancels every open order (``mass_cancel``), the ``*_by_client_order_id`` methods
+find an order by the client's id (``lookup``), and ``cancel_after`` is the account's dead man's
+switch (``cancel_after``).
 """
 
 import time
@@ -17,15 +20,30 @@ from exchange.domain.enums import StpMode
 from exchange.domain.instruments import Instrument, InstrumentCatalog
 from exchange.ids import command_id, new_order_id
 from exchange.ledger.port import LedgerPort
+from exchange.orders.cancel_after import DeadMansSwitch
 from exchange.orders.errors import (
     InstrumentNotTrading,
     InvalidOrder,
     OrderNotFound,
     OrderNotOpen,
     SelfTradeNotAllowed,
+    StoreUnavailable,
+    TimerUnavailable,
 )
 from exchange.orders.keys import OrderKeys
-from exchange.orders.model import Accepted, Fill, Order, OrderQuery, OrderRequest, Page, PageKey
+from exchange.orders.lookup import MAX_SAME_CLIENT_ID, OrderLookup, pick_by_client_order_id
+from exchange.orders.mass_cancel import MassCancel, MassCancelResult
+from exchange.orders.model import (
+    ALL_TIME,
+    Accepted,
+    Fill,
+    Order,
+    OrderQuery,
+    OrderRequest,
+    Page,
+    PageKey,
+    TimeWindow,
+)
 from exchange.orders.placement import Placement, request_payload
 from exchange.orders.publisher import CommandSink
 from exchange.orders.store import OrderStore
@@ -49,6 +67,8 @@ class OrderService:
         idempotency: "IdempotentRunner",
         max_open_orders: int = DEFAULT_MAX_OPEN_ORDERS,
         market_makers: Collection[str] = (),
+        lookup: OrderLookup | None = None,
+        cancel_after: DeadMansSwitch | None = None,
         clock: Callable[[], int] = time.time_ns,
         new_id: Callable[[int], str] = new_order_id,
     ) -> None:
@@ -59,6 +79,13 @@ class OrderService:
         self._idempotency = idempotency
         self._market_makers = frozenset(market_makers)
         self._clock = clock
+        self._lookup = lookup
+        self._cancel_after = cancel_after
+        self._mass_cancel = (
+            MassCancel(lookup=lookup, sink=sink, limit=max_open_orders, clock=clock)
+            if lookup is not None
+            else None
+        )
         self._placement = Placement(
             store=store,
             keys=keys,
@@ -173,11 +200,56 @@ class OrderService:
             publish=publish,
         )
 
+    def cancel_all(
+        self, account_id: str, *, symbol: str | None, idempotency_key: str | None = None
+    ) -> MassCancelResult:
+        """One cancel per open order of the account (of ``symbol``), at most the open-order cap;
+        a retry with the same key sends the same command ids."""
+        if symbol is not None:
+            self._instruments.get(symbol)  # UnknownInstrument for a symbol we do not list
+        if self._mass_cancel is None:
+            raise StoreUnavailable("cancel-all is not configured here")
+        return self._mass_cancel.cancel_all(
+            account_id, source="cancel_all", symbol=symbol, key=idempotency_key
+        )
+
+    def cancel_by_client_order_id(
+        self,
+        account_id: str,
+        client_order_id: str,
+        *,
+        idempotency_key: str | None = None,
+        context: LambdaContext | None = None,
+    ) -> Accepted:
+        order = self.by_client_order_id(account_id, client_order_id)
+        return self.cancel(
+            account_id, order.order_id, idempotency_key=idempotency_key, context=context
+        )
+
+    @property
+    def cancel_after(self) -> DeadMansSwitch:
+        if self._cancel_after is None:
+            raise TimerUnavailable("the dead man's switch is not configured here")
+        return self._cancel_after
+
     # -- reads ----------------------------------------------------------------------------------
     def get(self, account_id: str, order_id: str) -> Order:
         order = self._store.get(account_id, order_id)
         if order is None:
             raise OrderNotFound(f"no order {order_id}")
+        return order
+
+    def by_client_order_id(self, account_id: str, client_order_id: str) -> Order:
+        """The newest open order with this client order id, else the newest one (a client may
+        reuse a client order id across orders it sends with distinct Idempotency-Keys)."""
+        if self._lookup is None:
+            raise StoreUnavailable("reads by client order id are not configured here")
+        found = self._lookup.by_client_order_id(
+            account_id, client_order_id, limit=MAX_SAME_CLIENT_ID
+        )
+        order = pick_by_client_order_id(found)
+        if order is None:
+            raise OrderNotFound(f"no order with client_order_id {client_order_id}")
         return order
 
     def list(self, account_id: str, query: OrderQuery, after: PageKey | None) -> Page[Order]:
@@ -186,9 +258,17 @@ class OrderService:
         return self._store.list(account_id, query, after)
 
     def fills(
-        self, account_id: str, *, order_id: str | None, limit: int, after: PageKey | None
+        self,
+        account_id: str,
+        *,
+        order_id: str | None,
+        limit: int,
+        after: PageKey | None,
+        window: TimeWindow = ALL_TIME,
     ) -> Page[Fill]:
-        return self._store.fills(account_id, order_id=order_id, limit=limit, after=after)
+        return self._store.fills(
+            account_id, order_id=order_id, limit=limit, after=after, window=window
+        )
 
     # -- internals ------------------------------------------------------------------------------
     def _tradable(self, symbol: str) -> Instrument:

@@ -5,6 +5,11 @@
 the benchmark's fake. Both page the same way: newest first, and a page's ``next_key`` holds the
 key attributes of its last item, which ``check_page_key`` validates when a client sends it back
 (inside an opaque cursor) so a tampered cursor is a 400 and can never reach another account.
+
+A listing with a time window (``TimeWindow``) reads a range of sort keys. Orders by symbol and
+status stay on the ``by_symbol_status`` index (its keys end with the order id); by symbol alone
+that index is grouped by status, not by time, so a windowed listing by symbol alone reads the
+account's orders in the window and keeps the symbol's (``by_symbol_index``).
 """
 
 from abc import ABC, abstractmethod
@@ -12,7 +17,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 
 from exchange.orders.errors import InvalidCursor
-from exchange.orders.model import Fill, Order, OrderQuery, Page, PageKey
+from exchange.orders.model import ALL_TIME, Fill, Order, OrderQuery, Page, PageKey, TimeWindow
 from exchange.tables import symbol_status_key
 
 _MAX_KEY_VALUE = 256
@@ -30,7 +35,8 @@ class OrderStore(ABC):
 
     @abstractmethod
     def list(self, account_id: str, query: OrderQuery, after: PageKey | None) -> Page[Order]:
-        """Newest first; by symbol (and status) through the ``by_symbol_status`` index."""
+        """Newest first (by symbol alone: by status, then newest first), within
+        ``query.window``; by symbol (and status) through the ``by_symbol_status`` index."""
 
     @abstractmethod
     def count_open(self, account_id: str, up_to: int) -> int:
@@ -43,9 +49,16 @@ class OrderStore(ABC):
 
     @abstractmethod
     def fills(
-        self, account_id: str, *, order_id: str | None, limit: int, after: PageKey | None
+        self,
+        account_id: str,
+        *,
+        order_id: str | None,
+        limit: int,
+        after: PageKey | None,
+        window: TimeWindow = ALL_TIME,
     ) -> Page[Fill]:
-        """The account's fills, newest first; of one order when ``order_id`` is given."""
+        """The account's fills within ``window``, newest first; of one order when ``order_id``
+        is given."""
 
 
 def page_of[T](items: list[T], limit: int, key_of: Callable[[T], PageKey]) -> Page[T]:
@@ -56,9 +69,15 @@ def page_of[T](items: list[T], limit: int, key_of: Callable[[T], PageKey]) -> Pa
     return Page(items=kept, next_key=key_of(kept[-1]))
 
 
+def by_symbol_index(query: OrderQuery) -> bool:
+    """Whether the listing reads the ``by_symbol_status`` index (else the account's orders)."""
+    return query.symbol is not None and (query.status is not None or not query.window.bounded)
+
+
 def symbol_status_prefix(query: OrderQuery) -> str | None:
-    """The ``begins_with`` of a by-symbol listing, or None when the listing is not by symbol."""
-    if query.symbol is None:
+    """The ``begins_with`` of a listing on the ``by_symbol_status`` index, or None when the
+    listing reads the account's orders."""
+    if query.symbol is None or not by_symbol_index(query):
         return None
     if query.status is None:
         return f"{query.symbol}#"
@@ -68,9 +87,19 @@ def symbol_status_prefix(query: OrderQuery) -> str | None:
 def order_key(order: Order, query: OrderQuery) -> PageKey:
     """The page key after ``order`` in a listing of ``query``'s shape."""
     key: PageKey = {"account_id": order.account_id, "order_id": order.order_id}
-    if query.symbol is not None:
+    if by_symbol_index(query):
         key["symbol_status"] = symbol_status_key(order.symbol, order.status.value, order.order_id)
     return key
+
+
+def in_listing(order: Order, query: OrderQuery) -> bool:
+    """Whether ``order`` belongs to the listing (what a store without indexes filters on)."""
+    ids = query.window.order_ids()
+    return (
+        (query.symbol is None or order.symbol == query.symbol)
+        and (query.status is None or order.status is query.status)
+        and (not query.window.bounded or ids[0] <= order.order_id <= ids[1])
+    )
 
 
 def fill_key(account_id: str, fill: Fill, *, by_order: bool) -> PageKey:

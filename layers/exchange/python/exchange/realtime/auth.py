@@ -1,4 +1,5 @@
-"""Cognito access tokens for the WebSocket ``$connect`` authorizer.
+"""Cognito access tokens (and, through a port, API keys) for the WebSocket ``$connect``
+authorizer.
 
 A token is accepted when its RS256 signature verifies against a key of the pool's JWKS (fetched
 from ``jwks_url`` and cached; moto serves its own, so the URL is configurable), its ``iss`` is the
@@ -9,11 +10,16 @@ Anonymous connections (no ``token`` parameter at all) are allowed when configure
 subscribe to public channels; a token that is present but bad is always refused, never treated as
 anonymous, so a client with an expired token learns it at once instead of silently losing its
 private stream.
+
+A program may connect with an API key instead: ``?api_key=&timestamp=&window=&signature=``
+(``exchange.apikeys.signing.ws_connect_parameters``), verified by the ``ConnectKeys`` port
+(``exchange.apikeys.verifier.ConnectKeys``: the key's signature, window, revocation, expiry,
+allow-list and its ``read`` scope). A connect naming both a token and a key is refused.
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import jwt
 from aws_lambda_powertools.metrics import MetricUnit
@@ -25,6 +31,7 @@ from exchange.domain.errors import ExchangeError
 from exchange.observability import logger, metrics
 
 TOKEN_PARAMETER: Final = "token"  # noqa: S105 - the query parameter's name
+API_KEY_PARAMETER: Final = "api_key"
 ANONYMOUS: Final = "anonymous"
 ALGORITHMS: Final = ["RS256"]
 
@@ -43,6 +50,13 @@ class AuthUnavailable(ExchangeError):
 class Identity:
     account_id: str
     username: str | None = None
+    key_id: str | None = None  # the API key it connected with, if any
+
+
+class ConnectKeys(Protocol):
+    def verify_connect(self, parameters: Mapping[str, str], source_ip: str) -> Identity:
+        """The key's owner, from a ``$connect`` signed with an API key; InvalidToken if not."""
+        ...
 
 
 class TokenVerifier:
@@ -100,12 +114,18 @@ class TokenVerifier:
 class Authorizer:
     verifier: TokenVerifier
     allow_anonymous: bool = True
+    keys: ConnectKeys | None = None  # None: API keys are refused
 
     def authorize(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """The REQUEST authorizer's policy: Allow with ``context.account_id`` (``""`` when
         anonymous), or Deny (API Gateway answers 403 and never opens the socket)."""
         method_arn = str(event["methodArn"])
-        token = (event.get("queryStringParameters") or {}).get(TOKEN_PARAMETER)
+        query = event.get("queryStringParameters") or {}
+        token = query.get(TOKEN_PARAMETER)
+        if API_KEY_PARAMETER in query:
+            if token:
+                return _refuse(method_arn, "both a token and an API key")
+            return self._with_key(method_arn, query, event)
         if not token:
             if self.allow_anonymous:
                 metrics.add_metric(
@@ -120,6 +140,23 @@ class Authorizer:
         metrics.add_metric(name="WebSocketAuthorizedConnects", unit=MetricUnit.Count, value=1)
         return _policy(method_arn, identity.account_id, identity.account_id, allow=True)
 
+    def _with_key(
+        self, method_arn: str, query: Mapping[str, str], event: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        if self.keys is None:
+            return _refuse(method_arn, "API keys are not accepted here")
+        identity_of = (event.get("requestContext") or {}).get("identity") or {}
+        source_ip = str(identity_of.get("sourceIp") or "")
+        try:
+            identity = self.keys.verify_connect(query, source_ip)
+        except InvalidToken as exc:
+            return _refuse(method_arn, str(exc))
+        metrics.add_metric(name="WebSocketApiKeyConnects", unit=MetricUnit.Count, value=1)
+        extra = {"key_id": identity.key_id or ""}
+        return _policy(
+            method_arn, identity.account_id, identity.account_id, allow=True, extra=extra
+        )
+
 
 def _refuse(method_arn: str, reason: str) -> dict[str, Any]:
     metrics.add_metric(name="WebSocketRefusedConnects", unit=MetricUnit.Count, value=1)
@@ -127,9 +164,16 @@ def _refuse(method_arn: str, reason: str) -> dict[str, Any]:
     return _policy(method_arn, ANONYMOUS, "", allow=False)
 
 
-def _policy(method_arn: str, principal: str, account_id: str, *, allow: bool) -> dict[str, Any]:
+def _policy(
+    method_arn: str,
+    principal: str,
+    account_id: str,
+    *,
+    allow: bool,
+    extra: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     policy = APIGatewayAuthorizerResponseWebSocket.from_route_arn(
-        method_arn, principal_id=principal, context={"account_id": account_id}
+        method_arn, principal_id=principal, context={"account_id": account_id, **(extra or {})}
     )
     if allow:
         policy.allow_all_routes()

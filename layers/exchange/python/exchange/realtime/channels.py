@@ -1,23 +1,30 @@
 """Channels a WebSocket client subscribes to.
 
 Public: ``book.{symbol}`` (L2 snapshot, then deltas), ``trades.{symbol}``,
-``candles.{symbol}.{interval}`` (``1m``, ``5m``, ``1h``, ``1d``). Private: ``orders``, the
-account's own order events and fills, for authenticated connections only.
+``candles.{symbol}.{interval}`` (``1m``, ``5m``, ``1h``, ``1d``), ``ticker.{symbol}`` (24 h
+statistics). Private, for authenticated connections only: ``orders`` (the account's own order
+events and fills) and ``balances`` (its balances after each change).
 
 A subscription is stored under the channel's *key*: its name for a public channel, and
-``orders.{account_id}`` for the private one, so fan-out finds one account's connections with one
-index query. The account comes from the connection's verified token, never from the message; a
-client cannot name a key itself (``orders.x`` is not a channel).
+``{name}.{account_id}`` for a private one (``orders.{account_id}``, ``balances.{account_id}``),
+so a publisher finds one account's connections with one index query. The account comes from the
+connection's verified identity, never from the message; a client cannot name a key itself
+(``orders.x`` is not a channel).
 
 >>> from exchange.domain import InstrumentCatalog
 >>> parse_channel("candles.BTC-USD.5m", InstrumentCatalog.demo()).key(None)
 'candles.BTC-USD.5m'
 >>> parse_channel("orders", InstrumentCatalog.demo()).key("acct-1")
 'orders.acct-1'
+>>> parse_channel("balances", InstrumentCatalog.demo()).key("acct-1")
+'balances.acct-1'
+>>> parse_channel("ticker.BTC-USD", InstrumentCatalog.demo()).key(None)
+'ticker.BTC-USD'
 """
 
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from exchange.domain.candles import CANDLE_INTERVALS
 from exchange.domain.errors import ExchangeError
@@ -28,7 +35,14 @@ class ChannelKind(StrEnum):
     BOOK = "book"
     TRADES = "trades"
     CANDLES = "candles"
+    TICKER = "ticker"
     ORDERS = "orders"
+    BALANCES = "balances"
+
+
+PRIVATE: Final = frozenset({ChannelKind.ORDERS, ChannelKind.BALANCES})
+# How many dot-separated parts each kind's name has (the rest: kind and symbol).
+_PARTS: Final = {ChannelKind.ORDERS: 1, ChannelKind.BALANCES: 1, ChannelKind.CANDLES: 3}
 
 
 class InvalidChannel(ExchangeError):
@@ -51,19 +65,23 @@ class Channel:
 
     @property
     def private(self) -> bool:
-        return self.kind is ChannelKind.ORDERS
+        return self.kind in PRIVATE
 
     def key(self, account_id: str | None) -> str:
         """Where the subscription is stored; a private channel needs the account."""
         if not self.private:
             return self.name
         if not account_id:
-            raise InvalidChannel("the orders channel needs an authenticated connection")
-        return orders_key(account_id)
+            raise InvalidChannel(f"the {self.name} channel needs an authenticated connection")
+        return f"{self.kind.value}.{account_id}"
 
 
 def orders_key(account_id: str) -> str:
-    return f"{ChannelKind.ORDERS.value}.{account_id}"
+    return Channel(ChannelKind.ORDERS).key(account_id)
+
+
+def balances_key(account_id: str) -> str:
+    return Channel(ChannelKind.BALANCES).key(account_id)
 
 
 def book_channel(symbol: str) -> str:
@@ -78,6 +96,10 @@ def candles_channel(symbol: str, interval: str) -> str:
     return f"{ChannelKind.CANDLES.value}.{symbol}.{interval}"
 
 
+def ticker_channel(symbol: str) -> str:
+    return f"{ChannelKind.TICKER.value}.{symbol}"
+
+
 def parse_channel(text: str, catalog: InstrumentCatalog) -> Channel:
     """The channel a client named; InvalidChannel or UnknownSymbol saying what was wrong."""
     parts = text.split(".")
@@ -86,12 +108,11 @@ def parse_channel(text: str, catalog: InstrumentCatalog) -> Channel:
     except ValueError:
         raise InvalidChannel(
             f"unknown channel {text!r}; use book.SYMBOL, trades.SYMBOL, "
-            "candles.SYMBOL.INTERVAL or orders"
+            "candles.SYMBOL.INTERVAL, ticker.SYMBOL, orders or balances"
         ) from None
-    expected = {ChannelKind.ORDERS: 1, ChannelKind.CANDLES: 3}.get(kind, 2)
-    if len(parts) != expected:
+    if len(parts) != _PARTS.get(kind, 2):
         raise InvalidChannel(f"malformed {kind.value} channel {text!r}")
-    if kind is ChannelKind.ORDERS:
+    if kind in PRIVATE:
         return Channel(kind)
     symbol = parts[1]
     if symbol not in catalog:

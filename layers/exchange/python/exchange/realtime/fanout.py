@@ -1,10 +1,15 @@
-"""Fan-out: journal events to WebSocket subscribers.
+"""Fan-out: journal events to the public WebSocket channels.
 
-Per journal record, one frame per channel: ``book.{symbol}`` gets the record's deltas with the
-seq range they cover (sent even when empty, so the chain of ranges has no holes), ``trades.
-{symbol}`` its trades, and each account's private ``orders`` channel its own order events and
-fills. Before posting, the record's deltas advance the L2 book in Redis, which new subscribers
-receive as their snapshot (see ``books``). Connections that answer Gone are removed.
+Per journal record: ``book.{symbol}`` gets the record's deltas with the seq range they cover
+(sent even when empty, so the chain of ranges has no holes) and the checksum of the book after
+each frame (``book_tracker``); ``trades.{symbol}`` gets its trades. Before posting, the record's
+deltas advance the L2 book in Redis, which new subscribers receive as their snapshot (see
+``market.books``). After the whole batch (``flush``), ``ticker.{symbol}`` gets the 24 h
+statistics of the symbols whose trades or top of book moved (``tickers``). Connections that
+answer Gone are removed.
+
+The private ``orders`` channel is the recorder's (``orders_feed``): it holds each order's
+client id and each fill's fee. ``balances`` is the ledger writers' (``balances``).
 
 Idempotent on ``(symbol, seq)`` through its cursor: a replayed record is not posted again. A
 crash between posting and advancing the cursor posts that record twice; clients drop frames at
@@ -18,36 +23,52 @@ from exchange.domain.events import AnyEvent, BookDelta, Trade
 from exchange.domain.instruments import Instrument, InstrumentCatalog
 from exchange.journal.batch import count
 from exchange.journal.cursors import CursoredSink, CursorStore
-from exchange.market.books import BookStore
+from exchange.l2 import L2Book
+from exchange.market.books import BookStore, apply_deltas
 from exchange.market.candles import Bar
 from exchange.observability import logger
 from exchange.realtime import frames
-from exchange.realtime.channels import book_channel, candles_channel, orders_key, trades_channel
+from exchange.realtime.book_tracker import BookTracker, TrackedBooks
+from exchange.realtime.channels import book_channel, candles_channel, trades_channel
 from exchange.realtime.connections import ConnectionStore
 from exchange.realtime.sender import Message, Sender
+from exchange.realtime.tickers import TickerPusher, top_changed
 from exchange.wire import JournalRecord
 
 # API Gateway takes WebSocket messages up to 128 KB; a record can hold far more events than that.
 MAX_ITEMS_PER_FRAME: Final = 500
 
 
-def _chunks[T](items: Sequence[T]) -> list[Sequence[T]]:
+def chunks[T](items: Sequence[T]) -> list[Sequence[T]]:
+    """``items`` in runs of at most ``MAX_ITEMS_PER_FRAME``, one frame each."""
     return [items[i : i + MAX_ITEMS_PER_FRAME] for i in range(0, len(items), MAX_ITEMS_PER_FRAME)]
 
 
-def _book_frames(
-    instrument: Instrument, after: int, last_seq: int, deltas: Sequence[BookDelta]
-) -> list[bytes]:
-    """The record's deltas as frames whose seq ranges chain from ``after`` to ``last_seq``."""
-    chunks = _chunks(deltas) or [()]
-    out, prev = [], after
-    for index, chunk in enumerate(chunks):
-        end = last_seq if index == len(chunks) - 1 else chunk[-1].seq
-        out.append(
-            frames.encode(frames.book_update(instrument, prev_seq=prev, seq=end, deltas=chunk))
+def book_frames(
+    instrument: Instrument,
+    base: L2Book | None,
+    *,
+    after: int,
+    last_seq: int,
+    deltas: Sequence[BookDelta],
+) -> tuple[list[bytes], L2Book | None]:
+    """The record's deltas as frames whose seq ranges chain from ``after`` to ``last_seq``, each
+    with the checksum of ``base`` moved to the frame's end (null for a frame that ends before
+    ``base``'s seq, or without a base); and the book at ``last_seq``, if known."""
+    pieces = chunks(deltas) or [()]
+    out, prev, book = [], after, base
+    for index, chunk in enumerate(pieces):
+        end = last_seq if index == len(pieces) - 1 else chunk[-1].seq
+        checksum = None
+        if book is not None and book.seq <= end:
+            book = apply_deltas(book, chunk, end)
+            checksum = frames.checksum(instrument, book)
+        frame = frames.book_update(
+            instrument, prev_seq=prev, seq=end, deltas=chunk, checksum=checksum
         )
+        out.append(frames.encode(frame))
         prev = end
-    return out
+    return out, book if book is not None and book.seq == last_seq else None
 
 
 class Broadcaster:
@@ -57,6 +78,10 @@ class Broadcaster:
         self._connections = connections
         self._sender = sender
 
+    @property
+    def connections(self) -> ConnectionStore:
+        return self._connections
+
     def publish(self, frames_by_key: Mapping[str, Sequence[bytes]]) -> int:
         """Post each key's frames, in order, to its subscribers; returns frames posted."""
         messages: list[Message] = []
@@ -65,6 +90,10 @@ class Broadcaster:
                 continue
             for connection_id in self._connections.subscribers(key):
                 messages.extend((connection_id, payload) for payload in payloads)
+        return self.post(messages)
+
+    def post(self, messages: Sequence[Message]) -> int:
+        """Post ``(connection_id, frame)`` messages; returns how many."""
         if not messages:
             return 0
         gone = self._sender.send_many(messages)
@@ -97,30 +126,43 @@ class Fanout(CursoredSink):
         cursors: CursorStore,
         *,
         catalog: InstrumentCatalog,
+        tracked: TrackedBooks | None = None,
+        tickers: TickerPusher | None = None,
     ) -> None:
         super().__init__(cursors)
         self._broadcaster = broadcaster
         self._books = books
+        self._tracker = BookTracker(tracked, books)
         self._catalog = catalog
+        self._tickers = tickers
 
     def handle(self, record: JournalRecord, events: Sequence[AnyEvent], after: int) -> None:
         symbol = record.symbol
         instrument = self._catalog.get(symbol)
         deltas = [event for event in events if isinstance(event, BookDelta)]
         tape = [event for event in events if isinstance(event, Trade)]
+        base = self._tracker.base(symbol, after=after, last_seq=record.last_seq)
+        if base is None:
+            count("BookChecksumsUnavailable")
+        book_payloads, book = book_frames(
+            instrument, base, after=after, last_seq=record.last_seq, deltas=deltas
+        )
+        if book is not None:
+            self._tracker.keep(book)
         self._books.advance(symbol, prev_seq=after, seq=record.last_seq, deltas=deltas)
-        by_key: dict[str, list[bytes]] = {
-            book_channel(symbol): _book_frames(instrument, after, record.last_seq, deltas),
-            trades_channel(symbol): [
-                frames.encode(frames.trades(instrument, chunk)) for chunk in _chunks(tape)
-            ],
-        }
-        private: dict[str, list[frames.Frame]] = {}
-        for event in events:
-            for account_id, item in frames.private_events(instrument, event):
-                private.setdefault(account_id, []).append(item)
-        for account_id, items in private.items():
-            by_key[orders_key(account_id)] = [
-                frames.encode(frames.orders(chunk)) for chunk in _chunks(items)
-            ]
-        self._broadcaster.publish(by_key)
+        self._broadcaster.publish(
+            {
+                book_channel(symbol): book_payloads,
+                trades_channel(symbol): [
+                    frames.encode(frames.trades(instrument, chunk)) for chunk in chunks(tape)
+                ],
+            }
+        )
+        moved = top_changed(base, book) if base is not None and book is not None else bool(deltas)
+        if self._tickers is not None and (tape or moved):
+            top = book if book is not None else self._books.get(symbol)
+            self._tickers.note(symbol, seq=record.last_seq, book=top, trades=tape)
+
+    def flush(self) -> int:
+        """After a batch: push the tickers it made due."""
+        return 0 if self._tickers is None else self._tickers.flush()

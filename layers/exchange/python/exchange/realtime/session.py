@@ -5,9 +5,13 @@ optional and echoed in the reply). Every reply goes back through the Management 
 malformed, unknown or not allowed gets an ``error`` frame with a ``code``; the socket stays open
 and the route never fails.
 
-On ``subscribe`` to ``book.{symbol}`` the subscription is stored first and the snapshot read
-after, so together with fan-out's order (advance the book, then post) the client misses nothing
-between the snapshot and the first delta frame it keeps (see ``books``).
+On ``subscribe`` to ``book.{symbol}`` the subscription is stored first and the snapshot (with
+its checksum) read after, so together with fan-out's order (advance the book, then post) the
+client misses nothing between the snapshot and the first delta frame it keeps (see ``books``).
+The other channels send nothing on ``subscribe`` but the reply: ``ticker.{symbol}`` and
+``balances`` frames come with the next change (this function reads neither the candles nor the
+ledger), so a client reads ``GET /v1/markets/{symbol}/ticker`` or ``GET /v1/balances`` after
+subscribing.
 """
 
 import base64
@@ -167,7 +171,9 @@ class Session:
         if connection is None:
             raise _Refused("unknown_connection", "connection expired; reconnect")
         if channel.private and connection.account_id is None:
-            raise _Refused("unauthorized", "the orders channel needs a token on connect")
+            raise _Refused(
+                "unauthorized", f"the {channel.name} channel needs a token or an API key on connect"
+            )
         key = channel.key(connection.account_id)
         if message.action == "unsubscribe":
             self.connections.unsubscribe(connection_id, key)

@@ -114,6 +114,36 @@ class AuthSettings(_Settings):
     issuer: str | None = None
 
 
+class ApiKeySettings(_Settings):
+    """API keys: the KMS key their secrets are encrypted under (its id or ARN; unset locally only
+    when the local KMS has made one and named it), and the defaults a new key gets."""
+
+    api_key_kms_key_id: str | None = None
+    # Requests per second a key may make unless it was created with a lower limit.
+    api_key_default_rate_limit: Annotated[int, Field(ge=1, le=10_000)] = 20
+    api_key_max_per_account: Annotated[int, Field(ge=1, le=1_000)] = 20
+
+
+DEFAULT_MAX_OPEN_ORDERS: Final = 200
+
+
+class OpenOrderCapSettings(_Settings):
+    """The open-order cap per account: placing refuses past it, and a mass cancel (cancel-all,
+    the dead man's switch) reads at most this many open orders of an account."""
+
+    max_open_orders: Annotated[int, Field(ge=1, le=100_000)] = DEFAULT_MAX_OPEN_ORDERS
+
+
+class CancelAfterQueueSettings(_Settings):
+    """The dead man's switch (``POST /v1/orders/cancel-after``): the SQS queue whose delayed
+    messages are its timers, and the timeouts a caller may ask for."""
+
+    cancel_after_queue_url: str | None = None
+    cancel_after_min_seconds: Annotated[int, Field(ge=1, le=900)] = 5
+    # SQS delays a message at most 15 minutes; a longer timeout would need a second hop.
+    cancel_after_max_seconds: Annotated[int, Field(ge=1, le=900)] = 900
+
+
 class WebSocketSettings(_Settings):
     """The API Gateway Management API endpoint, ``https://{api}.execute-api.{region}.amazonaws.com/{stage}``."""
 
@@ -151,6 +181,8 @@ class TableSettings(_Settings):
     cursors_table: str = Field(default="exchange-cursors", min_length=3)
     quarantine_table: str = Field(default="exchange-quarantine", min_length=3)
     order_keys_table: str = Field(default="exchange-order-keys", min_length=3)
+    api_keys_table: str = Field(default="exchange-api-keys", min_length=3)
+    rate_limits_table: str = Field(default="exchange-rate-limits", min_length=3)
 
 
 class AssetScaleSettings(_Settings):
@@ -261,15 +293,19 @@ def _variable(model: type[BaseSettings], loc: tuple[int | str, ...]) -> str:
 __all__ = [
     "DATABASE_ROLE_PREFIX",
     "DEFAULT_ASSET_SCALES",
+    "DEFAULT_MAX_OPEN_ORDERS",
+    "ApiKeySettings",
     "AssetScaleSettings",
     "AuthSettings",
     "AwsSettings",
     "BrokerSettings",
+    "CancelAfterQueueSettings",
     "DatabaseSettings",
     "InstrumentSettings",
     "JournalSettings",
     "LedgerDatabaseSettings",
     "ObservabilitySettings",
+    "OpenOrderCapSettings",
     "RedisSettings",
     "TableSettings",
     "WebSocketSettings",

@@ -8,14 +8,18 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from exchange.settings.base import (
+    DEFAULT_MAX_OPEN_ORDERS,
+    ApiKeySettings,
     AssetScaleSettings,
     AuthSettings,
     AwsSettings,
     BrokerSettings,
+    CancelAfterQueueSettings,
     InstrumentSettings,
     JournalSettings,
     LedgerDatabaseSettings,
     ObservabilitySettings,
+    OpenOrderCapSettings,
     RedisSettings,
     TableSettings,
     WebSocketSettings,
@@ -25,7 +29,6 @@ from exchange.settings.base import (
 
 # API Gateway accepts 10 MB; no request of ours comes near a few hundred bytes.
 DEFAULT_MAX_BODY_BYTES: Final = 16 * 1024
-DEFAULT_MAX_OPEN_ORDERS: Final = 200
 DEFAULT_PUBLISH_TIMEOUT_SECONDS: Final = 3.0
 # A retry with the same key within a day returns the first answer.
 DEFAULT_IDEMPOTENCY_TTL_SECONDS: Final = 24 * 3600
@@ -73,8 +76,19 @@ class CommandSettings(BrokerSettings):
     publish_timeout_seconds: Annotated[float, Field(gt=0, le=10)] = DEFAULT_PUBLISH_TIMEOUT_SECONDS
 
 
-class OrdersSettings(LedgerSettings, RestSettings, TableSettings, CommandSettings):
-    max_open_orders: Annotated[int, Field(ge=1, le=100_000)] = DEFAULT_MAX_OPEN_ORDERS
+class RateLimitedSettings(TableSettings, ApiKeySettings):
+    """A REST function whose routes take API keys: it counts each key's requests (the
+    ``rate_limits`` table) and answers 429 past the key's limit."""
+
+
+class OrdersSettings(
+    LedgerSettings,
+    RestSettings,
+    RateLimitedSettings,
+    CommandSettings,
+    CancelAfterQueueSettings,
+    OpenOrderCapSettings,
+):
     idempotency_ttl_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = (
         DEFAULT_IDEMPOTENCY_TTL_SECONDS
     )
@@ -85,17 +99,29 @@ class OrdersSettings(LedgerSettings, RestSettings, TableSettings, CommandSetting
     )
 
 
-class AccountSettings(LedgerSettings, RestSettings):
-    pass
+class AccountSettings(LedgerSettings, RestSettings, RateLimitedSettings, WebSocketSettings):
+    """The Management API endpoint pushes ``balances`` frames after a withdrawal's hold."""
+
+
+class ApiKeysSettings(
+    ObservabilitySettings, AwsSettings, RestSettings, TableSettings, ApiKeySettings
+):
+    """Creates, lists and revokes API keys: the api_keys table, the KMS key their secrets are
+    encrypted under, and the audit table where each creation and revocation is chained."""
 
 
 class MarketsSettings(
-    ObservabilitySettings, AwsSettings, RestSettings, TableSettings, RedisSettings
+    ObservabilitySettings,
+    AwsSettings,
+    RestSettings,
+    TableSettings,
+    RedisSettings,
+    AssetScaleSettings,
 ):
-    pass
+    """``ledger_asset_scales``: each asset's precision in ``GET /v1/assets``."""
 
 
-class DepositsSettings(LedgerSettings, RestSettings):
+class DepositsSettings(LedgerSettings, RestSettings, TableSettings, WebSocketSettings):
     """The webhook's signing secret: ``ledger_webhook_secret_arn`` (Secrets Manager) in AWS, or
     ``webhook_secret`` locally; either holds one secret, or a JSON array during a rotation."""
 
@@ -156,12 +182,16 @@ class ConsumerSettings(ObservabilitySettings, AwsSettings, TableSettings, Instru
     """What every journal consumer reads: table names (the cursors table among them)."""
 
 
-class RecorderSettings(ConsumerSettings, AssetScaleSettings):
+class RecorderSettings(ConsumerSettings, AssetScaleSettings, WebSocketSettings):
+    """The Management API endpoint pushes each record's ``orders`` frames (client order ids, fill
+    fees) once it is recorded (unset: orders are recorded, not pushed)."""
+
     trades_ttl_days: Annotated[int, Field(gt=0, le=3650)] = 30
 
 
-class SettlementSettings(LedgerSettings, TableSettings, InstrumentSettings):
-    """The ledger's database settings plus the cursors table."""
+class SettlementSettings(LedgerSettings, TableSettings, InstrumentSettings, WebSocketSettings):
+    """The ledger's database settings plus the cursors table; the Management API endpoint pushes
+    ``balances`` frames to the accounts a batch changed (unset: nothing is pushed)."""
 
 
 class FanoutSettings(ConsumerSettings, RedisSettings, WebSocketSettings):
@@ -176,7 +206,9 @@ class CandlesSettings(ConsumerSettings, WebSocketSettings):
 # --- WebSocket functions -----------------------------------------------------------------------
 
 
-class AuthorizerSettings(ObservabilitySettings, AwsSettings, AuthSettings):
+class AuthorizerSettings(
+    ObservabilitySettings, AwsSettings, AuthSettings, TableSettings, ApiKeySettings
+):
     """``EXCHANGE_USER_POOL_ID`` and ``EXCHANGE_APP_CLIENT_ID`` are required; the issuer and the
     JWKS URL default to the pool's public ones."""
 
@@ -198,6 +230,23 @@ class AuthorizerSettings(ObservabilitySettings, AwsSettings, AuthSettings):
     @property
     def jwks_endpoint(self) -> str:
         return self.jwks_url or jwks_url_of(self.issuer_url)
+
+
+class RestAuthorizerSettings(AuthorizerSettings):
+    """The REST API's Lambda REQUEST authorizer: a Cognito access token, or a request signed with
+    an API key (the api_keys table; the secret decrypted with KMS)."""
+
+
+class CancelAfterSettings(
+    ObservabilitySettings,
+    AwsSettings,
+    TableSettings,
+    CommandSettings,
+    InstrumentSettings,
+    OpenOrderCapSettings,
+):
+    """The dead man's switch's timers (SQS): the order_keys table holds each account's deadline,
+    the orders table its open orders, and cancels go to the broker."""
 
 
 class ConnectionSettings(ObservabilitySettings, AwsSettings, TableSettings):
@@ -276,7 +325,9 @@ __all__ = [
     "DEFAULT_WS_MAX_SUBSCRIPTIONS",
     "DEFAULT_WS_TTL_SECONDS",
     "AccountSettings",
+    "ApiKeysSettings",
     "AuthorizerSettings",
+    "CancelAfterSettings",
     "CandlesSettings",
     "CommandSettings",
     "ConnectionSettings",
@@ -293,8 +344,10 @@ __all__ = [
     "MigrateSettings",
     "OnboardingSettings",
     "OrdersSettings",
+    "RateLimitedSettings",
     "ReconcilerSettings",
     "RecorderSettings",
+    "RestAuthorizerSettings",
     "RestSettings",
     "SettlementSettings",
 ]

@@ -7,7 +7,9 @@ from typing import Final
 from pynamodb.exceptions import PynamoDBException
 
 from exchange.aws import AwsLocation
+from exchange.tables.access import ApiKeyRecord, RateLimitRecord
 from exchange.tables.models import (
+    CANCEL_AFTER_KEY,
     OPEN_ORDERS_KEY,
     TABLE_MODELS,
     AuditRecord,
@@ -67,10 +69,12 @@ _BOUND_EXPLICITLY: set[str] = set()
 
 
 __all__ = [
+    "CANCEL_AFTER_KEY",
     "CONDITION_FAILED",
     "OPEN_ORDERS_KEY",
     "TABLE_MODELS",
     "TABLE_SPECS",
+    "ApiKeyRecord",
     "AuditRecord",
     "CandleRecord",
     "ConnectionRecord",
@@ -83,6 +87,7 @@ __all__ = [
     "OrderKeyRecord",
     "OrderRecord",
     "QuarantineRecord",
+    "RateLimitRecord",
     "TableSpec",
     "TradeRecord",
     "bind_tables",

@@ -39,26 +39,9 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjection
-from pynamodb.models import Model
 
-
-class _Meta:
-    """Each model has its own Meta (a shared one would share the table name)."""
-
-    table_name: str = "unbound"
-    region: str | None = None
-    host: str | None = None
-
-
-class _Table(Model):
-    """A model whose table name is bound at start-up (``bind_tables``), never at import."""
-
-    logical_name: ClassVar[str]
-    ttl_attribute: ClassVar[str | None] = None
-
-    class Meta(_Meta):
-        pass
-
+from exchange.tables.access import ApiKeyRecord, RateLimitRecord
+from exchange.tables.base import _Meta, _Table
 
 # --- orders -------------------------------------------------------------------------------------
 
@@ -261,6 +244,9 @@ class CandleRecord(_Table):
     trades = NumberAttribute(default=0)
     first_seq = NumberAttribute()
     last_seq = NumberAttribute()
+    # The exact sum of price x qty in ticks x lots (the ticker's quote volume); absent on bars
+    # written before it was kept.
+    notional = NumberAttribute(null=True)
 
 
 def candle_series(symbol: str, interval: str) -> str:
@@ -375,9 +361,14 @@ class OrderKeyRecord(_Table):
     order_id = UnicodeAttribute(null=True)
     open_orders = NumberAttribute(null=True)
     created_ns = NumberAttribute(null=True)
+    # sk CANCEL_AFTER_KEY: the dead man's switch (POST /v1/orders/cancel-after). Each renewal
+    # moves ``deadline_ms``; the timer that finds it unmoved cancels the account's orders.
+    deadline_ms = NumberAttribute(null=True)
+    timeout_seconds = NumberAttribute(null=True)
 
 
 OPEN_ORDERS_KEY: Final = "#open_orders"
+CANCEL_AFTER_KEY: Final = "#cancel_after"
 
 
 def order_key(idempotency_key: str) -> str:
@@ -396,4 +387,6 @@ TABLE_MODELS: Final[tuple[type[_Table], ...]] = (
     CursorRecord,
     QuarantineRecord,
     OrderKeyRecord,
+    ApiKeyRecord,
+    RateLimitRecord,
 )

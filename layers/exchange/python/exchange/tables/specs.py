@@ -6,13 +6,14 @@ model, so the CDK app and local mode create exactly the tables the code uses.
 ['by_client_order_id', 'by_symbol_status', 'open_orders', 'pending_new']
 >>> [spec.logical_name for spec in TABLE_SPECS]  # doctest: +NORMALIZE_WHITESPACE
 ['orders', 'fills', 'trades', 'events', 'audit', 'candles', 'connections', 'idempotency',
- 'cursors', 'quarantine', 'order_keys']
+ 'cursors', 'quarantine', 'order_keys', 'api_keys', 'rate_limits']
 """
 
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from exchange.tables.models import TABLE_MODELS, _Table
+from exchange.tables.base import _Table
+from exchange.tables.models import TABLE_MODELS
 
 KeyType = Literal["S", "N", "B"]
 

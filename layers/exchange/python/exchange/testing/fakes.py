@@ -22,16 +22,17 @@ from exchange.orders.errors import (
     TooManyOpenOrders,
 )
 from exchange.orders.keys import KeyClaim, OrderKeys
-from exchange.orders.model import Fill, Order, OrderQuery, Page, PageKey
+from exchange.orders.model import ALL_TIME, Fill, Order, OrderQuery, Page, PageKey, TimeWindow
 from exchange.orders.publisher import CommandSink
 from exchange.orders.store import (
     OrderStore,
+    by_symbol_index,
     check_fill_key,
     check_order_key,
     fill_key,
+    in_listing,
     order_key,
     page_of,
-    symbol_status_prefix,
 )
 from exchange.tables import symbol_status_key
 from exchange.testing.ledger import InMemoryLedger as InMemoryLedger  # noqa: PLC0414 - re-exported
@@ -56,16 +57,13 @@ class InMemoryOrderStore(OrderStore):
         return self.orders.get((account_id, order_id))
 
     def list(self, account_id: str, query: OrderQuery, after: PageKey | None) -> Page[Order]:
-        prefix = symbol_status_prefix(query)
         mine = [order for (owner, _), order in self.orders.items() if owner == account_id]
         sort_key: Callable[[Order], str]
-        if prefix is not None:
+        if by_symbol_index(query):
             sort_key, cursor_field = _symbol_status, "symbol_status"
-            rows = [o for o in mine if _symbol_status(o).startswith(prefix)]
         else:
             sort_key, cursor_field = _order_id, "order_id"
-            rows = [o for o in mine if query.status is None or o.status is query.status]
-        rows.sort(key=sort_key, reverse=True)
+        rows = sorted((o for o in mine if in_listing(o, query)), key=sort_key, reverse=True)
         if after is not None:
             start = str(check_order_key(after, account_id, query)[cursor_field])
             rows = [o for o in rows if sort_key(o) < start]
@@ -92,10 +90,20 @@ class InMemoryOrderStore(OrderStore):
         self.fill_rows[account_id].append(fill)
 
     def fills(
-        self, account_id: str, *, order_id: str | None, limit: int, after: PageKey | None
+        self,
+        account_id: str,
+        *,
+        order_id: str | None,
+        limit: int,
+        after: PageKey | None,
+        window: TimeWindow = ALL_TIME,
     ) -> Page[Fill]:
         rows = sorted(
-            (f for f in self.fill_rows[account_id] if order_id is None or f.order_id == order_id),
+            (
+                f
+                for f in self.fill_rows[account_id]
+                if (order_id is None or f.order_id == order_id) and window.admits(f.ts_ns)
+            ),
             key=lambda f: f.fill_id,
             reverse=True,
         )

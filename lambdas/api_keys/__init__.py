@@ -1,0 +1,1 @@
+"""The api_keys REST function (see lambdas/catalog.py)."""

@@ -1,0 +1,1 @@
+"""The dead man's switch's SQS timer worker (see lambdas/catalog.py)."""

@@ -1,0 +1,106 @@
+"""The kinds of things the catalog (``lambdas.catalog``) describes: a function's trigger, the
+capabilities it needs, its REST routes (and how each is authorized) and the spec itself."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Final, Literal
+
+from pydantic_settings import BaseSettings
+
+from exchange.apikeys.scopes import KeyScope, required_scope
+
+Access = Literal["read", "write"]  # "write" includes read
+
+
+class Trigger(StrEnum):
+    REST = "rest"  # an API Gateway REST API proxy integration
+    WEBSOCKET = "websocket"  # API Gateway WebSocket routes
+    WEBSOCKET_AUTHORIZER = "websocket-authorizer"  # the $connect Lambda authorizer
+    # The REST API's Lambda REQUEST authorizer: routes that take a token or an API key.
+    REST_AUTHORIZER = "rest-authorizer"
+    SQS = "sqs"  # an event source mapping on the dead man's switch's timer queue
+    KINESIS = "kinesis"  # an event source mapping on the journal stream
+    SCHEDULE = "schedule"  # an EventBridge rule every ``FunctionSpec.every_minutes``
+    AMAZON_MQ = "amazon-mq"  # an event source mapping on each shard's dead-letter queue
+    # The user pool's post-confirmation trigger (primary region, where the pool is).
+    COGNITO_POST_CONFIRMATION = "cognito-post-confirmation"
+    DEPLOY = "deploy"  # runs once per deploy, after the database (a CDK trigger), primary only
+
+
+class Need(StrEnum):
+    BROKER = "broker"  # publishes commands to Amazon MQ (VPC, broker secret)
+    LEDGER = "ledger"  # the Aurora ledger through RDS Proxy, as the function's own role (IAM auth)
+    LEDGER_ADMIN = "ledger-admin"  # the Aurora cluster itself as its admin (migrations only)
+    REDIS = "redis"  # reads book snapshots from ElastiCache (VPC)
+    WS_MANAGEMENT = (
+        "ws-management"  # posts to WebSocket connections (execute-api:ManageConnections)
+    )
+    WEBHOOK_SECRET = "webhook-secret"  # noqa: S105 - a capability name, not a secret
+    KYC_WEBHOOK_SECRET = "kyc-webhook-secret"  # noqa: S105 - a capability name, not a secret
+    JWKS = "jwks"  # verifies Cognito JWTs (user pool id, client id, JWKS URL)
+    API_KEY_ENCRYPT = "api-key-encrypt"  # encrypts new API keys' secrets (KMS Encrypt)
+    API_KEY_DECRYPT = "api-key-decrypt"  # decrypts API keys' secrets to verify (KMS Decrypt)
+    CANCEL_AFTER_QUEUE = "cancel-after-queue"  # sends the dead man's switch's timers (SQS)
+
+
+# The scope every access token from the user pool's own sign-in (InitiateAuth, SRP) carries. An
+# authorized REST method names it, so API Gateway's Cognito authorizer takes the access token;
+# without scopes it would take only the ID token ("Control access to REST APIs using Amazon
+# Cognito user pools as an authorizer"; "Understanding the access token", Amazon Cognito).
+ACCESS_TOKEN_SCOPE: Final = "aws.cognito.signin.user.admin"  # noqa: S105 - a scope name
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A REST route (``/v1`` prefix included), whether it takes a Cognito access token, and the
+    OAuth scopes the token must carry (any one of them) when it does."""
+
+    method: Literal["GET", "POST", "PATCH", "DELETE"]
+    path: str
+    authorized: bool = True
+    scopes: tuple[str, ...] = (ACCESS_TOKEN_SCOPE,)
+
+    @property
+    def api_key_scope(self) -> KeyScope | None:
+        """The scope an API key needs here (``exchange.apikeys.scopes``); None: no key may call
+        it (a public route, or one that takes only the user's access token)."""
+        return required_scope(self.method, self.path) if self.authorized else None
+
+    @property
+    def authorizer(self) -> Literal["none", "cognito", "request"]:
+        """Which authorizer the method has: none (public), Cognito's user-pool authorizer (the
+        access token alone, by ``authorization_scopes``), or the REST Lambda REQUEST authorizer
+        (the access token or a signed API-key request; it checks the token's scope itself)."""
+        if not self.authorized:
+            return "none"
+        return "request" if self.api_key_scope is not None else "cognito"
+
+    @property
+    def authorization_scopes(self) -> tuple[str, ...]:
+        """The method's AuthorizationScopes: only on a Cognito-authorized method (API Gateway
+        has no scopes on a Lambda authorizer's methods)."""
+        return self.scopes if self.authorizer == "cognito" else ()
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionSpec:
+    name: str
+    description: str
+    trigger: Trigger
+    # The model the handler's composition root reads (``ROOT = CompositionRoot(<model>, ...)``);
+    # the function's environment is derived from it (``lambdas.environment``).
+    settings: type[BaseSettings]
+    tables: Mapping[str, Access] = field(default_factory=dict)
+    needs: frozenset[Need] = frozenset()
+    routes: tuple[Route, ...] = ()  # REST routes; WebSocket route keys for WEBSOCKET functions
+    ws_routes: tuple[str, ...] = ()
+    # Caps concurrency where the function would otherwise exhaust a downstream system (Aurora
+    # connections, the broker's channels). None leaves it to the account's pool.
+    reserved_concurrency: int | None = None
+    timeout_seconds: int = 10
+    every_minutes: int | None = None  # SCHEDULE functions: how often the rule invokes them
+
+    @property
+    def handler(self) -> str:
+        return f"lambdas.{self.name}.handler.handler"

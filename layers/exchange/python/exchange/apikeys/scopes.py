@@ -1,0 +1,50 @@
+"""Which REST routes an API key may call, and with which of its scopes.
+
+A route listed here takes either the user's Cognito access token or a request signed with an API
+key (the REST Lambda authorizer, ``lambdas/rest_authorizer``); a key must hold the route's scope.
+A private route not listed here takes only the access token (key management: a key never
+creates or revokes keys). ``lambdas.catalog`` reads this table, so the CDK app puts each method
+behind the right authorizer, and the authorizer reads it to refuse a key without the scope.
+
+>>> required_scope("GET", "/v1/orders/{order_id}")
+'read'
+>>> required_scope("POST", "/v1/withdrawals")
+'withdraw'
+>>> required_scope("POST", "/v1/api-keys") is None
+True
+"""
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Final, Literal, get_args
+
+KeyScope = Literal["read", "trade", "withdraw"]
+KEY_SCOPES: Final[tuple[KeyScope, ...]] = get_args(KeyScope)
+
+ROUTE_SCOPES: Final[Mapping[tuple[str, str], KeyScope]] = MappingProxyType(
+    {
+        # orders
+        ("POST", "/v1/orders"): "trade",
+        ("GET", "/v1/orders"): "read",
+        ("DELETE", "/v1/orders"): "trade",
+        ("GET", "/v1/orders/{order_id}"): "read",
+        ("PATCH", "/v1/orders/{order_id}"): "trade",
+        ("DELETE", "/v1/orders/{order_id}"): "trade",
+        ("GET", "/v1/orders/by-client-id/{client_order_id}"): "read",
+        ("DELETE", "/v1/orders/by-client-id/{client_order_id}"): "trade",
+        ("POST", "/v1/orders/cancel-after"): "trade",
+        ("GET", "/v1/orders/cancel-after"): "read",
+        ("GET", "/v1/fills"): "read",
+        # account
+        ("GET", "/v1/account"): "read",
+        ("GET", "/v1/balances"): "read",
+        ("GET", "/v1/positions"): "read",
+        ("POST", "/v1/withdrawals"): "withdraw",
+    }
+)
+
+
+def required_scope(method: str, resource: str) -> KeyScope | None:
+    """The scope a key needs for ``method`` on ``resource`` (the route's template, as API
+    Gateway's ``resource``); None: no key may call it."""
+    return ROUTE_SCOPES.get((method.upper(), resource))

@@ -1,0 +1,182 @@
+"""In-memory fakes of the bulk order operations' ports, with the rules of the DynamoDB ones:
+time windows on the order store, the open-orders and client-id lookups, the dead man's switch's
+conditional writes and its timer queue; and a clock the tests move."""
+
+from exchange.orders.cancel_after import Switch, SwitchStore, Timer, TimerQueue
+from exchange.orders.errors import TimerUnavailable
+from exchange.orders.lookup import OrderLookup
+from exchange.orders.model import ALL_TIME, Fill, Order, OrderQuery, Page, PageKey, TimeWindow
+from exchange.orders.store import (
+    by_symbol_index,
+    check_fill_key,
+    check_order_key,
+    fill_key,
+    in_listing,
+    order_key,
+    page_of,
+)
+from exchange.tables import symbol_status_key
+from exchange.testing.fakes import InMemoryOrderStore
+
+START_NS = 1_800_000_000_000_000_000  # 2027-01-15T08:00:00Z
+
+
+class FakeClock:
+    """Time that moves only when told; ``ns`` for the order logic, ``ms`` for the switch."""
+
+    def __init__(self, now_ns: int = START_NS) -> None:
+        self.now_ns = now_ns
+        self.slept: list[float] = []
+
+    def ns(self) -> int:
+        return self.now_ns
+
+    def ms(self) -> int:
+        return self.now_ns // 1_000_000
+
+    def advance(self, seconds: float) -> None:
+        self.now_ns += round(seconds * 1_000_000_000)
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.advance(seconds)
+
+
+class WindowedOrderStore(InMemoryOrderStore):
+    """``InMemoryOrderStore`` with time windows, as ``DynamoOrderStore`` reads them."""
+
+    def list(self, account_id: str, query: OrderQuery, after: PageKey | None) -> Page[Order]:
+        mine = [o for (owner, _), o in self.orders.items() if owner == account_id]
+        rows = [o for o in mine if in_listing(o, query)]
+        sort_key = _symbol_status if by_symbol_index(query) else _order_id
+        rows.sort(key=sort_key, reverse=True)
+        if after is not None:
+            cursor_field = "symbol_status" if by_symbol_index(query) else "order_id"
+            start = str(check_order_key(after, account_id, query)[cursor_field])
+            rows = [o for o in rows if sort_key(o) < start]
+        return page_of(rows[: query.limit + 1], query.limit, lambda o: order_key(o, query))
+
+    def fills(
+        self,
+        account_id: str,
+        *,
+        order_id: str | None,
+        limit: int,
+        after: PageKey | None,
+        window: TimeWindow = ALL_TIME,
+    ) -> Page[Fill]:
+        rows = sorted(
+            (
+                f
+                for f in self.fill_rows[account_id]
+                if (order_id is None or f.order_id == order_id) and window.admits(f.ts_ns)
+            ),
+            key=lambda f: f.fill_id,
+            reverse=True,
+        )
+        if after is not None:
+            start = str(check_fill_key(after, account_id, order_id)["fill_id"])
+            rows = [f for f in rows if f.fill_id < start]
+        by_order = order_id is not None
+        return page_of(
+            rows[: limit + 1], limit, lambda f: fill_key(account_id, f, by_order=by_order)
+        )
+
+
+def _order_id(order: Order) -> str:
+    return order.order_id
+
+
+def _symbol_status(order: Order) -> str:
+    return symbol_status_key(order.symbol, order.status.value, order.order_id)
+
+
+class InMemoryOrderLookup(OrderLookup):
+    """Reads the store's orders as the indexes would (oldest open first; open only)."""
+
+    def __init__(self, store: InMemoryOrderStore) -> None:
+        self.store = store
+        self.reads = 0
+
+    def open_orders(
+        self,
+        account_id: str,
+        *,
+        symbol: str | None,
+        placed_before_ns: int,
+        limit: int,
+        after: PageKey | None,
+    ) -> Page[Order]:
+        self.reads += 1
+        last = TimeWindow(end_ns=placed_before_ns).order_ids()[1]
+        rows = sorted(
+            (
+                o
+                for (owner, _), o in self.store.orders.items()
+                if owner == account_id
+                and o.status.is_open
+                and (symbol is None or o.symbol == symbol)
+                and o.order_id <= last
+                and (after is None or o.order_id > str(after["order_id"]))
+            ),
+            key=_order_id,
+        )
+        return page_of(
+            rows[: limit + 1],
+            limit,
+            lambda o: {"account_id": o.account_id, "order_id": o.order_id},
+        )
+
+    def by_client_order_id(
+        self, account_id: str, client_order_id: str, *, limit: int
+    ) -> list[Order]:
+        found = [
+            o
+            for (owner, _), o in self.store.orders.items()
+            if owner == account_id and o.client_order_id == client_order_id
+        ]
+        return sorted(found, key=_order_id, reverse=True)[:limit]
+
+
+class InMemorySwitchStore(SwitchStore):
+    """The switch items, with ``DynamoSwitchStore``'s conditions."""
+
+    def __init__(self) -> None:
+        self.switches: dict[str, Switch] = {}
+
+    def get(self, account_id: str) -> Switch | None:
+        return self.switches.get(account_id)
+
+    def put(self, account_id: str, switch: Switch, *, now_ms: int) -> Switch | None:
+        current = self.switches.get(account_id)
+        if current is not None and current.deadline_ms <= now_ms:
+            return current
+        self.switches[account_id] = switch
+        return None
+
+    def remove(self, account_id: str, *, now_ms: int) -> Switch | None:
+        current = self.switches.get(account_id)
+        if current is not None and current.deadline_ms <= now_ms:
+            return current
+        self.switches.pop(account_id, None)
+        return None
+
+    def clear(self, account_id: str, deadline_ms: int) -> bool:
+        current = self.switches.get(account_id)
+        if current is None or current.deadline_ms != deadline_ms:
+            return False
+        del self.switches[account_id]
+        return True
+
+
+class InMemoryTimerQueue(TimerQueue):
+    """``sent`` holds each timer with its delay; ``fail`` refuses every send."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Timer, int]] = []
+        self.fail = False
+
+    def schedule(self, timer: Timer, delay_seconds: int) -> None:
+        if self.fail:
+            raise TimerUnavailable("the timer queue is down (in-memory queue set to fail)")
+        self.sent.append((timer, delay_seconds))
