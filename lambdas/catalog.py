@@ -9,7 +9,7 @@ It imports only the shared layer (``exchange``) and its own folder.
 >>> FUNCTIONS["orders"].handler
 'lambdas.orders.handler.handler'
 >>> sorted(FUNCTIONS["recorder"].tables)
-['audit', 'events', 'fills', 'order_keys', 'orders', 'trades']
+['audit', 'connections', 'events', 'fills', 'order_keys', 'orders', 'trades']
 >>> FUNCTIONS["orders"].settings.__name__
 'OrdersSettings'
 """

@@ -15,7 +15,8 @@ The work is one read of the switch, the account's open orders from one index, on
 order and one conditional delete: no ledger, so a timer fires well within a second.
 """
 
-from typing import Any
+import functools
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -31,6 +32,9 @@ from exchange.composition import CompositionRoot
 from exchange.domain.errors import ExchangeError
 from exchange.observability import logger, metrics, tracer
 from exchange.orders.cancel_after import Outcome, SwitchTrigger, Timer
+
+if TYPE_CHECKING:
+    from exchange.orders.cancel_after_aws import SoonRetry
 from exchange.orders.publisher import CommandSink
 from exchange.settings import CancelAfterSettings
 
@@ -76,12 +80,28 @@ def fire(trigger: SwitchTrigger, record: SQSRecord) -> Outcome:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(
-    event: dict[str, Any], context: LambdaContext, trigger: SwitchTrigger | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    trigger: SwitchTrigger | None = None,
+    retry: "SoonRetry | None" = None,
 ) -> PartialItemFailureResponse:
     due = trigger or ROOT()
-    return process_partial_response(
+    response = process_partial_response(
         event=event,
         record_handler=lambda record: fire(due, record),
         processor=BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False),
         context=context,
     )
+    failed = {str(item["itemIdentifier"]) for item in response.get("batchItemFailures", [])}
+    if failed:
+        # Back in seconds, not after the queue's visibility timeout (minutes).
+        (retry or _retry()).retry(list(event.get("Records", [])), failed)
+    return response
+
+
+@functools.cache
+def _retry() -> "SoonRetry":
+    """One per execution environment: its client and the queue's URL are kept."""
+    from exchange.orders.cancel_after_aws import SoonRetry as Adapter  # noqa: PLC0415
+
+    return Adapter.from_settings(ROOT.settings())

@@ -6,8 +6,11 @@
   none: ``local.gateway.auth``), 401 otherwise, before any Lambda runs, and the integration gets
   the proxy event with the token's claims. A method with the Lambda REQUEST authorizer runs it
   first (``local.gateway.lambda_authorizer``: 401, 403 or 500 as API Gateway answers, its cache)
-  and the integration gets its context. The gateway's own answers are the template's gateway
-  responses (``local.gateway.responses``).
+  and the integration gets its context. An authorized method whose authorizer the twin cannot
+  run is refused (500), and one whose method ARN exceeds 1600 bytes is 414, before any Lambda
+  runs. The path is taken as sent (still percent-encoded) for routing, the event's ``path`` and
+  the method ARN; each path parameter is decoded once (``local.gateway.routes``). The gateway's
+  own answers are the template's gateway responses (``local.gateway.responses``).
 - ``/ws``: the WebSocket API (see ``local.gateway.websocket``).
 - ``/@connections/{id}`` (also under ``/<stage>/``): the Management API the Lambdas post to;
   ``EXCHANGE_WS_MANAGEMENT_ENDPOINT`` points here.
@@ -30,6 +33,7 @@ from local.gateway.events import (
     BadIntegrationResponse,
     HttpRequest,
     HttpResponse,
+    method_arn,
     rest_event,
     rest_response,
 )
@@ -40,6 +44,9 @@ from local.gateway.websocket import WebSocketApi
 
 MAX_BODY_BYTES: Final = 10 * 1024 * 1024  # API Gateway's payload limit
 INTEGRATION_TIMEOUT_S: Final = 29.0  # API Gateway's REST integration timeout
+# "Output from an API Gateway Lambda authorizer": an authorization-enabled method's ARN is at most
+# 1600 bytes; a longer one (long path parameters) is the client's 414 Request URI too long.
+MAX_METHOD_ARN_BYTES: Final = 1600
 WS_PATH: Final = "/ws"
 
 Status = Callable[[], Mapping[str, Any]]
@@ -68,7 +75,9 @@ class RestApi:
         response = await self.dispatch(
             HttpRequest(
                 method=request.method,
-                path=request.path,
+                # As sent, still percent-encoded, without the query (aiohttp's ``path`` is
+                # decoded): API Gateway's proxy event, method ARN and routing see it so.
+                path=request.rel_url.raw_path,
                 headers=tuple(request.headers.items()),
                 query=tuple(request.query.items()),
                 body=body,
@@ -92,6 +101,10 @@ class RestApi:
     ) -> dict[str, Any] | Refusal:
         """``claims`` (Cognito) or ``authorizer`` (a Lambda authorizer's context) for the
         integration's event, or API Gateway's refusal."""
+        if not match.authorized:
+            return {}
+        if len(method_arn(request.method, request.path).encode()) > MAX_METHOD_ARN_BYTES:
+            return Refusal("REQUEST_URI_TOO_LONG")
         if match.authorization == COGNITO:
             claims = self._claims(request, match.scopes)
             return Refusal("UNAUTHORIZED") if claims is None else {"claims": claims}
@@ -104,7 +117,12 @@ class RestApi:
                 request_id=request_id,
             )
             return context if isinstance(context, Refusal) else {"authorizer": context}
-        return {}
+        # An authorized method whose authorizer this twin cannot run is never served open.
+        logger.warning(
+            "authorized method without an authorizer",
+            extra={"resource": match.resource, "authorization": match.authorization},
+        )
+        return Refusal("AUTHORIZER_CONFIGURATION_ERROR")
 
     async def dispatch(self, request: HttpRequest) -> HttpResponse:
         match = self._routes.match(request.method, request.path)

@@ -40,7 +40,7 @@ def _body(raw: bytes) -> tuple[str | None, bool]:
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     method: str
-    path: str
+    path: str  # as sent: still percent-encoded, without the query string
     headers: tuple[tuple[str, str], ...]
     query: tuple[tuple[str, str], ...]
     body: bytes

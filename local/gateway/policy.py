@@ -6,6 +6,14 @@ hold a ``principalId`` and a ``policyDocument`` of statements (``Effect`` Allow 
 and may hold a ``context`` map whose values are strings, numbers or booleans ("you cannot set a
 JSON object or array as a valid value of any key in the context map"). An answer that is not so
 shaped is API Gateway's 500 (``AuthorizerConfigurationException``): ``InvalidAnswer`` here.
+The same page limits a policy statement's ``Resource`` ARN to 512 characters; a longer one is an
+``InvalidAnswer`` here too (the page does not say what API Gateway answers then; refusing is never
+more permissive).
+
+A statement holds only ``Sid``, ``Effect``, ``Action`` and ``Resource`` here: this twin does not
+evaluate ``Condition``, ``NotAction``, ``NotResource``, ``Principal`` or ``NotPrincipal``, and
+dropping one would widen the policy (a conditional Allow would become unconditional), so an answer
+with any of them is refused as invalid rather than served more openly than deployed.
 
 The policy is evaluated against the request's method ARN with IAM's rules: an explicit Deny wins,
 else an Allow grants, else the request is implicitly denied (both 403: "User is not authorized to
@@ -30,6 +38,8 @@ from functools import lru_cache
 from typing import Any, Final, Literal
 
 INVOKE: Final = "execute-api:invoke"
+MAX_RESOURCE_ARN_CHARS: Final = 512  # "Output from an API Gateway Lambda authorizer"
+STATEMENT_KEYS: Final = frozenset({"Sid", "Effect", "Action", "Resource"})
 Decision = Literal["allow", "deny", "implicit-deny"]
 ContextValue = str | int | float | bool
 
@@ -88,10 +98,20 @@ def _statement(raw: Any) -> Statement:
     effect = raw.get("Effect")
     if effect not in ("Allow", "Deny"):
         raise InvalidAnswer(f"Effect is {effect!r}, not Allow or Deny")
-    if "NotAction" in raw or "NotResource" in raw:
-        raise InvalidAnswer("NotAction/NotResource: the local twin evaluates Action/Resource only")
+    unevaluated = sorted(set(raw) - STATEMENT_KEYS)
+    if unevaluated:
+        raise InvalidAnswer(
+            f"a statement holds {', '.join(unevaluated)}: the local twin evaluates only"
+            " Effect, Action and Resource, and never drops a constraint"
+        )
     actions = _strings(raw.get("Action"), "Action")
-    return Statement(effect, actions, _strings(raw.get("Resource"), "Resource"))
+    resources = _strings(raw.get("Resource"), "Resource")
+    for resource in resources:
+        if len(resource) > MAX_RESOURCE_ARN_CHARS:
+            raise InvalidAnswer(
+                f"a Resource ARN of {len(resource)} characters (at most {MAX_RESOURCE_ARN_CHARS})"
+            )
+    return Statement(effect, actions, resources)
 
 
 def parse_answer(result: Any) -> AuthorizerAnswer:

@@ -27,7 +27,8 @@ DEFAULT_TEMPLATE: Final = '{"message":$context.error.messageString}'
 class _Type:
     status: int
     message: str | None  # $context.error.message
-    error_type: str  # the x-amzn-ErrorType header
+    error_type: str | None  # the x-amzn-ErrorType header
+    customizable: bool = True  # a gateway response type (a template may customize it)
 
 
 # The types local mode answers with: default status, message and error type.
@@ -40,6 +41,10 @@ TYPES: Final[Mapping[str, _Type]] = {
         403, "Missing Authentication Token", "MissingAuthenticationTokenException"
     ),
     "REQUEST_TOO_LARGE": _Type(413, "Request Too Long", "RequestTooLargeException"),
+    # Not a gateway response type: "Output from an API Gateway Lambda authorizer" documents the
+    # 414 for an authorization-enabled method ARN over 1600 bytes, not its body or error type
+    # (this message and the missing x-amzn-ErrorType are the twin's own).
+    "REQUEST_URI_TOO_LONG": _Type(414, "Request URI too long", None, customizable=False),
     # A Lambda authorizer that fails or answers malformed: API Gateway's 500 with
     # ``x-amzn-ErrorType: AuthorizerConfigurationException`` and a null message.
     "AUTHORIZER_CONFIGURATION_ERROR": _Type(500, None, "AuthorizerConfigurationException"),
@@ -63,12 +68,16 @@ class GatewayResponses:
         text = kind.message if message is None else message
         fallback = self._deployed.get("DEFAULT_5XX" if kind.status >= 500 else "DEFAULT_4XX")
         custom = self._deployed.get(response_type) or fallback
+        if not kind.customizable:
+            fallback = custom = None
         code = status or kind.status
         if custom is not None and custom.status is not None:
             code = custom.status
         elif fallback is not None and fallback.status is not None:
             code = fallback.status
-        headers = {"Content-Type": "application/json", "x-amzn-ErrorType": kind.error_type}
+        headers = {"Content-Type": "application/json"}
+        if kind.error_type is not None:
+            headers["x-amzn-ErrorType"] = kind.error_type
         template = DEFAULT_TEMPLATE
         if custom is not None:
             headers.update(custom.headers)

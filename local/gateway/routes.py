@@ -11,6 +11,8 @@ A path matches the route whose literal segments come first: as in API Gateway, a
 >>> match = table.match("DELETE", "/v1/orders/01HX")
 >>> match.function, match.resource, match.path_parameters, match.authorization
 ('orders', '/v1/orders/{order_id}', {'order_id': '01HX'}, 'CUSTOM')
+>>> table.match("GET", "/v1/orders/by-client-id/a%2541").path_parameters  # decoded once
+{'client_order_id': 'a%41'}
 >>> table.match("GET", "/v1/orders/cancel-after").resource
 '/v1/orders/cancel-after'
 >>> table.match("GET", "/v1/api-keys").scopes
@@ -170,7 +172,9 @@ class RestRoutes:
 
     def match(self, method: str, path: str) -> RestMatch | None:
         """The route for ``method`` and ``path``; None when no route has both (API Gateway
-        answers 403 "Missing Authentication Token" then)."""
+        answers 403 "Missing Authentication Token" then). ``path`` is as sent, still
+        percent-encoded (an encoded ``/`` stays inside its segment); each path parameter is
+        decoded exactly once, as in the proxy event's ``pathParameters``."""
         for route in self._routes:
             if route.method != method:
                 continue

@@ -127,7 +127,11 @@ def test_the_timer_queue_gives_the_consumer_six_timeouts_and_dead_letters_after_
     consumer_timeout = function(resources[stack], TIMER_CONSUMER)["Timeout"]
     assert props["VisibilityTimeout"] >= 6 * consumer_timeout
     assert props["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVE_COUNT == 5
-    assert props["MessageRetentionPeriod"] > MAX_DELAY_SECONDS + props["VisibilityTimeout"]
+    # A timer must outlive its delay plus every receive the redrive allows (each failed one is
+    # back after at most the visibility timeout), or it would expire before the dead-letter queue.
+    assert props["MessageRetentionPeriod"] > (
+        MAX_DELAY_SECONDS + MAX_RECEIVE_COUNT * props["VisibilityTimeout"]
+    )
     assert resources[stack][dead_letters]["Properties"]["MessageRetentionPeriod"] == 14 * 86400
 
 

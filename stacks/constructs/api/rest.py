@@ -137,7 +137,8 @@ class RestApi(Construct):
         )
         self.api.add_usage_plan(
             "UsagePlan",
-            description="Stage-wide throttle; partners get API keys on this plan",
+            description="Stage-wide throttle (the exchange's HMAC API keys have their own per-key"
+            " limit in the handlers, not API Gateway keys on this plan)",
             throttle=apigw.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit),
             api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.stage)],
         )

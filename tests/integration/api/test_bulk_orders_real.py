@@ -12,10 +12,15 @@ continues from its ``LastEvaluatedKey`` given back as ``ExclusiveStartKey`` with
 condition, which is what a cursor holds.
 """
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 import pytest
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+from pynamodb.exceptions import PynamoDBException
 
 from exchange.domain import CancelOrder, NewOrder, OrderStatus, OrderType, Side, TimeInForce
 from exchange.ids import new_order_id
@@ -24,11 +29,14 @@ from exchange.messaging import ShardMap
 from exchange.orders.dynamo import DynamoOrderLookup, DynamoOrderStore
 from exchange.orders.idempotency import IdempotentRunner
 from exchange.orders.keys_dynamo import DynamoOrderKeys
+from exchange.orders.lookup import recent_window
+from exchange.orders.mass_cancel import MassCancel
 from exchange.orders.model import Fill, Order, OrderQuery, TimeWindow
 from exchange.orders.publisher import RabbitCommandSink
 from exchange.orders.service import OrderService
 from exchange.settings import ConsumerSettings
 from exchange.tables import FillRecord, OrderRecord, symbol_status_key
+from exchange.testing.fakes import InMemoryCommandSink
 from exchange.wire import decode_command
 from tests.integration.api.conftest import CATALOG, account, call_orders, queued
 from tests.unit.orders.fakes import WindowedOrderStore
@@ -232,3 +240,117 @@ def test_fills_in_a_window_on_dynamodb(dynamodb: Any) -> None:
     assert ([f.seq for f in second.items], second.next_key) == ([1], None)
     assert [f.seq for f in by_order.items] == [3, 2, 1]
     assert isinstance(first.items[0], Fill)
+
+
+# --- the indexes' eventual consistency -----------------------------------------------------------
+
+
+def placed(account_id: str, *, age_s: float = 0, client_order_id: str | None = None) -> str:
+    """An open order of ``account_id`` placed ``age_s`` seconds ago, written as placement does."""
+    created = time.time_ns() - int(age_s * 1e9)
+    row = order(0, "BTC-USD", OrderStatus.NEW)
+    order_id = new_order_id(created)
+    DynamoOrderStore().add(
+        replace(
+            row,
+            account_id=account_id,
+            order_id=order_id,
+            client_order_id=client_order_id or order_id,
+            created_ns=created,
+            updated_ns=created,
+        )
+    )
+    return order_id
+
+
+def not_indexed_yet(account_id: str, order_id: str) -> None:
+    """What a reader of the open_orders index sees until the index has caught up with the order's
+    write: the item without its index entry (moto updates an index at once; DynamoDB does so
+    eventually)."""
+    OrderRecord.get(account_id, order_id).update(actions=[OrderRecord.open_order_id.remove()])
+
+
+@contextmanager
+def queries() -> Iterator[list[dict[str, Any]]]:
+    """The parameters of each Query the orders table is sent meanwhile."""
+    client = OrderRecord._get_connection().connection.client
+    sent: list[dict[str, Any]] = []
+
+    def keep(params: dict[str, Any], **_: Any) -> None:
+        sent.append(dict(params))
+
+    client.meta.events.register("provide-client-params.dynamodb.Query", keep)
+    try:
+        yield sent
+    finally:
+        client.meta.events.unregister("provide-client-params.dynamodb.Query", keep)
+
+
+def test_a_mass_cancel_reads_the_last_seconds_from_the_table_consistently(dynamodb: Any) -> None:
+    """GSI reads are eventually consistent and ``ConsistentRead`` on one is refused ("DynamoDB
+    read consistency",
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.ReadConsistency.html;
+    Query API reference: "If you query a global secondary index with ConsistentRead set to true,
+    you will receive a ValidationException"); the table's Query may be strongly consistent."""
+    # Given alice's order placed a minute ago, and one a moment ago the index does not show yet
+    old, new = placed("alice", age_s=60), placed("alice")
+    not_indexed_yet("alice", new)
+    placed("bob")
+    sink = InMemoryCommandSink()
+    # When a mass cancel runs
+    with queries() as sent:
+        result = MassCancel(lookup=DynamoOrderLookup(), sink=sink, limit=200).cancel_all(
+            "alice", source="test"
+        )
+    # Then both orders were cancelled, each once
+    assert [a.order_id for a in result.sent] == [old, new]
+    assert [c.order_id for c in sink.commands] == [old, new]
+    # the index read eventually consistently, the table's last seconds strongly consistently
+    [index] = [q for q in sent if q.get("IndexName") == "open_orders"]
+    [table] = [q for q in sent if "IndexName" not in q]
+    assert not index.get("ConsistentRead")
+    assert table["ConsistentRead"] is True
+    # (and DynamoDB would refuse a consistent read of the index)
+    with pytest.raises(PynamoDBException, match="ValidationException"):
+        list(OrderRecord.open_orders.query("alice", consistent_read=True))
+
+
+def test_the_newest_orders_with_a_reused_client_order_id_whatever_the_index_returns(
+    dynamodb: Any,
+) -> None:
+    # Given five orders with one client order id (the index's key values need not be unique,
+    # and a Query orders its results by the index's sort key alone: these share it)
+    ids = [placed("alice", age_s=60 - n, client_order_id="same") for n in range(5)]
+    # When the three newest are asked for, Then they are the three newest
+    found = DynamoOrderLookup().by_client_order_id("alice", "same", limit=3)
+    assert [o.order_id for o in found] == ids[:1:-1]
+
+
+def test_the_recent_orders_with_a_client_order_id_are_read_from_the_table(dynamodb: Any) -> None:
+    placed("alice", client_order_id="q")
+    mine = placed("alice", client_order_id="q-1")
+    placed("alice", age_s=60, client_order_id="q-1")
+    with queries() as sent:
+        found = DynamoOrderLookup().recent_orders(
+            "alice", recent_window(time.time_ns(), open_ended=True), limit=10, client_order_id="q-1"
+        )
+    assert [o.order_id for o in found] == [mine]
+    assert [q["ConsistentRead"] for q in sent] == [True]
+
+
+def test_cancel_all_keeps_its_first_answer_per_key_on_the_idempotency_table(
+    orders: OrderService, ledger: PostgresLedger, rabbitmq_url: str, shard: str
+) -> None:
+    alice = account(ledger)
+    first_order = call_orders(orders, "POST", "/v1/orders", body=BUY, account_id=alice)
+    key = {"Idempotency-Key": "panic"}
+    first = call_orders(orders, "DELETE", "/v1/orders", headers=key, account_id=alice)
+    call_orders(orders, "POST", "/v1/orders", body=BUY, account_id=alice)
+    again = call_orders(orders, "DELETE", "/v1/orders", headers=key, account_id=alice)
+    other = call_orders(
+        orders, "DELETE", "/v1/orders", query={"symbol": "ETH-USD"}, headers=key, account_id=alice
+    )
+    assert (first.status, again.body) == (202, first.body)
+    assert (other.status, other.body["code"]) == (409, "idempotency_conflict")
+    sent = [c for c in commands(rabbitmq_url, shard) if isinstance(c, CancelOrder)]
+    assert [c.order_id for c in sent] == [first_order.body["order_id"]]

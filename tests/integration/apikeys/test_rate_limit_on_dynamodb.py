@@ -79,3 +79,15 @@ def test_the_orders_handler_answers_429_then_serves_the_next_window(
     assert (limited.status, limited.body["code"]) == (429, "rate_limited")
     assert int(limited.headers["Retry-After"]) >= 1
     assert read_at(START_MS + 1_001).status == 200
+
+
+def test_a_signature_is_claimed_once_and_kept_until_its_window_has_passed(aws: Aws) -> None:
+    # A conditional PutItem (attribute_not_exists) succeeds for exactly one of two writers of
+    # the same item ("Condition expressions", Amazon DynamoDB developer guide).
+    limiter = DynamoRateLimiter()
+    signature = "ab" * 32
+    assert limiter.claim_once("ak_1", signature, START_MS + 5_000) is True
+    assert limiter.claim_once("ak_1", signature, START_MS + 5_000) is False
+    assert limiter.claim_once("ak_2", signature, START_MS + 5_000) is True  # another key
+    row = RateLimitRecord.get(f"once#ak_1#{signature}", consistent_read=True)
+    assert row.expires_at == dt.datetime.fromtimestamp(START_MS // 1000 + 5 + 60, tz=dt.UTC)

@@ -34,18 +34,28 @@ from moto import mock_aws
 
 from exchange.domain import CancelOrder, OrderStatus, OrderType, Side, TimeInForce
 from exchange.ids import new_order_id
+from exchange.ledger.postgres import PostgresLedger
 from exchange.orders import mass_cancel as mass_cancel_module
 from exchange.orders.cancel_after import DeadMansSwitch, Switch, SwitchTrigger, Timer
-from exchange.orders.cancel_after_aws import DynamoSwitchStore, SqsTimerQueue
+from exchange.orders.cancel_after_aws import (
+    RETRY_AFTER_SECONDS,
+    DynamoSwitchStore,
+    SqsTimerQueue,
+)
 from exchange.orders.dynamo import DynamoOrderLookup, DynamoOrderStore
+from exchange.orders.errors import BrokerUnavailable
 from exchange.orders.mass_cancel import MassCancel
 from exchange.orders.model import Order
-from exchange.settings import CancelAfterSettings
+from exchange.settings import CancelAfterSettings, OrdersSettings
 from exchange.tables import CANCEL_AFTER_KEY, TABLE_SPECS, OrderKeyRecord, bind_tables
 from exchange.testing.fakes import InMemoryCommandSink
 from exchange.testing.lambda_events import LambdaContextStub
 from lambdas.cancel_after.handler import ROOT
 from lambdas.cancel_after.handler import handler as cancel_after_handler
+from lambdas.orders.handler import compose as compose_orders
+
+# The test queue's visibility timeout: a failed timer left to it would not come back in a test.
+VISIBILITY_TIMEOUT_S = 30
 
 
 @pytest.fixture(autouse=True)
@@ -79,7 +89,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Moto]:
             )
         bind_tables(settings)
         sqs = boto3.client("sqs", region_name="us-east-1")
-        url = sqs.create_queue(QueueName="exchange-cancel-after")["QueueUrl"]
+        url = sqs.create_queue(
+            QueueName="exchange-cancel-after",
+            Attributes={"VisibilityTimeout": str(VISIBILITY_TIMEOUT_S)},
+        )["QueueUrl"]
         sink = InMemoryCommandSink()
         ROOT.use_settings(settings)
         ROOT.override(sink=sink)
@@ -226,6 +239,12 @@ def test_a_bad_message_is_the_only_failure_of_its_batch(aws: Moto) -> None:
     answer = cancel_after_handler(as_event(messages), LambdaContextStub())
     bad = next(m["MessageId"] for m in messages if m["Body"] == "garbage")
     assert answer == {"batchItemFailures": [{"itemIdentifier": bad}]}
+    # And the failed one is back in seconds (its visibility shortened), not after the queue's
+    # visibility timeout (``ChangeMessageVisibility``: the new timeout counts from the call).
+    started = time.monotonic()
+    [again] = wait_for(sqs, url, 1, timeout_s=VISIBILITY_TIMEOUT_S - 5)
+    assert again["MessageId"] == bad
+    assert time.monotonic() - started <= RETRY_AFTER_SECONDS + 1.5
 
 
 def test_the_switch_items_conditions_on_dynamodb(
@@ -285,3 +304,39 @@ def test_the_open_orders_index_pages_for_a_mass_cancel(
     assert cancelled(sink) == mine[:6]
     assert everything.truncated is True
     assert ([a.order_id for a in partial.sent], partial.truncated) == (mine[:3], True)
+
+
+def test_each_composition_caps_a_mass_cancel_at_the_deployments_max_open_orders(
+    aws: Moto,
+) -> None:
+    # Given a deployment allowing two open orders, and alice's three (one more than the cap: an
+    # index entry its writer did not remove, say)
+    for _ in range(3):
+        place("alice")
+    settings = OrdersSettings(
+        database_url="postgresql://unused@127.0.0.1:1/unused",  # the ledger is not used here
+        max_open_orders=2,
+    )
+    api_sink = InMemoryCommandSink()
+    orders = compose_orders(
+        settings, sink=api_sink, timers=SqsTimerQueue.from_settings(aws.url, settings)
+    )
+    ROOT.use_settings(aws.settings.model_copy(update={"max_open_orders": 2}))
+    try:
+        # When the orders function cancels all, Then it sends two cancels and says there are more
+        result = orders.cancel_all("alice", symbol=None)
+        assert (len(result.sent), result.truncated) == (2, True)
+        # When her switch, expired, is fired by a late renewal or by its timer, Then each sends
+        # two cancels and keeps the switch to fire again
+        time.sleep(0.002)
+        deadline = time.time_ns() // 1_000_000
+        DynamoSwitchStore().put("alice", Switch(deadline, 5), now_ms=0)
+        with pytest.raises(BrokerUnavailable):
+            orders.cancel_after.set("alice", 5)
+        with pytest.raises(BrokerUnavailable):
+            ROOT().fire(Timer("alice", deadline))
+        assert (len(cancelled(api_sink)), len(cancelled(aws.sink))) == (4, 2)
+    finally:
+        ledger = orders._ledger
+        assert isinstance(ledger, PostgresLedger)
+        ledger.pool.close()

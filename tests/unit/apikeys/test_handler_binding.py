@@ -21,7 +21,7 @@ from exchange.testing.lambda_events import LambdaContextStub, rest_proxy_event
 from lambdas.api_keys.handler import handler as api_keys_handler
 from lambdas.orders.handler import handler as orders_handler
 from tests.unit.api.conftest import ALICE, Exchange, Reply, make_exchange
-from tests.unit.apikeys.conftest import START_MS, Keys, Signed, sign
+from tests.unit.apikeys.conftest import KEY_ADDRESS, START_MS, Keys, Signed, sign
 
 # Read-only routes emit no metric; Powertools warns about that on every flush.
 pytestmark = pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -134,7 +134,11 @@ def test_an_access_token_answer_gives_the_same_caller(keys: Keys, exchange: Exch
 
 def test_a_key_answer_on_a_key_management_route_is_a_403(keys: Keys) -> None:
     # Given a (misconfigured) route that passes a key's answer to the api_keys function
-    created = keys.create(["read", "trade", "withdraw"], account_id=ALICE)
+    created = keys.create(
+        ["read", "trade", "withdraw"],
+        account_id=ALICE,
+        allowed_ips=[f"{KEY_ADDRESS}/32", "127.0.0.1/32"],
+    )
     signed = sign(created, "GET", "/v1/orders")
     answer = keys.authorizer.authorize(signed.authorizer_event())
     answer["context"]["signed_request"] = "GET /v1/api-keys?"

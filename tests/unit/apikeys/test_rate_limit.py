@@ -94,8 +94,13 @@ def test_token_callers_are_not_counted(
 
 
 class Unreachable:
+    """The counter is down; the one-time-use record (a read here, so unused) is not."""
+
     def hit(self, key_id: str, limit: int, now_ms: int) -> Verdict:
         raise StoreUnavailable("rate_limits: connection refused")
+
+    def claim_once(self, key_id: str, signature: str, valid_until_ms: int) -> bool:
+        return True
 
 
 def test_an_unreachable_counter_lets_signed_requests_through(
@@ -135,3 +140,55 @@ def test_an_unbound_counter_table_is_reported_not_called(monkeypatch: pytest.Mon
     monkeypatch.setattr(RateLimitRecord.Meta, "table_name", "unbound")
     with pytest.raises(StoreUnavailable, match="not bound"):
         DynamoRateLimiter().hit("ak_1", 5, START_MS)
+
+
+def with_header(event: dict[str, Any], name: str, value: str) -> dict[str, Any]:
+    """``event`` with one more header (the signature does not cover it)."""
+    event = dict(event)
+    event["headers"] = {**(event.get("headers") or {}), name: value}
+    event["multiValueHeaders"] = {**(event.get("multiValueHeaders") or {}), name: [value]}
+    return event
+
+
+@pytest.mark.usefixtures("limiter")
+def test_a_signed_order_replayed_within_its_window_is_refused_whatever_its_idempotency_key(
+    keys: Keys, exchange: Exchange
+) -> None:
+    created = keys.create(["read", "trade"], account_id=ALICE)
+    # Given a signed order, captured on its way (API Gateway would answer its Authorization
+    # header from the authorizer's cache, so the replays reach the handler as this one does)
+    original = request(keys, created, START_MS + 100, body=ORDER)
+    first = call(exchange, with_header(original, "Idempotency-Key", "k-original"))
+    assert first.status == 202
+    # When it is sent again within its window, with a fresh Idempotency-Key or with none
+    for replay in (with_header(original, "Idempotency-Key", "k-attacker"), original):
+        refused = call(exchange, replay)
+        # Then each is refused as a replay, and only the first order exists
+        assert (refused.status, refused.body["code"]) == (401, "unauthorized")
+        assert "used already" in refused.body["detail"]
+    assert len(exchange.store.orders) == 1
+
+
+@pytest.mark.usefixtures("limiter")
+def test_a_read_replayed_within_its_window_is_answered(keys: Keys, exchange: Exchange) -> None:
+    # A GET changes nothing: its replay is not recorded (no write per read)
+    created = keys.create(["read"], account_id=ALICE)
+    read = request(keys, created, START_MS + 100)
+    assert [call(exchange, read).status for _ in range(2)] == [200, 200]
+
+
+def test_a_signed_write_is_refused_when_its_one_time_use_cannot_be_recorded(
+    keys: Keys, exchange: Exchange
+) -> None:
+    class Unrecorded(InMemoryRateLimiter):
+        def claim_once(self, key_id: str, signature: str, valid_until_ms: int) -> bool:
+            raise StoreUnavailable("rate_limits: connection refused")
+
+    use_rate_limiter(Unrecorded())
+    try:
+        created = keys.create(["read", "trade"], account_id=ALICE)
+        refused = call(exchange, request(keys, created, START_MS + 100, body=ORDER))
+    finally:
+        use_rate_limiter(None)
+    assert (refused.status, refused.body["code"]) == (503, "admission_unavailable")
+    assert exchange.store.orders == {}

@@ -55,6 +55,7 @@ def test_the_secret_opens_only_under_its_own_key_and_account(keys: Keys) -> None
         KeySpec(label="x", scopes=("read",), allowed_ips=()),
         KeySpec(label="x", scopes=("read",), expires_ns=1),  # in the past
         KeySpec(label="x", scopes=("read",), rate_limit_per_second=21),  # above the default
+        KeySpec(label="x", scopes=("read", "withdraw")),  # withdraw without an allow-list
     ],
 )
 def test_a_key_that_breaks_a_rule_is_refused_and_nothing_is_written(

@@ -134,6 +134,13 @@ REST = f"ContentSha256={ZEROS}, Signature={ZEROS}"
         f"{signing.SCHEME} Credential={KEY_ID}, Timestamp=1, Window=60001, {REST}",
         f"{signing.SCHEME} Credential={KEY_ID}, Timestamp=1, {REST.replace(ZEROS, 'A' * 64)}",
         f"{signing.SCHEME} Credential={KEY_ID}, Credential={KEY_ID}, Timestamp=1, {REST}",
+        # One spelling per number: another would be another header (and cache key) for the
+        # same signature.
+        f"{signing.SCHEME} Credential={KEY_ID}, Timestamp=+1700000000000, {REST}",
+        f"{signing.SCHEME} Credential={KEY_ID}, Timestamp=1_700_000_000_000, {REST}",
+        f"{signing.SCHEME} Credential={KEY_ID}, Timestamp=01700000000000, {REST}",
+        f"{signing.SCHEME} Credential={KEY_ID}, Timestamp=1, Window=05000, {REST}",
+        f"{signing.SCHEME} Credential={KEY_ID}, Timestamp=\u0661, {REST}",
     ],
 )
 def test_a_malformed_header_is_refused_before_any_key_is_looked_up(header: str) -> None:

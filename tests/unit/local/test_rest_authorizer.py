@@ -11,7 +11,14 @@ What each test pins, from the API Gateway developer guide and the AWS Knowledge 
   context; no body.
 - "Output from an API Gateway Lambda authorizer": principalId and policyDocument required; context
   values are strings, numbers or booleans, never objects or arrays; the integration reads them
-  (and principalId) in ``requestContext.authorizer``.
+  (and principalId) in ``requestContext.authorizer``; "the Resource ARN, as shown in the policy
+  statement output by the authorizer, is currently limited to 512 characters long"
+  (https://docs.aws.amazon.com/apigateway/latest/developerguide/
+  api-gateway-lambda-authorizer-output.html; what API Gateway answers past it is not said, the
+  twin refuses it as malformed: 500). The page documents no other size limit on the answer.
+- The twin does not evaluate a statement's ``Condition`` (or ``Principal``, ``NotAction``,
+  ``NotResource``): an answer with one is refused as malformed (500), never read as the
+  unconditional policy it would become without it.
 - "How do I troubleshoot HTTP 403 errors from API Gateway Lambda authorizers?": an explicit Deny
   is 403 "User is not authorized to access this resource with an explicit deny", a policy that
   does not match the method 403 "User is not authorized to access this resource".
@@ -35,6 +42,7 @@ from local.functions import FunctionHost
 from local.gateway.app import RestApi
 from local.gateway.events import HttpRequest, HttpResponse
 from local.gateway.lambda_authorizer import RequestAuthorizers
+from local.gateway.policy import MAX_RESOURCE_ARN_CHARS
 from local.gateway.responses import GatewayResponses
 from local.gateway.routes import RestRoutes
 from local.template_api import gateway_responses
@@ -84,6 +92,13 @@ def policy(effect: str, *resources: str, context: Any = None) -> dict[str, Any]:
     }
     if context is not None:
         answer["context"] = context
+    return answer
+
+
+def with_statement_key(key: str, value: Any) -> dict[str, Any]:
+    """An Allow for GET /v1/orders whose statement also holds ``key``."""
+    answer = policy("Allow", GET_ORDERS)
+    answer["policyDocument"]["Statement"][0][key] = value
     return answer
 
 
@@ -290,6 +305,13 @@ def test_the_context_and_principal_reach_the_integration(gateway_for: Any) -> No
         {"principalId": "acct-1"},  # no policy document
         policy("Maybe", GET_ORDERS),  # not an effect
         "Allow",  # not an object
+        # An Allow on a condition this request fails (it comes from 10.0.0.7): dropping the
+        # condition would let it through, so it is refused as the twin cannot evaluate it.
+        with_statement_key("Condition", {"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}}),
+        with_statement_key("Principal", {"AWS": "arn:aws:iam::111122223333:root"}),
+        with_statement_key("NotResource", f"{STAGE_ARN}/POST/*"),
+        # A Resource ARN of 513 characters that would match the request (the trailing stars)
+        policy("Allow", GET_ORDERS + "*" * (MAX_RESOURCE_ARN_CHARS + 1 - len(GET_ORDERS))),
     ],
 )
 def test_a_malformed_answer_is_500(gateway_for: Any, answer: Any) -> None:
@@ -298,6 +320,13 @@ def test_a_malformed_answer_is_500(gateway_for: Any, answer: Any) -> None:
     assert response.status == 500
     assert dict(response.headers)["x-amzn-ErrorType"] == "AuthorizerConfigurationException"
     assert gateway.integration_events == []
+
+
+def test_a_resource_arn_of_512_characters_is_within_the_limit(gateway_for: Any) -> None:
+    resource = GET_ORDERS + "*" * (MAX_RESOURCE_ARN_CHARS - len(GET_ORDERS))
+    gateway = gateway_for(lambda _event: policy("Allow", resource))
+    assert len(resource) == MAX_RESOURCE_ARN_CHARS
+    assert gateway.call("GET", "/v1/orders").status == 200
 
 
 def test_an_authorizer_failing_otherwise_is_500_and_not_cached(gateway_for: Any) -> None:

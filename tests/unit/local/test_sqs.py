@@ -146,7 +146,10 @@ def test_the_running_poller_delivers_a_timer_once_it_is_due_and_promptly(sqs: An
         thread.join(5)
     assert consumer.done == ["deadline"]
     late = delivered[0] - sent - 2
-    assert -0.1 <= late <= 0.6, late  # not before it is due, and well within a second after
+    # Not before it is due, and promptly after: the idle poller asks every 0.2 s, so it is
+    # usually ~0.2 s late; the bound leaves room for a loaded machine's scheduling (a 2-core CI
+    # runner) yet still fails a timer that is clearly late (over 1.5 s).
+    assert -0.1 <= late <= 1.5, late
 
 
 def test_the_event_is_lambdas_sqs_event(sqs: Any) -> None:
@@ -293,7 +296,7 @@ def test_the_call_recorder_sees_the_timer_and_kms_calls_with_their_principals(
             recording.uninstall()
     calls = [json.loads(line) for line in log.read_text().splitlines()]
     seen = {(c["principal"], c["service"], c["operation"]): c["params"] for c in calls}
-    assert seen["api_keys", "kms", "Encrypt"] == {"KeyId": key}
+    assert seen["api_keys", "kms", "Encrypt"] == {"KeyId": key, "EncryptionContext": context}
     assert seen["orders", "sqs", "SendMessage"] == {"QueueUrl": queue.url}
     assert seen["esm:cancel_after", "sqs", "ReceiveMessage"] == {"QueueUrl": queue.url}
     assert seen["esm:cancel_after", "sqs", "DeleteMessageBatch"] == {"QueueUrl": queue.url}

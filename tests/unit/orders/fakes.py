@@ -2,6 +2,8 @@
 time windows on the order store, the open-orders and client-id lookups, the dead man's switch's
 conditional writes and its timer queue; and a clock the tests move."""
 
+from collections.abc import Callable
+
 from exchange.orders.cancel_after import Switch, SwitchStore, Timer, TimerQueue
 from exchange.orders.errors import TimerUnavailable
 from exchange.orders.lookup import OrderLookup
@@ -27,6 +29,8 @@ class FakeClock:
     def __init__(self, now_ns: int = START_NS) -> None:
         self.now_ns = now_ns
         self.slept: list[float] = []
+        # What happens while someone sleeps (another request, say), before they wake.
+        self.meanwhile: Callable[[], object] | None = None
 
     def ns(self) -> int:
         return self.now_ns
@@ -39,6 +43,8 @@ class FakeClock:
 
     def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        if self.meanwhile is not None:
+            self.meanwhile()
         self.advance(seconds)
 
 
@@ -92,11 +98,21 @@ def _symbol_status(order: Order) -> str:
 
 
 class InMemoryOrderLookup(OrderLookup):
-    """Reads the store's orders as the indexes would (oldest open first; open only)."""
+    """Reads the store's orders as the indexes would (oldest open first; open only), and as the
+    table would (``recent_orders``). ``lagging`` holds the ids of orders the indexes do not show
+    yet (written a moment ago: index reads are eventually consistent); the table shows them."""
 
     def __init__(self, store: InMemoryOrderStore) -> None:
         self.store = store
         self.reads = 0
+        self.lagging: set[str] = set()
+
+    def _indexed(self, account_id: str) -> list[Order]:
+        return [
+            o
+            for (owner, _), o in self.store.orders.items()
+            if owner == account_id and o.order_id not in self.lagging
+        ]
 
     def open_orders(
         self,
@@ -112,9 +128,8 @@ class InMemoryOrderLookup(OrderLookup):
         rows = sorted(
             (
                 o
-                for (owner, _), o in self.store.orders.items()
-                if owner == account_id
-                and o.status.is_open
+                for o in self._indexed(account_id)
+                if o.status.is_open
                 and (symbol is None or o.symbol == symbol)
                 and o.order_id <= last
                 and (after is None or o.order_id > str(after["order_id"]))
@@ -127,14 +142,38 @@ class InMemoryOrderLookup(OrderLookup):
             lambda o: {"account_id": o.account_id, "order_id": o.order_id},
         )
 
+    def recent_orders(
+        self,
+        account_id: str,
+        window: TimeWindow,
+        *,
+        limit: int,
+        open_only: bool = False,
+        symbol: str | None = None,
+        client_order_id: str | None = None,
+        newest_first: bool = False,
+    ) -> list[Order]:
+        first, last = window.order_ids()
+        rows = sorted(
+            (
+                o
+                for (owner, _), o in self.store.orders.items()
+                if owner == account_id
+                and first <= o.order_id <= last
+                and not window.empty
+                and (o.status.is_open or not open_only)
+                and (symbol is None or o.symbol == symbol)
+                and (client_order_id is None or o.client_order_id == client_order_id)
+            ),
+            key=_order_id,
+            reverse=newest_first,
+        )
+        return rows[:limit]
+
     def by_client_order_id(
         self, account_id: str, client_order_id: str, *, limit: int
     ) -> list[Order]:
-        found = [
-            o
-            for (owner, _), o in self.store.orders.items()
-            if owner == account_id and o.client_order_id == client_order_id
-        ]
+        found = [o for o in self._indexed(account_id) if o.client_order_id == client_order_id]
         return sorted(found, key=_order_id, reverse=True)[:limit]
 
 
@@ -175,8 +214,12 @@ class InMemoryTimerQueue(TimerQueue):
     def __init__(self) -> None:
         self.sent: list[tuple[Timer, int]] = []
         self.fail = False
+        # What happens while a send is on its way (the clock moving on, say).
+        self.while_sending: Callable[[], object] | None = None
 
     def schedule(self, timer: Timer, delay_seconds: int) -> None:
+        if self.while_sending is not None:
+            self.while_sending()
         if self.fail:
             raise TimerUnavailable("the timer queue is down (in-memory queue set to fail)")
         self.sent.append((timer, delay_seconds))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from exchange.domain import CancelOrder, OrderStatus
-from exchange.http.order_schemas import iso_ms
+from exchange.http.time_range import iso_ms
 from exchange.orders.cancel_after import MAX_EARLY_MS, Outcome, Switch, Timer
 from exchange.testing.lambda_events import LambdaContextStub
 from lambdas.cancel_after.handler import handler as cancel_after_handler

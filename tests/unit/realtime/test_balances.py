@@ -84,11 +84,14 @@ def test_settlement_pushes_to_the_accounts_its_record_changed_after_applying_it(
     assert ledger.calls[0].startswith("apply")
 
 
-def test_the_accounts_a_record_changes_are_its_traders_and_the_holds_it_resized() -> None:
+def test_the_accounts_a_record_changes_are_traders_resized_holds_and_new_orders() -> None:
     market = busy_market()
-    assert accounts_moved(market.events) == ["alice", "carol", "bob", "dave"]
+    # In event order, once each: alice, bob, carol and dave each placed an order (its hold was
+    # taken at placement, so their balances show it when the engine accepts), then traded.
+    assert accounts_moved(market.events) == ["alice", "bob", "carol", "dave"]
     accepted = [e for e in market.events if isinstance(e, OrderAccepted)]
-    assert accounts_moved(accepted) == []
+    assert accounts_moved(accepted) == ["alice", "bob", "carol", "dave"]
+    assert accounts_moved(accepted[-1:]) == ["carol"]
     (first, *_) = [e for e in market.events if isinstance(e, Trade)]
     assert accounts_moved([first]) == [first.maker_account_id, first.taker_account_id]
 

@@ -8,6 +8,12 @@ window is full: the caller may retry when it ends (``Retry-After``, whole second
 Items expire by TTL a minute after their window; DynamoDB deletes them some time later, which
 costs nothing since a past window is never read again.
 
+The same table holds each signature of a request that changes something (POST, PATCH, DELETE):
+``once#<key id>#<signature>``, written once with a conditional ``PutItem`` and kept until the
+signature's window has passed, so a captured request cannot be replayed within its window (with
+a new ``Idempotency-Key`` it would otherwise make a second order or withdrawal; API Gateway
+would even serve it the cached answer of its authorizer).
+
 The limit is checked in the shared REST layer (``exchange.http.admission``) for requests signed
 with a key, before the route runs. A fixed window lets a key send up to twice its limit across a
 window's edge; the stage's throttling and the WAF's per-address rule bound the rest.
@@ -47,6 +53,16 @@ class RateLimiter(Protocol):
         counted already. StoreUnavailable when the counter cannot be reached."""
         ...
 
+    def claim_once(self, key_id: str, signature: str, valid_until_ms: int) -> bool:
+        """Record that ``signature`` of ``key_id`` was used; False when it was already (a
+        replay). Kept until its window ends (``valid_until_ms``), after which the signature is
+        refused as stale anyway. StoreUnavailable when the table cannot be reached."""
+        ...
+
+
+def once_item(key_id: str, signature: str) -> str:
+    return f"once#{key_id}#{signature}"
+
 
 def window_start_ms(now_ms: int) -> int:
     return now_ms - now_ms % WINDOW_MS
@@ -83,3 +99,22 @@ class DynamoRateLimiter:
                 return Verdict(allowed=False, retry_after_s=retry_after_seconds(now_ms))
             raise StoreUnavailable(f"rate limit of {key_id}: {exc}") from exc
         return Verdict(allowed=True)
+
+    def claim_once(self, key_id: str, signature: str, valid_until_ms: int) -> bool:
+        """One conditional ``PutItem`` (``attribute_not_exists``): of two requests with the same
+        signature, exactly one writes the item ("Condition expressions", DynamoDB)."""
+        if RateLimitRecord.Meta.table_name == _Meta.table_name:
+            raise StoreUnavailable("the rate_limits table is not bound (bind_tables)")
+        expires = valid_until_ms // 1000 + TTL_AFTER_WINDOW_S
+        item = RateLimitRecord(
+            once_item(key_id, signature),
+            hits=1,
+            expires_at=dt.datetime.fromtimestamp(expires, tz=dt.UTC),
+        )
+        try:
+            item.save(condition=RateLimitRecord.bucket.does_not_exist())
+        except PynamoDBException as exc:
+            if condition_failed(exc):
+                return False
+            raise StoreUnavailable(f"one-time use of {key_id}'s signature: {exc}") from exc
+        return True

@@ -99,6 +99,10 @@ class ApiKeyService:
             raise InvalidApiKeyRequest(f"a label is 1 to {MAX_LABEL_LENGTH} characters")
         if spec.expires_ns is not None and spec.expires_ns <= now_ns:
             raise InvalidApiKeyRequest("expires_at must be in the future")
+        if "withdraw" in spec.scopes and not spec.allowed_ips:
+            # Money leaving the exchange: a leaked key must be useless from anywhere else (as
+            # the major venues require an allow-list for withdrawal permission).
+            raise InvalidApiKeyRequest("a key with the withdraw scope needs allowed_ips")
         limit = spec.rate_limit_per_second or self._default_rate_limit
         if not 1 <= limit <= self._default_rate_limit:
             raise InvalidApiKeyRequest(

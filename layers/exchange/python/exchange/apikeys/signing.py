@@ -57,6 +57,8 @@ WS_CONNECT_PATH: Final = "/$connect"
 
 _FIELD = re.compile(r"\s*([A-Za-z0-9]+)=([^,\s]*)\s*")
 _HEX64 = re.compile(r"[0-9a-f]{64}")
+# One spelling per number (no sign, no "_", no leading zero), so one request has one header.
+_NUMBER = re.compile(r"[1-9][0-9]{0,15}")
 _KEY_ID = re.compile(r"ak_[A-Za-z0-9]{8,64}")
 
 QueryParameters = Mapping[str, Iterable[str]]
@@ -169,8 +171,8 @@ def parse_authorization(value: str) -> SignedAuthorization:
         fields[found[1]] = found[2]
     try:
         key_id = fields["Credential"]
-        timestamp = int(fields["Timestamp"])
-        window = int(fields.get("Window", str(DEFAULT_WINDOW_MS)))
+        timestamp = _number(fields["Timestamp"])
+        window = _number(fields.get("Window", str(DEFAULT_WINDOW_MS)))
         digest = fields["ContentSha256"]
         mac = fields["Signature"]
     except (KeyError, ValueError) as exc:
@@ -239,8 +241,8 @@ def parse_ws_connect(parameters: Mapping[str, str]) -> SignedAuthorization:
     """The signed fields of a ``$connect``'s query; MalformedSignature when incomplete."""
     try:
         key_id = parameters["api_key"]
-        timestamp = int(parameters["timestamp"])
-        window = int(parameters.get("window", str(DEFAULT_WINDOW_MS)))
+        timestamp = _number(parameters["timestamp"])
+        window = _number(parameters.get("window", str(DEFAULT_WINDOW_MS)))
         mac = parameters["signature"]
     except (KeyError, ValueError) as exc:
         raise MalformedSignature("api_key, timestamp and signature are required") from exc
@@ -258,6 +260,12 @@ def verify_ws_connect(signed: SignedAuthorization, secret: str, *, now_ms: int) 
         "window": [str(signed.window_ms)],
     }
     verify(signed, secret, "GET", WS_CONNECT_PATH, query, now_ms=now_ms)
+
+
+def _number(text: str) -> int:
+    if not _NUMBER.fullmatch(text):
+        raise ValueError(f"{text!r} is not a plain decimal number")
+    return int(text)
 
 
 def _encode(text: str) -> str:

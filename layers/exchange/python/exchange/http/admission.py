@@ -1,23 +1,31 @@
 """What ``serve`` checks before a route runs when a request is signed with an API key (the REST
 authorizer's context says ``auth: api_key``): that it is the request its authorizer verified
-(``identity.caller``: 401/403), then that its key is within its rate limit (429 with
-``Retry-After``). Requests with a token pass straight through.
+(``identity.caller``: 401/403); for a request that changes something (any method but GET and
+HEAD), that its signature has not been used before (a replay within the signature's window is a
+401: the signature does not cover the ``Idempotency-Key`` header, and API Gateway serves a
+repeated ``Authorization`` header its authorizer's cached answer, so without this one captured
+order could be sent again and again with fresh keys); then that its key is within its rate limit
+(429 with ``Retry-After``). Each admitted request is logged (``api_key_used``: key, account,
+method, resource, source address), including those API Gateway answered from its authorizer
+cache, which the authorizer never sees. Requests with a token pass straight through.
 
 The limiter is one of the ``services`` a handler gives ``serve`` when it has one; otherwise the
 process's (``use_rate_limiter``: tests set a fake), by default a ``DynamoRateLimiter`` built at
 the first signed request over the ``rate_limits`` table as the function's composition bound it
 (``bind_tables``), so no handler composes it.
 
-When the counter cannot be reached the request is let through (fail open), logged as an error
-and counted (``RateLimiterUnavailable``, for an alarm): the per-key limit protects the venue from
-one noisy program, and the stage's throttling and the WAF's per-address rule still bound the load,
-whereas failing closed would stop every program's trading (and its cancels) during a DynamoDB
-incident that does not otherwise touch the order path.
+When the one-time-use record cannot be written the request is refused (503): it guards against
+replayed orders and withdrawals, and a function that cannot reach DynamoDB could not place or
+cancel an order anyway. When the counter cannot be reached the request is let through (fail
+open), logged as an error and counted (``RateLimiterUnavailable``, for an alarm): the per-key
+limit protects the venue from one noisy program, and the stage's throttling and the WAF's
+per-address rule still bound the load, whereas failing closed would stop every program's trading
+(and its cancels) during a DynamoDB incident that does not otherwise touch the order path.
 """
 
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import (
@@ -25,12 +33,17 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import
 )
 
 from exchange.domain.errors import ExchangeError
-from exchange.http.identity import caller, received_ms
-from exchange.http.problems import HttpProblem
+from exchange.http.identity import Caller, caller, received_ms
+from exchange.http.problems import HttpProblem, Unauthorized
 from exchange.observability import logger, metrics
 
 if TYPE_CHECKING:
     from exchange.apikeys.limiter import RateLimiter
+
+
+class AdmissionUnavailable(HttpProblem):
+    code = "admission_unavailable"
+    status = HTTPStatus.SERVICE_UNAVAILABLE
 
 
 class RateLimited(HttpProblem):
@@ -43,6 +56,8 @@ class RateLimited(HttpProblem):
 
 
 _DEFAULT: list["RateLimiter"] = []  # the process's limiter, made at first use
+# Reads: a replay of one is harmless (it changes nothing), so it is not recorded.
+_SAFE_METHODS: Final = frozenset({"GET", "HEAD"})
 
 
 def admission_problem(
@@ -57,12 +72,30 @@ def admission_problem(
         who = caller(request)
     except HttpProblem as refused:
         return refused
-    if who.key_id is None or who.rate_limit is None:
-        return None  # unreachable: an api_key caller has both
+    limiter = _limiter(services)
+    if request.http_method not in _SAFE_METHODS:
+        replayed = _replayed(limiter, who)
+        if replayed is not None:
+            return replayed
+    logger.info(
+        "api_key_used",
+        extra={
+            "key_id": who.key_id,
+            "account_id": who.account_id,
+            "method": request.http_method,
+            "resource": request.resource,
+            "source_ip": request.request_context.identity.source_ip,
+        },
+    )
     # The window is the one API Gateway received the request in (a value the client cannot set).
-    now_ms = received_ms(request) if now_ms is None else now_ms
+    return _over_limit(limiter, who, received_ms(request) if now_ms is None else now_ms)
+
+
+def _over_limit(limiter: "RateLimiter", who: Caller, now_ms: int) -> HttpProblem | None:
+    if who.key_id is None or who.rate_limit is None:
+        return Unauthorized("the request carries no valid identity")  # an api_key caller has both
     try:
-        verdict = _limiter(services).hit(who.key_id, who.rate_limit, now_ms)
+        verdict = limiter.hit(who.key_id, who.rate_limit, now_ms)
     except ExchangeError:
         logger.exception(
             "rate limiter unavailable; request let through", extra={"key_id": who.key_id}
@@ -76,6 +109,22 @@ def admission_problem(
         f"API key {who.key_id} is limited to {who.rate_limit} requests per second; retry after"
         f" {verdict.retry_after_s} s",
         retry_after_s=verdict.retry_after_s,
+    )
+
+
+def _replayed(limiter: "RateLimiter", who: Caller) -> HttpProblem | None:
+    if who.key_id is None or who.signature is None or who.signature_valid_until_ms is None:
+        return Unauthorized("the request carries no valid identity")
+    try:
+        first = limiter.claim_once(who.key_id, who.signature, who.signature_valid_until_ms)
+    except ExchangeError:
+        logger.exception("one-time use of a signature unrecorded", extra={"key_id": who.key_id})
+        return AdmissionUnavailable("the request could not be admitted; retry it, signed afresh")
+    if first:
+        return None
+    metrics.add_metric(name="ApiKeyReplayRefused", unit=MetricUnit.Count, value=1)
+    return Unauthorized(
+        "this signature was used already: sign every request afresh (a replay is refused)"
     )
 
 

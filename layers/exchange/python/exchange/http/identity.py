@@ -64,6 +64,8 @@ class Caller:
     key_id: str | None = None  # the API key that signed the request
     scopes: tuple[str, ...] = ()  # the key's scopes
     rate_limit: int | None = None  # the key's requests per second
+    signature: str | None = None  # the request's signature (one use per write)
+    signature_valid_until_ms: int | None = None  # its timestamp plus its window
 
 
 def caller(event: BaseProxyEvent) -> Caller:
@@ -133,6 +135,8 @@ def _from_key(event: APIGatewayProxyEvent, context: Mapping[str, Any]) -> Caller
         key_id=signed.key_id,
         scopes=scopes,
         rate_limit=rate_limit,
+        signature=signed.signature,
+        signature_valid_until_ms=signed.timestamp_ms + signed.window_ms,
     )
 
 

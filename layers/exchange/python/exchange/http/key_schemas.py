@@ -32,7 +32,8 @@ class CreateApiKeyBody(BaseModel):
         list[Annotated[str, Field(max_length=64)]] | None,
         Field(
             max_length=MAX_ALLOWED_NETWORKS,
-            description="Addresses or CIDR blocks the key may be used from; omitted: any",
+            description="Addresses or CIDR blocks the key may be used from; omitted: any "
+            "(required with the withdraw scope)",
             examples=[["203.0.113.0/24", "2001:db8::1"]],
         ),
     ] = None

@@ -17,8 +17,8 @@ from pydantic.config import JsonDict
 
 from exchange.domain.candles import CandleInterval
 from exchange.http.cursor import decode_cursor, encode_cursor
-from exchange.http.order_schemas import Instant, InvalidTimeRange
 from exchange.http.schemas import CURSOR_PATTERN, CandleOut, TradeOut
+from exchange.http.time_range import Instant, InvalidTimeRange
 from exchange.market.history import CandleQuery, TimeRange, TradeCursor, TradeQuery
 from exchange.orders.errors import InvalidCursor
 

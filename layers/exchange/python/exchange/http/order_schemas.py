@@ -1,79 +1,17 @@
-"""Bodies, answers and query types of the orders function's bulk routes: cancel-all, the dead
-man's switch and time windows on listings.
+"""Bodies and answers of the orders function's bulk routes: cancel-all and the dead man's switch.
+Time windows on listings are ``exchange.http.time_range``'s."""
 
-Times are ISO-8601 with a UTC offset (``2026-12-06T10:00:00Z``), the same form the market-data
-routes take; a window is ``[start, end)``. A bare number is refused (it would be ambiguous
-between seconds and milliseconds).
-"""
+from typing import Final
 
-import re
-from datetime import UTC, datetime, timedelta
-from http import HTTPStatus
-from typing import Annotated, Final
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
-
-from exchange.http.problems import HttpProblem
 from exchange.http.schemas import OrderAccepted
+from exchange.http.time_range import iso_ms
 from exchange.orders.cancel_after import State
 from exchange.orders.mass_cancel import MassCancelResult
-from exchange.orders.model import TimeWindow
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_ISO_INSTANT: Final = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})"
-)
 # SQS delays a message 900 seconds at most; the deployment's bounds are checked by the logic.
 MAX_CANCEL_AFTER_SECONDS: Final = 900
-
-
-class InvalidTimeRange(HttpProblem):
-    code = "invalid_time_range"
-    status = HTTPStatus.UNPROCESSABLE_ENTITY
-
-
-def _iso_only(value: object) -> object:
-    if isinstance(value, str) and not _ISO_INSTANT.fullmatch(value):
-        raise ValueError("expected an ISO-8601 time with a UTC offset, e.g. 2026-12-06T10:00:00Z")
-    return value
-
-
-Instant = Annotated[AwareDatetime, BeforeValidator(_iso_only)]
-StartQuery = Annotated[
-    Instant | None,
-    Query(
-        description="Only items at or after this time (ISO-8601, e.g. 2026-12-06T10:00:00Z); "
-        "send the same start and end with each cursor",
-        examples=["2026-12-06T10:00:00Z"],
-    ),
-]
-EndQuery = Annotated[
-    Instant | None,
-    Query(
-        description="Only items before this time (exclusive; ISO-8601)",
-        examples=["2026-12-06T11:00:00Z"],
-    ),
-]
-
-
-def time_window(start: datetime | None, end: datetime | None) -> TimeWindow:
-    """The window ``[start, end)``; 422 when it is empty."""
-    if start is not None and end is not None and end <= start:
-        raise InvalidTimeRange("end must be after start")
-    return TimeWindow(start_ns=_ns(start), end_ns=_ns(end))
-
-
-def _ns(moment: datetime | None) -> int | None:
-    if moment is None:
-        return None
-    return (moment - _EPOCH) // timedelta(microseconds=1) * 1_000
-
-
-def iso_ms(epoch_ms: int) -> str:
-    """``2026-12-06T10:00:05.123Z``."""
-    moment = _EPOCH + timedelta(milliseconds=epoch_ms)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 class CancelAfterBody(BaseModel):
@@ -119,7 +57,8 @@ class NotSentOut(BaseModel):
     symbol: str
     reason: str = Field(
         description="broker_unavailable, publish_unconfirmed (it may have been sent) or "
-        "not_attempted (an earlier cancel failed); retry the request"
+        "not_attempted (an earlier cancel failed); call again (with a new Idempotency-Key: the "
+        "same key answers this again)"
     )
     detail: str
 
@@ -151,9 +90,9 @@ class MassCancelOut(BaseModel):
             ],
             not_sent=[
                 NotSentOut(
-                    order_id=item.order.order_id,
-                    client_order_id=item.order.client_order_id,
-                    symbol=item.order.symbol,
+                    order_id=item.order_id,
+                    client_order_id=item.client_order_id,
+                    symbol=item.symbol,
                     reason=item.reason,
                     detail=item.detail,
                 )

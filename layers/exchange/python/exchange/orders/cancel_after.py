@@ -17,6 +17,10 @@ Why each step is safe:
   A renewal that comes too late finds the switch expired and fires it first (the cancels the
   timer would send, with the same command ids), then arms anew; the caller is told. So a deadline
   that passed unrenewed always cancels, whichever of the renewal and the timer runs first.
+- The condition is checked at the write's time, not the request's: a renewal whose timer took
+  seconds to queue finds a deadline that passed meanwhile expired, and fires it.
+- A timer fires only a switch that still holds its deadline, read once the deadline has passed
+  (a timer a little early waits, then reads again: the switch may have been renewed meanwhile).
 - Firing cancels only orders placed before the deadline, and clears the item only if it still
   holds that deadline; a timer delivered twice finds it cleared.
 """
@@ -148,6 +152,14 @@ class SwitchTrigger:
             return Outcome.EARLY
         if early > 0:
             self._sleep(early / 1000)
+            # The switch could still be renewed or disarmed while its deadline was ahead: only
+            # one that still holds this deadline, now passed (so no renewal can replace it any
+            # more), fires.
+            switch = self._switches.get(timer.account_id)
+            if switch is None or switch.deadline_ms != timer.deadline_ms:
+                return Outcome.STALE
+            if switch.deadline_ms > self._clock_ms():
+                return Outcome.EARLY
         self.cancel_expired(timer.account_id, switch)
         return Outcome.FIRED
 
@@ -199,15 +211,18 @@ class DeadMansSwitch:
                 f"timeout_seconds must be 0 (disarm) or between {self._min} and {self._max}, "
                 f"was {timeout_seconds}"
             )
-        now = self._clock_ms()
-        switch = Switch(deadline_ms=now + timeout_seconds * 1000, timeout_seconds=timeout_seconds)
+        switch = Switch(
+            deadline_ms=self._clock_ms() + timeout_seconds * 1000, timeout_seconds=timeout_seconds
+        )
         # The timer first: the deadline the item holds must always have its timer on the way.
         self._timers.schedule(Timer(account_id, switch.deadline_ms), timeout_seconds)
-        expired = self._switches.put(account_id, switch, now_ms=now)
+        # The time of the write, not of the request: the send may take seconds, and a switch
+        # whose deadline passed meanwhile has expired unrenewed, so it fires, not replaced.
+        expired = self._switches.put(account_id, switch, now_ms=self._clock_ms())
         if expired is None:
             return State(switch)
         self._trigger.cancel_expired(account_id, expired)
-        if self._switches.put(account_id, switch, now_ms=now) is not None:
+        if self._switches.put(account_id, switch, now_ms=self._clock_ms()) is not None:
             raise StoreUnavailable("the dead man's switch changed while it was being renewed")
         return State(switch, fired=expired)
 

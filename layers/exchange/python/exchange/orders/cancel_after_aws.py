@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from pynamodb.exceptions import DeleteError, DoesNotExist, PynamoDBException, UpdateError
 
 from exchange.aws import AwsLocation, aws_client
+from exchange.observability import logger
 from exchange.orders.cancel_after import Switch, SwitchStore, Timer, TimerQueue
 from exchange.orders.errors import StoreUnavailable, TimerUnavailable
 from exchange.tables import CANCEL_AFTER_KEY, OrderKeyRecord, condition_failed
@@ -117,3 +118,86 @@ class SqsTimerQueue(TimerQueue):
             raise TimerUnavailable(
                 f"the dead man's switch's timer could not be queued; nothing was armed: {exc}"
             ) from exc
+
+
+# A timer that failed (the broker was down, it came early) is delivered again after this long,
+# not after the queue's visibility timeout (six times the function's timeout: minutes).
+RETRY_AFTER_SECONDS: Final = 2
+
+
+class SqsRetryClient(Protocol):
+    def get_queue_url(self, **kwargs: Any) -> dict[str, Any]: ...
+
+    def change_message_visibility_batch(self, **kwargs: Any) -> dict[str, Any]: ...
+
+
+class SoonRetry:
+    """Makes failed timers visible again in ``RETRY_AFTER_SECONDS``.
+
+    With ``ReportBatchItemFailures`` Lambda leaves a reported message in the queue, and SQS
+    delivers it again only when its visibility timeout runs out ("Handling errors for an SQS
+    event source in Lambda"); the queue's is 360 s, so a switch whose cancels met a broker blip
+    would wait six minutes. ``ChangeMessageVisibility`` on a received message sets its timeout
+    from now ("ChangeMessageVisibility", Amazon SQS API reference), so it comes back in seconds,
+    still counted against the queue's maxReceiveCount. The queue's URL follows from the records'
+    ``eventSourceARN`` (``GetQueueUrl``, which the mapping's consume grant includes). Best effort:
+    if this fails the timer still comes back, later.
+    """
+
+    def __init__(self, client: Callable[[], SqsRetryClient]) -> None:
+        self._client_factory = client
+        self._client: SqsRetryClient | None = None
+        self._urls: dict[str, str] = {}
+
+    @classmethod
+    def from_settings(cls, location: AwsLocation) -> "SoonRetry":
+        def build() -> SqsRetryClient:
+            client: SqsRetryClient = aws_client("sqs", location, config=_SQS_CONFIG)
+            return client
+
+        return cls(build)
+
+    def retry(self, records: list[dict[str, Any]], failed_ids: set[str]) -> int:
+        """Shorten the visibility of the records in ``failed_ids``; how many were shortened."""
+        by_queue: dict[str, list[dict[str, Any]]] = {}
+        for record in records:
+            if record.get("messageId") in failed_ids:
+                by_queue.setdefault(str(record["eventSourceARN"]), []).append(record)
+        shortened = 0
+        for arn, failed in by_queue.items():
+            try:
+                shortened += self._shorten(arn, failed)
+            except (BotoCoreError, ClientError) as exc:
+                logger.warning(
+                    "failed timers keep the queue's visibility timeout",
+                    extra={"queue": arn, "error": str(exc)},
+                )
+        return shortened
+
+    def _shorten(self, arn: str, records: list[dict[str, Any]]) -> int:
+        if self._client is None:
+            self._client = self._client_factory()
+        url = self._urls.get(arn)
+        if url is None:
+            # arn:aws:sqs:<region>:<account>:<name>
+            _, _, _, _, account, name = arn.split(":", 5)
+            url = self._client.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)[
+                "QueueUrl"
+            ]
+            self._urls[arn] = url
+        shortened = 0
+        for start in range(0, len(records), 10):  # at most 10 entries per batch call
+            chunk = records[start : start + 10]
+            answer = self._client.change_message_visibility_batch(
+                QueueUrl=url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": r["receiptHandle"],
+                        "VisibilityTimeout": RETRY_AFTER_SECONDS,
+                    }
+                    for i, r in enumerate(chunk)
+                ],
+            )
+            shortened += len(answer.get("Successful", []))
+        return shortened

@@ -52,6 +52,8 @@ from exchange.tables.models import pending_since
 
 RawKey = dict[str, dict[str, Any]]
 _RECENT_TRADES: Final = 100
+# Items a recent-orders Query evaluates per request (its filter may drop most of them).
+_RECENT_PAGE: Final = 200
 
 
 class DynamoOrderStore(OrderStore):
@@ -187,7 +189,8 @@ class DynamoOrderStore(OrderStore):
 
 
 class DynamoOrderLookup(OrderLookup):
-    """The ``open_orders`` and ``by_client_order_id`` indexes of the orders table."""
+    """The ``open_orders`` and ``by_client_order_id`` indexes of the orders table, and its recent
+    orders read consistently (``exchange.orders.lookup`` says why)."""
 
     def open_orders(
         self,
@@ -215,19 +218,59 @@ class DynamoOrderLookup(OrderLookup):
         orders = [_order(record) for record in results]
         return page_of(orders, limit, open_order_key)
 
+    def recent_orders(
+        self,
+        account_id: str,
+        window: TimeWindow,
+        *,
+        limit: int,
+        open_only: bool = False,
+        symbol: str | None = None,
+        client_order_id: str | None = None,
+        newest_first: bool = False,
+    ) -> list[Order]:
+        # The table, not an index: a strongly consistent Query of a few seconds of the account's
+        # orders (a key condition on the time-ordered sort key), the rest filtered.
+        if window.empty:
+            return []
+        conditions = [
+            *([OrderRecord.status.is_in(*(s.value for s in OPEN_STATUSES))] if open_only else []),
+            *([OrderRecord.symbol == symbol] if symbol is not None else []),
+            *([OrderRecord.client_order_id == client_order_id] if client_order_id else []),
+        ]
+        results = OrderRecord.query(
+            account_id,
+            OrderRecord.order_id.between(*window.order_ids()),
+            filter_condition=_all(conditions),
+            consistent_read=True,
+            scan_index_forward=not newest_first,
+            limit=limit,
+            page_size=_RECENT_PAGE,
+        )
+        return [_order(record) for record in results]
+
     def by_client_order_id(
         self, account_id: str, client_order_id: str, *, limit: int
     ) -> list[Order]:
-        keys = [
-            (account_id, record.order_id)
-            for record in OrderRecord.by_client_order_id.query(
-                account_id, OrderRecord.client_order_id == client_order_id, limit=limit
-            )
-        ]
-        if not keys:
+        # Every key with this client order id (keys only, ~150 bytes each: thousands per page),
+        # then the newest by order id. The index's key values need not be unique and a Query
+        # orders its results by the sort key alone, so taking the first ``limit`` it returns
+        # would pick orders sharing a client id in whatever order DynamoDB keeps them.
+        order_ids = sorted(
+            {
+                record.order_id
+                for record in OrderRecord.by_client_order_id.query(
+                    account_id, OrderRecord.client_order_id == client_order_id
+                )
+            },
+            reverse=True,
+        )[:limit]
+        if not order_ids:
             return []
         # The index projects keys only: each order is read from the table, consistently.
-        records = OrderRecord.batch_get(keys, consistent_read=True)
+        records = OrderRecord.batch_get(
+            [(account_id, order_id) for order_id in order_ids], consistent_read=True
+        )
         return sorted(
             (_order(record) for record in records), key=lambda o: o.order_id, reverse=True
         )

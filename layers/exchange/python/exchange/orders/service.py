@@ -31,7 +31,7 @@ from exchange.orders.errors import (
     TimerUnavailable,
 )
 from exchange.orders.keys import OrderKeys
-from exchange.orders.lookup import MAX_SAME_CLIENT_ID, OrderLookup, pick_by_client_order_id
+from exchange.orders.lookup import OrderLookup, find_by_client_order_id
 from exchange.orders.mass_cancel import MassCancel, MassCancelResult
 from exchange.orders.model import (
     ALL_TIME,
@@ -201,17 +201,32 @@ class OrderService:
         )
 
     def cancel_all(
-        self, account_id: str, *, symbol: str | None, idempotency_key: str | None = None
+        self,
+        account_id: str,
+        *,
+        symbol: str | None,
+        idempotency_key: str | None = None,
+        context: LambdaContext | None = None,
     ) -> MassCancelResult:
-        """One cancel per open order of the account (of ``symbol``), at most the open-order cap;
-        a retry with the same key sends the same command ids."""
+        """One cancel per open order of the account (of ``symbol``), at most the open-order cap.
+        With a key the first answer is kept: a retry gets it again (nothing listed or sent anew,
+        so an order placed since is left alone), and the key with another symbol is a 409."""
         if symbol is not None:
             self._instruments.get(symbol)  # UnknownInstrument for a symbol we do not list
-        if self._mass_cancel is None:
+        mass_cancel = self._mass_cancel
+        if mass_cancel is None:
             raise StoreUnavailable("cancel-all is not configured here")
-        return self._mass_cancel.cancel_all(
-            account_id, source="cancel_all", symbol=symbol, key=idempotency_key
+        if idempotency_key is None:
+            return mass_cancel.cancel_all(account_id, source="cancel_all", symbol=symbol)
+        stored = self._idempotency.run(
+            f"cancel_all\x1f{account_id}\x1f{idempotency_key}",
+            {"symbol": symbol},
+            lambda: mass_cancel.cancel_all(
+                account_id, source="cancel_all", symbol=symbol, key=idempotency_key
+            ).as_dict(),
+            context,
         )
+        return MassCancelResult.from_dict(stored)
 
     def cancel_by_client_order_id(
         self,
@@ -241,13 +256,13 @@ class OrderService:
 
     def by_client_order_id(self, account_id: str, client_order_id: str) -> Order:
         """The newest open order with this client order id, else the newest one (a client may
-        reuse a client order id across orders it sends with distinct Idempotency-Keys)."""
+        reuse a client order id across orders it sends with distinct Idempotency-Keys); one
+        placed a moment ago included."""
         if self._lookup is None:
             raise StoreUnavailable("reads by client order id are not configured here")
-        found = self._lookup.by_client_order_id(
-            account_id, client_order_id, limit=MAX_SAME_CLIENT_ID
+        order = find_by_client_order_id(
+            self._lookup, account_id, client_order_id, now_ns=self._clock()
         )
-        order = pick_by_client_order_id(found)
         if order is None:
             raise OrderNotFound(f"no order with client_order_id {client_order_id}")
         return order

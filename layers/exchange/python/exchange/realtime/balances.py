@@ -7,8 +7,8 @@ after the change committed (so two quick changes may both show the later state).
 Who pushes, each after its ledger transaction committed:
 
 - settlement (``BalancesSettlement``), per journal record, to the accounts of its trades (fills
-  and fees) and of the orders whose holds its cancels, expiries, amends and rejects resized or
-  released;
+  and fees), of the orders whose holds its cancels, expiries, amends and rejects resized or
+  released, and of the orders the engine accepted (their holds were taken at placement);
 - deposits (``BalancesLedger.credit_deposit``), to the credited account;
 - the account function (``BalancesLedger.request_withdrawal``), after a withdrawal's hold; and
   wherever a withdrawal is completed or failed, or an order's funds are held (``reserve``,
@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 
 from exchange.domain.commands import AmendOrder, NewOrder
-from exchange.domain.events import AnyEvent, Event, Trade
+from exchange.domain.events import AnyEvent, Event, OrderAccepted, Trade
 from exchange.journal.batch import count
 from exchange.journal.cursors import Clock, CursorStore
 from exchange.journal.quarantine import QuarantineStore
@@ -92,12 +92,14 @@ class BalancesFeed:
 
 def accounts_moved(events: Iterable[Event]) -> list[str]:
     """The accounts whose balances the events may change (the ledger's trades and hold events),
-    in order, once each."""
+    in order, once each; and the owner of each order the engine accepted, whose hold the orders
+    function took when it placed the order (that function does not push: it would add a
+    Management API call to every placement), so the hold shows when the engine accepts."""
     accounts: list[str] = []
     for event in events:
         if isinstance(event, Trade):
             accounts += [event.maker_account_id, event.taker_account_id]
-        elif isinstance(event, HoldEvent):
+        elif isinstance(event, HoldEvent | OrderAccepted):
             accounts.append(event.account_id)
     return list(dict.fromkeys(accounts))
 

@@ -96,6 +96,7 @@ class InMemoryRateLimiter:
 
     def __init__(self) -> None:
         self.hits: dict[str, int] = {}
+        self.used: set[tuple[str, str]] = set()
 
     def hit(self, key_id: str, limit: int, now_ms: int) -> Verdict:
         name = bucket(key_id, now_ms)
@@ -103,6 +104,12 @@ class InMemoryRateLimiter:
             return Verdict(allowed=False, retry_after_s=retry_after_seconds(now_ms))
         self.hits[name] = self.hits.get(name, 0) + 1
         return Verdict(allowed=True)
+
+    def claim_once(self, key_id: str, signature: str, valid_until_ms: int) -> bool:
+        if (key_id, signature) in self.used:
+            return False
+        self.used.add((key_id, signature))
+        return True
 
 
 def method_arn(method: str, path: str, *, stage: str = STAGE) -> str:

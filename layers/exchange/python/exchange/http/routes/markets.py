@@ -28,7 +28,6 @@ from exchange.http.market_schemas import (
     trade_cursor,
     trade_query,
 )
-from exchange.http.order_schemas import iso_ms
 from exchange.http.problems import responses
 from exchange.http.routing import new_router
 from exchange.http.schemas import (
@@ -40,6 +39,7 @@ from exchange.http.schemas import (
     MarketsOut,
     TradeOut,
 )
+from exchange.http.time_range import iso_ms
 from exchange.market.assets import AssetInfo
 from exchange.market.model import Level
 from exchange.market.service import MarketService

@@ -13,14 +13,7 @@ from exchange.domain.enums import OrderStatus
 from exchange.http.app import problem_response, service
 from exchange.http.cursor import decode_cursor, encode_cursor
 from exchange.http.identity import account_id
-from exchange.http.order_schemas import (
-    CancelAfterBody,
-    CancelAfterOut,
-    EndQuery,
-    MassCancelOut,
-    StartQuery,
-    time_window,
-)
+from exchange.http.order_schemas import CancelAfterBody, CancelAfterOut, MassCancelOut
 from exchange.http.problems import problem, responses
 from exchange.http.routing import AUTHORIZED, new_router
 from exchange.http.schemas import (
@@ -36,7 +29,9 @@ from exchange.http.schemas import (
     OrderPage,
     PlaceOrderBody,
 )
+from exchange.http.time_range import EndQuery, StartQuery, time_window
 from exchange.ids import ORDER_ID_PATTERN
+from exchange.orders.lookup import MAX_SAME_CLIENT_ID
 from exchange.orders.model import Accepted, Order, OrderQuery, OrderRequest
 from exchange.orders.service import OrderService
 
@@ -49,22 +44,14 @@ IdempotencyKey = Annotated[
         "key with a different body is a 409",
     ),
 ]
-CancelAllKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        pattern=IDEMPOTENCY_KEY_PATTERN,
-        description="A retry with the same key (per account) sends the same command ids, which "
-        "the engine acts on once",
-    ),
-]
 OrderIdPath = Annotated[str, Path(pattern=ORDER_ID_PATTERN, description="The order's id (ULID)")]
 ClientOrderIdPath = Annotated[
     str,
     Path(
         pattern=CLIENT_ID_PATTERN,
         description="Your client_order_id (an order placed without one has its order id). If "
-        "you reused it, the newest open order with it, else the newest one",
+        f"you reused it: of the newest {MAX_SAME_CLIENT_ID} orders with it, the newest open "
+        "one, else the newest",
     ),
 ]
 SymbolQuery = Annotated[str | None, Query(pattern=SYMBOL_PATTERN)]
@@ -141,16 +128,20 @@ def orders_router() -> Router:
         description="Sends one cancel per open order placed before the request (at most the "
         "open-order cap; truncated says to call again) and answers which were sent. Each "
         "order's outcome arrives as order updates, and its hold is released when the engine "
-        "confirms. With an Idempotency-Key a retry sends the same command ids, so the engine "
-        "acts on each once. 503: nothing could be sent; retry.",
-        responses=responses(202, "The cancels sent, and those not sent", 401, 503),
+        "confirms. With an Idempotency-Key a retry gets the first answer again (nothing is sent "
+        "anew, and an order placed since is left alone); the same key with another symbol is a "
+        "409. To cancel what an answer left (not_sent, truncated), call again with a new key. "
+        "503: nothing could be sent; retry.",
+        responses=responses(202, "The cancels sent, and those not sent", 401, 409, 503),
         tags=["orders"],
         security=AUTHORIZED,
     )
     def cancel_all_orders(
-        symbol: SymbolQuery = None, idempotency_key: CancelAllKey = None
+        symbol: SymbolQuery = None, idempotency_key: IdempotencyKey = None
     ) -> MassCancelOut:
-        result = orders().cancel_all(me(), symbol=symbol, idempotency_key=idempotency_key)
+        result = orders().cancel_all(
+            me(), symbol=symbol, idempotency_key=idempotency_key, context=router.lambda_context
+        )
         return MassCancelOut.of(result)
 
     @router.get(
