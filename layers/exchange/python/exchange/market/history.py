@@ -6,14 +6,19 @@ may be open), the convention the orders and fills listings use too. It applies t
 otherwise) and says where the next one continues, or None at the end of the range.
 """
 
+from __future__ import annotations
+
 from abc import abstractmethod
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from exchange.domain.candles import CandleInterval
 from exchange.domain.instruments import Instrument
-from exchange.market.candles import Bar
 from exchange.market.model import Candle, TradePrint
 from exchange.market.ticker import TickerSource
+
+if TYPE_CHECKING:
+    from exchange.market.candles import Bar  # a type only: the journal loads at first use
 
 
 @dataclass(frozen=True, slots=True)

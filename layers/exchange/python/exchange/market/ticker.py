@@ -19,6 +19,7 @@ when ``now`` falls on a minute boundary: the bar starting at ``now - 24 h`` and 
 
 >>> from decimal import Decimal
 >>> from exchange.domain.instruments import Instrument
+>>> from exchange.market.candles import Bar
 >>> btc = Instrument(symbol="BTC-USD", base="BTC", quote="USD", tick_size=Decimal("0.01"),
 ...                  lot_size=Decimal("0.0001"), min_qty=Decimal("0.0001"), max_qty=Decimal("100"),
 ...                  price_band_pct=Decimal("10"))
@@ -28,20 +29,27 @@ when ``now`` falls on a minute boundary: the bar starting at ``now - 24 h`` and 
 '10.00'
 """
 
+from __future__ import annotations
+
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from exchange.domain.candles import CANDLE_INTERVALS, CandleInterval
 from exchange.domain.instruments import Instrument
 from exchange.domain.numbers import plain, steps_to_decimal
 from exchange.l2 import BookLevel, L2Book
-from exchange.market.books import BookStore
-from exchange.market.candles import NANOS, Bar, bar_from_record
-from exchange.tables import CandleRecord, TradeRecord, candle_series
+
+if TYPE_CHECKING:
+    # Types only: the markets handler imports this module at cold start, and the book store
+    # (redis), the bars' consumer (the journal) and the tables (pynamodb) load at first use.
+    from exchange.market.books import BookStore
+    from exchange.market.candles import Bar
+
+NANOS: Final = 10**9
 
 WINDOW_SECONDS: Final = 86_400
 MINUTE_BAR: Final[CandleInterval] = "1m"
@@ -198,6 +206,9 @@ class DynamoTickerSource(TickerSource):
     at most ``MAX_WINDOW_BARS`` items) and the trade tape (the newest item only)."""
 
     def minute_bars(self, instrument: Instrument, first_start: int, last_start: int) -> list[Bar]:
+        from exchange.market.candles import bar_from_record  # noqa: PLC0415 - at first use
+        from exchange.tables import CandleRecord, candle_series  # noqa: PLC0415
+
         rows = CandleRecord.query(
             candle_series(instrument.symbol, MINUTE_BAR),
             CandleRecord.start.between(first_start, last_start),
@@ -206,6 +217,8 @@ class DynamoTickerSource(TickerSource):
         return [bar_from_record(instrument, row) for row in rows]
 
     def last_price(self, instrument: Instrument) -> int | None:
+        from exchange.tables import TradeRecord  # noqa: PLC0415 - at first use
+
         for row in TradeRecord.query(instrument.symbol, scan_index_forward=False, limit=1):
             return instrument.price_to_ticks(row.price)
         return None
