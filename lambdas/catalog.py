@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from exchange.apikeys.scopes import ACCESS_TOKEN_SCOPE
 from exchange.settings import (
     AccountSettings,
     ApiKeysSettings,
@@ -41,7 +42,6 @@ from exchange.settings import (
     SettlementSettings,
 )
 from lambdas.kinds import (
-    ACCESS_TOKEN_SCOPE,
     Access,
     FunctionSpec,
     Need,

@@ -4,11 +4,11 @@ capabilities it needs, its REST routes (and how each is authorized) and the spec
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Literal
 
 from pydantic_settings import BaseSettings
 
-from exchange.apikeys.scopes import KeyScope, required_scope
+from exchange.apikeys.scopes import ACCESS_TOKEN_SCOPE, KeyScope, required_scope
 
 Access = Literal["read", "write"]  # "write" includes read
 
@@ -42,13 +42,6 @@ class Need(StrEnum):
     API_KEY_ENCRYPT = "api-key-encrypt"  # encrypts new API keys' secrets (KMS Encrypt)
     API_KEY_DECRYPT = "api-key-decrypt"  # decrypts API keys' secrets to verify (KMS Decrypt)
     CANCEL_AFTER_QUEUE = "cancel-after-queue"  # sends the dead man's switch's timers (SQS)
-
-
-# The scope every access token from the user pool's own sign-in (InitiateAuth, SRP) carries. An
-# authorized REST method names it, so API Gateway's Cognito authorizer takes the access token;
-# without scopes it would take only the ID token ("Control access to REST APIs using Amazon
-# Cognito user pools as an authorizer"; "Understanding the access token", Amazon Cognito).
-ACCESS_TOKEN_SCOPE: Final = "aws.cognito.signin.user.admin"  # noqa: S105 - a scope name
 
 
 @dataclass(frozen=True, slots=True)

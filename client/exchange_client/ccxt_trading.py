@@ -4,6 +4,7 @@ into).
 """
 
 import uuid
+from collections.abc import Callable
 from typing import Any, Final
 
 from exchange_client.ccxt_parsing import CcxtParsing
@@ -86,19 +87,13 @@ class CcxtTrading(CcxtParsing):
         params: dict[str, Any] | None = None,
     ) -> Any:
         """By the exchange's id, or by yours: ``params={"clientOrderId": ...}`` (id None)."""
-        self.load_markets()
-        market = None if symbol is None else self.market(symbol)
-        params = dict(params or {})
-        client_order_id = self.safe_string(params, "clientOrderId")
-        if client_order_id is not None:
-            response = self.private_delete_orders_by_client_id_client_order_id(
-                self.extend(
-                    {"client_order_id": client_order_id}, self.omit(params, "clientOrderId")
-                )
-            )
-        else:
-            response = self.private_delete_orders_order_id(self.extend({"order_id": id}, params))
-        return self.parse_order(response, market)
+        return self._one_order(
+            id,
+            symbol,
+            params,
+            by_id=self.private_delete_orders_order_id,
+            by_client_id=self.private_delete_orders_by_client_id_client_order_id,
+        )
 
     def cancel_all_orders(
         self, symbol: str | None = None, params: dict[str, Any] | None = None
@@ -117,18 +112,34 @@ class CcxtTrading(CcxtParsing):
         params: dict[str, Any] | None = None,
     ) -> Any:
         """By the exchange's id, or by yours: ``params={"clientOrderId": ...}`` (id None)."""
+        return self._one_order(
+            id,
+            symbol,
+            params,
+            by_id=self.private_get_orders_order_id,
+            by_client_id=self.private_get_orders_by_client_id_client_order_id,
+        )
+
+    def _one_order(
+        self,
+        id: str | None,
+        symbol: str | None,
+        params: dict[str, Any] | None,
+        *,
+        by_id: Callable[[dict[str, Any]], Any],
+        by_client_id: Callable[[dict[str, Any]], Any],
+    ) -> Any:
+        """One order's endpoint called by the exchange's id, or by the caller's
+        (``params["clientOrderId"]``), answered as a ccxt order."""
         self.load_markets()
         market = None if symbol is None else self.market(symbol)
         params = dict(params or {})
         client_order_id = self.safe_string(params, "clientOrderId")
         if client_order_id is not None:
-            response = self.private_get_orders_by_client_id_client_order_id(
-                self.extend(
-                    {"client_order_id": client_order_id}, self.omit(params, "clientOrderId")
-                )
-            )
+            request = {"client_order_id": client_order_id}
+            response = by_client_id(self.extend(request, self.omit(params, "clientOrderId")))
         else:
-            response = self.private_get_orders_order_id(self.extend({"order_id": id}, params))
+            response = by_id(self.extend({"order_id": id}, params))
         return self.parse_order(response, market)
 
     def fetch_orders(

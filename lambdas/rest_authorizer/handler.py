@@ -8,11 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from exchange.apikeys.authorizer import RestAuthorizer
 from exchange.apikeys.cipher import SecretCipher
+from exchange.apikeys.scopes import ACCESS_TOKEN_SCOPE
 from exchange.apikeys.store import ApiKeyStore
 from exchange.composition import CompositionRoot
 from exchange.observability import logger, metrics, tracer
 from exchange.settings import RestAuthorizerSettings
-from lambdas.catalog import ACCESS_TOKEN_SCOPE
 
 
 def compose(
@@ -21,22 +21,10 @@ def compose(
     store: ApiKeyStore | None = None,
     cipher: SecretCipher | None = None,
 ) -> RestAuthorizer:
-    from exchange.apikeys.cipher import KmsCipher  # noqa: PLC0415 - at first use
-    from exchange.apikeys.store_dynamo import DynamoApiKeyStore  # noqa: PLC0415
-    from exchange.apikeys.verifier import KeyVerifier  # noqa: PLC0415
-    from exchange.realtime.auth import TokenVerifier  # noqa: PLC0415
-    from exchange.tables import bind_tables  # noqa: PLC0415
+    from exchange.apikeys.verifier import verifiers  # noqa: PLC0415 - at first use
 
+    tokens, keys = verifiers(settings, store=store, cipher=cipher)
     assert settings.app_client_id is not None  # noqa: S101 - checked by the settings
-    bind_tables(settings)
-    tokens = TokenVerifier.for_pool(
-        issuer=settings.issuer_url,
-        client_id=settings.app_client_id,
-        jwks_url=settings.jwks_endpoint,
-    )
-    keys = KeyVerifier(
-        store=store or DynamoApiKeyStore(), cipher=cipher or KmsCipher.from_settings(settings)
-    )
     return RestAuthorizer(
         tokens=tokens, client_id=settings.app_client_id, token_scope=ACCESS_TOKEN_SCOPE, keys=keys
     )

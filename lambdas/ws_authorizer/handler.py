@@ -9,7 +9,7 @@ from exchange.apikeys.cipher import SecretCipher
 from exchange.apikeys.store import ApiKeyStore
 from exchange.composition import CompositionRoot
 from exchange.observability import logger, metrics, tracer
-from exchange.realtime.auth import Authorizer, TokenVerifier
+from exchange.realtime.auth import Authorizer
 from exchange.settings import AuthorizerSettings
 
 
@@ -19,22 +19,10 @@ def compose(
     store: ApiKeyStore | None = None,
     cipher: SecretCipher | None = None,
 ) -> Authorizer:
-    from exchange.apikeys.cipher import KmsCipher  # noqa: PLC0415 - at first use
-    from exchange.apikeys.store_dynamo import DynamoApiKeyStore  # noqa: PLC0415
-    from exchange.apikeys.verifier import ConnectKeys, KeyVerifier  # noqa: PLC0415
-    from exchange.tables import bind_tables  # noqa: PLC0415
+    from exchange.apikeys.verifier import ConnectKeys, verifiers  # noqa: PLC0415 - at first use
 
-    assert settings.app_client_id is not None  # noqa: S101 - checked by the settings
-    bind_tables(settings)
-    verifier = TokenVerifier.for_pool(
-        issuer=settings.issuer_url,
-        client_id=settings.app_client_id,
-        jwks_url=settings.jwks_endpoint,
-    )
-    keys = KeyVerifier(
-        store=store or DynamoApiKeyStore(), cipher=cipher or KmsCipher.from_settings(settings)
-    )
-    return Authorizer(verifier, allow_anonymous=settings.ws_allow_anonymous, keys=ConnectKeys(keys))
+    tokens, keys = verifiers(settings, store=store, cipher=cipher)
+    return Authorizer(tokens, allow_anonymous=settings.ws_allow_anonymous, keys=ConnectKeys(keys))
 
 
 ROOT = CompositionRoot(AuthorizerSettings, compose)

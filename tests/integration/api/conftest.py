@@ -28,6 +28,7 @@ from exchange.messaging import ShardMap
 from exchange.orders.dynamo import DynamoOrderStore
 from exchange.orders.idempotency import IdempotentRunner
 from exchange.orders.keys_dynamo import DynamoOrderKeys
+from exchange.orders.lookup import OrderLookup
 from exchange.orders.publisher import RabbitCommandSink
 from exchange.orders.service import OrderService
 from exchange.settings import DEFAULT_ASSET_SCALES, ConsumerSettings
@@ -156,6 +157,7 @@ def make_orders(
         broker_url: str = rabbitmq_url,
         max_open_orders: int = 200,
         deadline_s: float = 3.0,
+        lookup: OrderLookup | None = None,
     ) -> OrderService:
         sink = RabbitCommandSink(
             lambda: broker_url, shards, connection_name="api-tests", deadline_s=deadline_s
@@ -172,6 +174,7 @@ def make_orders(
             sink=sink,
             idempotency=IdempotentRunner(persistence),
             max_open_orders=max_open_orders,
+            lookup=lookup,
         )
 
     return make

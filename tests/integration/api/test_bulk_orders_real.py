@@ -13,13 +13,12 @@ condition, which is what a cursor holds.
 """
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 from pynamodb.exceptions import PynamoDBException
 
 from exchange.domain import CancelOrder, NewOrder, OrderStatus, OrderType, Side, TimeInForce
@@ -27,19 +26,14 @@ from exchange.ids import new_order_id
 from exchange.ledger.postgres import PostgresLedger
 from exchange.messaging import ShardMap
 from exchange.orders.dynamo import DynamoOrderLookup, DynamoOrderStore
-from exchange.orders.idempotency import IdempotentRunner
-from exchange.orders.keys_dynamo import DynamoOrderKeys
 from exchange.orders.lookup import recent_window
 from exchange.orders.mass_cancel import MassCancel
 from exchange.orders.model import Fill, Order, OrderQuery, TimeWindow
-from exchange.orders.publisher import RabbitCommandSink
 from exchange.orders.service import OrderService
-from exchange.settings import ConsumerSettings
 from exchange.tables import FillRecord, OrderRecord, symbol_status_key
-from exchange.testing.fakes import InMemoryCommandSink
+from exchange.testing.fakes import InMemoryCommandSink, InMemoryOrderStore
 from exchange.wire import decode_command
 from tests.integration.api.conftest import CATALOG, account, call_orders, queued
-from tests.unit.orders.fakes import WindowedOrderStore
 
 BUY: dict[str, Any] = {
     "symbol": "BTC-USD",
@@ -54,30 +48,9 @@ T0 = 1_800_000_000_000_000_000
 
 
 @pytest.fixture
-def orders(
-    dynamodb: Any,
-    ledger: PostgresLedger,
-    rabbitmq_url: str,
-    shard: str,
-    sinks: list[RabbitCommandSink],
-) -> OrderService:
+def orders(make_orders: Callable[..., OrderService], shard: str) -> OrderService:
     """The orders function's service as ``compose`` builds it, on moto and the test's shard."""
-    sink = RabbitCommandSink(
-        lambda: rabbitmq_url, ShardMap({shard: CATALOG.symbols}), connection_name="bulk-tests"
-    )
-    sinks.append(sink)
-    persistence = DynamoDBPersistenceLayer(
-        table_name=ConsumerSettings().idempotency_table, boto3_client=dynamodb
-    )
-    return OrderService(
-        instruments=CATALOG,
-        store=DynamoOrderStore(),
-        keys=DynamoOrderKeys(),
-        ledger=ledger,
-        sink=sink,
-        idempotency=IdempotentRunner(persistence),
-        lookup=DynamoOrderLookup(),
-    )
+    return make_orders(ShardMap({shard: CATALOG.symbols}), lookup=DynamoOrderLookup())
 
 
 def finish(account_id: str, order_id: str, status: OrderStatus) -> None:
@@ -201,7 +174,7 @@ def test_the_fake_store_pages_windows_as_dynamodb_does(
         order(minute, "BTC-USD" if minute % 2 else "ETH-USD", statuses[minute % 3])
         for minute in range(10)
     ]
-    dynamo, fake = DynamoOrderStore(), WindowedOrderStore()
+    dynamo, fake = DynamoOrderStore(), InMemoryOrderStore()
     for row in rows:
         dynamo.add(row)
         fake.add(row)

@@ -3,21 +3,15 @@ time windows on the order store, the open-orders and client-id lookups, the dead
 conditional writes and its timer queue; and a clock the tests move."""
 
 from collections.abc import Callable
+from operator import attrgetter
 
 from exchange.orders.cancel_after import Switch, SwitchStore, Timer, TimerQueue
 from exchange.orders.errors import TimerUnavailable
 from exchange.orders.lookup import OrderLookup
-from exchange.orders.model import ALL_TIME, Fill, Order, OrderQuery, Page, PageKey, TimeWindow
+from exchange.orders.model import Order, Page, PageKey, TimeWindow
 from exchange.orders.store import (
-    by_symbol_index,
-    check_fill_key,
-    check_order_key,
-    fill_key,
-    in_listing,
-    order_key,
     page_of,
 )
-from exchange.tables import symbol_status_key
 from exchange.testing.fakes import InMemoryOrderStore
 
 START_NS = 1_800_000_000_000_000_000  # 2027-01-15T08:00:00Z
@@ -46,55 +40,6 @@ class FakeClock:
         if self.meanwhile is not None:
             self.meanwhile()
         self.advance(seconds)
-
-
-class WindowedOrderStore(InMemoryOrderStore):
-    """``InMemoryOrderStore`` with time windows, as ``DynamoOrderStore`` reads them."""
-
-    def list(self, account_id: str, query: OrderQuery, after: PageKey | None) -> Page[Order]:
-        mine = [o for (owner, _), o in self.orders.items() if owner == account_id]
-        rows = [o for o in mine if in_listing(o, query)]
-        sort_key = _symbol_status if by_symbol_index(query) else _order_id
-        rows.sort(key=sort_key, reverse=True)
-        if after is not None:
-            cursor_field = "symbol_status" if by_symbol_index(query) else "order_id"
-            start = str(check_order_key(after, account_id, query)[cursor_field])
-            rows = [o for o in rows if sort_key(o) < start]
-        return page_of(rows[: query.limit + 1], query.limit, lambda o: order_key(o, query))
-
-    def fills(
-        self,
-        account_id: str,
-        *,
-        order_id: str | None,
-        limit: int,
-        after: PageKey | None,
-        window: TimeWindow = ALL_TIME,
-    ) -> Page[Fill]:
-        rows = sorted(
-            (
-                f
-                for f in self.fill_rows[account_id]
-                if (order_id is None or f.order_id == order_id) and window.admits(f.ts_ns)
-            ),
-            key=lambda f: f.fill_id,
-            reverse=True,
-        )
-        if after is not None:
-            start = str(check_fill_key(after, account_id, order_id)["fill_id"])
-            rows = [f for f in rows if f.fill_id < start]
-        by_order = order_id is not None
-        return page_of(
-            rows[: limit + 1], limit, lambda f: fill_key(account_id, f, by_order=by_order)
-        )
-
-
-def _order_id(order: Order) -> str:
-    return order.order_id
-
-
-def _symbol_status(order: Order) -> str:
-    return symbol_status_key(order.symbol, order.status.value, order.order_id)
 
 
 class InMemoryOrderLookup(OrderLookup):
@@ -134,7 +79,7 @@ class InMemoryOrderLookup(OrderLookup):
                 and o.order_id <= last
                 and (after is None or o.order_id > str(after["order_id"]))
             ),
-            key=_order_id,
+            key=attrgetter("order_id"),
         )
         return page_of(
             rows[: limit + 1],
@@ -165,7 +110,7 @@ class InMemoryOrderLookup(OrderLookup):
                 and (symbol is None or o.symbol == symbol)
                 and (client_order_id is None or o.client_order_id == client_order_id)
             ),
-            key=_order_id,
+            key=attrgetter("order_id"),
             reverse=newest_first,
         )
         return rows[:limit]
@@ -174,7 +119,7 @@ class InMemoryOrderLookup(OrderLookup):
         self, account_id: str, client_order_id: str, *, limit: int
     ) -> list[Order]:
         found = [o for o in self._indexed(account_id) if o.client_order_id == client_order_id]
-        return sorted(found, key=_order_id, reverse=True)[:limit]
+        return sorted(found, key=attrgetter("order_id"), reverse=True)[:limit]
 
 
 class InMemorySwitchStore(SwitchStore):

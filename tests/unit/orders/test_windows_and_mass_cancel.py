@@ -6,9 +6,9 @@ from exchange.domain import CancelOrder
 from exchange.ids import new_order_id
 from exchange.orders.mass_cancel import PAGE_SIZE, MassCancel
 from exchange.orders.model import TimeWindow
-from exchange.testing.fakes import InMemoryCommandSink
+from exchange.testing.fakes import InMemoryCommandSink, InMemoryOrderStore
 from tests.unit.api.conftest import ALICE, LIMIT_BUY
-from tests.unit.orders.fakes import START_NS, InMemoryOrderLookup, WindowedOrderStore
+from tests.unit.orders.fakes import START_NS, InMemoryOrderLookup
 from tests.unit.orders.wiring import bulk_exchange
 
 MS = 1_000_000
@@ -76,7 +76,7 @@ def test_mass_cancel_pages_through_every_open_order_up_to_its_limit() -> None:
         ids.append(reply.body["order_id"])
     fakes.clock.advance(60)  # older than the index's lag allowance: all read from the index
     store = exchange.store
-    assert isinstance(store, WindowedOrderStore)
+    assert isinstance(store, InMemoryOrderStore)
     lookup, sink = InMemoryOrderLookup(store), InMemoryCommandSink()
     # When a mass cancel with a limit above them runs, and one with a limit below
     clock = fakes.clock.ns
@@ -101,7 +101,7 @@ def test_mass_cancel_leaves_orders_placed_after_its_cut_off() -> None:
     exchange.call("POST", "/v1/orders", body=LIMIT_BUY, account_id=ALICE)
     sink = InMemoryCommandSink()
     store = exchange.store
-    assert isinstance(store, WindowedOrderStore)
+    assert isinstance(store, InMemoryOrderStore)
     result = MassCancel(lookup=InMemoryOrderLookup(store), sink=sink, limit=10).cancel_all(
         ALICE, source="t", placed_before_ns=cut_off
     )

@@ -9,13 +9,13 @@ from exchange.orders.cancel_after import DeadMansSwitch, SwitchTrigger
 from exchange.orders.idempotency import IdempotentRunner
 from exchange.orders.mass_cancel import MassCancel
 from exchange.orders.service import OrderService
+from exchange.testing.fakes import InMemoryOrderStore
 from tests.unit.api.conftest import MAKER, Exchange, make_exchange
 from tests.unit.orders.fakes import (
     FakeClock,
     InMemoryOrderLookup,
     InMemorySwitchStore,
     InMemoryTimerQueue,
-    WindowedOrderStore,
 )
 
 
@@ -37,7 +37,7 @@ def bulk_exchange(
     wired into the orders function, on a fake clock (each order a millisecond apart)."""
     base = make_exchange(max_open_orders)
     clock = FakeClock()
-    store = WindowedOrderStore()
+    store = InMemoryOrderStore()
     lookup = InMemoryOrderLookup(store)
     switches, timers = InMemorySwitchStore(), InMemoryTimerQueue()
     mass_cancel = MassCancel(lookup=lookup, sink=base.sink, limit=max_open_orders, clock=clock.ns)

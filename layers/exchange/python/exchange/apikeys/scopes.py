@@ -18,6 +18,13 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final, Literal, get_args
 
+# The scope every access token from the user pool's own sign-in (InitiateAuth, SRP) carries. A
+# Cognito-authorized REST method names it, so API Gateway's Cognito authorizer takes the access
+# token, without scopes only the ID token ("Control access to REST APIs using Amazon Cognito user
+# pools as an authorizer"; "Understanding the access token", Amazon Cognito); the REST Lambda
+# authorizer requires it of a token too.
+ACCESS_TOKEN_SCOPE: Final = "aws.cognito.signin.user.admin"  # noqa: S105 - a scope name
+
 KeyScope = Literal["read", "trade", "withdraw"]
 KEY_SCOPES: Final[tuple[KeyScope, ...]] = get_args(KeyScope)
 

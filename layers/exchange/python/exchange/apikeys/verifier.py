@@ -29,7 +29,8 @@ from exchange.apikeys.model import ApiKey, ip_allowed
 from exchange.apikeys.scopes import KeyScope, required_scope
 from exchange.apikeys.store import ApiKeyStore
 from exchange.observability import logger
-from exchange.realtime.auth import Identity, InvalidToken
+from exchange.realtime.auth import Identity, InvalidToken, TokenVerifier
+from exchange.settings import AuthorizerSettings
 
 # The scope a key needs to open a private WebSocket stream (orders, fills, balances: reads).
 CONNECT_SCOPE: Final[KeyScope] = "read"
@@ -153,3 +154,28 @@ def _log_use(key: ApiKey, *, method: str, resource: str, path: str, source_ip: s
             "source_ip": source_ip,
         },
     )
+
+
+def verifiers(
+    settings: AuthorizerSettings,
+    *,
+    store: ApiKeyStore | None = None,
+    cipher: SecretCipher | None = None,
+) -> tuple[TokenVerifier, KeyVerifier]:
+    """What both authorizers (REST and WebSocket ``$connect``) verify with: the pool's tokens and
+    the account's keys, over the deployment's adapters unless tests pass their own."""
+    from exchange.apikeys.cipher import KmsCipher  # noqa: PLC0415 - at first use
+    from exchange.apikeys.store_dynamo import DynamoApiKeyStore  # noqa: PLC0415
+    from exchange.tables import bind_tables  # noqa: PLC0415
+
+    assert settings.app_client_id is not None  # noqa: S101 - checked by the settings
+    bind_tables(settings)
+    tokens = TokenVerifier.for_pool(
+        issuer=settings.issuer_url,
+        client_id=settings.app_client_id,
+        jwks_url=settings.jwks_endpoint,
+    )
+    keys = KeyVerifier(
+        store=store or DynamoApiKeyStore(), cipher=cipher or KmsCipher.from_settings(settings)
+    )
+    return tokens, keys
