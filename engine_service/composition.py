@@ -14,18 +14,19 @@ from engine_service.adapters.kinesis import KinesisJournal
 from engine_service.adapters.rabbitmq import RabbitIntake
 from engine_service.adapters.snapshots import (
     CompositeSnapshotStore,
-    KeyProvider,
     RedisBookPublisher,
     RedisSnapshotStore,
     S3SnapshotStore,
 )
-from engine_service.ports import Intake, SnapshotStore, StoreHealth
+from engine_service.ports import Intake, ListingSource, SnapshotStore, StoreHealth
 from engine_service.runtime import EngineRuntime, RuntimeConfig
-from exchange.aws import CachedSecret, aws_client, secrets_client_factory
+from exchange.aws import aws_client, secrets_client_factory
 from exchange.domain import ConfigurationError
+from exchange.instruments.composition import instrument_store
 from exchange.messaging import broker_url_from_settings
 from exchange.observability import logger
 from exchange.settings import EngineSettings
+from exchange.snapshots import KeyProvider, signing_key
 
 # S3 fails fast too (boto3 waits 60 s by default): a snapshot must not stall the matching loop.
 S3_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2})
@@ -41,17 +42,22 @@ def runtime_config(settings: EngineSettings) -> RuntimeConfig:
 
 
 def snapshot_key(settings: EngineSettings) -> KeyProvider | None:
-    """The Redis snapshot's HMAC key: the local key as it is, or the secret's value (read on
-    first use and re-read every five minutes, so a rotated key is picked up); None without
-    either."""
-    if settings.snapshot_hmac_key is not None:
-        key = settings.snapshot_hmac_key.get_secret_value().encode()
-        return lambda: key
-    if settings.snapshot_hmac_secret_arn:
-        return CachedSecret(
-            settings.snapshot_hmac_secret_arn, secrets_client_factory(settings), parse=str.encode
+    """The Redis snapshot's HMAC key (``exchange.snapshots.signing_key``)."""
+    return signing_key(settings, secrets_client_factory(settings))
+
+
+def listing_source(settings: EngineSettings) -> ListingSource | None:
+    """The instruments store, when the task reads it at start (``read_instruments_store``: the
+    ECS task and local mode), for the symbols operators listed on its shard at run time."""
+    if not settings.read_instruments_store:
+        return None
+    store = instrument_store(settings)
+    if store is None:
+        raise ConfigurationError(
+            "EXCHANGE_READ_INSTRUMENTS_STORE needs the instruments table "
+            "(EXCHANGE_INSTRUMENTS_TABLE)"
         )
-    return None
+    return store
 
 
 def redis_client(settings: EngineSettings) -> redis.Redis:
@@ -102,4 +108,5 @@ def build_runtime(settings: EngineSettings, *, intake: Intake | None = None) -> 
         store_health=health,
         # On the same Redis client (its pool); GET /v1/health reads it.
         heartbeat=RedisHeartbeat(client, settings.shard_id, health=health),
+        listings=listing_source(settings),
     )

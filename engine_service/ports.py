@@ -1,12 +1,15 @@
 """What the engine runtime needs from the outside world. Real adapters and in-process ones both
 implement these; the runtime is handed them and reaches nothing through globals."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol
 
-import msgspec
+from exchange.instruments.model import Listing
+from exchange.l2 import L2Book
 
+# The snapshot's shapes are the layer's, which the reconciliation reads snapshots with.
+from exchange.snapshots import JournalPosition, SnapshotRefused
 from exchange.wire import JournalRecord
 
 
@@ -48,15 +51,6 @@ class Intake(Protocol):
         """Messages waiting in the shard's queue, if the broker says."""
 
 
-class JournalPosition(msgspec.Struct, frozen=True):
-    """Where the journal stood after a write: the last sequence number per stream shard."""
-
-    sequence_numbers: dict[str, str] = {}
-
-    def advanced(self, other: "JournalPosition") -> "JournalPosition":
-        return JournalPosition({**self.sequence_numbers, **other.sequence_numbers})
-
-
 class Journal(Protocol):
     def append(self, records: Sequence[JournalRecord]) -> JournalPosition:
         """Write records durably, keeping each symbol's order; returns the new position."""
@@ -71,11 +65,6 @@ class Journal(Protocol):
 class SnapshotStoreUnavailable(Exception):
     """A snapshot (or book) store could not be read or written. The engine goes on without it:
     the journal, not a snapshot, is the record of what happened."""
-
-
-class SnapshotRefused(Exception):
-    """A stored snapshot is not trustworthy (its MAC does not verify, it does not decode, or it
-    belongs to another shard); it is never loaded."""
 
 
 class SnapshotStore(Protocol):
@@ -117,3 +106,45 @@ class StoreHealth:
 
 class Clock(Protocol):
     def monotonic(self) -> float: ...
+
+
+class BookPublisher(Protocol):
+    """Where L2 views go with each snapshot (Redis in production). Optional."""
+
+    def publish_books(self, books: Sequence[L2Book]) -> None: ...
+
+
+class HeartbeatSink(Protocol):
+    """Where the loop's beats go (``adapters.heartbeat.RedisHeartbeat``). Optional. ``beat``
+    must return at once: it is called on the matching loop."""
+
+    def beat(self, seqs: Mapping[str, int], status: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ListingSource(Protocol):
+    """The instruments store's listings (``exchange.instruments``' ``InstrumentStore``): what
+    operators listed at run time, and on which shard. Read once, at start."""
+
+    def listings(self) -> list[Listing]:
+        """Every symbol's listing in force. Raises the store's ``InstrumentStoreUnavailable``."""
+        ...
+
+
+__all__ = [
+    "BookPublisher",
+    "BrokerUnavailable",
+    "Clock",
+    "Delivery",
+    "HeartbeatSink",
+    "Intake",
+    "Journal",
+    "JournalPosition",
+    "JournalUnavailable",
+    "ListingSource",
+    "SnapshotRefused",
+    "SnapshotStore",
+    "SnapshotStoreUnavailable",
+    "StoreHealth",
+]

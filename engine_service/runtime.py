@@ -15,35 +15,45 @@ limit valid orders land in the dead-letter queue.
 
 Every ``heartbeat_every_s`` the loop hands a beat (each symbol's last journaled seq) to its
 heartbeat sink, which writes it off the loop; ``GET /v1/health`` reads it (``exchange.heartbeat``).
+
+A symbol listed at run time (``ListInstrument``) gets a book like any other, in the journal, the
+heartbeat, the L2 views and the snapshots, and is snapshotted at once; how a restart finds it, and
+adopts what the instruments store lists that the engine lacks: ``engine_service.recovery``.
 """
 
 import dataclasses
 import enum
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 from engine_service.adapters.kinesis import pack
 from engine_service.core import Engine
 from engine_service.ports import (
+    BookPublisher,
     BrokerUnavailable,
     Clock,
     Delivery,
+    HeartbeatSink,
     Intake,
     Journal,
     JournalPosition,
+    ListingSource,
     SnapshotRefused,
     SnapshotStore,
     SnapshotStoreUnavailable,
     StoreHealth,
 )
-from engine_service.snapshot import SNAPSHOT_FORMAT, ShardSnapshot, decode_snapshot, encode_snapshot
+from engine_service.recovery import adopt, rebuild
+from engine_service.snapshot import SNAPSHOT_FORMAT, ShardSnapshot, encode_snapshot
 from exchange.domain import Event, Instrument, WireFormatError
+from exchange.domain.commands import OPERATOR_COMMAND_TYPES, ListInstrument
 from exchange.heartbeat import HEARTBEAT_INTERVAL_S
 from exchange.l2 import BookLevel, L2Book
 from exchange.observability import logger
 from exchange.wire import decode_command
+
+_OPERATOR_COMMANDS = frozenset(OPERATOR_COMMAND_TYPES)
 
 
 class Status(enum.StrEnum):
@@ -72,24 +82,10 @@ class RuntimeConfig:
     reconnect_backoff_s: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
-class BookPublisher(Protocol):
-    """Where L2 views go with each snapshot (Redis in production). Optional."""
-
-    def publish_books(self, books: Sequence[L2Book]) -> None: ...
-
-
-class HeartbeatSink(Protocol):
-    """Where the loop's beats go (``adapters.heartbeat.RedisHeartbeat``). Optional. ``beat``
-    must return at once: it is called on the matching loop."""
-
-    def beat(self, seqs: Mapping[str, int], status: str) -> None: ...
-
-    def close(self) -> None: ...
-
-
 @dataclass
 class Counters:
     commands: int = 0
+    operator_commands: int = 0  # of ``commands``: operators' (status, mass cancel, ...)
     events: int = 0
     duplicates: int = 0
     poison: int = 0
@@ -114,10 +110,11 @@ class EngineRuntime:
         clock: Clock | None = None,
         store_health: StoreHealth | None = None,
         heartbeat: HeartbeatSink | None = None,
+        listings: ListingSource | None = None,
     ) -> None:
         """``store_health`` is shared with the snapshot stores that record their own failures
         (``CompositeSnapshotStore``); by default the runtime keeps its own. ``heartbeat`` gets a
-        beat from ``step`` every ``config.heartbeat_every_s``."""
+        beat from ``step`` every ``config.heartbeat_every_s``. ``recover`` reads ``listings``."""
         self.config = config
         self._instruments = list(instruments)
         self._intake = intake
@@ -125,6 +122,7 @@ class EngineRuntime:
         self._snapshots = snapshots
         self._books = books
         self._heartbeat = heartbeat
+        self._listings = listings
         self._clock = clock or SystemClock()
         self.engine = Engine(self._instruments)
         self.position = JournalPosition()
@@ -135,6 +133,7 @@ class EngineRuntime:
         self._pending_tag: int | None = None
         self._oldest_pending_at: float | None = None
         self._events_since_snapshot = 0
+        self._books_snapshotted = 0  # a new book (a listing) is snapshotted at once
         self._last_snapshot_at = self._clock.monotonic()
         # Each symbol's last seq durable in the journal (the engine's may be ahead, by the events
         # waiting for the next flush); what the heartbeat reports.
@@ -143,43 +142,36 @@ class EngineRuntime:
 
     # -- start -----------------------------------------------------------------------------------
     def recover(self) -> None:
-        """Newest snapshot, then every journal event after it."""
+        """Rebuild the engine (``engine_service.recovery``), then apply the store's listings it
+        lacks. Raises the store's error when it cannot be read."""
         self.status = Status.RECOVERING
         started = time.perf_counter()
-        seqs: dict[str, int] = {}
-        try:
-            payload = self._snapshots.load(self.config.shard)
-        except (SnapshotStoreUnavailable, SnapshotRefused) as exc:
-            # Then the journal alone rebuilds the state; a trimmed one fails the replay loudly.
-            self._store_failed("snapshots", exc)
-            payload = None
-        if payload is not None:
-            snapshot = decode_snapshot(payload)
-            self.engine = Engine.restore(snapshot.engine_state, self._instruments)
-            self.position = snapshot.position
-            seqs = dict(snapshot.seqs)
-        replayed = 0
-        for record, position in self._journal.read_after(self.position):
-            self.position = self.position.advanced(position)
-            if record.symbol not in self.engine.books:
-                continue  # another shard's symbol on the shared stream
-            fresh = [e for e in record.events if e.seq > seqs.get(record.symbol, 0)]
-            if fresh:
-                self.engine.replay(fresh)  # raises ReplayError on a seq gap or a misfit
-                replayed += len(fresh)
+        recovered = rebuild(
+            shard=self.config.shard,
+            instruments=self._instruments,
+            snapshots=self._snapshots,
+            journal=self._journal,
+            listings=self._listings,
+            store_failed=self._store_failed,
+        )
+        self.engine, self.position = recovered.engine, recovered.position
+        self._books_snapshotted = len(self.engine.books)
         self.counters.recovery_ms = (time.perf_counter() - started) * 1000
-        self.counters.replayed_events = replayed
+        self.counters.replayed_events = recovered.replayed
         self._journaled()  # everything recovered came from the journal
         logger.info(
             "recovered",
             extra={
-                "snapshot": payload is not None,
-                "replayed_events": replayed,
+                "snapshot": recovered.snapshot,
+                "replayed_events": recovered.replayed,
                 "recovery_ms": round(self.counters.recovery_ms, 1),
                 "seqs": {symbol: self.engine.seq(symbol) for symbol in self.engine.books},
             },
         )
-        if replayed:
+        adopted = adopt(self.engine, recovered.adoptable)
+        self.counters.operator_commands += len(recovered.adoptable)
+        self._pending_events.extend(adopted)
+        if recovered.replayed or adopted:
             self.snapshot()  # the next start need not replay them again
 
     def connect(self) -> None:
@@ -227,17 +219,24 @@ class EngineRuntime:
         except WireFormatError as exc:
             self._dead_letter(delivery, f"malformed: {exc}")
             return
-        if command.symbol not in self.engine.books:
+        kind = type(command)
+        new_symbol = command.symbol not in self.engine.books
+        if new_symbol and kind is not ListInstrument:
             self._dead_letter(
                 delivery, f"symbol {command.symbol!r} is not traded by shard {self.config.shard}"
             )
             return
         self.counters.commands += 1
+        if kind in _OPERATOR_COMMANDS:
+            self.counters.operator_commands += 1
         if self.engine.is_duplicate(command):
             self.counters.duplicates += 1
             logger.debug("duplicate command dropped", extra={"redelivered": delivery.redelivered})
         else:
             events = self.engine.apply(command)
+            if new_symbol and command.symbol not in self.engine.books:  # refused, with seq 0
+                self._dead_letter(delivery, f"listing refused: {events[0]}")
+                return
             self._pending_events.extend(events)
             self._events_since_snapshot += len(events)
             if self._oldest_pending_at is None:
@@ -330,6 +329,8 @@ class EngineRuntime:
 
     # -- snapshots -------------------------------------------------------------------------------
     def _snapshot_due(self) -> bool:
+        if len(self.engine.books) > self._books_snapshotted:
+            return True
         if self._events_since_snapshot >= self.config.snapshot_every_events:
             return True
         elapsed = self._clock.monotonic() - self._last_snapshot_at
@@ -345,6 +346,7 @@ class EngineRuntime:
             seqs={symbol: self.engine.seq(symbol) for symbol in self.engine.books},
             position=self.position,
             engine_state=self.engine.snapshot(),
+            taken_ns=time.time_ns(),  # only tells a reader (the reconciliation) its age
         )
         try:
             self._snapshots.save(self.config.shard, encode_snapshot(snapshot))
@@ -361,6 +363,7 @@ class EngineRuntime:
             else:
                 self.store_health.worked("books")
         self._events_since_snapshot = 0
+        self._books_snapshotted = len(self.engine.books)
         self._last_snapshot_at = self._clock.monotonic()
 
     def _store_failed(self, store: str, exc: SnapshotStoreUnavailable | SnapshotRefused) -> None:

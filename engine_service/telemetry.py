@@ -9,6 +9,7 @@ from exchange.observability import metrics
 
 _COUNTS = {
     "commands": "CommandsProcessed",
+    "operator_commands": "OperatorCommands",  # status, mass cancel, freeze, listing
     "events": "EventsJournaled",
     "duplicates": "DuplicatesDropped",
     "poison": "PoisonMessages",

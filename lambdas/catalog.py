@@ -48,6 +48,7 @@ from lambdas.kinds import (
     Route,
     Trigger,
 )
+from lambdas.operators import ADMIN, DIVIDENDS, RECONCILIATION
 
 __all__ = [
     "ACCESS_TOKEN_SCOPE",
@@ -78,6 +79,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     # order_keys also holds each account's dead man's switch; rate_limits counts
                     # each API key's requests.
                     tables={
+                        "instruments": "read",
                         "orders": "write",
                         "fills": "read",
                         "idempotency": "write",
@@ -114,7 +116,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     # No idempotency table: a withdrawal's id follows from the Idempotency-Key,
                     # and the ledger records each id once. Connections: a withdrawal's hold is
                     # pushed on the owner's balances channel.
-                    tables={"rate_limits": "write", "connections": "write"},
+                    tables={"instruments": "read", "rate_limits": "write", "connections": "write"},
                     needs=frozenset({Need.LEDGER, Need.WS_MANAGEMENT}),
                     routes=(
                         Route("GET", "/v1/account"),
@@ -132,7 +134,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     " trades, candles",
                     trigger=Trigger.REST,
                     settings=MarketsSettings,
-                    tables={"trades": "read", "candles": "read"},
+                    tables={"instruments": "read", "trades": "read", "candles": "read"},
                     needs=frozenset({Need.REDIS}),
                     routes=(
                         Route("GET", "/v1/time", authorized=False),
@@ -154,7 +156,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     trigger=Trigger.REST,
                     settings=DepositsSettings,
                     # Connections: a credited deposit is pushed on the owner's balances channel.
-                    tables={"connections": "write"},
+                    tables={"instruments": "read", "connections": "write"},
                     needs=frozenset({Need.LEDGER, Need.WEBHOOK_SECRET, Need.WS_MANAGEMENT}),
                     routes=(Route("POST", "/v1/webhooks/deposits", authorized=False),),
                     reserved_concurrency=10,
@@ -203,6 +205,9 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     " login",
                     trigger=Trigger.DEPLOY,
                     settings=MigrateSettings,
+                    # instruments: seeds the instruments store from the static file (version 1
+                    # of each symbol it lacks), once per deploy.
+                    tables={"instruments": "write"},
                     needs=frozenset({Need.LEDGER_ADMIN}),
                     reserved_concurrency=1,
                     timeout_seconds=300,
@@ -218,6 +223,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     # back. Connections and the Management API: it publishes the private
                     # ``orders`` channel (each order's client id and each fill's fee are its).
                     tables={
+                        "instruments": "write",
                         "orders": "write",
                         "fills": "write",
                         "trades": "write",
@@ -238,7 +244,12 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     settings=SettlementSettings,
                     # Quarantine: records the ledger refuses, kept for a redrive. Connections: the
                     # balances a batch changed are pushed to their owners' balances channel.
-                    tables={"cursors": "write", "quarantine": "write", "connections": "write"},
+                    tables={
+                        "instruments": "read",
+                        "cursors": "write",
+                        "quarantine": "write",
+                        "connections": "write",
+                    },
                     needs=frozenset({Need.LEDGER, Need.WS_MANAGEMENT}),
                     timeout_seconds=60,
                 )
@@ -252,6 +263,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     # Candles: the ticker channel's 24 h figures come from the 1-minute bars;
                     # trades: its last price when no bar is in the window.
                     tables={
+                        "instruments": "read",
                         "connections": "write",
                         "cursors": "write",
                         "candles": "read",
@@ -269,7 +281,12 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     trigger=Trigger.KINESIS,
                     settings=CandlesSettings,
                     # Connections: bar updates go to candle subscribers (Gone ones are removed).
-                    tables={"candles": "write", "cursors": "write", "connections": "write"},
+                    tables={
+                        "instruments": "read",
+                        "candles": "write",
+                        "cursors": "write",
+                        "connections": "write",
+                    },
                     needs=frozenset({Need.WS_MANAGEMENT}),
                     timeout_seconds=60,
                 )
@@ -281,7 +298,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     trigger=Trigger.SCHEDULE,
                     settings=ReconcilerSettings,
                     # Write: it removes index entries that a writer left on orders that moved on.
-                    tables={"orders": "write"},
+                    tables={"instruments": "read", "orders": "write"},
                     needs=frozenset({Need.BROKER}),
                     reserved_concurrency=1,  # one run at a time; a slow run delays the next
                     timeout_seconds=60,
@@ -294,7 +311,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     description="Dead-lettered commands: rejects their orders, releases holds",
                     trigger=Trigger.AMAZON_MQ,
                     settings=DeadLettersSettings,
-                    tables={"orders": "write"},
+                    tables={"instruments": "read", "orders": "write"},
                     needs=frozenset({Need.BROKER, Need.LEDGER}),
                     timeout_seconds=60,
                 )
@@ -345,11 +362,14 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     " when its deadline passed unrenewed",
                     trigger=Trigger.SQS,
                     settings=CancelAfterSettings,
-                    tables={"orders": "read", "order_keys": "write"},
+                    tables={"instruments": "read", "orders": "read", "order_keys": "write"},
                     needs=frozenset({Need.BROKER}),
                     timeout_seconds=60,
                 )
             ),
+            _spec(ADMIN),
+            _spec(RECONCILIATION),
+            _spec(DIVIDENDS),
             _spec(
                 FunctionSpec(
                     name="ws_connections",
@@ -366,7 +386,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     description="WebSocket subscribe, unsubscribe, ping and malformed frames",
                     trigger=Trigger.WEBSOCKET,
                     settings=MessagesSettings,
-                    tables={"connections": "write"},
+                    tables={"instruments": "read", "connections": "write"},
                     needs=frozenset({Need.REDIS, Need.WS_MANAGEMENT}),
                     ws_routes=("subscribe", "unsubscribe", "ping", "$default"),
                 )

@@ -48,6 +48,10 @@ NEED_FIELDS: Final[Mapping[Need, frozenset[str]]] = MappingProxyType(
         Need.API_KEY_ENCRYPT: frozenset({"api_key_kms_key_id"}),
         Need.API_KEY_DECRYPT: frozenset({"api_key_kms_key_id"}),
         Need.CANCEL_AFTER_QUEUE: frozenset({"cancel_after_queue_url"}),
+        Need.ENGINE_SNAPSHOTS: frozenset(
+            {"redis_url", "snapshot_bucket", "snapshot_hmac_key", "snapshot_hmac_secret_arn"}
+        ),
+        Need.REPORTS_BUCKET: frozenset({"reports_bucket"}),
     }
 )
 # ``<logical>_table`` -> the table's logical name.

@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings
 from exchange.apikeys.scopes import ACCESS_TOKEN_SCOPE, KeyScope, required_scope
 
 Access = Literal["read", "write"]  # "write" includes read
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 
 
 class Trigger(StrEnum):
@@ -42,6 +43,9 @@ class Need(StrEnum):
     API_KEY_ENCRYPT = "api-key-encrypt"  # encrypts new API keys' secrets (KMS Encrypt)
     API_KEY_DECRYPT = "api-key-decrypt"  # decrypts API keys' secrets to verify (KMS Decrypt)
     CANCEL_AFTER_QUEUE = "cancel-after-queue"  # sends the dead man's switch's timers (SQS)
+    # Reads the engine's snapshots: the S3 bucket (and its KMS key), Redis, the HMAC secret.
+    ENGINE_SNAPSHOTS = "engine-snapshots"
+    REPORTS_BUCKET = "reports-bucket"  # writes the reconciliation's reports (S3 PutObject)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +53,14 @@ class Route:
     """A REST route (``/v1`` prefix included), whether it takes a Cognito access token, and the
     OAuth scopes the token must carry (any one of them) when it does."""
 
-    method: Literal["GET", "POST", "PATCH", "DELETE"]
+    method: Method
     path: str
     authorized: bool = True
     scopes: tuple[str, ...] = (ACCESS_TOKEN_SCOPE,)
+    # The Cognito group the caller must be in (``/v1/admin``: ``operators``). API Gateway's
+    # Cognito authorizer checks no group, so the handler checks the access token's
+    # ``cognito:groups`` claim (``exchange.admin.auth``); such a route takes no API key.
+    group: str | None = None
 
     @property
     def api_key_scope(self) -> KeyScope | None:

@@ -3,6 +3,8 @@
 python -m local                 # real PostgreSQL/Redis/RabbitMQ where they answer, else embedded
 python -m local --embedded      # embedded stand-ins only: nothing but Python needed
 python -m local --port 0 --state-file /tmp/stack.json   # how the e2e tests start it
+python -m local --schedule dividends=2   # a scheduled function every 2 s, not its deployed rate
+python -m local operator alice@example.com   # make a user of the running stack an operator
 """
 
 import os
@@ -20,13 +22,14 @@ import signal
 import sys
 from pathlib import Path
 
-from local import recording
+from local import operator, recording
 from local.banner import banner
+from local.options import LOCAL_SCHEDULES, StackOptions
 from local.pollers import MappingConfig
 from local.services import ServiceError
-from local.stack import Stack, StackOptions
+from local.stack import Stack
 
-DEFAULT_STATE_FILE = Path.home() / ".exchange" / "local-stack.json"
+DEFAULT_STATE_FILE = operator.DEFAULT_STATE_FILE
 
 
 def mapping(batch_size: int | None, retries: int | None) -> MappingConfig | None:
@@ -38,6 +41,18 @@ def mapping(batch_size: int | None, retries: int | None) -> MappingConfig | None
         batch_size=batch_size or default.batch_size,
         max_retry_attempts=default.max_retry_attempts if retries is None else retries,
     )
+
+
+def schedule(text: str) -> tuple[str, float]:
+    """``FUNCTION=SECONDS`` -> (function, seconds)."""
+    name, _, seconds = text.partition("=")
+    try:
+        every_s = float(seconds)
+    except ValueError:
+        every_s = 0.0
+    if not name or every_s <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FUNCTION=SECONDS (seconds > 0)")
+    return name, every_s
 
 
 def parse(argv: list[str] | None) -> StackOptions:
@@ -57,6 +72,15 @@ def parse(argv: list[str] | None) -> StackOptions:
     parser.add_argument(
         "--retries", type=int, help="stream retries before skipping (default: as deployed)"
     )
+    parser.add_argument(
+        "--schedule",
+        action="append",
+        type=schedule,
+        default=[],
+        metavar="FUNCTION=SECONDS",
+        help="run a scheduled function this often instead of its deployed rate (repeatable;"
+        f" default {' '.join(f'{k}={v:g}' for k, v in LOCAL_SCHEDULES.items())})",
+    )
     args = parser.parse_args(argv)
     env = os.environ
     return StackOptions(
@@ -72,6 +96,7 @@ def parse(argv: list[str] | None) -> StackOptions:
         seed=not args.no_seed,
         journal_shards=args.kinesis_shards,
         mapping=mapping(args.batch_size, args.retries),
+        schedules={**LOCAL_SCHEDULES, **dict(args.schedule)},
     )
 
 
@@ -98,10 +123,13 @@ async def serve(options: StackOptions) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] == ["operator"]:  # a command for the running stack, not a stack
+        return operator.main(arguments[1:])
     # With EXCHANGE_LOCAL_AWS_CALL_LOG set, every AWS call is recorded with the function (or
     # engine) that made it, for the IAM fidelity check; before the stack makes any client.
     recording.install_from_environment()
-    code = asyncio.run(serve(parse(argv)))
+    code = asyncio.run(serve(parse(arguments)))
     # Everything the stack started is stopped by now. What remains are the hosted Lambdas' own
     # connection pools, which a Lambda container never closes (it is frozen, then killed); left
     # to the interpreter's exit, each pool's threads wait seconds for a database that is gone.
@@ -112,4 +140,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

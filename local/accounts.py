@@ -9,6 +9,10 @@ production, done here by the stack for its demo accounts and by tests, through t
 - ``signed_deposit``: the payment provider's signed webhook for ``POST /v1/webhooks/deposits``.
 - ``deposit``: credits through the ledger's own deposit path (``credit_deposit``), once per id:
   for seeding large demo balances quickly.
+- ``make_operator``: what an administrator does in Cognito to let someone use ``/v1/admin``
+  (``AdminAddUserToGroup`` into ``operators``). As in Cognito, tokens issued before carry no such
+  group: the user signs in again (or refreshes) to get an access token whose ``cognito:groups``
+  names it.
 """
 
 import json
@@ -25,7 +29,7 @@ from exchange.domain import InstrumentCatalog
 from exchange.ledger import DepositNotice
 from exchange.ledger.postgres import PostgresLedger
 from exchange.ledger.webhooks import SIGNATURE_HEADER, sign
-from exchange.settings import DEFAULT_ASSET_SCALES
+from exchange.settings import DEFAULT_ASSET_SCALES, OPERATORS_GROUP
 
 DEMO_PASSWORD: Final = "Exchange-demo-1"  # noqa: S105 - a published local demo credential
 DEMO_FUNDS: Final = {
@@ -71,6 +75,15 @@ def confirm(cognito: Any, user_pool_id: str, email: str) -> None:
 def account_id_of(cognito: Any, user_pool_id: str, email: str) -> str:
     attributes = cognito.admin_get_user(UserPoolId=user_pool_id, Username=email)["UserAttributes"]
     return str(next(a["Value"] for a in attributes if a["Name"] == "sub"))
+
+
+def make_operator(cognito: Any, user_pool_id: str, username: str) -> list[str]:
+    """Put ``username`` (the email) in the operators group; returns the user's groups."""
+    cognito.admin_add_user_to_group(
+        UserPoolId=user_pool_id, Username=username, GroupName=OPERATORS_GROUP
+    )
+    groups = cognito.admin_list_groups_for_user(UserPoolId=user_pool_id, Username=username)
+    return sorted(str(group["GroupName"]) for group in groups["Groups"])
 
 
 def deposit(ledger: PostgresLedger, account_id: str, asset: str, amount: Decimal) -> None:

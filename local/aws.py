@@ -1,7 +1,8 @@
 """moto, in-process, serving the AWS APIs the exchange uses, provisioned from the same definitions
-the CDK app reads: every table in ``exchange.tables.TABLE_SPECS``, the journal stream, the Cognito
-user pool and app client, the snapshot bucket, the webhook secrets and the KMS key API keys'
-secrets are encrypted under. (The template's SQS queues are made by ``local.sqs``.)
+the CDK app reads: every table in ``exchange.tables.TABLE_SPECS`` (the instruments table too), the
+journal stream, the Cognito user pool with its app client and its ``operators`` group, the
+snapshot bucket, the reconciliation's reports bucket, the webhook secrets and the KMS key API
+keys' secrets are encrypted under. (The template's SQS queues are made by ``local.sqs``.)
 
 One ``ThreadedMotoServer`` on a free loopback port serves them all; handlers, pollers and the
 engine reach it through ``EXCHANGE_AWS_ENDPOINT_URL``, exactly as they reach AWS in the cloud.
@@ -26,7 +27,7 @@ from moto.moto_server.werkzeug_app import (
 )
 from werkzeug.serving import make_server
 
-from exchange.settings import cognito_issuer, database_role, jwks_url_of
+from exchange.settings import OPERATORS_GROUP, cognito_issuer, database_role, jwks_url_of
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, Need
 from local.mailbox import Mailbox
@@ -37,6 +38,7 @@ REGION: Final = "us-east-1"
 CREDENTIALS: Final = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 JOURNAL_STREAM: Final = "exchange-events"
 SNAPSHOT_BUCKET: Final = "exchange-snapshots"
+REPORTS_BUCKET: Final = "exchange-reports"  # the reconciliation's dated reports
 WEBHOOK_SECRET_NAME: Final = "exchange/deposit-webhook"  # noqa: S105 - a name, not a secret
 KYC_SECRET_NAME: Final = "exchange/kyc-webhook"  # noqa: S105 - a name, not a secret
 ROLE_SECRET_PREFIX: Final = "exchange/db/"  # noqa: S105 - a name prefix, not a secret
@@ -61,6 +63,7 @@ class AwsResources:
     journal_stream: str
     journal_shards: int
     snapshot_bucket: str
+    reports_bucket: str
     user_pool_id: str
     app_client_id: str
     webhook_secret_arn: str
@@ -259,6 +262,7 @@ def provision(
     s3 = client("s3", endpoint_url)
     s3.create_bucket(Bucket=SNAPSHOT_BUCKET)
     s3.put_bucket_versioning(Bucket=SNAPSHOT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+    s3.create_bucket(Bucket=REPORTS_BUCKET)
 
     cognito = client("cognito-idp", endpoint_url)
     pool = cognito.create_user_pool(
@@ -271,6 +275,12 @@ def provision(
         ClientName="exchange-api",
         ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
     )["UserPoolClient"]
+    # Members may call /v1/admin: the admin function checks the access token's cognito:groups.
+    cognito.create_group(
+        GroupName=OPERATORS_GROUP,
+        UserPoolId=pool["Id"],
+        Description="Exchange operators: the admin API and CLI",
+    )
 
     secretsmanager = client("secretsmanager", endpoint_url)
     webhook_secret = secrets.token_hex(24)
@@ -308,6 +318,7 @@ def provision(
         journal_stream=JOURNAL_STREAM,
         journal_shards=journal_shards,
         snapshot_bucket=SNAPSHOT_BUCKET,
+        reports_bucket=REPORTS_BUCKET,
         user_pool_id=pool["Id"],
         app_client_id=app_client["ClientId"],
         webhook_secret_arn=secret["ARN"],

@@ -52,6 +52,12 @@ def banner(stack: "Stack") -> str:
             "    .venv/bin/exchange place BTC-USD buy 0.01 65000",
             "    .venv/bin/exchange book BTC-USD",
             "    .venv/bin/exchange mm BTC-USD --mid 65000      # a market maker for a live book",
+            "",
+            "  Operate (the admin API; docs/operations.md):",
+            f"    .venv/bin/python -m local operator {state['demo_users'][0]['email']}"
+            "   # then `exchange login` again",
+            "    .venv/bin/exchange admin markets",
+            f"    curl -X POST {state['api_url']}/_local/reconcile     # the reconciliation, now",
         ]
     if missing:
         lines += [

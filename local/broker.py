@@ -1,6 +1,8 @@
 """The in-process broker of embedded mode, behind the same two interfaces as RabbitMQ: the
-publisher side of ``exchange.messaging.CommandPublisher`` (``publish(command)``, routed to the
-symbol's shard) and the engine's ``Intake`` port (``engine_service.adapters.memory``).
+publisher side of ``exchange.messaging.CommandPublisher`` (``publish(command)``, users' and
+operators' commands, routed to the symbol's shard: the static map, then, for a symbol listed at
+run time, the shard the instruments table gives it) and the engine's ``Intake`` port
+(``engine_service.adapters.memory``).
 
 >>> from exchange.domain import CancelOrder
 >>> broker = InMemoryBroker()
@@ -15,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from engine_service.adapters.memory import InMemoryBroker
-from exchange.domain.commands import Command
+from exchange.domain.commands import EngineCommand
 from exchange.messaging import ShardMap
 from exchange.orders.publisher import CommandSink
 from exchange.wire import encode_command
@@ -31,6 +33,7 @@ BROKER_ADAPTERS: Final[Mapping[str, str]] = {
     "reconciler": "sink",
     "dead_letters": "sink",
     "cancel_after": "sink",
+    "admin": "sink",
     "health": "broker",
 }
 
@@ -47,7 +50,7 @@ class InProcessPublisher(CommandSink):
         self._broker = broker
         self._shards = shards
 
-    def publish(self, command: Command) -> None:
+    def publish(self, command: EngineCommand) -> None:
         self._broker.publish(self._shards.shard_of(command.symbol), encode_command(command))
 
 

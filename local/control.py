@@ -1,6 +1,7 @@
 """The local stack's own endpoints (not part of the product's API): ``GET /_local/status``, what
 runs and how busy it is, and ``POST /_local/<action>``, the operations the tests and the CLI use
-(crash an engine, add or confirm a user as the operator would).
+(crash an engine, add or confirm a user as the operator would, make a user an operator, run the
+reconciliation now).
 
 Both read the stack's parts when called, so they answer for whatever has started.
 """
@@ -8,11 +9,13 @@ Both read the stack's parts when called, so they answer for whatever has started
 import asyncio
 import base64
 import functools
+import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
 from psycopg_pool import ConnectionPool
 
+from exchange.testing.lambda_events import scheduled_event
 from local import accounts
 from local.aws import AwsResources, MotoServer, client
 from local.engine import EngineTask
@@ -63,7 +66,7 @@ def status(stack: RunningStack) -> Mapping[str, Any]:
         "stream_failures": [f for p in (pollers.pollers if pollers else []) for f in p.failures],
         # The SQS event source mappings (the dead man's switch's timers).
         "queue_pollers": stack.queue_pollers.status() if stack.queue_pollers else {},
-        # The reconciler's schedule and the dead-letter queues' mapping.
+        # The scheduled functions' rules and the dead-letter queues' mapping.
         "operations": stack.operations.status() if stack.operations else {},
         "engines": {task.shard: task.status() for task in stack.engines},
         "moto": stack.moto.timings() if stack.moto else {},
@@ -89,6 +92,31 @@ async def control(stack: RunningStack, action: str, body: Mapping[str, Any]) -> 
             raise KeyError("operations")
         await asyncio.to_thread(stack.operations.dead_letters.inject, shard, payload)
         return {"dead_lettered": shard}
+    if action == "reconcile":  # what the 15-minute rule does, now
+        return await _reconcile(stack)
+    return await _users(stack, action, body)
+
+
+async def _reconcile(stack: RunningStack) -> Mapping[str, Any]:
+    """Run the reconciliation function once, as its rule does: ``summary`` is what it returns
+    (clean, drift per check, where the report went), ``report`` the JSON report it wrote to
+    the reports bucket (what is in flight, what drifted), read back from moto."""
+    if stack.functions is None:
+        raise KeyError("functions")
+    event = scheduled_event("reconciliation")
+    summary = await stack.functions.ainvoke("reconciliation", event)
+    location = summary.get("report") if isinstance(summary, dict) else None
+    report = None
+    if isinstance(location, str) and location.startswith("s3://"):
+        bucket, _, key = location.removeprefix("s3://").partition("/")
+        s3 = client("s3", stack.resources.endpoint_url)
+        answer = await asyncio.to_thread(s3.get_object, Bucket=bucket, Key=key)
+        report = json.loads(answer["Body"].read())
+    return {"summary": summary, "report": report}
+
+
+async def _users(stack: RunningStack, action: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The controls that act in Cognito as a user or an administrator would."""
     aws = stack.resources
     cognito = client("cognito-idp", aws.endpoint_url)
     if action == "users":  # signed up, confirmed (the trigger opens the account), KYC passed
@@ -119,4 +147,14 @@ async def control(stack: RunningStack, action: str, body: Mapping[str, Any]) -> 
             accounts.account_id_of, cognito, aws.user_pool_id, email
         )
         return {"email": email, "account_id": account_id}
+    if action == "operator":  # an administrator adds the user to the operators group
+        username = str(body["username"])
+        try:
+            groups = await asyncio.to_thread(
+                accounts.make_operator, cognito, aws.user_pool_id, username
+            )
+        except cognito.exceptions.UserNotFoundException as exc:
+            raise KeyError(f"no user {username}") from exc
+        # As in Cognito: tokens issued before do not name the group; sign in again.
+        return {"username": username, "groups": groups, "sign_in_again": True}
     raise KeyError(action)

@@ -59,8 +59,11 @@ def settings_values(
     database_url: str,
     redis_url: str,
     broker_url: str | None,
+    snapshot_hmac_key: str,
 ) -> dict[str, str]:
-    """Each settings field's local value (``broker_url`` None: the in-process broker)."""
+    """Each settings field's local value (``broker_url`` None: the in-process broker).
+    ``snapshot_hmac_key``: the key the engines sign snapshots with, given to whatever AWS gives
+    the key's secret (the engines, the reconciliation)."""
     values = {
         "environment": "local",
         "aws_region": REGION,
@@ -77,6 +80,9 @@ def settings_values(
         "kyc_webhook_secret_arn": aws.kyc_secret_arn,
         "database_role_secret_arns": aws.role_secrets_json,
         "api_key_kms_key_id": aws.api_key_kms_key_arn,
+        "snapshot_bucket": aws.snapshot_bucket,
+        "snapshot_hmac_key": snapshot_hmac_key,
+        "reports_bucket": aws.reports_bucket,
         **{field: aws.table_names[logical] for field, logical in TABLE_FIELDS.items()},
     }
     if broker_url is not None:
@@ -102,9 +108,20 @@ def function_environment(
 
 def engine_environment(task: DeployedTask, values: Mapping[str, str]) -> dict[str, str]:
     """An engine shard's task environment as deployed, with local values. ``values`` also has
-    the engine's own: ``journal_stream``, ``snapshot_bucket``, ``health_port`` and
-    ``snapshot_hmac_key`` (the key itself locally, where the task gets its secret's ARN)."""
-    return _translate(f"engine {task.shard}", EngineSettings, task.environment, values, {})
+    the engine's own: ``journal_stream`` and ``health_port``.
+
+    The task must read the instruments store at start (``read_instruments_store`` and its
+    table): without it an engine that restarts forgets the symbols operators listed at run
+    time, so a template without both stops the stack."""
+    name = f"engine {task.shard}"
+    env = _translate(name, EngineSettings, task.environment, values, {})
+    reads_store = env.get(env_var(EngineSettings, "read_instruments_store"), "").lower() == "true"
+    if not reads_store or env_var(EngineSettings, "instruments_table") not in env:
+        raise TemplateError(
+            f"{name}: the task does not read the instruments store (EXCHANGE_READ_INSTRUMENTS_STORE"
+            "=true and EXCHANGE_INSTRUMENTS_TABLE): listings would not survive a restart"
+        )
+    return env
 
 
 def _stand_in(value: Any, stand_ins: StandIns) -> str | None:

@@ -1,9 +1,12 @@
-"""The triggers of the operations functions, locally: EventBridge's schedule for the reconciler,
-and Amazon MQ's event source mapping on each shard's dead-letter queue for ``dead_letters``. Both
-invoke the functions' own handlers (through the ``FunctionHost``, so through their composition
-roots) with the events AWS sends (``exchange.testing.lambda_events``).
+"""The triggers of the operations functions, locally: EventBridge's schedules (the reconciler,
+the reconciliation, the dividends: every rule the template deploys) and Amazon MQ's event source
+mapping on each shard's dead-letter queue for ``dead_letters``. Both invoke the functions' own
+handlers (through the ``FunctionHost``, so through their composition roots) with the events AWS
+sends (``exchange.testing.lambda_events``).
 
-- ``Schedule``: a scheduled event every ``every_s`` (a few seconds here; a minute in AWS).
+- ``Schedule``: a scheduled event every ``every_s``: the deployed rule's rate, unless the stack
+  is told otherwise (``schedule_periods``: the e2e tests and ``--schedule`` run some faster);
+  the first one as soon as the stack is up.
 - ``RabbitDeadLetters``: a pika consumer on every shard's ``engine.<shard>.dlq``. A batch is
   acknowledged when the function returns, and returned to its queue when it fails (retried after
   a pause), as the mapping does.
@@ -11,7 +14,7 @@ roots) with the events AWS sends (``exchange.testing.lambda_events``).
 """
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from exchange import messaging
@@ -19,6 +22,7 @@ from exchange.observability import logger
 from exchange.testing.lambda_events import rabbitmq_event, rabbitmq_message, scheduled_event
 from local.broker import InMemoryBroker
 from local.functions import FunctionError, FunctionMissing
+from local.template_events import DeployedSchedule
 
 Invoke = Callable[[dict[str, Any]], Any]
 BATCH_SIZE = 10  # the AWS mapping's (stacks.constructs.functions.MQ_BATCH_SIZE)
@@ -225,22 +229,49 @@ class InProcessDeadLetters(_Loop):
 
 
 class Operations:
-    """The reconciler's schedule and the dead-letter mapping, started and stopped together."""
+    """The schedules (function -> its rule's stand-in) and the dead-letter mapping, started and
+    stopped together."""
 
-    def __init__(self, schedule: Schedule, dead_letters: _Loop) -> None:
-        self.schedule = schedule
+    def __init__(self, schedules: Mapping[str, Schedule], dead_letters: _Loop) -> None:
+        self.schedules = dict(schedules)
         self.dead_letters = dead_letters
 
     def start(self) -> None:
-        self.schedule.start()
+        for schedule in self.schedules.values():
+            schedule.start()
         self.dead_letters.start()
 
     def stop(self) -> None:
         self.dead_letters.stop()
-        self.schedule.stop()
+        for schedule in self.schedules.values():
+            schedule.stop()
 
     def status(self) -> dict[str, Any]:
-        return {"reconciler": self.schedule.status(), "dead_letters": self.dead_letters.status()}
+        return {
+            **{name: schedule.status() for name, schedule in self.schedules.items()},
+            "dead_letters": self.dead_letters.status(),
+        }
+
+
+def schedule_periods(
+    deployed: Sequence[DeployedSchedule], overrides: Mapping[str, float]
+) -> dict[str, float]:
+    """Function -> seconds between its scheduled events: each enabled rule's rate as deployed,
+    or the override given for it. An override for a function no enabled rule invokes is a
+    mistake (a typo, or a rule the deployment no longer has): ValueError.
+
+    >>> rule = DeployedSchedule("reconciliation", every_s=900.0, enabled=True)
+    >>> schedule_periods([rule], {}), schedule_periods([rule], {"reconciliation": 5})
+    ({'reconciliation': 900.0}, {'reconciliation': 5})
+    """
+    periods = {rule.function: rule.every_s for rule in deployed if rule.enabled}
+    unknown = sorted(set(overrides) - set(periods))
+    if unknown:
+        raise ValueError(f"no enabled schedule in the deployment for {unknown}")
+    slow = sorted(name for name, every_s in overrides.items() if every_s <= 0)
+    if slow:
+        raise ValueError(f"a schedule's period must be positive: {slow}")
+    return {**periods, **overrides}
 
 
 def operations_for(
@@ -249,12 +280,13 @@ def operations_for(
     broker_url: str | None,
     in_process: InMemoryBroker,
     shards: Sequence[str],
-    reconcile_every_s: float,
+    schedules: Mapping[str, float],
 ) -> Operations:
-    """Both triggers, on RabbitMQ (``broker_url``) or on the in-process broker (None)."""
+    """A ``Schedule`` per scheduled function (``schedules``: function -> seconds) and the
+    dead-letter mapping, on RabbitMQ (``broker_url``) or on the in-process broker (None)."""
 
-    def reconciler(event: dict[str, Any]) -> Any:
-        return invoke("reconciler", event)
+    def scheduled(name: str) -> Invoke:
+        return lambda event: invoke(name, event)
 
     def dead_letters(event: dict[str, Any]) -> Any:
         return invoke("dead_letters", event)
@@ -264,4 +296,8 @@ def operations_for(
         if broker_url is not None
         else InProcessDeadLetters(dead_letters, broker=in_process)
     )
-    return Operations(Schedule(reconciler, rule="reconciler", every_s=reconcile_every_s), mapping)
+    rules = {
+        name: Schedule(scheduled(name), rule=name, every_s=every_s)
+        for name, every_s in schedules.items()
+    }
+    return Operations(rules, mapping)

@@ -1,6 +1,6 @@
 """The whole exchange on one machine: services, moto, the engine, the Lambdas behind the local
-gateway and the event source mappings' pollers (the journal's, the SQS queues'), started in
-dependency order and stopped in reverse.
+gateway, the event source mappings' pollers (the journal's, the SQS queues') and the scheduled
+rules' stand-ins, started in dependency order and stopped in reverse.
 
 ``Stack.start`` returns once everything answers; ``Stack.stop`` undoes every step that ran, also
 after a failed start, so nothing is left running and no temporary directory remains.
@@ -13,10 +13,8 @@ import functools
 import json
 import os
 import secrets
-import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +22,9 @@ from aiohttp import web
 from psycopg_pool import ConnectionPool
 
 from exchange.domain import InstrumentCatalog
+from exchange.instruments.composition import live_catalog
 from exchange.messaging import ShardMap
+from exchange.settings import OrdersSettings, settings_from_environment
 from local import accounts, control, event_sources, services
 from local import environment as twin_env
 from local.aws import REGION, AwsResources, MotoServer, client, provision
@@ -45,8 +45,9 @@ from local.gateway.responses import GatewayResponses
 from local.gateway.routes import RestRoutes, WsRoutes
 from local.gateway.websocket import WebSocketApi, expiry_loop
 from local.mailbox import Mailbox
-from local.operations import Operations, operations_for
-from local.pollers import MappingConfig, Pollers
+from local.operations import Operations, operations_for, schedule_periods
+from local.options import StackOptions, free_port
+from local.pollers import Pollers
 from local.sqs import LocalQueue, QueuePollers, local_names, provision_queues
 from local.template import Deployment
 from local.triggers import CognitoTriggers
@@ -54,29 +55,14 @@ from local.triggers import CognitoTriggers
 DEMO_EMAILS = ("alice@example.com", "bob@example.com", "maker@example.com")
 
 
-@dataclass(frozen=True, slots=True)
-class StackOptions:
-    host: str = "127.0.0.1"
-    port: int = 8000  # 0: any free port
-    embedded: bool = False  # embedded stand-ins even where real services answer
-    database_url: str | None = None
-    redis_url: str | None = None
-    broker_url: str | None = None
-    workdir: Path | None = None
-    state_file: Path | None = None
-    seed: bool = True
-    journal_shards: int = 1
-    # None: the Kinesis event source mappings' settings as deployed (the template's).
-    mapping: MappingConfig | None = None
-    reconcile_every_s: float = 5.0  # EventBridge runs it every minute in AWS
-    reconcile_after_s: int = 60  # ReconcilerSettings.reconcile_after_seconds
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as probe:
-        probe.bind((host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+def instruments_seeded(report: Mapping[str, Any]) -> int:
+    """How many symbols the migrate function seeded into the instruments table; TemplateError
+    when it seeds none because the deployment gives it no table (the engines and the API would
+    then know only the static file, and a listing would not survive a restart)."""
+    seeded = report.get("instruments_seeded")
+    if not isinstance(seeded, int):
+        raise TemplateError("the migrate function has no instruments table: nothing is seeded")
+    return seeded
 
 
 class NotStarted(RuntimeError):
@@ -97,7 +83,7 @@ class Stack:
         self.queue_pollers: QueuePollers | None = None
         self.queues: dict[str, LocalQueue] = {}  # the template's SQS queues, by logical id
         self.operations: Operations | None = None
-        # Signs the engines' Redis snapshots; theirs alone (no hosted function reads it).
+        # Signs the engines' snapshots; the reconciliation function checks them with it.
         self.snapshot_key = secrets.token_hex(32)
         self.in_process_broker = InMemoryBroker()  # used only without RabbitMQ
         self.publisher: InProcessPublisher | None = None
@@ -217,9 +203,13 @@ class Stack:
 
     def _use_in_process_broker(self) -> None:
         """Without RabbitMQ, the functions that publish commands publish to the in-process
-        broker (``local.broker.publish_in_process``)."""
+        broker (``local.broker.publish_in_process``), routing a symbol listed at run time as
+        their own sinks do: by the live catalog's shard (the orders function's settings)."""
         if self.services["RabbitMQ"].url is None:
-            self.publisher = InProcessPublisher(self.in_process_broker, ShardMap.demo())
+            orders = self.lambda_environments()["orders"]
+            settings = settings_from_environment(OrdersSettings, orders)
+            shards = ShardMap.demo(fallback=live_catalog(settings).shard_for)
+            self.publisher = InProcessPublisher(self.in_process_broker, shards)
             publish_in_process(self.host, self.publisher)
 
     async def _renew_redis_lease(self) -> None:
@@ -250,6 +240,7 @@ class Stack:
             database_url=self._url("PostgreSQL"),
             redis_url=self._url("Redis"),
             broker_url=self.services["RabbitMQ"].url,
+            snapshot_hmac_key=self.snapshot_key,
         )
 
     def _forget_settings(self) -> None:  # and overrides (the in-process broker's too)
@@ -258,8 +249,12 @@ class Stack:
 
     def _migrate(self) -> None:
         """What the deploy does (the CDK trigger): the migrate function migrates the ledger,
-        gives each function's role its login and opens the fee account."""
-        self.host.invoke("migrate", {"RequestType": "Create", "source": "local"})
+        gives each function's role its login, opens the fee account and seeds the instruments
+        table from the static file (``InstrumentStore.seed``: version 1 of each symbol), before
+        any engine reads it."""
+        instruments_seeded(
+            self.host.invoke("migrate", {"RequestType": "Create", "source": "local"})
+        )
         self._pool = ConnectionPool(self._url("PostgreSQL"), min_size=1, max_size=4, open=True)
         self._undo.append(self._pool.close)
 
@@ -284,7 +279,7 @@ class Stack:
             broker_url=broker_url,
             in_process=self.in_process_broker,
             shards=list(shard_map.shards),
-            reconcile_every_s=self.options.reconcile_every_s,
+            schedules=schedule_periods(self.twin.schedules, self.options.schedules),
         )
         self.operations.start()
         self._undo.append(self.operations.stop)
@@ -300,8 +295,6 @@ class Stack:
         values = {
             **self._values(),
             "journal_stream": aws.journal_stream,
-            "snapshot_bucket": aws.snapshot_bucket,
-            "snapshot_hmac_key": self.snapshot_key,
             "health_port": str(health_port),
         }
         env = twin_env.engine_environment(task, values)

@@ -10,6 +10,8 @@ bundling off, as the tests do) and reads from it what API Gateway, Lambda and Co
 - each WebSocket route, and the ``$connect`` authorizer's identity sources;
 - each Kinesis event source mapping's batch size, retries, bisection and starting position;
 - each SQS queue, its event source mapping, and the KMS keys (``local.template_queues``);
+- each scheduled function's EventBridge rule: its rate, and whether it is enabled
+  (``local.template_events``);
 - which function is the user pool's post-confirmation trigger;
 - each engine shard's task environment.
 
@@ -32,13 +34,14 @@ from pathlib import Path
 from typing import Any, Final
 
 from lambdas.catalog import FUNCTIONS
-from local import template_api, template_queues
+from local import template_api, template_events, template_queues
 from local.cfn import Resources, TemplateError, of_type, referenced_function
 from local.template_api import (
     DeployedGatewayResponse,
     DeployedMethod,
     DeployedWebSocket,
 )
+from local.template_events import DeployedSchedule
 from local.template_queues import DeployedKey, DeployedQueue, DeployedQueueMapping
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
@@ -161,6 +164,7 @@ class Deployment:
     queues: Mapping[str, DeployedQueue] = field(default_factory=dict)  # logical id -> queue
     queue_mappings: tuple[DeployedQueueMapping, ...] = ()
     keys: Mapping[str, DeployedKey] = field(default_factory=dict)  # logical id -> KMS key
+    schedules: tuple[DeployedSchedule, ...] = ()  # the EventBridge rules that invoke functions
 
     @classmethod
     def from_template(cls, template: Mapping[str, Any]) -> "Deployment":
@@ -178,6 +182,7 @@ class Deployment:
             queues=template_queues.queues(resources),
             queue_mappings=tuple(template_queues.queue_mappings(resources, by_logical)),
             keys=template_queues.keys(resources),
+            schedules=tuple(template_events.schedules(resources, by_logical)),
         )
 
     @classmethod

@@ -1,7 +1,7 @@
-"""A region's foundation: its data key and the snapshot bucket.
+"""A region's foundation: its data key, the snapshot bucket and the reports bucket.
 
-The other region's resources point at these (the primary's tables, secret and bucket replicate into
-the DR region's key and bucket), so both base stacks deploy before either main stack.
+The other region's resources point at these (the primary's tables, secret and buckets replicate
+into the DR region's key and buckets), so both base stacks deploy before either main stack.
 """
 
 from typing import Any
@@ -13,7 +13,7 @@ from constructs import Construct
 from stacks import constants
 from stacks.config import DeploymentConfig, RegionRole
 from stacks.constructs.keys import DataKey
-from stacks.constructs.snapshots import SnapshotStore
+from stacks.constructs.snapshots import ReportStore, SnapshotStore
 from stacks.stack import ExchangeStack
 
 
@@ -22,9 +22,15 @@ def snapshot_bucket_name(config: DeploymentConfig, stack: Stack) -> str:
     return f"{config.resource_name('snapshots')}-{stack.account}-{stack.region}"
 
 
+def reports_bucket_name(config: DeploymentConfig, stack: Stack) -> str:
+    """Like the snapshot bucket's: globally unique, known without a reference."""
+    return f"{config.resource_name('reports')}-{stack.account}-{stack.region}"
+
+
 class RegionalBaseStack(ExchangeStack):
     data_key: kms.IKey
     snapshots: SnapshotStore
+    reports: ReportStore
 
     def __init__(
         self,
@@ -41,7 +47,7 @@ class RegionalBaseStack(ExchangeStack):
             construct_id,
             config=config,
             role=role,
-            description=f"{role.value} region foundation: data key and snapshots",
+            description=f"{role.value} region foundation: data key, snapshots and reports",
             **kwargs,
         )
         self.data_key = DataKey(
@@ -58,5 +64,16 @@ class RegionalBaseStack(ExchangeStack):
             retain=config.retain_data,
             replicate_to=replicate_to.snapshots if replicate_to else None,
         )
+        self.reports = ReportStore(
+            self,
+            "Reports",
+            bucket_name=reports_bucket_name(config, self),
+            key=self.data_key,
+            retain=config.retain_data,
+            access_logs=self.snapshots.access_logs,
+            replicate_to=replicate_to.reports if replicate_to else None,
+        )
         if replicate_to is not None:
-            self.add_stack_dependency(replicate_to, "replicates snapshots into its bucket and key")
+            self.add_stack_dependency(
+                replicate_to, "replicates snapshots and reports into its buckets and key"
+            )

@@ -5,8 +5,10 @@ field can also be set on its own as ``exchange:<field>``, which wins over the pr
 ``-c exchange:drEngineDesiredCount=1``.
 """
 
+import json
+import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Final, Literal, Self
 
 from aws_cdk import aws_logs as logs
 from constructs import Node
@@ -26,6 +28,35 @@ class RegionRole(StrEnum):
 class KinesisMode(StrEnum):
     ON_DEMAND = "on-demand"
     PROVISIONED = "provisioned"
+
+
+# What each alarm subscription protocol takes as its endpoint ("Amazon SNS subscription protocols",
+# Subscribe's Endpoint): an e-mail address, a phone number in E.164 form, an HTTPS URL, an SQS
+# queue's ARN or a Lambda function's ARN (a version or alias qualifier allowed).
+SUBSCRIPTION_ENDPOINTS: Final[dict[str, re.Pattern[str]]] = {
+    "email": re.compile(r"^[^@\s]+@[^@\s]+$"),
+    "sms": re.compile(r"^\+[1-9]\d{1,14}$"),
+    "https": re.compile(r"^https://[^\s/$.?#][^\s]*$"),
+    "sqs": re.compile(r"^arn:aws[a-z-]*:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,80}(\.fifo)?$"),
+    "lambda": re.compile(
+        r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:function:[A-Za-z0-9_-]{1,64}(:[A-Za-z0-9$_-]+)?$"
+    ),
+}
+
+
+class AlarmSubscription(BaseModel):
+    """One subscriber of each region's alarm topic: ``{"protocol": ..., "endpoint": ...}``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    protocol: Literal["email", "sms", "https", "sqs", "lambda"]
+    endpoint: Annotated[str, Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _endpoint_fits_protocol(self) -> Self:
+        if not SUBSCRIPTION_ENDPOINTS[self.protocol].match(self.endpoint):
+            raise ValueError(f"{self.endpoint!r} is no endpoint of protocol {self.protocol}")
+        return self
 
 
 class DeploymentConfig(BaseModel):
@@ -69,9 +100,14 @@ class DeploymentConfig(BaseModel):
     waf_rate_window_seconds: Annotated[
         Literal[60, 120, 300, 600], Field(alias="wafRateWindowSeconds")
     ] = 300
+    # The alarm topic's subscribers (docs/deploy.md, "Alarm subscriptions"); ``alarmEmail`` is
+    # the older single e-mail address, kept: it adds one email subscription.
     alarm_email: Annotated[str | None, Field(alias="alarmEmail", pattern=r"^[^@\s]+@[^@\s]+$")] = (
         None
     )
+    alarm_subscriptions: Annotated[
+        tuple[AlarmSubscription, ...], Field(alias="alarmSubscriptions")
+    ] = ()
     # Route 53 failover for the API; both unset skips the DNS part cleanly.
     hosted_zone_id: Annotated[str | None, Field(alias="hostedZoneId", pattern=r"^Z[A-Z0-9]+$")] = (
         None
@@ -84,6 +120,12 @@ class DeploymentConfig(BaseModel):
     def _window_number(cls, value: object) -> object:
         # `-c key=value` arrives as a string, which a Literal of ints does not coerce.
         return int(value) if isinstance(value, str) and value.isdigit() else value
+
+    @field_validator("alarm_subscriptions", mode="before")
+    @classmethod
+    def _subscriptions_json(cls, value: object) -> object:
+        # `-c exchange:alarmSubscriptions='[{"protocol": ...}]'` arrives as a JSON string.
+        return json.loads(value) if isinstance(value, str) else value
 
     @field_validator("log_retention")
     @classmethod
@@ -104,7 +146,20 @@ class DeploymentConfig(BaseModel):
             raise ValueError("set both hostedZoneId and hostedZoneName, or neither")
         if self.api_burst_limit < self.api_rate_limit:
             raise ValueError("apiBurstLimit must be at least apiRateLimit")
+        listed = [(s.protocol, s.endpoint) for s in self.alarm_subscriptions]
+        if len(set(listed)) != len(listed):
+            raise ValueError("alarmSubscriptions lists a subscription twice")
         return self
+
+    @property
+    def alarm_subscribers(self) -> tuple[AlarmSubscription, ...]:
+        """``alarmSubscriptions``, and ``alarmEmail`` as an email subscription unless listed."""
+        if self.alarm_email is None:
+            return self.alarm_subscriptions
+        legacy = AlarmSubscription(protocol="email", endpoint=self.alarm_email)
+        if legacy in self.alarm_subscriptions:
+            return self.alarm_subscriptions
+        return (legacy, *self.alarm_subscriptions)
 
     @property
     def retention(self) -> logs.RetentionDays:

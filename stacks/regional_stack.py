@@ -23,7 +23,7 @@ from stacks.constructs.engine import Engine
 from stacks.constructs.functions import FunctionDeps, Functions
 from stacks.constructs.keys import ApiKeySecretsKey
 from stacks.constructs.messaging import Broker, Journal
-from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.monitoring import Monitoring, MonitoringProps
 from stacks.constructs.nag import acknowledge
 from stacks.constructs.network import Network
 from stacks.constructs.secrets import ReplicatedSecret
@@ -40,6 +40,14 @@ LEDGER_ROLES = tuple(
 def _only(trigger: Trigger) -> str:
     """The one catalog function with ``trigger``."""
     (name,) = [spec.name for spec in FUNCTIONS.values() if spec.trigger is trigger]
+    return name
+
+
+def _named(name: str, trigger: Trigger) -> str:
+    """``name``, checked to be a catalog function with ``trigger`` (several functions are
+    scheduled, so the monitoring names the one whose metrics it reads)."""
+    if FUNCTIONS[name].trigger is not trigger:
+        raise ValueError(f"{name} is a {FUNCTIONS[name].trigger} function, not {trigger}")
     return name
 
 
@@ -83,6 +91,9 @@ class RegionalStack(ExchangeStack):
             "Snapshots",
             bucket_name=base.snapshots.bucket_name,
             encryption_key=key,
+        )
+        reports = s3.Bucket.from_bucket_attributes(
+            self, "Reports", bucket_name=base.reports.bucket_name, encryption_key=key
         )
         replica_region = config.peer_region(role) if is_primary else None
         retain, retention = config.retain_data, config.retention
@@ -193,6 +204,28 @@ class RegionalStack(ExchangeStack):
         )
         self.api = Api(self, "Api", config=config, user_pool=self.user_pool, key=key)
         shards = ShardMap.demo().shards
+        # Before the functions: the reconciliation reads the key the engine signs snapshots with.
+        self.engine = Engine(
+            self,
+            "Engine",
+            environment=config.environment,
+            vpc=self.network.vpc,
+            subnets=self.network.private,
+            shards=shards,
+            desired_count=1 if is_primary else config.dr_engine_desired_count,
+            broker=self.broker,
+            cache=self.data.cache,
+            journal=self.journal,
+            snapshots=snapshots,
+            instruments_table=self.data.table_names["instruments"],
+            key=key,
+            retention=retention,
+            retain=retain,
+        )
+        instruments = self.data.tables.get("instruments")
+        if instruments is not None:  # the primary creates it: a task reads it as it starts
+            for service in self.engine.services.values():
+                service.node.add_dependency(instruments)
         self.functions = Functions(
             self,
             "Functions",
@@ -219,44 +252,37 @@ class RegionalStack(ExchangeStack):
                 shards=sorted(shards),
                 api_key_key_arn=self.api_key_key.key_arn,
                 timer_queue=timers.queue,
+                snapshots=snapshots,
+                snapshot_key=self.engine.snapshot_key,
+                reports=reports,
                 primary=is_primary,
             ),
         )
         self.api.route(self.functions.functions)
-        self.engine = Engine(
-            self,
-            "Engine",
-            environment=config.environment,
-            vpc=self.network.vpc,
-            subnets=self.network.private,
-            shards=shards,
-            desired_count=1 if is_primary else config.dr_engine_desired_count,
-            broker=self.broker,
-            cache=self.data.cache,
-            journal=self.journal,
-            snapshots=snapshots,
-            key=key,
-            retention=retention,
-            retain=retain,
-        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
-            name=f"{config.resource_name(role.value)}",
             key=key,
-            alarm_email=config.alarm_email,
-            rest_stage=self.api.rest.stage,
-            functions=self.functions.functions,
-            consumers=[s.name for s in FUNCTIONS.values() if s.trigger is Trigger.KINESIS],
-            dead_letter_consumer=_only(Trigger.AMAZON_MQ),
-            reconciler=_only(Trigger.SCHEDULE),
-            failure_queues=self.functions.failure_queues,
-            timer_queue=timers.queue,
-            timer_dead_letters=timers.dead_letters,
-            shards=sorted(shards),
-            broker_name=config.resource_name("broker"),
-            tables=self.data.table_names,
-            ledger=self.data.ledger.cluster,
+            subscribers=config.alarm_subscribers,
+            props=MonitoringProps(
+                name=config.resource_name(role.value),
+                dashboard_name=config.resource_name(role.value, "operations"),
+                rest_stage=self.api.rest.stage,
+                functions=self.functions.functions,
+                consumers=[s.name for s in FUNCTIONS.values() if s.trigger is Trigger.KINESIS],
+                dead_letter_consumer=_only(Trigger.AMAZON_MQ),
+                reconciler=_named("reconciler", Trigger.SCHEDULE),
+                reconciliation=_named("reconciliation", Trigger.SCHEDULE),
+                dividends=_named("dividends", Trigger.SCHEDULE),
+                failure_queues=self.functions.failure_queues,
+                timer_queue=timers.queue,
+                timer_dead_letters=timers.dead_letters,
+                shards=sorted(shards),
+                broker_name=config.resource_name("broker"),
+                tables=self.data.table_names,
+                ledger=self.data.ledger.cluster,
+                engine=self.engine,
+            ),
         )
         if config.hosted_zone_id and config.hosted_zone_name and config.api_domain:
             ApiFailoverRecord(

@@ -1,6 +1,6 @@
 """The exchange's Python client: typed REST methods, Cognito sign-in or API-key signing,
 idempotent retries that honour ``Retry-After``, and an async WebSocket stream with books kept by
-seq and verified by checksum.
+seq and verified by checksum; operators' admin methods (``endpoints.admin``, ``exchange admin``).
 
     from exchange_client import ApiKey, ClientConfig, ExchangeClient, MarketStream
 
@@ -37,9 +37,10 @@ from exchange_client.models import (
     Ticker,
     TradePrint,
 )
-from exchange_client.stream import MarketStream, StreamEvent
+from exchange_client.stream import STATUS_CHANNEL, MarketStream, StreamEvent, SymbolStatus
 
 __all__ = [
+    "STATUS_CHANNEL",
     "Accepted",
     "ApiError",
     "ApiKey",
@@ -66,6 +67,7 @@ __all__ = [
     "SeqGap",
     "StreamError",
     "StreamEvent",
+    "SymbolStatus",
     "Ticker",
     "Tokens",
     "TradePrint",

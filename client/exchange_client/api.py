@@ -26,6 +26,7 @@ from exchange_client.auth import CognitoAuth
 from exchange_client.config import ClientConfig
 from exchange_client.credentials import ApiKey
 from exchange_client.endpoints.account import AccountEndpoints
+from exchange_client.endpoints.admin import AdminEndpoints
 from exchange_client.endpoints.common import decimal_string
 from exchange_client.endpoints.market import MarketEndpoints
 from exchange_client.endpoints.orders import OrderEndpoints
@@ -34,7 +35,7 @@ from exchange_client.http import RetryPolicy, Transport
 __all__ = ["ExchangeClient", "decimal_string"]
 
 
-class ExchangeClient(OrderEndpoints, AccountEndpoints, MarketEndpoints):
+class ExchangeClient(OrderEndpoints, AccountEndpoints, MarketEndpoints, AdminEndpoints):
     def __init__(
         self,
         config: ClientConfig,

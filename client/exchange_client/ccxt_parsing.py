@@ -31,6 +31,9 @@ ORDER_TYPES: Final = {
     "STOP_LIMIT": "limit",
 }
 NANOS_PER_MS: Final = 1_000_000
+# The statuses in which a market takes new orders (POST_ONLY: only orders that rest); CANCEL_ONLY,
+# HALTED and DELISTED take cancels only, so ccxt's ``active`` is False for them.
+TAKES_ORDERS: Final = frozenset({"TRADING", "POST_ONLY"})
 
 
 class CcxtParsing(Exchange):  # type: ignore[misc]  # ccxt is untyped
@@ -61,7 +64,7 @@ class CcxtParsing(Exchange):  # type: ignore[misc]  # ccxt is untyped
                 "future": False,
                 "option": False,
                 "contract": False,
-                "active": self.safe_string(market, "status", "TRADING") != "HALTED",
+                "active": self.safe_string(market, "status", "TRADING") in TAKES_ORDERS,
                 "maker": self.parse_number(Precise.string_div(maker, bps))
                 if maker is not None
                 else None,

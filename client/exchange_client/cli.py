@@ -14,11 +14,17 @@
     exchange keys create --scope read --scope trade --label bot --save
     exchange keys list
     exchange keys revoke ak_...
+    exchange markets                                # every symbol, with its trading status
+    exchange statuses                               # status changes as they happen
+    exchange admin ...                              # operators: see exchange_client.admin_cli
 
 The exchange's address comes from ``EXCHANGE_API_URL`` etc., else from the local stack's state
 file; ``login`` saves it with the tokens, so later commands need no flags. With an API key
 (``EXCHANGE_API_KEY``/``EXCHANGE_API_SECRET``, or the one ``keys create --save`` saved), trading
-and account commands sign with it; ``keys`` always takes the signed-in user's token.
+and account commands sign with it; ``keys`` and ``admin`` always take the signed-in user's token.
+
+An answer the exchange refused prints the problem's title and detail on stderr and exits 1 (a
+4xx) or 3 (a 5xx: retry); ``exchange admin`` adds its own codes (``admin_cli``).
 """
 
 import argparse
@@ -29,13 +35,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from exchange_client import session
+from exchange_client import admin_cli, session
 from exchange_client.api import ExchangeClient
 from exchange_client.config import ClientConfig
 from exchange_client.credentials import API_KEY_FILE, ApiKey
-from exchange_client.errors import ExchangeClientError
+from exchange_client.errors import ApiError, ExchangeClientError
 from exchange_client.render import render_book, table
-from exchange_client.stream import MarketStream
+from exchange_client.stream import STATUS_CHANNEL, MarketStream
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +87,15 @@ def _parser() -> argparse.ArgumentParser:
     mm.add_argument("--size", type=Decimal)
     mm.add_argument("--rate", type=float, default=5.0, help="requotes per second")
     _keys_parser(commands.add_parser("keys", help="your programs' API keys"))
+    commands.add_parser("markets", help="every symbol, its terms and its trading status")
+    commands.add_parser("statuses", help="trading status changes as they happen")
+    admin = commands.add_parser(
+        "admin",
+        help="operators' controls (see --help)",
+        description=admin_cli.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    admin_cli.add_parser(admin)
     return parser
 
 
@@ -122,12 +137,10 @@ async def run(args: argparse.Namespace) -> int:
             session.save(config, client.auth.tokens)
         print(f"signed in as {args.email}; tokens saved to {session.SESSION_FILE}")
         return 0
-    if args.command == "tape":
-        return await _tape(args)
-    if args.command == "book":
-        return await _book(args)
-    if args.command == "keys":
-        return await _keys(args)
+    own = {"tape": _tape, "book": _book, "keys": _keys, "statuses": _statuses,
+           "markets": _markets, "admin": _admin}  # fmt: skip
+    if args.command in own:
+        return await own[args.command](args)
     client = await _client(args)
     async with client:
         if args.command in {"place", "cancel", "cancel-all", "amend"}:
@@ -257,12 +270,60 @@ async def _tape(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _markets(args: argparse.Namespace) -> int:
+    async with ExchangeClient(ClientConfig.discover(args.stack)) as public:
+        print(table(
+            ["symbol", "status", "version", "tick_size", "lot_size", "min_qty", "max_qty"],
+            [[m.symbol, m.status or "", m.version if m.version is not None else "", m.tick_size,
+              m.lot_size, m.min_qty, m.max_qty] for m in await public.markets()],
+        ))  # fmt: skip
+    return 0
+
+
+async def _admin(args: argparse.Namespace) -> int:
+    async with await _client(args, token_only=True) as client:
+        return await admin_cli.run(client, args)
+
+
+async def _statuses(args: argparse.Namespace) -> int:
+    stream, client = await _stream(args)
+    async with stream:
+        await stream.subscribe(STATUS_CHANNEL)
+        async for event in stream:
+            if event.kind != "status":
+                continue
+            changes = event.data.get("markets") or [event.data]
+            for change in changes:
+                previous = change.get("previous")
+                was = f" (was {previous})" if previous else ""
+                print(f"{change.get('seq', 0):>10} {change.get('symbol')} {change.get('status')}"
+                      f"{was}", flush=True)  # fmt: skip
+    if client is not None:
+        await client.close()
+    return 0
+
+
+def problem_text(error: ApiError) -> str:
+    """A refused request as the CLI reports it: status, the problem's title and detail, and
+    each offending field of a validation error."""
+    title = error.problem.get("title") or ""
+    detail = error.problem.get("detail") or ""
+    lines = [f"error: {error.status} {title}: {detail}".rstrip(": ")]
+    for field in error.problem.get("errors") or []:
+        if isinstance(field, dict):
+            lines.append(f"  {field.get('field')}: {field.get('message')}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return asyncio.run(run(args))
     except KeyboardInterrupt:
         return 130
+    except ApiError as exc:
+        print(problem_text(exc), file=sys.stderr)
+        return 3 if exc.status >= 500 else 1
     except ExchangeClientError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -21,7 +21,10 @@ class Instrument(msgspec.Struct, frozen=True, kw_only=True):
     maker_fee_bps: Decimal | None = None
     taker_fee_bps: Decimal | None = None
     price_band_pct: Decimal | None = None
+    # TRADING, POST_ONLY, CANCEL_ONLY, HALTED or DELISTED; changes come on the ``status`` stream.
     status: str | None = None
+    version: int | None = None  # the listing's version: +1 with each change of its terms
+    asset_class: str | None = None  # CRYPTO or EQUITY
 
 
 class Accepted(msgspec.Struct, frozen=True, kw_only=True):

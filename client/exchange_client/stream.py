@@ -16,6 +16,14 @@ A program connects with its API key instead (``MarketStream(ws_url, api_key=key)
 - ``trades.{symbol}``, ``candles.{symbol}.{interval}`` and ``ticker.{symbol}`` (24 h figures):
   public. ``orders`` (your orders and fills) and ``balances`` (your balances as they change):
   private.
+- ``status`` (public, no symbol): every symbol's trading status on subscribe, then each change;
+  ``stream.statuses`` keeps each symbol's latest (by seq: a change that arrives just before a
+  snapshot holding it is not undone), and each frame comes as ``event.kind == "status"``::
+
+      await stream.subscribe(STATUS_CHANNEL)
+      async for event in stream:
+          if event.kind == "status":
+              print(stream.statuses["BTC-USD"].status)
 - The connection is re-established with backoff whenever it drops, and proactively before API
   Gateway's 2-hour limit; a ping every 5 minutes keeps it under the 10-minute idle limit. After a
   reconnect every channel is subscribed again and every book rebuilt from a new snapshot.
@@ -38,6 +46,7 @@ from exchange_client.book import ChecksumMismatch, LocalBook, SeqGap
 from exchange_client.credentials import ApiKey
 
 TokenProvider = Callable[[], Awaitable[str]]
+STATUS_CHANNEL: Final = "status"
 BACKOFF_S: Final = (0.2, 0.5, 1.0, 2.0, 5.0)
 _CLOSED: Final = frozenset(
     {
@@ -50,9 +59,18 @@ _CLOSED: Final = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
+class SymbolStatus:
+    """A symbol's trading status from the journal's ``seq`` on (0: its listing's own)."""
+
+    symbol: str
+    status: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
 class StreamEvent:
-    """``kind``: book, trades, orders, candle, ticker, balances (data from the API), or the
-    stream's own notices: connected, gap, reconnecting, error."""
+    """``kind``: book, trades, orders, candle, ticker, balances, status (data from the API), or
+    the stream's own notices: connected, gap, reconnecting, error."""
 
     kind: str
     channel: str | None
@@ -79,6 +97,7 @@ class MarketStream:
         self._backoff_s = backoff_s
         self.channels: set[str] = set()
         self.books: dict[str, LocalBook] = {}
+        self.statuses: dict[str, SymbolStatus] = {}
         self.reconnects = 0
         self.gaps = 0
         self._events: asyncio.Queue[StreamEvent] = asyncio.Queue()
@@ -204,12 +223,26 @@ class MarketStream:
                     self._emit("book", channel, frame)
             except (SeqGap, ChecksumMismatch) as gap:
                 await self._rebuild(book, channel, gap)
+        elif kind in {"status_snapshot", "status"}:
+            self._on_status(frame)
         elif kind in {"trades", "orders", "candle", "ticker", "balances"}:
             self._emit(str(kind), channel if isinstance(channel, str) else None, frame)
         elif kind == "error":
             self._emit("error", channel if isinstance(channel, str) else None, frame)
             if frame.get("code") == "snapshot_unavailable":
                 asyncio.get_running_loop().call_later(1.0, self._resubscribe_soon, frame)
+
+    def _on_status(self, frame: dict[str, Any]) -> None:
+        """A snapshot (every symbol) or one change: keep, per symbol, the highest seq seen."""
+        items = frame.get("markets") if frame.get("type") == "status_snapshot" else [frame]
+        for item in items if isinstance(items, list) else []:
+            symbol, status, seq = item.get("symbol"), item.get("status"), item.get("seq", 0)
+            if not isinstance(symbol, str) or not isinstance(status, str):
+                continue
+            kept = self.statuses.get(symbol)
+            if kept is None or int(seq) >= kept.seq:
+                self.statuses[symbol] = SymbolStatus(symbol, status, int(seq))
+        self._emit("status", STATUS_CHANNEL, frame)
 
     async def _rebuild(self, book: LocalBook, channel: str, why: Exception) -> None:
         """Drop a book gone wrong and resubscribe: the fresh snapshot rebuilds it."""

@@ -22,8 +22,6 @@ composite and the runtime record them in ``StoreHealth`` (health ``degraded``, t
 ``SnapshotStoreFailures`` metric) and go on.
 """
 
-import hashlib
-import hmac
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -37,53 +35,26 @@ from engine_service.ports import (
     SnapshotStoreUnavailable,
     StoreHealth,
 )
-from engine_service.snapshot import decode_snapshot
 from exchange.domain import ConfigurationError
 from exchange.l2 import L2Book, book_key, encode_book
 from exchange.observability import logger
 
-KeyProvider = Callable[[], bytes]  # the HMAC key, e.g. a CachedSecret
-MAC_BYTES: Final = 32
+# The key names, the MAC framing and the envelope are the layer's (``exchange.snapshots``), which
+# the reconciliation reads snapshots with.
+from exchange.snapshots import (
+    S3_PREFIX,
+    KeyProvider,
+    s3_snapshot_key,
+    sign,
+    snapshot_key,
+    trusted_snapshot,
+    verify,
+)
+
 DEFAULT_RETRY_AFTER_S: Final = 30.0
-_MAC_CONTEXT: Final = b"exchange engine snapshot\x00"
 # What a store's client raises when its service is unreachable or refuses; also the key's source.
 _REDIS_ERRORS: Final = (redis.RedisError, ClientError, BotoCoreError, ConfigurationError)
 _S3_ERRORS: Final = (ClientError, BotoCoreError)
-
-
-def snapshot_key(shard: str) -> str:
-    return f"engine:snapshot:{shard}"
-
-
-def _mac(key: bytes, shard: str, payload: bytes) -> bytes:
-    digest = hmac.new(key, _MAC_CONTEXT, hashlib.sha256)
-    digest.update(shard.encode() + b"\x00")
-    digest.update(payload)
-    return digest.digest()
-
-
-def sign(key: bytes, shard: str, snapshot: bytes) -> bytes:
-    """``MAC || snapshot``; the MAC covers the shard id, so one shard's snapshot cannot pose as
-    another's.
-
-    >>> signed = sign(b"k", "s1", b"state")
-    >>> verify(b"k", "s1", signed)
-    b'state'
-    >>> verify(b"k", "s2", signed)
-    Traceback (most recent call last):
-    engine_service.ports.SnapshotRefused: MAC does not verify (forged, or signed with another key)
-    """
-    return _mac(key, shard, snapshot) + snapshot
-
-
-def verify(key: bytes, shard: str, signed: bytes) -> bytes:
-    """The snapshot inside ``signed``; SnapshotRefused unless its MAC verifies."""
-    if len(signed) < MAC_BYTES:
-        raise SnapshotRefused(f"{len(signed)} bytes, shorter than a MAC")
-    mac, payload = signed[:MAC_BYTES], signed[MAC_BYTES:]
-    if not hmac.compare_digest(mac, _mac(key, shard, payload)):
-        raise SnapshotRefused("MAC does not verify (forged, or signed with another key)")
-    return payload
 
 
 class Breaker:
@@ -196,7 +167,7 @@ class S3SnapshotStore:
         self,
         client: Any,
         bucket: str,
-        prefix: str = "snapshots",
+        prefix: str = S3_PREFIX,
         *,
         retry_after_s: float = DEFAULT_RETRY_AFTER_S,
         clock: Callable[[], float] = time.monotonic,
@@ -207,7 +178,7 @@ class S3SnapshotStore:
         self._breaker = Breaker("s3", _S3_ERRORS, retry_after_s=retry_after_s, clock=clock)
 
     def _key(self, shard: str) -> str:
-        return f"{self._prefix}/{shard}/latest.bin"
+        return s3_snapshot_key(shard, self._prefix)
 
     def save(self, shard: str, snapshot: bytes) -> None:
         def write() -> None:
@@ -261,7 +232,7 @@ class CompositeSnapshotStore:
                 payload = store.load(shard)
                 if payload is None:
                     continue
-                progress = _progress(shard, payload)
+                progress = trusted_snapshot(shard, payload).progress
             except SnapshotStoreUnavailable as exc:
                 self._failed(name, shard, exc)
                 continue
@@ -283,13 +254,16 @@ class CompositeSnapshotStore:
         )
 
 
-def _progress(shard: str, payload: bytes) -> int:
-    """The snapshot's progress; SnapshotRefused for one that does not decode or is another
-    shard's."""
-    try:
-        snapshot = decode_snapshot(payload)
-    except ValueError as exc:  # msgspec's decode errors are ValueErrors, as is a wrong format
-        raise SnapshotRefused(f"does not decode: {exc}") from exc
-    if snapshot.shard != shard:
-        raise SnapshotRefused(f"a snapshot of shard {snapshot.shard!r}, not {shard!r}")
-    return snapshot.progress
+# sign, verify and snapshot_key are the layer's (exchange.snapshots); re-exported for callers.
+__all__ = [
+    "DEFAULT_RETRY_AFTER_S",
+    "Breaker",
+    "CompositeSnapshotStore",
+    "KeyProvider",
+    "RedisBookPublisher",
+    "RedisSnapshotStore",
+    "S3SnapshotStore",
+    "sign",
+    "snapshot_key",
+    "verify",
+]

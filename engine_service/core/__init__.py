@@ -7,7 +7,8 @@
 * ``symbol`` and ``matcher``: one symbol's state, command handlers, matching, and the order of
   events within one command;
 * ``rules``: checks of a command's own fields; ``stops``: held stop orders; ``recent``: the
-  bounded dedupe windows;
+  bounded dedupe windows; ``operator``: operators' commands (status, mass cancel, freeze,
+  listing);
 * ``engine``: routing to symbols, snapshots; ``replay``: rebuilding from journaled events;
   ``state``: snapshot and view shapes.
 

@@ -20,7 +20,8 @@ CORE = Path(__file__).resolve().parent
 if __name__ == "__main__" and sys.path and Path(sys.path[0]).resolve() == CORE:
     del sys.path[0]  # run by path: keep this folder's modules from shadowing others
 ROOT = CORE.parent.parent
-# The modules on the hot path. ``state`` and ``snapshot`` (msgspec Structs) stay interpreted.
+# The modules on the hot path. ``state`` and ``snapshot`` (msgspec Structs), and ``operator``
+# and ``replay`` (operators' rare commands; recovery), stay interpreted.
 COMPILED = [
     "book.py",
     "recent.py",

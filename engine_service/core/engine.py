@@ -24,7 +24,8 @@ from typing import Final
 import msgspec
 
 from engine_service.core.matcher import SymbolBook
-from engine_service.core.replay import BookReplayer, ReplayError
+from engine_service.core.operator import is_stale, listed, new_listing, operate
+from engine_service.core.replay import BookReplayer, listed_book
 from engine_service.core.snapshot import export_book, l2_view, l3_view, restore_book
 from engine_service.core.state import (
     READABLE_VERSIONS,
@@ -34,10 +35,12 @@ from engine_service.core.state import (
     L3View,
 )
 from exchange.domain import (
+    AmendOrder,
     CancelOrder,
-    Command,
+    EngineCommand,
     Event,
     Instrument,
+    ListInstrument,
     NewOrder,
     OrderRejected,
     RejectReason,
@@ -50,6 +53,8 @@ DEFAULT_DEDUPE_WINDOW: Final = 1_000_000
 # Compiled, a Final name is a C static: no lookup in the module's globals on every command.
 _NEW_ORDER: Final = NewOrder
 _CANCEL_ORDER: Final = CancelOrder
+_AMEND_ORDER: Final = AmendOrder
+_LIST: Final = ListInstrument
 _decoder = msgspec.msgpack.Decoder(EngineState)
 _encoder = msgspec.msgpack.Encoder()
 
@@ -68,31 +73,45 @@ class Engine:
                 raise ValueError(f"duplicate instrument {instrument.symbol}")
             self.books[instrument.symbol] = SymbolBook(instrument, dedupe_window)
 
-    def apply(self, command: Command) -> list[Event]:
+    def apply(self, command: EngineCommand) -> list[Event]:
         """Apply one command; returns the events it caused, in ``seq`` order.
 
         A command for a symbol this shard does not list is answered with an ``OrderRejected``
         (``UNKNOWN_SYMBOL``) that carries ``seq`` 0: it belongs to no symbol's gap-free stream, so
-        the runtime returns it to the caller and does not journal it.
+        the runtime returns it to the caller and does not journal it. The one exception is a
+        ``ListInstrument``: it lists the symbol, whose book it creates (its ``InstrumentListed``
+        is ``seq`` 1), or is refused with ``seq`` 0 (``INVALID_COMMAND``).
         """
         book = self.books.get(command.symbol)
-        if book is None:
-            return [_unknown_symbol(command)]
         kind = type(command)
+        if book is None:
+            if kind is _LIST:
+                return self._list(command)  # type: ignore[arg-type]
+            return [_unknown_symbol(command)]
         if kind is _NEW_ORDER:
             return book.new_order(command)  # type: ignore[arg-type]
         if kind is _CANCEL_ORDER:
             return book.cancel(command)  # type: ignore[arg-type]
-        return book.amend(command)  # type: ignore[arg-type]
+        if kind is _AMEND_ORDER:
+            return book.amend(command)  # type: ignore[arg-type]
+        return operate(book, command)  # type: ignore[arg-type]
 
-    def is_duplicate(self, command: Command) -> bool:
+    def _list(self, command: ListInstrument) -> list[Event]:
+        book = new_listing(command, self.dedupe_window)
+        if isinstance(book, OrderRejected):
+            return [book]
+        self.books[command.symbol] = book
+        return [listed(book, command)]
+
+    def is_duplicate(self, command: EngineCommand) -> bool:
         """Whether ``command`` was seen before: a redelivery the runtime may drop unapplied.
 
-        True for a cancel or amend whose ``command_id`` was already applied (``apply`` would
-        emit nothing for it) and for a ``NewOrder`` whose ``order_id`` is open or still in the
-        dedupe window (``apply`` would answer it with a ``DUPLICATE_ORDER_ID`` rejection). That
-        includes an order id a cancel named before the order arrived: the runtime then drops the
-        late order unjournaled, as the engine's one answer for that id was the cancel's
+        True for a cancel, amend or operator command whose ``command_id`` was already applied
+        (``apply`` would emit nothing for it), for a listing whose version is not newer than the
+        book's (ignored by ``apply``), and for a ``NewOrder`` whose ``order_id`` is open or still
+        in the dedupe window (``apply`` would answer it with a ``DUPLICATE_ORDER_ID`` rejection).
+        That includes an order id a cancel named before the order arrived: the runtime then drops
+        the late order unjournaled, as the engine's one answer for that id was the cancel's
         ``UNKNOWN_ORDER``.
         """
         book = self.books.get(command.symbol)
@@ -100,18 +119,22 @@ class Engine:
             return False
         if isinstance(command, NewOrder):
             return book.seen_orders.has(command.order_id) or command.order_id in book.orders
+        if isinstance(command, ListInstrument) and is_stale(book, command):
+            return True
         return book.seen_commands.has(command.command_id)
 
     def replay(self, events: Iterable[Event]) -> None:
         """Rebuild state from journaled events (after ``restore``), without matching again.
 
         Events must continue each symbol's ``seq`` without a gap; raises ``ReplayError`` on one
-        that does not fit. See ``engine_service.core.replay``.
+        that does not fit. A symbol this engine does not list is created by its first event, the
+        ``InstrumentListed`` of a listing made at run time. See ``engine_service.core.replay``.
         """
         for event in events:
             book = self.books.get(event.symbol)
             if book is None:
-                raise ReplayError(f"event of {event.symbol}, which this engine does not list")
+                book = listed_book(event, self.dedupe_window)
+                self.books[event.symbol] = book
             replayer = self._replayers.get(event.symbol)
             if replayer is None or replayer.book is not book:
                 replayer = BookReplayer(book)
@@ -155,8 +178,11 @@ class Engine:
     ) -> "Engine":
         """An engine that continues exactly where the snapshotted one stood.
 
-        Symbols in ``instruments`` that the snapshot lacks start empty; a snapshot symbol that
-        ``instruments`` lacks is an error.
+        Symbols in ``instruments`` that the snapshot lacks start empty. A snapshot book runs on
+        the instrument it holds when an operator listed it (version 1 or more); on the static
+        file's (version 0), ``instruments``' definition wins, so a changed file takes effect.
+        A snapshot symbol that ``instruments`` lacks is built from the snapshot's JSON; one
+        that neither has (an older snapshot's) is an error.
         """
         state = _decoder.decode(data)
         if state.version not in READABLE_VERSIONS:
@@ -165,23 +191,26 @@ class Engine:
             )
         engine = cls(instruments, dedupe_window=dedupe_window)
         for book_state in state.books:
-            book = engine.books.get(book_state.symbol)
-            if book is None:
-                raise ValueError(f"snapshot holds {book_state.symbol}, not among the instruments")
             engine.books[book_state.symbol] = restore_book(
-                book_state, book.instrument, dedupe_window, state.version
+                book_state, engine.books.get(book_state.symbol), dedupe_window, state.version
             )
         return engine
 
 
-def _unknown_symbol(command: Command) -> OrderRejected:
+def _unknown_symbol(command: EngineCommand) -> OrderRejected:
     return OrderRejected(
         symbol=command.symbol,
         ts=command.ts,
         seq=0,
-        order_id=command.order_id,
-        account_id=command.account_id,
+        order_id=getattr(command, "order_id", ""),
+        account_id=_account_of(command),
         reason=RejectReason.UNKNOWN_SYMBOL,
         command_id=None if isinstance(command, NewOrder) else command.command_id,
         detail=f"symbol {command.symbol} is not traded here",
     )
+
+
+def _account_of(command: EngineCommand) -> str:
+    """The account a command is about; "" for a symbol-wide operator command."""
+    account_id: str | None = getattr(command, "account_id", None)
+    return account_id or ""

@@ -25,6 +25,24 @@ Event order within one command (every event takes the next ``seq`` of the symbol
   seen yields no events at all and takes no ``seq``. A cancel or amend naming an order id never
   seen is ``OrderRejected`` (``UNKNOWN_ORDER``) and cancels that id before its order arrives: a
   later ``NewOrder`` with it is ``OrderRejected`` (``DUPLICATE_ORDER_ID``).
+* The symbol's status and frozen accounts (``symbol``) refuse a user's new order or amend before
+  anything else about it is checked but its ids and, for an amend, its order: ``SYMBOL_HALTED``,
+  ``SYMBOL_CANCEL_ONLY``, ``SYMBOL_POST_ONLY`` (a market, stop, IOC or FOK order),
+  ``INSTRUMENT_NOT_TRADING`` when delisted, then ``ACCOUNT_FROZEN``. A POST_ONLY limit (or amend)
+  that would cross is ``SYMBOL_POST_ONLY`` where a post-only order's ``POST_ONLY_WOULD_TAKE``
+  would come. Cancels are never refused for either.
+
+Operators' commands (``operator``; a ``command_id`` already seen: no events, as above):
+
+* ``SetTradingStatus``: ``TradingStatusChanged``, also when the status is unchanged.
+* ``MassCancel``: for each open order of the target, oldest (by arrival) first,
+  ``OrderCancelled`` (reason OPERATOR, the command's ``command_id``) then its level's
+  ``BookDelta`` (none for a held stop). Nothing open: ``OrderRejected`` (``UNKNOWN_ORDER``,
+  ``order_id`` "").
+* ``FreezeAccount``: ``AccountFrozen``; when freezing, then the account's cancels as above.
+* ``ListInstrument``: ``InstrumentListed`` (``seq`` 1 of a new symbol); a change of a field fixed
+  at listing, or JSON that is no instrument, is ``OrderRejected`` (``INVALID_COMMAND``); a
+  version not newer than the book's yields no events.
 
 This file is over the 400-line norm on purpose: it is the one hot path (new order, match, cancel,
 amend, stop release) that ``make build-engine`` compiles with mypyc, and keeping it in one module
@@ -84,15 +102,17 @@ class SymbolBook(BookCore):
     """One symbol's command handlers and matcher over the state in ``BookCore``."""
 
     # -- commands -------------------------------------------------------------------------------
-    def new_order(self, cmd: NewOrder) -> list[Event]:
+    def new_order(self, cmd: NewOrder) -> list[Event]:  # noqa: PLR0912 - guard clauses, inline
         (_, ts, order_id, account_id, client_order_id, side, kind, tif, qty, price, stop_price,
          post_only, stp, protection) = new_order_fields(cmd)  # fmt: skip
         seen = self.seen_orders
         # An open order's id is in the window unless the window has evicted it since.
         if not seen.add(order_id) or (seen.evicted and order_id in self.orders):
             return self._reject(cmd, RejectReason.DUPLICATE_ORDER_ID, self._duplicate(order_id))
-        if not self.trading:
-            return self._reject(cmd, RejectReason.INSTRUMENT_NOT_TRADING, self._status())
+        if self.restricted:
+            rejection = self._restriction(account_id, kind, tif)
+            if rejection is not None:
+                return self._reject(cmd, rejection[0], rejection[1])
         rejection = check_new_order(
             qty,
             kind,
@@ -112,10 +132,10 @@ class SymbolBook(BookCore):
             rejection = self._check_band(price)
             if rejection is not None:
                 return self._reject(cmd, rejection[0], rejection[1])
-            if post_only and self._would_take(is_buy, price):
-                return self._reject(
-                    cmd, RejectReason.POST_ONLY_WOULD_TAKE, "post-only order would take"
-                )
+            if post_only or self.restricted:
+                rejection = self._resting_only(post_only, is_buy, price)
+                if rejection is not None:
+                    return self._reject(cmd, rejection[0], rejection[1])
         self.seq += 1
         if stop_price is None and protection is None and not post_only and stp is _DEFAULT_STP:
             # The common case, built without the fields at their defaults: msgspec pays for

@@ -10,13 +10,22 @@ is checked against the rebuilt level, so a journal that does not fit the book fa
 A ``Trade`` moves the last price and, when at least the band's minimum quantity, the band's
 reference; an ``UNKNOWN_ORDER`` refusal of an order id the book has never seen flags it as
 cancelled before arrival, as the matcher did.
+
+Operators' events set what they record: ``TradingStatusChanged`` the status, ``AccountFrozen``
+the frozen accounts, ``InstrumentListed`` the instrument in force (``Engine.replay`` creates the
+book of a symbol listed at run time from it); an operator's cancels (reason OPERATOR) are
+cancels like any other. Each remembers its command id, as the matcher did.
 """
 
 from engine_service.core.book import BookSide, Order
 from engine_service.core.matcher import SymbolBook
+from engine_service.core.operator import parse_listing
 from exchange.domain import (
+    AccountFrozen,
     BookDelta,
     Event,
+    Instrument,
+    InstrumentListed,
     OrderAccepted,
     OrderAmended,
     OrderCancelled,
@@ -26,6 +35,7 @@ from exchange.domain import (
     RejectReason,
     Side,
     Trade,
+    TradingStatusChanged,
 )
 
 
@@ -61,6 +71,15 @@ class BookReplayer:
             self._triggered(event)
         elif isinstance(event, OrderRejected):
             self._rejected(event)
+        elif isinstance(event, TradingStatusChanged):
+            book.seen_commands.add(event.command_id)
+            book.set_status(event.status)
+        elif isinstance(event, AccountFrozen):
+            book.seen_commands.add(event.command_id)
+            book.set_frozen(event.account_id, event.frozen)
+        elif isinstance(event, InstrumentListed):
+            book.seen_commands.add(event.command_id)
+            book.relist(_instrument(event), event.instrument, event.version)
 
     # -- one method per event -------------------------------------------------------------------
     def _accepted(self, event: OrderAccepted) -> None:
@@ -148,7 +167,8 @@ class BookReplayer:
         book.seen_commands.add(event.command_id)
         order_id = event.order_id
         if (
-            event.reason is RejectReason.UNKNOWN_ORDER
+            order_id  # an operator command's refusal names no order (``SymbolBook._not_open``)
+            and event.reason is RejectReason.UNKNOWN_ORDER
             and not book.seen_orders.has(order_id)
             and order_id not in book.orders
         ):
@@ -212,3 +232,18 @@ class BookReplayer:
     def _end_taker(self, order_id: str) -> None:
         self._taker(order_id)
         self.taker = None
+
+
+def listed_book(event: Event, dedupe_window: int) -> SymbolBook:
+    """The empty book of a symbol listed at run time, from its first event (which the book's
+    replayer then applies as its ``seq`` 1)."""
+    if not isinstance(event, InstrumentListed):
+        raise ReplayError(f"event of {event.symbol}, which this engine does not list")
+    return SymbolBook(_instrument(event), dedupe_window, event.instrument, event.version)
+
+
+def _instrument(event: InstrumentListed) -> Instrument:
+    instrument = parse_listing(event.instrument)
+    if isinstance(instrument, str):
+        raise ReplayError(f"{event.symbol}: listing at seq {event.seq}: {instrument}")
+    return instrument

@@ -2,12 +2,13 @@
 
 ``restore(export(book))`` gives a book whose future events are identical to the original's: queue
 order, held stops and their arrival order, counters, the last trade price, the band's reference
-and the dedupe windows are all kept. Dead entries awaiting compaction are not: they never change
-an event.
+and the dedupe windows are all kept, and so are the operators' status, frozen accounts and the
+instrument in force. Dead entries awaiting compaction are not: they never change an event.
 """
 
 from engine_service.core.book import BookSide, Order
 from engine_service.core.matcher import SymbolBook
+from engine_service.core.operator import parse_listing
 from engine_service.core.recent import RecentIds
 from engine_service.core.state import (
     SNAPSHOT_VERSION,
@@ -19,7 +20,6 @@ from engine_service.core.state import (
     OrderState,
     OrderView,
 )
-from exchange.domain import Instrument
 
 
 def _order_state(order: Order) -> OrderState:
@@ -76,17 +76,37 @@ def export_book(book: SymbolBook) -> BookState:
         seen_commands=book.seen_commands.as_list(),
         band_price=book.band_price,
         cancelled_early=book.seen_orders.flagged_list(),
+        status=book.status,
+        frozen=sorted(book.frozen),
+        instrument=book.listing,
+        instrument_version=book.version,
     )
 
 
 def restore_book(
-    state: BookState, instrument: Instrument, dedupe_window: int, version: int = SNAPSHOT_VERSION
+    state: BookState, static: SymbolBook | None, dedupe_window: int, version: int = SNAPSHOT_VERSION
 ) -> SymbolBook:
-    """The book ``state`` describes. A version 1 snapshot predates the band's own reference: its
-    band followed every trade, so its last trade becomes the band's reference."""
-    if state.symbol != instrument.symbol:
-        raise ValueError(f"snapshot of {state.symbol} restored for {instrument.symbol}")
-    book = SymbolBook(instrument, dedupe_window)
+    """The book ``state`` describes; ``static`` is the (empty) book of the static instruments
+    file's definition of the symbol, if it has one.
+
+    The instrument: the snapshot's when an operator listed it (version 1 or more); the static
+    file's when the snapshot holds that one (version 0), so a changed file takes effect; the
+    snapshot's JSON when the file lacks the symbol. The status: the snapshot's (it is journaled
+    state); a snapshot before version 3 has none, so the instrument's. A version 1 snapshot
+    predates the band's own reference: its band followed every trade, so its last trade becomes
+    the band's reference.
+    """
+    if static is not None and state.instrument_version == 0:
+        book = SymbolBook(static.instrument, dedupe_window, static.listing)
+    elif state.instrument:
+        instrument = parse_listing(state.instrument)
+        if isinstance(instrument, str):
+            raise ValueError(f"snapshot of {state.symbol}: {instrument}")
+        book = SymbolBook(instrument, dedupe_window, state.instrument, state.instrument_version)
+    else:
+        raise ValueError(f"snapshot holds {state.symbol}, not among the instruments")
+    if book.symbol != state.symbol:
+        raise ValueError(f"snapshot of {state.symbol} restored for {book.symbol}")
     book.seq = state.seq
     book.last_price = state.last_price
     book.band_price = state.last_price if version == 1 else state.band_price
@@ -101,6 +121,10 @@ def restore_book(
         book.stops.add(order)
     book.seen_orders = RecentIds(dedupe_window, state.seen_orders, state.cancelled_early)
     book.seen_commands = RecentIds(dedupe_window, state.seen_commands)
+    for account_id in state.frozen:
+        book.set_frozen(account_id, True)
+    if state.status is not None:
+        book.set_status(state.status)
     return book
 
 

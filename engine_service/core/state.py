@@ -1,103 +1,28 @@
-"""Plain, immutable shapes of engine state: snapshots and market-data views.
+"""The engine's state shapes (snapshots, L2/L3 views), defined in the shared layer
+(``exchange.domain.engine_state``) so tools outside the engine decode snapshots with them."""
 
-These are msgspec Structs, so a snapshot is compact msgpack and a view encodes straight to JSON or
-msgpack for Redis and WebSocket clients. Field order is part of the snapshot format: bump
-``SNAPSHOT_VERSION`` when it changes, and add fields only at the end, with a default, so older
-snapshots still decode (``READABLE_VERSIONS``; ``snapshot.restore_book`` fills in what they lack).
+from exchange.domain.engine_state import (
+    READABLE_VERSIONS,
+    SNAPSHOT_VERSION,
+    BookState,
+    EngineState,
+    L2View,
+    L3Level,
+    L3View,
+    LevelView,
+    OrderState,
+    OrderView,
+)
 
-Version 2 added each order's ``protection`` and each book's ``band_price`` and
-``cancelled_early`` (order ids cancelled before their order arrived, a subset of
-``seen_orders``).
-"""
-
-from typing import Final
-
-from msgspec import Struct
-
-from exchange.domain import OrderType, StpMode, TimeInForce
-
-SNAPSHOT_VERSION: Final = 2
-READABLE_VERSIONS: Final = (1, 2)
-
-
-class OrderState(Struct, frozen=True, array_like=True, gc=False):
-    """One open order: resting (in queue order) or a held stop."""
-
-    order_id: str
-    account_id: str
-    is_buy: bool
-    order_type: OrderType
-    tif: TimeInForce
-    price: int
-    stop_price: int
-    qty: int
-    filled: int
-    stp: StpMode
-    post_only: bool
-    arrival: int
-    protection: int = 0  # version 2
-
-
-class BookState(Struct, frozen=True, array_like=True):
-    """Everything one symbol's future events depend on.
-
-    ``resting`` lists each side's levels best first, each level oldest first; ``stops`` lists the
-    held stops by arrival; the dedupe windows are oldest first. ``band_price`` is the last trade
-    that moved the band's reference (0: none yet; see ``symbol``).
-    """
-
-    symbol: str
-    seq: int
-    last_price: int
-    arrival: int
-    resting: list[OrderState]
-    stops: list[OrderState]
-    seen_orders: list[str]
-    seen_commands: list[str]
-    band_price: int = 0  # version 2
-    cancelled_early: list[str] = []  # version 2
-
-
-class EngineState(Struct, frozen=True, array_like=True):
-    version: int
-    books: list[BookState]
-
-
-class LevelView(Struct, frozen=True, array_like=True):
-    """One L2 level: ``[price, qty, orders]``."""
-
-    price: int
-    qty: int
-    orders: int
-
-
-class L2View(Struct, frozen=True):
-    """Top levels of a book, best first, as of event ``seq``."""
-
-    symbol: str
-    seq: int
-    bids: list[LevelView]
-    asks: list[LevelView]
-
-
-class OrderView(Struct, frozen=True, array_like=True):
-    """One resting order in an L3 view: ``[order_id, account_id, open_qty]``."""
-
-    order_id: str
-    account_id: str
-    open_qty: int
-
-
-class L3Level(Struct, frozen=True):
-    price: int
-    qty: int
-    orders: list[OrderView]
-
-
-class L3View(Struct, frozen=True):
-    """Top levels of a book with every order in queue order, as of event ``seq``."""
-
-    symbol: str
-    seq: int
-    bids: list[L3Level]
-    asks: list[L3Level]
+__all__ = [
+    "READABLE_VERSIONS",
+    "SNAPSHOT_VERSION",
+    "BookState",
+    "EngineState",
+    "L2View",
+    "L3Level",
+    "L3View",
+    "LevelView",
+    "OrderState",
+    "OrderView",
+]

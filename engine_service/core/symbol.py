@@ -7,6 +7,13 @@ The band's reference is ``band_price``, the price of the last trade of at least 
 ``band_min_qty`` (so one-lot trades, e.g. an account trading with itself, cannot walk it), and
 before any such trade the instrument's ``reference_price`` (``opening``); with neither there is
 no band. ``last_price`` is the last trade of any size: it only triggers stops.
+
+Operators' state (``exchange.domain.commands``' operator commands, handled in ``operator``): the
+symbol's ``status``, the accounts ``frozen`` in it, and the instrument in force with its JSON
+(``listing``) and ``version`` (0: the static instruments file's). ``restricted`` is true while
+any of them may refuse a user's command (a status other than TRADING, or a frozen account), so
+the hot path pays one attribute test for all of them; what each status allows is the table in
+``InstrumentStatus``'s docstring.
 """
 
 from typing import Final
@@ -22,11 +29,14 @@ from exchange.domain import (
     Event,
     ExpireReason,
     Instrument,
+    InstrumentStatus,
     NewOrder,
     OrderExpired,
     OrderRejected,
+    OrderType,
     RejectReason,
     Side,
+    TimeInForce,
 )
 
 _BUY: Final = Side.BUY
@@ -35,32 +45,126 @@ _SELL: Final = Side.SELL
 _DELTA: Final = BookDelta
 _EXPIRED: Final = OrderExpired
 _REJECTED: Final = OrderRejected
+_TRADING: Final = InstrumentStatus.TRADING
+_POST_ONLY: Final = InstrumentStatus.POST_ONLY
+_CANCEL_ONLY: Final = InstrumentStatus.CANCEL_ONLY
+_HALTED: Final = InstrumentStatus.HALTED
+_LIMIT: Final = OrderType.LIMIT
+_GTC: Final = TimeInForce.GTC
 
 
 class BookCore:
     """The book, held stops, counters and dedupe windows of one symbol."""
 
-    def __init__(self, instrument: Instrument, dedupe_window: int) -> None:
-        self.instrument = instrument
+    def __init__(
+        self,
+        instrument: Instrument,
+        dedupe_window: int,
+        listing: str | None = None,
+        version: int = 0,
+    ) -> None:
+        """A new book, ``status`` the instrument's. ``listing`` is the instrument's JSON as
+        journaled (by default its own dump: the static file's definition, ``version`` 0)."""
         self.symbol = instrument.symbol
-        self.trading = instrument.is_trading
-        self.min_lots = instrument.min_lots
-        self.max_lots = instrument.max_lots
         self.bids = BookSide(True)
         self.asks = BookSide(False)
         self.orders: dict[str, Order] = {}  # every open order: resting or held stop
         self.stops = StopBook()
-        self.max_price = instrument.max_price_ticks or NO_MAX_PRICE
         self.seq = 0
         self.last_price = 0  # the last trade (0 before the first): what stops trigger on
-        # The band's reference (module docstring): ``band_price or opening``, 0 = no band.
-        self.band_min = instrument.band_min_lots or 0
-        self.band_price = 0
-        self.opening = instrument.reference_ticks or 0
+        self.band_price = 0  # the band's reference (module docstring): ``band_price or opening``
         self.arrival = 0
         self.seen_orders = RecentIds(dedupe_window)
         self.seen_commands = RecentIds(dedupe_window)
+        self.status = instrument.status
+        self.frozen: set[str] = set()
+        self.restricted = self.status is not _TRADING
+        # The instrument in force and the rules taken from it (``relist`` replaces them). Set
+        # here rather than through ``relist`` so that mypyc knows them always defined: the hot
+        # path then reads them without a check.
+        self.instrument = instrument
+        self.listing = instrument.model_dump_json() if listing is None else listing
+        self.version = version
+        self.min_lots = instrument.min_lots
+        self.max_lots = instrument.max_lots
+        self.max_price = instrument.max_price_ticks or NO_MAX_PRICE
+        self.band_min = instrument.band_min_lots or 0
+        self.opening = instrument.reference_ticks or 0  # 0 = no band before a band trade
         self._bands: dict[int, tuple[int, int]] = {}
+
+    # -- operators' state ------------------------------------------------------------------------
+    def set_status(self, status: InstrumentStatus) -> None:
+        self.status = status
+        self.restricted = status is not _TRADING or bool(self.frozen)
+
+    def set_frozen(self, account_id: str, frozen: bool) -> None:
+        if frozen:
+            self.frozen.add(account_id)
+        else:
+            self.frozen.discard(account_id)
+        self.restricted = self.status is not _TRADING or bool(self.frozen)
+
+    def relist(self, instrument: Instrument, listing: str, version: int) -> None:
+        """Put a changed instrument in force: the limits, band and reference of orders from
+        now on (open orders stay as they are). The status is not the listing's to change."""
+        self.instrument = instrument
+        self.listing = listing
+        self.version = version
+        self.min_lots = instrument.min_lots
+        self.max_lots = instrument.max_lots
+        self.max_price = instrument.max_price_ticks or NO_MAX_PRICE
+        self.band_min = instrument.band_min_lots or 0
+        self.opening = instrument.reference_ticks or 0
+        self._bands = {}
+
+    def _restriction(self, account_id: str, kind: OrderType, tif: TimeInForce) -> Rejection | None:
+        """Why the status or a freeze refuses a new order before its own fields are checked
+        (a POST_ONLY limit that would cross is refused later, by ``_resting_only``)."""
+        status = self.status
+        if status is _HALTED:
+            return RejectReason.SYMBOL_HALTED, self._status()
+        if status is _CANCEL_ONLY:
+            return RejectReason.SYMBOL_CANCEL_ONLY, self._status()
+        if status is _POST_ONLY:
+            if kind is not _LIMIT or tif is not _GTC:
+                return (
+                    RejectReason.SYMBOL_POST_ONLY,
+                    f"{self._status()}: only GTC limit orders that rest, not {kind} {tif}",
+                )
+        elif status is not _TRADING:
+            return RejectReason.INSTRUMENT_NOT_TRADING, self._status()
+        if account_id in self.frozen:
+            return RejectReason.ACCOUNT_FROZEN, f"account {account_id} is frozen"
+        return None
+
+    def _amend_restriction(self, cmd: AmendOrder, order: Order) -> Rejection | None:
+        """Why the status or a freeze refuses an amend (a POST_ONLY amend that would cross is
+        refused later, by ``_resting_only``)."""
+        status = self.status
+        if status is _HALTED:
+            return RejectReason.SYMBOL_HALTED, self._status()
+        if status is _CANCEL_ONLY:
+            reduces = cmd.qty is not None and cmd.qty < order.qty
+            if not reduces or (cmd.price is not None and cmd.price != order.price):
+                return (
+                    RejectReason.SYMBOL_CANCEL_ONLY,
+                    f"{self._status()}: an amend may only reduce the quantity, at the same price",
+                )
+        elif status is not _TRADING and status is not _POST_ONLY:
+            return RejectReason.INSTRUMENT_NOT_TRADING, self._status()
+        if order.account_id in self.frozen:
+            return RejectReason.ACCOUNT_FROZEN, f"account {order.account_id} is frozen"
+        return None
+
+    def _resting_only(self, post_only: bool, is_buy: bool, price: int) -> Rejection | None:
+        """Why a limit at ``price`` may not take: its own post-only flag, or the symbol's
+        POST_ONLY status. Called when either may apply (a freeze alone makes it answer None)."""
+        if post_only:
+            if self._would_take(is_buy, price):
+                return RejectReason.POST_ONLY_WOULD_TAKE, "post-only order would take"
+        elif self.status is _POST_ONLY and self._would_take(is_buy, price):
+            return RejectReason.SYMBOL_POST_ONLY, f"{self._status()}: the order would take"
+        return None
 
     # -- events and checks shared by the handlers ------------------------------------------------
     def _delta(self, events: list[Event], ts: int, is_buy: bool, level: Level) -> None:
@@ -122,11 +226,13 @@ class BookCore:
             f"price {price} is outside the band {band[0]}..{band[1]} around {reference}",
         )
 
-    def _check_amend(  # noqa: PLR0911 - one guard clause per reason
+    def _check_amend(  # noqa: PLR0911, PLR0912 - one guard clause per reason
         self, cmd: AmendOrder, order: Order
     ) -> Rejection | None:
-        if not self.trading:
-            return RejectReason.INSTRUMENT_NOT_TRADING, self._status()
+        if self.restricted:
+            rejection = self._amend_restriction(cmd, order)
+            if rejection is not None:
+                return rejection
         if order.held:
             return (
                 RejectReason.INVALID_ORDER,
@@ -150,8 +256,8 @@ class BookCore:
             rejection = self._check_band(cmd.price)
             if rejection is not None:
                 return rejection
-            if order.post_only and self._would_take(order.is_buy, cmd.price):
-                return RejectReason.POST_ONLY_WOULD_TAKE, "post-only order would take"
+            if order.post_only or self.restricted:
+                return self._resting_only(order.post_only, order.is_buy, cmd.price)
         return None
 
     def _open_order(self, cmd: CancelOrder | AmendOrder) -> Order | OrderRejected:
@@ -172,7 +278,9 @@ class BookCore:
         """
         if order is not None:
             return RejectReason.NOT_ORDER_OWNER, "order of another account"
-        if self.seen_orders.has(order_id):
+        if not order_id or self.seen_orders.has(order_id):
+            # An empty id names no order, ever: nothing to flag (and operators' refusals, which
+            # carry it, must replay the same way).
             return RejectReason.UNKNOWN_ORDER, f"no open order {order_id}"
         self.seen_orders.flag(order_id)
         return (
@@ -187,7 +295,7 @@ class BookCore:
         return f"order id {order_id} already used"
 
     def _status(self) -> str:
-        return f"{self.symbol} is {self.instrument.status}"
+        return f"{self.symbol} is {self.status}"
 
     def _reject(self, cmd: NewOrder, reason: RejectReason, detail: str) -> list[Event]:
         return [self.rejection(cmd.ts, cmd.order_id, cmd.account_id, reason, detail, None)]

@@ -16,12 +16,13 @@ from exchange.settings import AccountSettings
 
 
 def compose(settings: AccountSettings) -> AccountService:
-    from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415 - at first use
+    from exchange.instruments.composition import live_catalog  # noqa: PLC0415 - at first use
+    from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415
     from exchange.ledger.postgres.directory import PostgresAccountDirectory  # noqa: PLC0415
     from exchange.tables import bind_tables  # noqa: PLC0415
 
     bind_tables(settings)  # rate_limits (API keys' limit) and connections (balances pushes)
-    ledger = PostgresLedger.from_settings(settings, settings.catalog())
+    ledger = PostgresLedger.from_settings(settings, live_catalog(settings))
     port: LedgerPort = ledger
     if settings.ws_management_endpoint:  # unset: nothing is pushed
         from exchange.realtime.balances import balances_pushed  # noqa: PLC0415 - with the ledger

@@ -47,6 +47,7 @@ class TimerEarly(ExchangeError):
 
 def compose(settings: CancelAfterSettings, *, sink: CommandSink | None = None) -> SwitchTrigger:
     """The function's object graph; local mode passes its in-process broker as ``sink``."""
+    from exchange.instruments.composition import live_catalog  # noqa: PLC0415
     from exchange.orders.cancel_after_aws import DynamoSwitchStore  # noqa: PLC0415
     from exchange.orders.dynamo import DynamoOrderLookup  # noqa: PLC0415
     from exchange.orders.mass_cancel import MassCancel  # noqa: PLC0415
@@ -56,7 +57,13 @@ def compose(settings: CancelAfterSettings, *, sink: CommandSink | None = None) -
     bind_tables(settings)
     mass_cancel = MassCancel(
         lookup=DynamoOrderLookup(),
-        sink=sink or RabbitCommandSink.from_settings(settings, connection_name="cancel-after"),
+        sink=sink
+        or RabbitCommandSink.from_settings(
+            settings,
+            connection_name="cancel-after",
+            # Cancels of orders in symbols listed at run time: only the live catalog knows them.
+            shard_fallback=live_catalog(settings).shard_for,
+        ),
         limit=settings.max_open_orders,
     )
     return SwitchTrigger(switches=DynamoSwitchStore(), mass_cancel=mass_cancel)

@@ -3,6 +3,7 @@
 from functools import partial
 
 from exchange.composition import CompositionRoot
+from exchange.instruments.composition import live_catalog
 from exchange.journal.batch import kinesis_handler
 from exchange.journal.cursors import DynamoCursorStore
 from exchange.market.candles import CandleAggregator, Publisher
@@ -16,7 +17,7 @@ from exchange.tables import bind_tables
 
 def compose(settings: CandlesSettings) -> CandleAggregator:
     bind_tables(settings)
-    catalog = settings.catalog()
+    catalog = live_catalog(settings)
     publish: Publisher | None = None
     if settings.ws_management_endpoint:  # unset: bars are stored, not pushed
         sender = ManagementApiSender.from_settings(settings)

@@ -24,16 +24,21 @@ def compose(
     settings: DeadLettersSettings, *, sink: CommandSink | None = None
 ) -> DeadLetterConsumer:
     """The function's object graph; local mode passes its in-process broker as ``sink``."""
+    from exchange.instruments.composition import live_catalog  # noqa: PLC0415
     from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415
     from exchange.orders.publisher import RabbitCommandSink  # noqa: PLC0415
     from exchange.orders.reconcile import DynamoPendingOrders  # noqa: PLC0415
     from exchange.tables import bind_tables  # noqa: PLC0415
 
     bind_tables(settings)
+    catalog = live_catalog(settings)
     return DeadLetterConsumer(
         orders=DynamoPendingOrders(),
-        ledger=PostgresLedger.from_settings(settings, settings.catalog()),
-        sink=sink or RabbitCommandSink.from_settings(settings, connection_name="dead-letters"),
+        ledger=PostgresLedger.from_settings(settings, catalog),
+        sink=sink
+        or RabbitCommandSink.from_settings(
+            settings, connection_name="dead-letters", shard_fallback=catalog.shard_for
+        ),
     )
 
 

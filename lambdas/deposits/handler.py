@@ -16,9 +16,10 @@ from exchange.settings import DepositsSettings
 
 
 def compose(settings: DepositsSettings) -> DepositReceiver:
-    from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415 - at first use
+    from exchange.instruments.composition import live_catalog  # noqa: PLC0415 - at first use
+    from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415
 
-    ledger: LedgerPort = PostgresLedger.from_settings(settings, settings.catalog())
+    ledger: LedgerPort = PostgresLedger.from_settings(settings, live_catalog(settings))
     if settings.ws_management_endpoint:  # unset: nothing is pushed
         from exchange.realtime.balances import balances_pushed  # noqa: PLC0415 - with the ledger
 

@@ -1,4 +1,4 @@
-"""Journal consumer: pushes book (with checksums), trade and ticker frames to WebSocket
+"""Journal consumer: pushes book (with checksums), trade, ticker and status frames to WebSocket
 subscribers; the tickers once per batch (``Fanout.flush``)."""
 
 from typing import Any
@@ -6,6 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 from exchange.composition import CompositionRoot
+from exchange.instruments.composition import live_catalog
 from exchange.journal.batch import consume_batch, count
 from exchange.journal.cursors import DynamoCursorStore
 from exchange.market.books import RedisBookStore
@@ -15,6 +16,7 @@ from exchange.realtime.book_tracker import RedisTrackedBooks
 from exchange.realtime.connections import DynamoConnectionStore
 from exchange.realtime.fanout import Broadcaster, Fanout
 from exchange.realtime.sender import ManagementApiSender
+from exchange.realtime.statuses import RedisStatusBoard
 from exchange.realtime.tickers import TickerPusher
 from exchange.settings import FanoutSettings
 from exchange.tables import bind_tables
@@ -22,7 +24,7 @@ from exchange.tables import bind_tables
 
 def compose(settings: FanoutSettings) -> Fanout:
     bind_tables(settings)
-    catalog = settings.catalog()
+    catalog = live_catalog(settings)
     connections = DynamoConnectionStore()
     broadcaster = Broadcaster(connections, ManagementApiSender.from_settings(settings))
     books = RedisBookStore.from_settings(settings)
@@ -34,6 +36,7 @@ def compose(settings: FanoutSettings) -> Fanout:
         catalog=catalog,
         tracked=RedisTrackedBooks(lambda: books.client),
         tickers=tickers,
+        statuses=RedisStatusBoard(lambda: books.client),
     )
 
 

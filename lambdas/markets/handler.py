@@ -15,13 +15,13 @@ from exchange.settings import MarketsSettings
 
 
 def compose(settings: MarketsSettings) -> MarketService:
-    from exchange.market.assets import asset_catalog  # noqa: PLC0415 - at first use
+    from exchange.instruments.composition import live_catalog  # noqa: PLC0415 - at first use
     from exchange.market.books import RedisBookStore  # noqa: PLC0415
     from exchange.market.dynamo import DynamoMarketStore  # noqa: PLC0415
     from exchange.tables import bind_tables  # noqa: PLC0415
 
     bind_tables(settings)
-    instruments = settings.catalog()
+    instruments = live_catalog(settings)
     # The ledger's scales, from the variable the ledger functions read.
     scales = settings.ledger_asset_scales
     store = DynamoMarketStore()
@@ -30,7 +30,7 @@ def compose(settings: MarketsSettings) -> MarketService:
         books=RedisBookStore.from_settings(settings),
         store=store,
         history=store,
-        assets=asset_catalog(instruments, scales),
+        asset_scales=scales,
     )
 
 

@@ -28,6 +28,7 @@ def compose(
     ``timers``) the switch's routes answer 503."""
     # Imported here, not at the top: each adapter's client library loads at the cold start's
     # first invocation, not at import (make bench-api measures imports).
+    from exchange.instruments.composition import live_catalog  # noqa: PLC0415
     from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415
     from exchange.orders.dynamo import DynamoOrderLookup, DynamoOrderStore  # noqa: PLC0415
     from exchange.orders.idempotency import IdempotentRunner  # noqa: PLC0415
@@ -36,8 +37,8 @@ def compose(
     from exchange.tables import bind_tables  # noqa: PLC0415
 
     bind_tables(settings)
-    instruments = settings.catalog()
-    sink = sink or RabbitCommandSink.from_settings(settings)
+    instruments = live_catalog(settings)
+    sink = sink or RabbitCommandSink.from_settings(settings, shard_fallback=instruments.shard_for)
     lookup = DynamoOrderLookup()
     return OrderService(
         instruments=instruments,

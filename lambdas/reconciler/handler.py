@@ -14,15 +14,20 @@ from exchange.settings import ReconcilerSettings
 
 def compose(settings: ReconcilerSettings, *, sink: CommandSink | None = None) -> Reconciler:
     """The function's object graph; local mode passes its in-process broker as ``sink``."""
+    from exchange.instruments.composition import live_catalog  # noqa: PLC0415
     from exchange.orders.publisher import RabbitCommandSink  # noqa: PLC0415
     from exchange.orders.reconcile import DynamoPendingOrders  # noqa: PLC0415
     from exchange.tables import bind_tables  # noqa: PLC0415
 
     bind_tables(settings)
+    catalog = live_catalog(settings)
     return Reconciler(
         orders=DynamoPendingOrders(),
-        sink=sink or RabbitCommandSink.from_settings(settings, connection_name="reconciler"),
-        symbols=settings.catalog().symbols,
+        sink=sink
+        or RabbitCommandSink.from_settings(
+            settings, connection_name="reconciler", shard_fallback=catalog.shard_for
+        ),
+        symbols=catalog.symbols,
         timeout_s=settings.reconcile_after_seconds,
         limit=settings.reconcile_batch_limit,
     )

@@ -1,7 +1,9 @@
-"""Journal consumer: order state, fills, trades, the events table and the audit log; then each
-record's private ``orders`` frames (with client order ids and fill fees) to their owners."""
+"""Journal consumer: order state, fills, trades, the events table and the audit log, the
+operators' status and listing events into the instruments store, and the business metrics; then
+each record's private ``orders`` frames (with client order ids and fill fees) to their owners."""
 
 from exchange.composition import CompositionRoot
+from exchange.instruments.composition import instrument_store, live_catalog
 from exchange.journal.batch import kinesis_handler
 from exchange.orders.recorder import Recorder, RecorderStore
 from exchange.orders.recorder_dynamo import DynamoRecorderStore
@@ -15,7 +17,7 @@ from exchange.tables import bind_tables
 
 def compose(settings: RecorderSettings) -> Recorder:
     bind_tables(settings)
-    catalog = settings.catalog()
+    catalog = live_catalog(settings)
     store: RecorderStore = DynamoRecorderStore(catalog)
     if settings.ws_management_endpoint:  # unset: orders are recorded, not pushed
         sender = ManagementApiSender.from_settings(settings)
@@ -26,6 +28,7 @@ def compose(settings: RecorderSettings) -> Recorder:
         catalog=catalog,
         asset_scales=settings.ledger_asset_scales,
         trades_ttl_days=settings.trades_ttl_days,
+        instruments=instrument_store(settings),  # the status and listing events, materialized
     )
 
 

@@ -3,6 +3,7 @@ the ledger refuses is quarantined (the ``quarantine`` table) so its symbol goes 
 record, the changed accounts' ``balances`` subscribers get their balances."""
 
 from exchange.composition import CompositionRoot
+from exchange.instruments.composition import live_catalog
 from exchange.journal.batch import kinesis_handler
 from exchange.journal.cursors import DynamoCursorStore
 from exchange.journal.quarantine import DynamoQuarantineStore
@@ -18,7 +19,7 @@ from exchange.tables import bind_tables
 
 def compose(settings: SettlementSettings) -> Settlement:
     bind_tables(settings)
-    ledger = PostgresLedger.from_settings(settings, settings.catalog())
+    ledger = PostgresLedger.from_settings(settings, live_catalog(settings))
     if not settings.ws_management_endpoint:  # unset: nothing is pushed
         return Settlement(ledger, DynamoCursorStore(), DynamoQuarantineStore())
     sender = ManagementApiSender.from_settings(settings)

@@ -189,6 +189,8 @@ def build_app(
             result = await control(request.match_info["action"], payload)
         except KeyError as exc:
             return web.json_response({"error": f"unknown control or field {exc}"}, status=404)
+        except (FunctionError, FunctionMissing) as exc:  # a control that runs a function
+            return web.json_response({"error": str(exc)}, status=502)
         return web.json_response(dict(result), dumps=lambda v: json.dumps(v, default=str))
 
     app.router.add_get("/_local/status", local_status)

@@ -12,8 +12,9 @@ signature from the pool's JWKS, ``iss``, ``exp``). Then, as API Gateway does:
 developer guide; "How do I troubleshoot 401 Unauthorized errors ... Cognito user pool", AWS
 Knowledge Center: "If there are no additional scopes configured on the API Gateway method, make
 sure that you're using a valid ID token. If additional scopes are configured ..., make sure that
-you use a valid access token.") The token's claims go to the integration, as API Gateway passes
-them.
+you use a valid access token.") The token's claims go to the integration as API Gateway passes
+them: the proxy event (``local.gateway.events.rest_event``) makes each one a string, an array
+claim such as ``cognito:groups`` (the admin API's check) its items joined by a comma.
 """
 
 from collections.abc import Mapping, Sequence

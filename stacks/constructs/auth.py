@@ -1,11 +1,25 @@
 """The Cognito user pool (one, in the primary region: a user's ``sub`` is their account id, so both
-regions must trust the same pool) and the API's app client."""
+regions must trust the same pool), the API's app client and the operators group.
+
+Membership of the operators group (``exchange.settings.OPERATORS_GROUP``) is what ``/v1/admin``
+requires: Cognito puts a user's groups in the access token's ``cognito:groups`` claim, API
+Gateway's user-pool authorizer checks the token and its scope but no group, so the admin handler
+checks the claim. An operator is added with ``aws cognito-idp admin-add-user-to-group``; nothing in
+the app adds anyone.
+"""
+
+from typing import Final
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
+from exchange.settings import OPERATORS_GROUP
 from stacks.constructs.nag import acknowledge
+
+# A user in several groups gets the role of the lowest precedence ("Adding groups to a user
+# pool"); the pool maps no IAM role to any group, so it only orders the groups: operators first.
+OPERATORS_PRECEDENCE: Final = 0
 
 
 class Auth(Construct):
@@ -53,4 +67,12 @@ class Auth(Construct):
             refresh_token_validity=Duration.days(30),
             enable_token_revocation=True,
             prevent_user_existence_errors=True,
+        )
+        self.operators = cognito.CfnUserPoolGroup(
+            self,
+            "Operators",
+            user_pool_id=self.user_pool.user_pool_id,
+            group_name=OPERATORS_GROUP,
+            description="Exchange operators: may call /v1/admin (halt, cancel, freeze, list)",
+            precedence=OPERATORS_PRECEDENCE,
         )

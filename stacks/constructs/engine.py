@@ -5,6 +5,11 @@ A shard's queue has a single active consumer, and a new task recovers from the n
 the journal, so a deployment stops the old task (SIGTERM: drain, ack, snapshot) before it starts the
 new one: min 0 % / max 100 % healthy, with the circuit breaker rolling back a task that never turns
 healthy.
+
+Each task reads the instruments store at start (``read_instruments_store``): the symbols operators
+listed on its shard at run time are traded again after a restart, not only the shard map's. The
+cluster has Container Insights (enhanced), whose per-service ``RunningTaskCount`` pages when a
+shard's engine is not running (``stacks.constructs.monitoring``).
 """
 
 from collections.abc import Mapping, Sequence
@@ -23,13 +28,15 @@ from constructs import Construct
 
 from exchange.observability import METRICS_NAMESPACE
 from exchange.settings import EngineSettings, env_var
+from exchange.tables import InstrumentRecord, table_spec
 from stacks import constants
 from stacks.constructs.data import BookCache
-from stacks.constructs.grants import key_statement
+from stacks.constructs.grants import key_statement, table_statements
 from stacks.constructs.messaging import Broker, Journal
 from stacks.constructs.nag import acknowledge, render
 
 HEALTH_PORT: int = EngineSettings.model_fields["health_port"].default
+INSTRUMENTS = table_spec(InstrumentRecord)
 HEALTH_COMMAND = (
     "import sys, urllib.request; sys.exit(urllib.request.urlopen("
     f"'http://127.0.0.1:{HEALTH_PORT}/health', timeout=2).status != 200)"
@@ -51,11 +58,13 @@ class Engine(Construct):
         cache: BookCache,
         journal: Journal,
         snapshots: s3.IBucket,
+        instruments_table: str,
         key: kms.IKey,
         retention: logs.RetentionDays,
         retain: bool,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.desired_count = desired_count
         self.shards = dict(shards)
         self.cluster = ecs.Cluster(
             self, "Cluster", vpc=vpc, container_insights_v2=ecs.ContainerInsights.ENHANCED
@@ -75,11 +84,13 @@ class Engine(Construct):
             removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         # The key the engine signs its Redis snapshot with (engine_service.adapters.snapshots): the
-        # engine tasks alone read it, so nothing else that reaches Redis can forge a book.
+        # engine tasks and the reconciliation (which verifies what it reads) alone read it, so
+        # nothing else that reaches Redis can forge a book.
         self.snapshot_key = secretsmanager.Secret(
             self,
             "SnapshotKey",
-            description=f"HMAC key of the {environment} engine's Redis snapshots (engine only)",
+            description=f"HMAC key of the {environment} engine's Redis snapshots (engine and"
+            " reconciliation only)",
             encryption_key=key,
             generate_secret_string=secretsmanager.SecretStringGenerator(
                 password_length=64, exclude_punctuation=True
@@ -110,6 +121,8 @@ class Engine(Construct):
             env_var(EngineSettings, "snapshot_bucket"): snapshots.bucket_name,
             env_var(EngineSettings, "snapshot_hmac_secret_arn"): self.snapshot_key.secret_arn,
             env_var(EngineSettings, "health_port"): str(HEALTH_PORT),
+            env_var(EngineSettings, "read_instruments_store"): "true",
+            env_var(EngineSettings, "instruments_table"): instruments_table,
         }
         self.services: dict[str, ecs.Ec2Service] = {}
         for shard, symbols in self.shards.items():
@@ -150,6 +163,14 @@ class Engine(Construct):
                 port_mappings=[ecs.PortMapping(container_port=HEALTH_PORT)],
             )
             self._grant(task.task_role, journal=journal, snapshots=snapshots, key=key)
+            for statement in table_statements(
+                task,
+                logical_name=INSTRUMENTS.logical_name,
+                table_name=instruments_table,
+                index_names=[index.name for index in INSTRUMENTS.indexes],
+                access="read",
+            ):
+                task.task_role.add_to_principal_policy(statement)
             broker.secret.grant_read(task.task_role)
             self.snapshot_key.grant_read(task.task_role)
             snapshot_objects = render(self, snapshots.arn_for_objects("*"))

@@ -11,6 +11,11 @@ WebSocket authorizers) are attached by the API construct, which owns the APIs.
 Ledger functions reach Aurora only through the region's RDS Proxy, each as its own database role
 with IAM authentication (``rds-db:connect`` for exactly that user on that proxy); only the
 migration runner reads the admin secret and reaches the cluster itself.
+
+A function that reads the engine's snapshots (``Need.ENGINE_SNAPSHOTS``: the reconciliation) gets
+what the engine stores them in: the snapshot bucket (read), Redis (its security group) and the
+HMAC secret that signs them; one that writes reports (``Need.REPORTS_BUCKET``) may put objects
+under ``reconciliation/`` of the reports bucket only.
 """
 
 from collections.abc import Mapping, Sequence
@@ -28,6 +33,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -45,19 +51,30 @@ from stacks.constructs.event_sources import (
     subscribe_to_journal,
 )
 from stacks.constructs.grants import (
+    REPORTS_PREFIX,
     api_key_statement,
     key_statement,
+    report_write_statements,
     secrets_key_statement,
-    table_statement,
+    snapshot_read_statements,
+    table_statements,
 )
 from stacks.constructs.lifecycle import confirm_sign_ups, run_on_deploy
 from stacks.constructs.messaging import Broker, Journal
 from stacks.constructs.nag import acknowledge, render
 
-_VPC_NEEDS = frozenset({Need.BROKER, Need.LEDGER, Need.LEDGER_ADMIN, Need.REDIS})
+_VPC_NEEDS = frozenset(
+    {Need.BROKER, Need.LEDGER, Need.LEDGER_ADMIN, Need.REDIS, Need.ENGINE_SNAPSHOTS}
+)
 # Needs that read Secrets Manager secrets (a ledger function signs in with IAM, reading none).
 _SECRET_NEEDS = frozenset(
-    {Need.BROKER, Need.LEDGER_ADMIN, Need.WEBHOOK_SECRET, Need.KYC_WEBHOOK_SECRET}
+    {
+        Need.BROKER,
+        Need.LEDGER_ADMIN,
+        Need.WEBHOOK_SECRET,
+        Need.KYC_WEBHOOK_SECRET,
+        Need.ENGINE_SNAPSHOTS,
+    }
 )
 # What Lambda does with a function's role in a VPC: its ENIs (AWSLambdaVPCAccessExecutionRole's
 # actions; CDK attaches that policy only to roles it makes itself).
@@ -97,6 +114,9 @@ class FunctionDeps:
     shards: Sequence[str]  # each has a dead-letter queue for the AMAZON_MQ functions
     api_key_key_arn: str  # the (multi-Region) key of API keys' secrets in this region
     timer_queue: sqs.IQueue  # the dead man's switch's timers (the SQS functions read it)
+    snapshots: s3.IBucket  # the engine's snapshots, in this region
+    snapshot_key: secretsmanager.ISecret  # the HMAC key of the engine's Redis snapshots
+    reports: s3.IBucket  # the reconciliation's reports, in this region
     # Schedules run in the primary (failover enables the DR region's); the Cognito trigger and
     # the deploy-time migration are wired only there (the pool and the writable cluster).
     primary: bool
@@ -172,21 +192,7 @@ class Functions(Construct):
             },
         )
         log_group.grant_write(role)
-        for logical, access in spec.tables.items():
-            role.add_to_policy(
-                table_statement(
-                    scope,
-                    table_name=deps.table_names[logical],
-                    index_names=_INDEXES[logical],
-                    access=access,
-                )
-            )
-            table = deps.tables.get(logical)
-            if table is not None:  # the primary creates it: deploy the function after it
-                function.node.add_dependency(table)
-        if spec.tables:
-            writes = "write" in spec.tables.values()
-            role.add_to_policy(key_statement(deps.region_key.key_arn, write=writes))
+        self._grant_tables(spec, function, role, scope)
         if in_vpc:
             role.add_to_policy(iam.PolicyStatement(actions=list(_ENI_ACTIONS), resources=["*"]))
         for need in sorted(spec.needs):
@@ -223,6 +229,27 @@ class Functions(Construct):
         self._acknowledge(spec, role)
         return function
 
+    def _grant_tables(
+        self, spec: FunctionSpec, function: lambda_.Function, role: iam.Role, scope: Construct
+    ) -> None:
+        """The catalog's tables at the catalog's access, and their key."""
+        deps = self._deps
+        for logical, access in spec.tables.items():
+            for statement in table_statements(
+                scope,
+                logical_name=logical,
+                table_name=deps.table_names[logical],
+                index_names=_INDEXES[logical],
+                access=access,
+            ):
+                role.add_to_policy(statement)
+            table = deps.tables.get(logical)
+            if table is not None:  # the primary creates it: deploy the function after it
+                function.node.add_dependency(table)
+        if spec.tables:
+            writes = "write" in spec.tables.values()
+            role.add_to_policy(key_statement(deps.region_key.key_arn, write=writes))
+
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
         """The function's environment (``lambdas.environment``), from every value this region
         has; each function gets the ones its model reads and its catalog entry allows."""
@@ -252,11 +279,14 @@ class Functions(Construct):
             "jwks_url": jwks_url_of(issuer),
             "api_key_kms_key_id": deps.api_key_key_arn,
             "cancel_after_queue_url": deps.timer_queue.queue_url,
+            "snapshot_bucket": deps.snapshots.bucket_name,
+            "snapshot_hmac_secret_arn": deps.snapshot_key.secret_arn,
+            "reports_bucket": deps.reports.bucket_name,
             **{table.settings_field: deps.table_names[table.logical_name] for table in TABLE_SPECS},
         }
         return function_environment(spec, values)
 
-    def _wire_need(self, need: Need, spec: FunctionSpec, function: lambda_.Function) -> None:
+    def _wire_need(self, need: Need, spec: FunctionSpec, function: lambda_.Function) -> None:  # noqa: PLR0912 - one case per need
         deps = self._deps
         role = function.role
         if role is None:
@@ -292,6 +322,14 @@ class Functions(Construct):
                     )
                 )
                 function.add_to_role_policy(key_statement(deps.region_key.key_arn, write=True))
+            case Need.ENGINE_SNAPSHOTS:
+                for statement in snapshot_read_statements(deps.snapshots, deps.region_key.key_arn):
+                    function.add_to_role_policy(statement)
+                deps.snapshot_key.grant_read(role)
+                deps.cache.allow_from(function)
+            case Need.REPORTS_BUCKET:
+                for statement in report_write_statements(deps.reports, deps.region_key.key_arn):
+                    function.add_to_role_policy(statement)
 
     def _schedule(self, spec: FunctionSpec, function: lambda_.Function, scope: Construct) -> None:
         """An EventBridge rule every ``spec.every_minutes``. The next run is the retry, so a
@@ -339,4 +377,19 @@ class Functions(Construct):
                 "Connection ids are made at connect time, so ManageConnections names this"
                 " API's stage and any connection on it, nothing wider."
             )
+        buckets = {
+            Need.ENGINE_SNAPSHOTS: (
+                deps.snapshots.arn_for_objects("*"),
+                "It reads the engine's snapshots, one object (or more, versioned) per shard, of"
+                " this region's snapshot bucket only.",
+            ),
+            Need.REPORTS_BUCKET: (
+                deps.reports.arn_for_objects(f"{REPORTS_PREFIX}*"),
+                "It writes one dated report per run under reconciliation/ of this region's"
+                " reports bucket, and nothing else of it.",
+            ),
+        }
+        for need, (objects, reason) in buckets.items():
+            if need in spec.needs:
+                reasons[f"AwsSolutions-IAM5[Resource::{render(self, objects)}]"] = reason
         acknowledge(role, reasons)

@@ -1,5 +1,17 @@
-"""The engine's snapshot bucket, its access-log bucket and (in the primary) replication to the DR
-region's snapshot bucket, so the DR engine can rebuild its books from the latest snapshot."""
+"""The region's buckets that the other region keeps a copy of: the engine's snapshots (so the DR
+engine can rebuild its books from the latest one) and the reconciliation's reports (financial
+records, kept where the region that may write them next can read them). Each is encrypted with the
+region's data key, TLS-only, versioned (replication needs it), private, and logs its accesses to
+the snapshot store's access-log bucket; in the primary each replicates into the DR region's bucket
+of the same kind, re-encrypted under the DR key.
+
+Reports are kept ``REPORT_RETENTION`` (7 years, what SOX asks of audit records; the SEC's rule
+17a-4 asks 6 of a broker-dealer's books), current and overwritten versions alike, moving to
+Standard-IA after 30 days and to Glacier Flexible Retrieval after 90: a report is read the day it
+is written, by an auditor years later.
+"""
+
+from collections.abc import Sequence
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
@@ -12,42 +24,46 @@ INFREQUENT_ACCESS_AFTER = Duration.days(30)
 GLACIER_AFTER = Duration.days(90)
 NONCURRENT_EXPIRY = Duration.days(90)
 ACCESS_LOG_EXPIRY = Duration.days(400)
+REPORT_RETENTION = Duration.days(7 * 365 + 2)  # seven years, leap days included
 
 
-class SnapshotStore(Construct):
+def _tiering(
+    *, noncurrent_version_expiration: Duration, expiration: Duration | None = None
+) -> s3.LifecycleRule:
+    """Standard-IA after 30 days, Glacier after 90; versions expire as given."""
+    return s3.LifecycleRule(
+        id="tiering",
+        transitions=[
+            s3.Transition(
+                storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                transition_after=INFREQUENT_ACCESS_AFTER,
+            ),
+            s3.Transition(storage_class=s3.StorageClass.GLACIER, transition_after=GLACIER_AFTER),
+        ],
+        abort_incomplete_multipart_upload_after=Duration.days(1),
+        expiration=expiration,
+        noncurrent_version_expiration=noncurrent_version_expiration,
+    )
+
+
+class ReplicatedStore(Construct):
+    """``bucket`` (named ``bucket_name``, under ``key``), replicated into ``replicate_to``'s."""
+
     bucket_name: str
     bucket: s3.Bucket
     key: kms.IKey
 
-    def __init__(
+    def _build(
         self,
-        scope: Construct,
-        construct_id: str,
         *,
         bucket_name: str,
         key: kms.IKey,
         retain: bool,
-        replicate_to: "SnapshotStore | None" = None,
+        access_logs: s3.IBucket,
+        log_prefix: str,
+        lifecycle: Sequence[s3.LifecycleRule],
+        replicate_to: "ReplicatedStore | None",
     ) -> None:
-        super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
-        self.access_logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            # S3 server access logging delivers only to SSE-S3 buckets.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            versioned=True,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    expiration=ACCESS_LOG_EXPIRY, noncurrent_version_expiration=Duration.days(30)
-                )
-            ],
-            removal_policy=removal,
-            auto_delete_objects=False,
-        )
         replication = None
         destination: s3.IBucket | None = None
         if replicate_to is not None:
@@ -79,28 +95,13 @@ class SnapshotStore(Construct):
             bucket_key_enabled=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             enforce_ssl=True,
-            versioned=True,  # replication needs it; a bad snapshot can be rolled back
+            versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="snapshots/",
-            lifecycle_rules=[
-                s3.LifecycleRule(
-                    id="tiering",
-                    transitions=[
-                        s3.Transition(
-                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
-                            transition_after=INFREQUENT_ACCESS_AFTER,
-                        ),
-                        s3.Transition(
-                            storage_class=s3.StorageClass.GLACIER, transition_after=GLACIER_AFTER
-                        ),
-                    ],
-                    noncurrent_version_expiration=NONCURRENT_EXPIRY,
-                    abort_incomplete_multipart_upload_after=Duration.days(1),
-                )
-            ],
+            server_access_logs_bucket=access_logs,
+            server_access_logs_prefix=log_prefix,
+            lifecycle_rules=list(lifecycle),
             replication_rules=replication,
-            removal_policy=removal,
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
         )
         if destination is not None:
             objects = [self.bucket.arn_for_objects("*"), destination.arn_for_objects("*")]
@@ -118,3 +119,76 @@ class SnapshotStore(Construct):
                     " each object under the DR region's data key; the grant names that key only.",
                 },
             )
+
+
+class SnapshotStore(ReplicatedStore):
+    """The engine's snapshots, and the access-log bucket of every replicated store here."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket_name: str,
+        key: kms.IKey,
+        retain: bool,
+        replicate_to: "SnapshotStore | None" = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            # S3 server access logging delivers only to SSE-S3 buckets.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            versioned=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=ACCESS_LOG_EXPIRY, noncurrent_version_expiration=Duration.days(30)
+                )
+            ],
+            removal_policy=RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY,
+            auto_delete_objects=False,
+        )
+        self._build(
+            bucket_name=bucket_name,
+            key=key,
+            retain=retain,
+            access_logs=self.access_logs,
+            log_prefix="snapshots/",
+            # A bad snapshot can be rolled back to the previous version for 90 days.
+            lifecycle=[_tiering(noncurrent_version_expiration=NONCURRENT_EXPIRY)],
+            replicate_to=replicate_to,
+        )
+
+
+class ReportStore(ReplicatedStore):
+    """The reconciliation's reports (``reconciliation/YYYY/MM/DD/<HHMMSS>Z.json``)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket_name: str,
+        key: kms.IKey,
+        retain: bool,
+        access_logs: s3.IBucket,
+        replicate_to: "ReportStore | None" = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._build(
+            bucket_name=bucket_name,
+            key=key,
+            retain=retain,
+            access_logs=access_logs,
+            log_prefix="reports/",
+            lifecycle=[
+                _tiering(
+                    expiration=REPORT_RETENTION, noncurrent_version_expiration=REPORT_RETENTION
+                )
+            ],
+            replicate_to=replicate_to,
+        )

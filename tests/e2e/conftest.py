@@ -48,11 +48,11 @@ class LocalStack:
         self.log = log
         self.config = ClientConfig.from_state(state)
 
-    async def signup(self) -> tuple[ExchangeClient, str]:
+    async def signup(self, email: str | None = None) -> tuple[ExchangeClient, str]:
         """A new user, signed up through Cognito, confirmed by the operator (the trigger opens
         the account), KYC-approved by the provider's webhook, signed in. Returns the client and
-        the account id (the ``sub``)."""
-        email = f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+        the account id (the ``sub``). ``email``: the user's (default: a new random one)."""
+        email = email or f"e2e-{uuid.uuid4().hex[:10]}@example.com"
         auth = CognitoAuth(
             app_client_id=self.config.app_client_id,
             endpoint_url=self.config.cognito_endpoint_url,
@@ -148,9 +148,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     # EXCHANGE_E2E_EMBEDDED=1 runs the suite on the embedded stand-ins even where services answer.
     embedded = ("--embedded",) if os.environ.get("EXCHANGE_E2E_EMBEDDED") == "1" else ()
     log = folder / "stack.log"
+    # The dividends' rule every second, not every minute, so a dividend due now is paid at once.
+    schedules = ("--schedule", "dividends=1")
     try:
         with running_stack(
-            folder / "stack.json", log, args=("--no-seed", *embedded), env=env
+            folder / "stack.json", log, args=("--no-seed", *schedules, *embedded), env=env
         ) as state:
             yield LocalStack(state, log)
     except StackFailed as exc:

@@ -39,6 +39,9 @@ AWS_NEEDS: Final[Mapping[Need, tuple[str, ...]]] = {
     Need.API_KEY_ENCRYPT: ("api_key_kms_key_id",),
     Need.API_KEY_DECRYPT: ("api_key_kms_key_id",),
     Need.CANCEL_AFTER_QUEUE: ("cancel_after_queue_url",),
+    # Locally the HMAC key itself (snapshot_hmac_key); in AWS the secret that holds it.
+    Need.ENGINE_SNAPSHOTS: ("redis_url", "snapshot_bucket", "snapshot_hmac_secret_arn"),
+    Need.REPORTS_BUCKET: ("reports_bucket",),
 }
 _TABLE_FIELD: Final = {spec.logical_name: spec.settings_field for spec in TABLE_SPECS}
 

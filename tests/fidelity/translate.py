@@ -46,10 +46,13 @@ PASSTHROUGH: Final = frozenset(
         "EncryptionContext",
     }
 )
-# ``local.aws`` constants naming a secret the local stack creates -> the field holding its ARN.
-LOCAL_SECRETS: Final[Mapping[str, str]] = {
-    "WEBHOOK_SECRET_NAME": "ledger_webhook_secret_arn",
-    "KYC_SECRET_NAME": "kyc_webhook_secret_arn",
+# (kind, ``local.aws`` constant) naming a secret or a bucket the local stack creates -> the field
+# holding its ARN or name.
+LOCAL_RESOURCES: Final[Mapping[tuple[str, str], str]] = {
+    ("secret", "WEBHOOK_SECRET_NAME"): "ledger_webhook_secret_arn",
+    ("secret", "KYC_SECRET_NAME"): "kyc_webhook_secret_arn",
+    ("bucket", "SNAPSHOT_BUCKET"): "snapshot_bucket",
+    ("bucket", "REPORTS_BUCKET"): "reports_bucket",
 }
 # ``local.aws`` constants naming the dead man's switch's queue and the API-key key (its alias).
 LOCAL_QUEUE: Final = "CANCEL_AFTER_QUEUE"
@@ -90,18 +93,17 @@ class LocalNames:
         cancel_after_queue_url: str | None = None,
     ) -> "LocalNames":
         """The names ``local.aws.provision`` gives (tables ``<prefix><logical>``, the journal, the
-        snapshot bucket, the secrets, the timer queue and the API-key key's alias when it names
-        them), plus the running stack's WebSocket Management API stage (``<api_url>/<stage>``),
-        user pool, API-key key and timer queue when given."""
+        snapshot and reports buckets, the secrets, the timer queue and the API-key key's alias
+        when it names them), plus the running stack's WebSocket Management API stage
+        (``<api_url>/<stage>``), user pool, API-key key and timer queue when given."""
         prefix = inspect.signature(local_aws.provision).parameters["table_prefix"].default
         names: dict[tuple[str, str], str] = {
             ("table", f"{prefix}{spec.logical_name}"): spec.settings_field for spec in TABLE_SPECS
         }
         names["stream", local_aws.JOURNAL_STREAM] = "journal_stream"
-        names["bucket", local_aws.SNAPSHOT_BUCKET] = "snapshot_bucket"
-        for constant, settings_field in LOCAL_SECRETS.items():
+        for (kind, constant), settings_field in LOCAL_RESOURCES.items():
             if hasattr(local_aws, constant):
-                names["secret", getattr(local_aws, constant)] = settings_field
+                names[kind, getattr(local_aws, constant)] = settings_field
         role_prefix = getattr(local_aws, "ROLE_SECRET_PREFIX", None)
         if role_prefix is not None:
             for name, spec in FUNCTIONS.items():

@@ -1,4 +1,10 @@
-"""Synthesize the app once per session, with asset bundling off (it would run pip)."""
+"""Synthesize the app once per session, with asset bundling off (it would run pip).
+
+``stacks``, ``templates`` and ``resources`` hold every stack by its path: the four top-level
+stacks by name, and each main stack's monitoring nested stack as ``MONITORING[<main stack>]``.
+``watched`` gives the nested stack's resources as the main stack passes its parameters, so a
+reference to the main stack's topic or queue reads as it would there.
+"""
 
 import os
 from typing import Any
@@ -16,6 +22,8 @@ NO_BUNDLING: dict[str, object] = {"aws:cdk:bundling-stacks": []}
 PRIMARY, DR = "Exchange-prod-primary", "Exchange-prod-dr"
 PRIMARY_BASE, DR_BASE = "Exchange-prod-primary-base", "Exchange-prod-dr-base"
 MAIN_STACKS = (PRIMARY, DR)
+# Each main stack's alarms and dashboard: a nested stack (stacks.constructs.monitoring.watch).
+MONITORING = {stack: f"{stack}/Monitoring/Watch" for stack in MAIN_STACKS}
 
 Resources = dict[str, dict[str, Any]]
 
@@ -40,7 +48,7 @@ def config(app: App) -> DeploymentConfig:
 
 @pytest.fixture(scope="session")
 def stacks(app: App) -> dict[str, Stack]:
-    return {child.node.id: child for child in app.node.children if isinstance(child, Stack)}
+    return {node.node.path: node for node in app.node.find_all() if isinstance(node, Stack)}
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +81,23 @@ def flatten(value: object) -> str:
         case dict() | list():
             return repr(value)
     return str(value)
+
+
+def watched(resources: dict[str, Resources], stack: str) -> Resources:
+    """The monitoring nested stack of ``stack``, each ``Ref`` to one of its parameters replaced by
+    the value the main stack passes for it."""
+    ((_, nested),) = of_type(resources[stack], "AWS::CloudFormation::Stack").items()
+    parameters: dict[str, Any] = nested["Properties"].get("Parameters", {})
+
+    def inline(value: Any) -> Any:
+        match value:
+            case {"Ref": str(name)} if name in parameters:
+                return parameters[name]
+            case dict():
+                return {key: inline(item) for key, item in value.items()}
+            case list():
+                return [inline(item) for item in value]
+        return value
+
+    found: Resources = inline(resources[MONITORING[stack]])
+    return found

@@ -27,6 +27,7 @@ ROUTES = [
     for route in spec.routes
 ]
 REGION = {PRIMARY: "us-east-1", DR: "us-west-2"}
+ADMIN_ROUTES = [(name, route) for name, route in ROUTES if route.path.startswith("/v1/admin/")]
 WS_ROUTES = {
     route: spec.name
     for spec in FUNCTIONS.values()
@@ -113,7 +114,8 @@ def test_private_routes_take_their_authorizer_and_public_ones_none(
 
 
 def test_the_routes_an_api_key_may_call_are_exactly_the_scoped_ones() -> None:
-    # Key management takes only the user's own token: a key never creates or revokes keys.
+    # Key management and the admin API take only the user's own token: a key never creates or
+    # revokes keys, nor acts as an operator.
     by_kind: dict[str, set[tuple[str, str]]] = {}
     for _, route in ROUTES:
         by_kind.setdefault(route.authorizer, set()).add((route.method, route.path))
@@ -122,6 +124,7 @@ def test_the_routes_an_api_key_may_call_are_exactly_the_scoped_ones() -> None:
         ("POST", "/v1/api-keys"),
         ("GET", "/v1/api-keys"),
         ("DELETE", "/v1/api-keys/{key_id}"),
+        *((route.method, route.path) for _, route in ADMIN_ROUTES),
     }
     assert not by_kind["none"] & set(ROUTE_SCOPES)
 

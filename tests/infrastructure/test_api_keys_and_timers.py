@@ -13,7 +13,15 @@ from stacks.constructs.event_sources import TIMER_BATCH_SIZE
 from stacks.constructs.grants import API_KEY_CONTEXT_KEYS
 from stacks.constructs.monitoring import TIMER_AGE_LIMIT_SECONDS
 from stacks.constructs.timers import MAX_DELAY_SECONDS, MAX_RECEIVE_COUNT
-from tests.infrastructure.conftest import DR, MAIN_STACKS, PRIMARY, Resources, flatten, of_type
+from tests.infrastructure.conftest import (
+    DR,
+    MAIN_STACKS,
+    PRIMARY,
+    Resources,
+    flatten,
+    of_type,
+    watched,
+)
 from tests.infrastructure.test_functions import (
     VPC_NEEDS,
     as_list,
@@ -191,7 +199,7 @@ def test_dead_lettered_and_late_timers_page(resources: dict[str, Resources], sta
     queue, dead_letters = timer_queues(resources[stack])
     ((topic, _),) = of_type(resources[stack], "AWS::SNS::Topic").items()
     found = {}
-    for alarm in of_type(resources[stack], "AWS::CloudWatch::Alarm").values():
+    for alarm in of_type(watched(resources, stack), "AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
         namespace, metric, dimensions = metric_of(props)
         if namespace == "AWS/SQS":

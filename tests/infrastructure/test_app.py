@@ -18,6 +18,7 @@ from tests.infrastructure.conftest import (
     DR,
     DR_BASE,
     MAIN_STACKS,
+    MONITORING,
     NO_BUNDLING,
     PRIMARY,
     PRIMARY_BASE,
@@ -33,14 +34,15 @@ def config_from(context: dict[str, object]) -> DeploymentConfig:
 def test_a_base_and_a_main_stack_per_region_with_explicit_zones(
     stacks: dict[str, Stack],
 ) -> None:
-    assert set(stacks) == {PRIMARY, DR, PRIMARY_BASE, DR_BASE}
+    assert set(stacks) == {PRIMARY, DR, PRIMARY_BASE, DR_BASE, *MONITORING.values()}
     assert {stacks[PRIMARY].region, stacks[PRIMARY_BASE].region} == {"us-east-1"}
     assert {stacks[DR].region, stacks[DR_BASE].region} == {"us-west-2"}
     assert stacks[PRIMARY].availability_zones == ["us-east-1a", "us-east-1b", "us-east-1c"]
     assert stacks[DR].availability_zones == ["us-west-2a", "us-west-2b", "us-west-2c"]
 
 
-# "CloudFormation quotas": at most 500 resources in a stack (the CDK refuses to synthesize more).
+# "CloudFormation quotas": at most 500 resources in a stack (the CDK refuses to synthesize more); a
+# nested stack is a stack of its own, and one resource (AWS::CloudFormation::Stack) of its parent.
 MAX_RESOURCES = 500
 
 
@@ -51,6 +53,10 @@ def test_every_stack_stays_within_cloudformations_resource_quota(
     with capsys.disabled():  # in every run's log: the headroom left
         print(f"\nresources per stack (at most {MAX_RESOURCES}): {counts}")
     assert all(count <= MAX_RESOURCES for count in counts.values()), counts
+    # The alarms live in each main stack's nested stack, which the main stack counts as one.
+    for stack, nested in MONITORING.items():
+        assert not [r for r in resources[stack].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+        assert [r for r in resources[nested].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
 
 
 def test_stacks_depend_on_each_other_in_deploy_order(stacks: dict[str, Stack]) -> None:
@@ -82,7 +88,7 @@ def test_shared_layer_targets_the_lambda_runtime(
     )
 
 
-@pytest.mark.parametrize("stack", [PRIMARY, DR, PRIMARY_BASE, DR_BASE])
+@pytest.mark.parametrize("stack", [PRIMARY, DR, PRIMARY_BASE, DR_BASE, *MONITORING.values()])
 def test_every_tagged_resource_carries_the_five_tags(
     resources: dict[str, Resources], stack: str
 ) -> None:

@@ -1,12 +1,14 @@
 """The matching engine on ECS: c5.2xlarge hosts with IMDSv2 and no SSH, one service per shard of
-the shard map, configured by EngineSettings' variables, at its configured count in DR."""
+the shard map, configured by EngineSettings' variables, at its configured count in DR, reading the
+instruments store at start, on a cluster with Container Insights."""
 
 import pytest
 
 from exchange.messaging import ShardMap
+from lambdas.catalog import FUNCTIONS, Need
 from stacks import constants
 from stacks.config import DeploymentConfig
-from tests.infrastructure.conftest import DR, MAIN_STACKS, PRIMARY, Resources, of_type
+from tests.infrastructure.conftest import DR, MAIN_STACKS, PRIMARY, Resources, flatten, of_type
 
 SHARDS = ShardMap.demo().shards
 
@@ -88,7 +90,7 @@ def test_engine_logs_are_kept_and_encrypted(resources: dict[str, Resources], sta
 
 
 @pytest.mark.parametrize("stack", MAIN_STACKS)
-def test_the_engine_alone_reads_the_key_that_signs_its_redis_snapshots(
+def test_the_engine_and_the_reconciliation_alone_read_the_key_that_signs_redis_snapshots(
     resources: dict[str, Resources], stack: str
 ) -> None:
     # Given the engine's snapshot key: a generated secret of its own
@@ -103,7 +105,18 @@ def test_the_engine_alone_reads_the_key_that_signs_its_redis_snapshots(
         env = {e["Name"]: e["Value"] for e in container["Environment"]}
         assert env["EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN"] == {"Ref": key_id}
         roles.add(task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0])
-    # And only the engine's task roles may read it (no function's role: Redis is shared with them)
+    # And only the engine's task roles and the snapshot readers' roles may read it (Redis is
+    # shared with other functions, which must not be able to forge a book)
+    for spec in FUNCTIONS.values():
+        if Need.ENGINE_SNAPSHOTS in spec.needs:
+            (function,) = [
+                r["Properties"]
+                for r in of_type(resources[stack], "AWS::Lambda::Function").values()
+                if r["Properties"].get("FunctionName") == f"exchange-prod-{spec.name}"
+            ]
+            roles.add(function["Role"]["Fn::GetAtt"][0])
+            env = function["Environment"]["Variables"]
+            assert env["EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN"] == {"Ref": key_id}
     readers: set[str] = set()
     for policy in of_type(resources[stack], "AWS::IAM::Policy").values():
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
@@ -112,3 +125,54 @@ def test_the_engine_alone_reads_the_key_that_signs_its_redis_snapshots(
             if {"Ref": key_id} in named:
                 readers.update(role["Ref"] for role in policy["Properties"]["Roles"])
     assert readers == roles
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_each_task_reads_the_instruments_store_at_start_and_may_read_it_whole(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    # Symbols listed at run time must survive a restart: the task reads the store's listings
+    # (EngineSettings.read_instruments_store) from the instruments global table's replica.
+    tasks = of_type(resources[stack], "AWS::ECS::TaskDefinition")
+    assert tasks
+    table = "arn:aws:dynamodb:{}:<AWS::AccountId>:table/exchange-prod-instruments"
+    region = "us-east-1" if stack == PRIMARY else "us-west-2"
+    for task in tasks.values():
+        (container,) = task["Properties"]["ContainerDefinitions"]
+        env = {e["Name"]: e["Value"] for e in container["Environment"]}
+        assert env["EXCHANGE_READ_INSTRUMENTS_STORE"] == "true"
+        assert env["EXCHANGE_INSTRUMENTS_TABLE"] == "exchange-prod-instruments"
+        role = task["Properties"]["TaskRoleArn"]["Fn::GetAtt"][0]
+        granted: set[str] = set()
+        for policy in of_type(resources[stack], "AWS::IAM::Policy").values():
+            if {"Ref": role} not in policy["Properties"]["Roles"]:
+                continue
+            for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                named = statement["Resource"]
+                arns = {flatten(r) for r in (named if isinstance(named, list) else [named])}
+                if table.format(region) in arns:
+                    actions = statement["Action"]
+                    granted |= set(actions if isinstance(actions, list) else [actions])
+        assert {"dynamodb:Scan", "dynamodb:Query", "dynamodb:GetItem"} <= granted
+        assert not granted & {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    if stack == PRIMARY:  # the table is created in this stack: the services start after it
+        ((table, _),) = [
+            (name, t)
+            for name, t in of_type(resources[stack], "AWS::DynamoDB::GlobalTable").items()
+            if t["Properties"]["TableName"] == "exchange-prod-instruments"
+        ]
+        for service in of_type(resources[stack], "AWS::ECS::Service").values():
+            assert table in service["DependsOn"]
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_the_cluster_reports_container_insights_for_the_running_task_alarms(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    # RunningTaskCount per service is a Container Insights metric (ECS/ContainerInsights); the
+    # cluster setting turns it on ("Amazon ECS Container Insights with enhanced observability
+    # metrics"; AWS::ECS::Cluster ClusterSettings containerInsights: enabled or enhanced).
+    (cluster,) = of_type(resources[stack], "AWS::ECS::Cluster").values()
+    assert {"Name": "containerInsights", "Value": "enhanced"} in cluster["Properties"][
+        "ClusterSettings"
+    ]

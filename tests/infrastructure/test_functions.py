@@ -12,7 +12,7 @@ from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
 from lambdas.environment import POWERTOOLS_SWITCHES
 from stacks import constants
-from stacks.constructs.grants import TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
+from stacks.constructs.grants import SCANNED, TABLE_READ_ACTIONS, TABLE_WRITE_ACTIONS
 from tests.infrastructure.conftest import MAIN_STACKS, PRIMARY, Resources, flatten, of_type
 
 SPECS = list(FUNCTIONS.values())
@@ -29,7 +29,7 @@ DATA_ACTION_PREFIXES = (
     "kms:",
     "execute-api:",
 )
-VPC_NEEDS = {Need.BROKER, Need.LEDGER, Need.LEDGER_ADMIN, Need.REDIS}
+VPC_NEEDS = {Need.BROKER, Need.LEDGER, Need.LEDGER_ADMIN, Need.REDIS, Need.ENGINE_SNAPSHOTS}
 
 
 def function(resources: Resources, spec: FunctionSpec) -> dict[str, Any]:
@@ -114,6 +114,12 @@ def test_function_environment_names_its_tables_and_needs(
         Need.API_KEY_ENCRYPT: {"EXCHANGE_API_KEY_KMS_KEY_ID"},
         Need.API_KEY_DECRYPT: {"EXCHANGE_API_KEY_KMS_KEY_ID"},
         Need.CANCEL_AFTER_QUEUE: {"EXCHANGE_CANCEL_AFTER_QUEUE_URL"},
+        Need.ENGINE_SNAPSHOTS: {
+            "EXCHANGE_REDIS_URL",
+            "EXCHANGE_SNAPSHOT_BUCKET",
+            "EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN",
+        },
+        Need.REPORTS_BUCKET: {"EXCHANGE_REPORTS_BUCKET"},
     }
     assert set(expected) == set(Need), "every need's variables are checked"
     # A variable is set exactly when one of the function's needs names it (two needs may share
@@ -141,23 +147,29 @@ def test_role_reaches_exactly_its_own_tables_with_the_catalog_access(
     resources: dict[str, Resources], stack: str, spec: FunctionSpec
 ) -> None:
     granted: dict[str, set[str]] = {}
+    scanned: set[tuple[str, str | None]] = set()
     for statement in role_statements(resources[stack], spec):
         actions = as_list(statement["Action"])
-        table_actions = [a for a in actions if a.startswith("dynamodb:")]
-        if not table_actions:
+        on_tables = [a for a in actions if a.startswith("dynamodb:")]
+        if not on_tables:
             continue
         for arn in map(flatten, as_list(statement["Resource"])):
             logical, index = table_of(arn)
             assert logical in spec.tables, f"{spec.name} may not touch {logical}"
             assert index is None or index in INDEXES[logical], arn
-            granted.setdefault(logical, set()).update(table_actions)
+            granted.setdefault(logical, set()).update(set(on_tables) - {"dynamodb:Scan"})
+            if "dynamodb:Scan" in on_tables:
+                scanned.add((logical, index))
     assert set(granted) == set(spec.tables)
     for logical, access in spec.tables.items():
         allowed = TABLE_WRITE_ACTIONS if access == "write" else TABLE_READ_ACTIONS
         assert granted[logical] <= set(allowed), f"{spec.name} on {logical}"
-        assert "dynamodb:Scan" not in granted[logical]
         if access == "read":
             assert not granted[logical] & {"dynamodb:PutItem", "dynamodb:UpdateItem"}
+    # Scan reads a whole table or index: only where it is read whole by design.
+    assert scanned == {
+        (logical, part) for logical in spec.tables for part in SCANNED.get(logical, ())
+    }
 
 
 @pytest.mark.parametrize(("stack", "spec"), CASES, ids=IDS)
@@ -178,7 +190,13 @@ def test_role_reaches_secrets_and_connections_only_for_its_needs(
     actions = {a for s in role_statements(resources[stack], spec) for a in as_list(s["Action"])}
     assert ("execute-api:ManageConnections" in actions) == (Need.WS_MANAGEMENT in spec.needs)
     # A ledger function signs in to RDS Proxy with IAM: it reads no database secret.
-    secret_needs = {Need.BROKER, Need.LEDGER_ADMIN, Need.WEBHOOK_SECRET, Need.KYC_WEBHOOK_SECRET}
+    secret_needs = {
+        Need.BROKER,
+        Need.LEDGER_ADMIN,
+        Need.WEBHOOK_SECRET,
+        Need.KYC_WEBHOOK_SECRET,
+        Need.ENGINE_SNAPSHOTS,  # the HMAC key of the engine's Redis snapshots
+    }
     assert ("secretsmanager:GetSecretValue" in actions) == bool(spec.needs & secret_needs)
     assert ("kinesis:GetRecords" in actions) == (spec.trigger is Trigger.KINESIS)
     # Only the dead man's switch's consumer receives (its event source mapping reads the timers).
@@ -254,30 +272,6 @@ def function_id(resources: Resources, spec: FunctionSpec) -> str:
 def only(trigger: Trigger) -> FunctionSpec:
     (spec,) = [spec for spec in SPECS if spec.trigger is trigger]
     return spec
-
-
-@pytest.mark.parametrize("stack", MAIN_STACKS)
-def test_the_reconciler_runs_every_minute_in_the_primary_and_waits_for_failover_in_dr(
-    resources: dict[str, Resources], stack: str
-) -> None:
-    reconciler = only(Trigger.SCHEDULE)
-    target = function_id(resources[stack], reconciler)
-    ((rule_id, rule),) = of_type(resources[stack], "AWS::Events::Rule").items()
-    props = rule["Properties"]
-    assert props["ScheduleExpression"] == f"rate({reconciler.every_minutes} minute)"
-    assert props["State"] == ("ENABLED" if stack == PRIMARY else "DISABLED")
-    ((rule_target),) = props["Targets"]
-    assert rule_target["Arn"] == {"Fn::GetAtt": [target, "Arn"]}
-    # The next run is the retry: no retry of a failed run, which would overlap it
-    assert rule_target["RetryPolicy"]["MaximumRetryAttempts"] == 0
-    ((config),) = of_type(resources[stack], "AWS::Lambda::EventInvokeConfig").values()
-    assert config["Properties"]["MaximumRetryAttempts"] == 0
-    permissions = [
-        p["Properties"]
-        for p in of_type(resources[stack], "AWS::Lambda::Permission").values()
-        if p["Properties"].get("Principal") == "events.amazonaws.com"
-    ]
-    assert [p["SourceArn"] for p in permissions] == [{"Fn::GetAtt": [rule_id, "Arn"]}]
 
 
 @pytest.mark.parametrize("stack", MAIN_STACKS)

@@ -2,8 +2,17 @@
 each function's calls on its tables and needs as the local stack makes them (translated to the
 deployment like the e2e log, ``tests/e2e/test_iam_fidelity.py``), plus the calls only AWS mode
 makes (the broker's and the admin's secrets, IAM authentication to RDS Proxy, the engine's
-secrets). Every one must be allowed by the primary region's template, KMS included; a permission
-removed from the template on purpose must show up as a denial.
+secrets and the snapshot key the reconciliation verifies with). Every one must be allowed by the
+primary region's template, KMS included; a permission removed from the template on purpose must
+show up as a denial.
+
+Operator controls: every live catalog reads the instruments store whole (Scan; the engine too, at
+start), the reconciliation the orders table's sparse ``open_orders`` index (Scan); the admin and
+the recorder write the store (a listing is a transaction: "Using IAM with DynamoDB transactions"
+authorizes each item by its own action); the reconciliation reads the engine's snapshots
+(GetObject, and ListObjectsV2, which is s3:ListBucket on the bucket) and writes its report under
+``reconciliation/`` of the reports bucket (PutObject; under SSE-KMS also kms:GenerateDataKey:
+"Using server-side encryption with AWS KMS keys").
 
 "Connecting to a proxy using IAM authentication" (Amazon RDS User Guide): a client authenticating
 to RDS Proxy with IAM needs ``rds-db:connect`` on ``arn:aws:rds-db:<region>:<account>:dbuser:
@@ -29,6 +38,7 @@ from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
 from local import aws as local_aws
 from local.gateway.events import STAGE
+from stacks.constructs.grants import REPORTS_PREFIX, SCANNED
 from tests.fidelity.actions import Call, Requirement
 from tests.fidelity.cfn import Stacks, StackTemplate
 from tests.fidelity.check import Checker, Report
@@ -44,6 +54,8 @@ API_KEY_CONTEXT = {"key_id": "ak_0123456789abcdef", "account_id": "acc-1"}
 INDEXES = {spec.logical_name: [index.name for index in spec.indexes] for spec in TABLE_SPECS}
 READS = ("GetItem", "Query")
 WRITES = ("PutItem", "UpdateItem", "DeleteItem")
+REPORTS_BUCKET = getattr(local_aws, "REPORTS_BUCKET", "exchange-reports")
+REPORT_KEY = f"{REPORTS_PREFIX}2025/01/02/030405Z.json"
 
 
 def stacks_of(bodies: dict[str, Any], regions: dict[str, str]) -> Stacks:
@@ -89,6 +101,9 @@ def table_calls(spec: FunctionSpec) -> Iterator[Call]:
         table = f"exchange-{logical}"
         for operation in READS + (WRITES if access == "write" else ()):
             yield local_call(spec.name, "dynamodb", operation, TableName=table)
+        for part in SCANNED.get(logical, ()):
+            scanned = {"IndexName": part} if part else {}
+            yield local_call(spec.name, "dynamodb", "Scan", TableName=table, **scanned)
         for index in INDEXES[logical]:
             yield local_call(spec.name, "dynamodb", "Query", TableName=table, IndexName=index)
         if access == "write":
@@ -128,6 +143,9 @@ def catalog_calls() -> Iterator[Call]:
             for operation in ("DescribeStream", "ListShards", "GetShardIterator", "GetRecords"):
                 yield local_call(f"esm:{spec.name}", "kinesis", operation, StreamName=journal)
         yield from timer_and_key_calls(spec)
+        yield from bucket_calls(spec)
+    for operation in ("GetItem", "Query", "Scan"):  # the listings, at start
+        yield local_call(ENGINE, "dynamodb", operation, TableName="exchange-instruments")
     for operation in (
         "PutRecords",
         "ListShards",
@@ -138,6 +156,17 @@ def catalog_calls() -> Iterator[Call]:
         yield local_call(ENGINE, "kinesis", operation, StreamName=journal)
     for operation in ("GetObject", "PutObject"):
         yield local_call(ENGINE, "s3", operation, Bucket=local_aws.SNAPSHOT_BUCKET, Key="s1/latest")
+
+
+def bucket_calls(spec: FunctionSpec) -> Iterator[Call]:
+    """The engine's snapshots read (``Need.ENGINE_SNAPSHOTS``), a report written
+    (``Need.REPORTS_BUCKET``)."""
+    if Need.ENGINE_SNAPSHOTS in spec.needs:
+        snapshots = local_aws.SNAPSHOT_BUCKET
+        yield local_call(spec.name, "s3", "GetObject", Bucket=snapshots, Key="s1/latest")
+        yield local_call(spec.name, "s3", "ListObjectsV2", Bucket=snapshots, Prefix="s1/")
+    if Need.REPORTS_BUCKET in spec.needs:
+        yield local_call(spec.name, "s3", "PutObject", Bucket=REPORTS_BUCKET, Key=REPORT_KEY)
 
 
 def kms_call(principal: str, operation: str, **context: str) -> Call:
@@ -175,6 +204,9 @@ def aws_only_calls(deployment: Deployment) -> Iterator[Call]:
             yield secret_read(name, environment[env_var(spec.settings, "broker_secret_arn")])
         if Need.LEDGER_ADMIN in spec.needs:
             yield secret_read(name, environment[env_var(spec.settings, "database_secret_arn")])
+        if Need.ENGINE_SNAPSHOTS in spec.needs:  # locally the key itself is in the environment
+            arn = environment[env_var(spec.settings, "snapshot_hmac_secret_arn")]
+            yield secret_read(name, arn)
     for environment in deployment.engine_environments():
         for field in ("broker_secret_arn", "snapshot_hmac_secret_arn"):
             yield secret_read(ENGINE, environment[env_var(EngineSettings, field)])
@@ -237,6 +269,9 @@ def test_the_catalogs_calls_are_allowed_by_the_primary_template(
     assert report.problems == [], "\n".join(report.problems)
     assert {action for _, action, _ in report.triples} >= {
         "dynamodb:PutItem",
+        "dynamodb:Scan",
+        "s3:GetObject",
+        "s3:ListBucket",
         "dynamodb:ConditionCheckItem",
         "kinesis:PutRecords",
         "s3:PutObject",
@@ -296,10 +331,40 @@ def test_a_permission_removed_from_the_template_is_denied(
             local_call("orders", "sqs", "ReceiveMessage", QueueUrl=LOCAL_QUEUE_URL),
             "only the timers' consumer reads them",
         ),
+        (
+            local_call("markets", "dynamodb", "Scan", TableName="exchange-trades"),
+            "only the instruments store and the open orders are read whole",
+        ),
+        (
+            local_call("reconciliation", "dynamodb", "Scan", TableName="exchange-orders"),
+            "the open_orders index, not the orders table",
+        ),
+        (
+            local_call("reconciliation", "s3", "PutObject", Bucket=REPORTS_BUCKET, Key="x.json"),
+            "reports go under reconciliation/ only",
+        ),
+        (
+            local_call("recorder", "s3", "PutObject", Bucket=REPORTS_BUCKET, Key=REPORT_KEY),
+            "only the reconciliation writes reports",
+        ),
+        (
+            local_call(
+                "reconciliation",
+                "s3",
+                "PutObject",
+                Bucket=local_aws.SNAPSHOT_BUCKET,
+                Key="s1/latest",
+            ),
+            "the reconciliation only reads snapshots",
+        ),
+        (
+            local_call("admin", "s3", "GetObject", Bucket=local_aws.SNAPSHOT_BUCKET, Key="s1/x"),
+            "only the reconciliation reads snapshots",
+        ),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
-def test_api_key_and_timer_calls_outside_their_grants_are_denied(
+def test_calls_outside_their_grants_are_denied(
     primary: Deployment, translation: Translation, call: Call, why: str
 ) -> None:
     report = Checker(primary, translation).check([call])

@@ -1,5 +1,6 @@
-"""A dashboard per region with the issue's widgets, alarms on what pages, and Route 53 failover
-only when a hosted zone is configured."""
+"""A dashboard per region with the issue's widgets, alarms on what pages (in the monitoring nested
+stack, notifying the main stack's topic), and Route 53 failover only when a hosted zone is
+configured."""
 
 import json
 from typing import Any
@@ -13,7 +14,7 @@ from exchange.messaging import ShardMap
 from lambdas.catalog import FUNCTIONS, Trigger
 from stacks import constants
 from stacks.constructs.dns import ApiFailoverRecord
-from tests.infrastructure.conftest import MAIN_STACKS, Resources, flatten, of_type
+from tests.infrastructure.conftest import MAIN_STACKS, Resources, flatten, of_type, watched
 
 WIDGETS = (
     "API latency p99 (ms)",
@@ -29,6 +30,14 @@ WIDGETS = (
     "Dead letters / orders reconciled / stuck",
     "Snapshot store failures / refused snapshots",
     "MQ command queue depth",
+    "MQ dead-letter queue depth",
+    "Engine running tasks",
+    "Reconciliation drift by check",
+    "Dead-lettered operator commands / unfunded dividends",
+    "Orders accepted / fills per second",
+    "Rejected orders by reason: engine and API (per minute)",
+    "Traded notional per symbol (quote units per 5 minutes)",
+    "Symbol status (0 TRADING, 1 POST_ONLY, 2 CANCEL_ONLY, 3 HALTED, 4 DELISTED)",
     "DynamoDB throttles",
     "Aurora CPU (%)",
     "Aurora connections",
@@ -39,27 +48,40 @@ WIDGETS = (
 def test_the_dashboard_shows_every_figure_the_operators_watch(
     resources: dict[str, Resources], stack: str
 ) -> None:
-    ((_, dashboard),) = of_type(resources[stack], "AWS::CloudWatch::Dashboard").items()
+    ((_, dashboard),) = of_type(watched(resources, stack), "AWS::CloudWatch::Dashboard").items()
     body = flatten(dashboard["Properties"]["DashboardBody"])
     for title in WIDGETS:
         assert json.dumps(title)[1:-1] in body, title
     # Engine figures are its EMF metrics: namespace Exchange, service=engine, per shard.
     assert '"Exchange","CommandsPerSecond","service","engine","shard","s1"' in body
+    # The business figures are the recorder's EMF metrics; where the dimension's values are only
+    # known at run time (reasons, symbols listed by operators) a SEARCH expression finds every
+    # series ("CloudWatch search expression syntax"). Counts per minute become rates per second.
+    for expression in (
+        "ordersaccepted / PERIOD(ordersaccepted)",
+        "fills / PERIOD(fills)",
+        """SEARCH('{Exchange,reason,service} MetricName="OrdersRejected"', 'Sum', 60)""",
+        """SEARCH('{Exchange,symbol,service} MetricName="TradedNotional" service="recorder"',""",
+        """SEARCH('{Exchange,service,symbol} MetricName="SymbolStatus"', 'Maximum', 900)""",
+    ):
+        assert json.dumps(expression)[1:-1] in body, expression
+    # The status graph's legend: a labelled line per code (0 TRADING ... 4 DELISTED)
+    for code, status in enumerate(("TRADING", "POST_ONLY", "CANCEL_ONLY", "HALTED", "DELISTED")):
+        assert f'"label":"{code} {status}"' in body, status
 
 
 def metric_name(alarm: dict[str, Any]) -> str:
-    """An alarm's metric, whether rendered plain or as a labelled metric query."""
-    if "MetricName" in alarm:
-        return str(alarm["MetricName"])
-    (query,) = alarm["Metrics"]
-    return str(query["MetricStat"]["Metric"]["MetricName"])
+    """An alarm's metric, whether rendered plain or as a labelled metric query (a query's
+    expression, for an alarm on a Metrics Insights query)."""
+    return metric_of(alarm)[1]
 
 
 @pytest.mark.parametrize("stack", MAIN_STACKS)
 def test_alarms_cover_errors_lag_and_saturation_and_notify_the_topic(
     resources: dict[str, Resources], stack: str
 ) -> None:
-    alarms = of_type(resources[stack], "AWS::CloudWatch::Alarm")
+    alarms = of_type(watched(resources, stack), "AWS::CloudWatch::Alarm")
+    assert not of_type(resources[stack], "AWS::CloudWatch::Alarm"), "all in the nested stack"
     ((topic, props),) = of_type(resources[stack], "AWS::SNS::Topic").items()
     assert props["Properties"]["KmsMasterKeyId"]
     metrics = {metric_name(a["Properties"]) for a in alarms.values()}
@@ -83,11 +105,14 @@ def test_alarms_cover_errors_lag_and_saturation_and_notify_the_topic(
 
 
 def metric_of(alarm: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
-    """(namespace, metric, dimensions) of an alarm, plain or as a labelled metric query."""
+    """(namespace, metric, dimensions) of an alarm, plain or as a labelled metric query; of an
+    alarm on an expression (a Metrics Insights query): ("", the expression, {})."""
     if "MetricName" in alarm:
         stat: dict[str, Any] = alarm
     else:
         (query,) = alarm["Metrics"]
+        if "Expression" in query:
+            return "", str(query["Expression"]), {}
         stat = query["MetricStat"]["Metric"]
     dimensions = {d["Name"]: d["Value"] for d in stat.get("Dimensions", [])}
     return stat["Namespace"], stat["MetricName"], dimensions
@@ -96,7 +121,7 @@ def metric_of(alarm: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
 @pytest.mark.parametrize("stack", MAIN_STACKS)
 def test_money_safety_faults_page_the_topic(resources: dict[str, Resources], stack: str) -> None:
     # Given every alarm of the region, by (metric, dimensions)
-    alarms = of_type(resources[stack], "AWS::CloudWatch::Alarm")
+    alarms = of_type(watched(resources, stack), "AWS::CloudWatch::Alarm")
     ((topic, _),) = of_type(resources[stack], "AWS::SNS::Topic").items()
     by_metric = {}
     for alarm in alarms.values():
@@ -106,12 +131,14 @@ def test_money_safety_faults_page_the_topic(resources: dict[str, Resources], sta
             by_metric[(metric, tuple(sorted(dimensions.items())))] = props
     consumers = [s.name for s in FUNCTIONS.values() if s.trigger is Trigger.KINESIS]
     dead_letters = next(s.name for s in FUNCTIONS.values() if s.trigger is Trigger.AMAZON_MQ)
-    reconciler = next(s.name for s in FUNCTIONS.values() if s.trigger is Trigger.SCHEDULE)
+    reconciler = "reconciler"
     shards = sorted(ShardMap.demo().shards)
     # Then each fault pages on its first occurrence: dead letters, journal gaps and quarantined
     # records in any consumer, a failing or untrustworthy snapshot store in any shard
     paging_on_first = [
         ("DeadLetteredCommands", {"service": dead_letters}),
+        ("DeadLetteredOperatorCommands", {"service": dead_letters}),
+        ("DividendsUnfunded", {"service": "dividends"}),
         *[
             (fault, {"service": consumer})
             for consumer in consumers

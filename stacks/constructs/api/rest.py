@@ -19,7 +19,7 @@ from lambdas.catalog import Route
 from stacks.constructs.nag import acknowledge
 
 _PATH_PARAMETER = re.compile(r"{(\w+)}")
-_BODY_METHODS = frozenset({"POST", "PATCH"})
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # The REQUEST authorizer's identity source: a request without the header is answered 401 before
 # the authorizer runs, and the header's value is the key of the authorizer's result cache.
 AUTHORIZER_IDENTITY_SOURCE: Final = "method.request.header.Authorization"
@@ -183,10 +183,17 @@ class RestApi(Construct):
         "cognito" routes take the Cognito access token: the method names the OAuth scopes the
         token must carry (``route.authorization_scopes``), and with scopes API Gateway's user-pool
         authorizer validates an access token, without them an ID token. "none" routes are public
-        for ``public_reason``, which is also what cdk-nag is told."""
+        for ``public_reason``, which is also what cdk-nag is told. A route of a Cognito group
+        (``/v1/admin``) must be a "cognito" one: a key or no token would bypass the group check
+        the handler makes on the access token's ``cognito:groups`` claim."""
         resource = self.api.root.resource_for_path(route.path)
         scopes = list(route.authorization_scopes)
         kind = route.authorizer
+        if route.group is not None and kind != "cognito":
+            raise ValueError(
+                f"{route.method} {route.path} is for the {route.group} group: it must take the"
+                f" Cognito access token alone, not the {kind!r} authorizer"
+            )
         authorizer: apigw.IAuthorizer | None
         match kind:
             case "request":

@@ -68,7 +68,8 @@ class Bench:
     shard: str
 
     def queued(self) -> list[Command]:
-        return [decode_command(body) for body in queued(self.rabbitmq_url, self.shard)]
+        commands = [decode_command(body) for body in queued(self.rabbitmq_url, self.shard)]
+        return [command for command in commands if isinstance(command, Command)]
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 """The kill drill: the engine service is SIGKILLed at random points while 100,000 commands stream
 through the real RabbitMQ, and restarted each time. The journal (moto's Kinesis) and the final
 state must equal an uninterrupted run of the same commands: nothing lost, nothing twice, no gap.
+Operators' commands (every status, mass cancels, a freeze, listing changes) are mixed into the
+stream, one every 997 commands.
 
 KILL_DRILL_KILLS=20 runs the long version (default 5 kills).
 """
@@ -35,6 +37,7 @@ from engine_service.ports import JournalPosition
 from engine_service.snapshot import decode_snapshot
 from exchange import messaging, wire
 from exchange.domain import InstrumentCatalog
+from tests.unit.engine_service.operator_drill import with_operators
 
 COMMANDS = int(os.environ.get("KILL_DRILL_COMMANDS", "100000"))
 KILLS = int(os.environ.get("KILL_DRILL_KILLS", "5"))
@@ -131,7 +134,7 @@ def test_kill_minus_nine_at_random_points_loses_and_duplicates_nothing(
     boto3.client("s3", **aws).create_bucket(Bucket=stream)
     catalog = InstrumentCatalog.demo()
     btc = catalog.get("BTC-USD")
-    commands = list(demo_stream(btc, count=COMMANDS, seed=2024))
+    commands = list(with_operators(btc, demo_stream(btc, count=COMMANDS, seed=2024), every=997))
     rng = random.Random(2024)
 
     publisher = pika.BlockingConnection(pika.URLParameters(rabbitmq_url))

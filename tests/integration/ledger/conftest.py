@@ -4,7 +4,7 @@ never see each other's money."""
 
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 
 import psycopg
@@ -17,8 +17,15 @@ from exchange.domain import InstrumentCatalog
 from exchange.ledger import migrations
 from exchange.ledger.connection import open_pool
 from exchange.ledger.postgres import PostgresLedger
-from exchange.settings import DEFAULT_ASSET_SCALES
+from exchange.ledger.roles import grant_logins
+from exchange.settings import DEFAULT_ASSET_SCALES, database_role
+from lambdas.catalog import FUNCTIONS, Need
 from tests.unit.ledger.helpers import CATALOG
+
+# Each function's database role (``exchange.ledger.roles``).
+LEDGER_ROLES = sorted(
+    database_role(name) for name, spec in FUNCTIONS.items() if Need.LEDGER in spec.needs
+)
 
 
 def _create_database(admin_url: str, name: str) -> str:
@@ -94,3 +101,34 @@ def total(pool: ConnectionPool, asset: str) -> Decimal:
     value = row[0]
     assert isinstance(value, Decimal)
     return value
+
+
+@pytest.fixture(scope="session")
+def role_url(pool: ConnectionPool, fresh_database: str) -> Callable[[str], str]:
+    """Every role may log in (trust authentication here, as locally); a URL per role."""
+    with psycopg.connect(fresh_database) as conn:
+        assert grant_logins(conn, dict.fromkeys(LEDGER_ROLES)) == LEDGER_ROLES
+    return lambda role: make_conninfo(fresh_database, user=role)
+
+
+@pytest.fixture
+def as_role(role_url: Callable[[str], str]) -> Iterator[Callable[[str], ConnectionPool]]:
+    """A pool connected as a function's role (closed after the test)."""
+    pools: list[ConnectionPool] = []
+
+    def connect(role: str) -> ConnectionPool:
+        url = role_url(role)
+        pools.append(open_pool(lambda: url, min_size=0, max_size=2, name=role))
+        return pools[-1]
+
+    yield connect
+    for opened in pools:
+        opened.close()
+
+
+def ledger_as(
+    pool: ConnectionPool, fee_account_id: str, catalog: InstrumentCatalog = CATALOG
+) -> PostgresLedger:
+    return PostgresLedger(
+        pool, instruments=catalog, asset_scales=DEFAULT_ASSET_SCALES, fee_account_id=fee_account_id
+    )

@@ -122,6 +122,7 @@ def test_the_runner_migrates_gives_logins_and_opens_the_fee_account_once(
         "version": head,
         "logins": sorted(ROLES),
         "fee_account_id": "fees-deploy",
+        "instruments_seeded": None,  # no instruments table named: tests/integration/instruments
     }
     assert again == {**first, "applied": []}
     with psycopg.connect(database) as conn:
@@ -172,5 +173,5 @@ def test_without_role_secrets_it_only_migrates(database: str) -> None:
     # Locally (make run): no proxy, so no passwords; the database URL is the admin's
     deploy = compose(MigrateSettings(database_url=database), secrets=NoSecrets)
     report = deploy.run()
-    assert report.logins == []
-    assert report.version == len(migrations.discover())
+    assert report.ledger.logins == []
+    assert report.ledger.version == len(migrations.discover())

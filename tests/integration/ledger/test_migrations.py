@@ -21,6 +21,10 @@ TABLES = {
     "withdrawals",
     "amend_holds",
     "kyc_events",
+    "account_freeze_events",
+    "fee_schedule",
+    "dividends",
+    "dividend_payments",
 }
 
 
@@ -145,3 +149,41 @@ def test_amend_holds_migration_backfills_filled_lots_and_keeps_pending_holds(
         conn.execute("UPDATE ledger.amend_holds SET status = 'RELEASED', resolved_at = now()")
         conn.commit()
         assert migrations.downgrade(conn, to=0) == [2, 1]
+
+
+def test_operator_controls_migration_is_not_undone_while_a_dividend_is_unpaid(
+    empty_database: str,
+) -> None:
+    with psycopg.connect(empty_database) as conn:
+        migrations.downgrade(conn, to=0)
+        migrations.upgrade(conn)
+        # Given a declared dividend not yet paid
+        conn.execute(
+            "INSERT INTO ledger.accounts (account_id, kyc_status) VALUES ('i', 'VERIFIED')"
+        )
+        conn.execute(
+            "INSERT INTO ledger.dividends (dividend_id, symbol, unit_asset, asset, "
+            "amount_per_unit, record_time, pay_time, issuer_account_id, declared_by, reason) "
+            "VALUES ('d', 'ACME-USD', 'ACME', 'USD', 1, now(), now() + interval '1 day', 'i', "
+            "'op', 'q3')"
+        )
+        conn.commit()
+        # When the schema is taken back below 0004, Then it is refused and nothing changes
+        with pytest.raises(psycopg.errors.ObjectInUse, match="declared, unpaid dividends"):
+            migrations.downgrade(conn, to=3)
+        conn.rollback()
+        assert migrations.current(conn) == 4
+        # And once it is paid, the downgrade goes through
+        conn.execute(
+            "UPDATE ledger.dividends SET status = 'PAID', paid_at = now(), holders = 0, "
+            "total_paid = 0"
+        )
+        conn.commit()
+        assert migrations.downgrade(conn, to=3) == [4]
+        assert tables(conn) == TABLES - {
+            "account_freeze_events",
+            "fee_schedule",
+            "dividends",
+            "dividend_payments",
+        }
+        migrations.downgrade(conn, to=0)

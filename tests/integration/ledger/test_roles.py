@@ -6,37 +6,31 @@ Roles are cluster-wide: other databases (other test sessions, local mode) may ha
 given them logins already; every step here tolerates that.
 """
 
-import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
-from importlib import resources
 
 import psycopg
 import pytest
-from psycopg.conninfo import make_conninfo
 from psycopg_pool import ConnectionPool
 
 from exchange.domain import OrderAmended, OrderCancelled, Side
 from exchange.domain.enums import CancelReason
 from exchange.ledger import KycStatus, migrations
 from exchange.ledger.accounts import AccountRecord
-from exchange.ledger.connection import open_pool
 from exchange.ledger.model import DepositNotice
 from exchange.ledger.postgres import PostgresLedger
 from exchange.ledger.postgres.directory import PostgresAccountDirectory
 from exchange.ledger.postgres.kyc import PostgresAccountOpener, PostgresKycRegistry
-from exchange.ledger.roles import UnknownRole, database_role, grant_logins
+from exchange.ledger.roles import UnknownRole, grant_logins
 from exchange.ledger.verification import KycDecision, KycResult, KycSource
-from exchange.settings import DEFAULT_ASSET_SCALES
-from lambdas.catalog import FUNCTIONS, Need
+from tests.integration.ledger.conftest import LEDGER_ROLES, ledger_as
 from tests.integration.ledger.conftest import _create_database as create_database
 from tests.integration.ledger.conftest import _drop_database as drop_database
-from tests.unit.ledger.helpers import CATALOG, amend, new_id, next_seq, order, trade
+from tests.unit.ledger.helpers import amend, new_id, next_seq, order, trade
 
-LEDGER_ROLES = sorted(
-    database_role(name) for name, spec in FUNCTIONS.items() if Need.LEDGER in spec.needs
-)
+APPEND_ONLY = ("journal_tx", "journal_entries", "kyc_events", "account_freeze_events",
+               "dividend_payments")  # fmt: skip
 LOCK_ONLY = "UPDATE"  # FOR UPDATE needs UPDATE on one column; see the migration
 BALANCE_WRITES = {"balances(available)", "balances(held)", "balances(updated_at)"}
 JOURNAL_POST = {"journal_tx(tx_id):SELECT", "journal_tx:INSERT", "journal_entries:INSERT"}
@@ -63,7 +57,7 @@ HOLD_RESIZE = {
 # The grants table: role -> "table:PRIVILEGE" or "table(column):PRIVILEGE". Nothing else.
 GRANTS: dict[str, set[str]] = {
     "exchange_orders": {
-        *(f"accounts({c}):SELECT" for c in ("account_id", "kind", "kyc_status")),
+        *(f"accounts({c}):SELECT" for c in ("account_id", "kind", "kyc_status", "frozen")),
         "reservations:SELECT",
         "reservations:INSERT",
         f"reservations(updated_at):{LOCK_ONLY}",
@@ -75,7 +69,7 @@ GRANTS: dict[str, set[str]] = {
         *JOURNAL_POST,
     },
     "exchange_account": {
-        *(f"accounts({c}):SELECT" for c in ("account_id", "kind", "kyc_status", "email")),
+        *(f"accounts({c}):SELECT" for c in ("account_id", "kind", "kyc_status", "email", "frozen")),
         "balances:SELECT",
         *(f"{c}:UPDATE" for c in BALANCE_WRITES),
         "journal_tx:SELECT",
@@ -84,6 +78,14 @@ GRANTS: dict[str, set[str]] = {
         "journal_entries:INSERT",
         "withdrawals:SELECT",
         "withdrawals:INSERT",
+        *(
+            f"dividend_payments({c}):SELECT"
+            for c in ("dividend_id", "account_id", "units", "amount")
+        ),
+        *(
+            f"dividends({c}):SELECT"
+            for c in ("dividend_id", "symbol", "asset", "unit_asset", "amount_per_unit", "paid_at")
+        ),
     },
     "exchange_deposits": {
         *(f"accounts({c}):SELECT" for c in ("account_id", "kind")),
@@ -105,6 +107,8 @@ GRANTS: dict[str, set[str]] = {
         "applied_events(symbol):SELECT",
         "applied_events(seq):SELECT",
         "applied_events:INSERT",
+        "fee_schedule:SELECT",
+        "fee_schedule:INSERT",
         "balances:INSERT",
         *HOLD_RESIZE,
     },
@@ -129,35 +133,77 @@ GRANTS: dict[str, set[str]] = {
         "accounts(email):INSERT",
         "accounts(email):UPDATE",
     },
+    "exchange_admin": {
+        *(
+            f"accounts({c}):SELECT"
+            for c in (
+                "account_id",
+                "kind",
+                "kyc_status",
+                "created_at",
+                "frozen",
+                "frozen_at",
+                "frozen_by",
+            )
+        ),
+        *(f"accounts({c}):UPDATE" for c in ("frozen", "frozen_at", "frozen_by")),
+        "account_freeze_events:SELECT",
+        "account_freeze_events:INSERT",
+        "dividends:SELECT",
+        "dividends:INSERT",
+    },
+    "exchange_dividends": {
+        "accounts(account_id):SELECT",
+        "accounts(kind):SELECT",
+        "dividends:SELECT",
+        *(
+            f"dividends({c}):UPDATE"
+            for c in ("status", "paid_at", "holders", "total_paid", "tx_id")
+        ),
+        "dividend_payments:INSERT",
+        "journal_tx(tx_id):SELECT",
+        "journal_tx(created_at):SELECT",
+        "journal_tx:INSERT",
+        *(f"journal_entries({c}):SELECT" for c in ("tx_id", "account_id", "asset", "amount")),
+        "journal_entries:INSERT",
+        "balances:SELECT",
+        "balances:INSERT",
+        *(f"{c}:UPDATE" for c in BALANCE_WRITES),
+    },
+    # Reads only (exchange.operations.reconciliation), nothing else.
+    "exchange_reconciliation": {
+        *(
+            f"reservations({c}):SELECT"
+            for c in (
+                "order_id",
+                "account_id",
+                "symbol",
+                "side",
+                "asset",
+                "original_lots",
+                "open_lots",
+                "filled_lots",
+                "held",
+                "created_at",
+                "updated_at",
+            )
+        ),
+        "accounts(account_id):SELECT",
+        "accounts(kind):SELECT",
+        *(f"balances({c}):SELECT" for c in ("account_id", "asset", "available", "held")),
+        *(f"deposits({c}):SELECT" for c in ("asset", "amount", "status")),
+        *(f"withdrawals({c}):SELECT" for c in ("asset", "amount", "status")),
+        *(
+            f"settled_trades({c}):SELECT"
+            for c in ("symbol", "seq", "settled_at", "maker_order_id", "taker_order_id")
+        ),
+        *(f"applied_events({c}):SELECT" for c in ("symbol", "seq", "order_id")),
+        "journal_tx:SELECT",
+        "journal_entries:SELECT",
+        "dividends:SELECT",
+        "dividend_payments:SELECT",
+    },
 }
-
-
-@pytest.fixture(scope="session")
-def role_url(pool: ConnectionPool, fresh_database: str) -> Callable[[str], str]:
-    """Every role may log in (trust authentication here, as locally); a URL per role."""
-    with psycopg.connect(fresh_database) as conn:
-        assert grant_logins(conn, dict.fromkeys(LEDGER_ROLES)) == LEDGER_ROLES
-    return lambda role: make_conninfo(fresh_database, user=role)
-
-
-@pytest.fixture
-def as_role(role_url: Callable[[str], str]) -> Iterator[Callable[[str], ConnectionPool]]:
-    pools: list[ConnectionPool] = []
-
-    def connect(role: str) -> ConnectionPool:
-        url = role_url(role)
-        pools.append(open_pool(lambda: url, min_size=0, max_size=2, name=role))
-        return pools[-1]
-
-    yield connect
-    for opened in pools:
-        opened.close()
-
-
-def ledger_as(pool: ConnectionPool, fee_account_id: str) -> PostgresLedger:
-    return PostgresLedger(
-        pool, instruments=CATALOG, asset_scales=DEFAULT_ASSET_SCALES, fee_account_id=fee_account_id
-    )
 
 
 def deposit(ledger: PostgresLedger, account_id: str, asset: str, amount: str) -> None:
@@ -194,11 +240,8 @@ def granted(conn: psycopg.Connection[tuple[object, ...]], role: str) -> set[str]
 # -- the roles and their grants ------------------------------------------------------------------
 
 
-def test_the_migration_creates_one_role_per_ledger_function_of_the_catalog() -> None:
-    sql = resources.files("exchange.ledger.migrations").joinpath("0003_roles.up.sql").read_text()
-    created = re.search(r"FOREACH role_name IN ARRAY ARRAY\[(.*?)\]", sql, re.S)
-    assert created is not None
-    assert sorted(re.findall(r"'(exchange_\w+)'", created[1])) == LEDGER_ROLES
+def test_the_grants_table_covers_every_ledger_function_of_the_catalog() -> None:
+    # (the migrations create exactly these roles: tests/unit/ledger/test_roles_registry.py)
     assert set(GRANTS) == set(LEDGER_ROLES)
 
 
@@ -228,12 +271,12 @@ def test_another_database_migrates_with_the_roles_existing_and_downgrades_alone(
     try:
         with psycopg.connect(url) as conn:
             # Given roles that another database created: the migration takes them as they are
-            assert migrations.upgrade(conn) == [1, 2, 3]
+            assert migrations.upgrade(conn) == [1, 2, 3, 4]
             assert {role: granted(conn, role) for role in LEDGER_ROLES} == GRANTS
             # When this database is downgraded, Then its grants go and the roles stay
-            assert migrations.downgrade(conn, to=2) == [3]
+            assert migrations.downgrade(conn, to=2) == [4, 3]
             assert all(granted(conn, role) == set() for role in LEDGER_ROLES)
-            assert migrations.upgrade(conn) == [3]
+            assert migrations.upgrade(conn) == [3, 4]
         with pool.connection() as other:
             assert {role: granted(other, role) for role in LEDGER_ROLES} == GRANTS
     finally:
@@ -405,7 +448,7 @@ def test_the_deposits_role_cannot_alter_the_ledger(
         triggers = admin.execute(
             "SELECT count(*) FROM pg_trigger WHERE tgname LIKE '%%append_only' AND tgenabled = 'O'"
         ).fetchone()
-    assert triggers == (3,)
+    assert triggers == (len(APPEND_ONLY),)
 
 
 @pytest.mark.parametrize("role", [r for r in LEDGER_ROLES if r != "exchange_kyc"])

@@ -13,6 +13,7 @@ from exchange.http.problems import PROBLEM_CONTENT_TYPE, Unauthorized, from_erro
 from exchange.testing.apikeys import FakeCipher, InMemoryApiKeyStore
 from exchange.testing.lambda_events import LambdaContextStub, rest_event
 from lambdas.account.handler import handler as account_handler
+from lambdas.admin.handler import handler as admin_handler
 from lambdas.api_keys.handler import handler as api_keys_handler
 from lambdas.catalog import FUNCTIONS, Trigger
 from lambdas.deposits.handler import handler as deposits_handler
@@ -81,6 +82,10 @@ def dispatch(exchange: "Exchange", event: dict[str, Any]) -> dict[str, Any]:
         from tests.unit.api.test_health import healthy  # noqa: PLC0415
 
         response = health_handler(event, context, health=healthy())
+    elif name == "admin":
+        from tests.unit.admin.conftest import make_admin  # noqa: PLC0415
+
+        response = admin_handler(event, context, admin=make_admin().service)
     else:
         response = markets_handler(event, context, markets=exchange.markets)
     return response

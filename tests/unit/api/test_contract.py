@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from exchange.http.openapi import build_document, main, openapi_json
 from lambdas.account.handler import APP as ACCOUNT
+from lambdas.admin.handler import APP as ADMIN
 from lambdas.api_keys.handler import APP as API_KEYS
 from lambdas.catalog import FUNCTIONS, Trigger
 from lambdas.deposits.handler import APP as DEPOSITS
@@ -19,6 +20,7 @@ from lambdas.orders.handler import APP as ORDERS
 
 ROOT = Path(__file__).resolve().parents[3]
 APPS = {
+    "admin": ADMIN,
     "orders": ORDERS,
     "account": ACCOUNT,
     "markets": MARKETS,

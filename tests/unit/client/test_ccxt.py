@@ -112,6 +112,22 @@ def test_markets_are_ccxt_symbols_with_tick_size_precision_and_fees() -> None:
     )  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("status", "active"),
+    [
+        ("TRADING", True),
+        ("POST_ONLY", True),  # takes orders that rest
+        ("CANCEL_ONLY", False),
+        ("HALTED", False),
+        ("DELISTED", False),
+    ],
+)
+def test_a_market_is_active_while_it_takes_new_orders(status: str, active: bool) -> None:
+    market = {**MARKETS["markets"][0], "status": status}
+    venue, _ = exchange({("GET", "/v1/markets"): (200, {"markets": [market]})})
+    assert venue.load_markets()["BTC/USD"]["active"] is active
+
+
 def test_create_order_signs_the_exact_body_and_keeps_one_idempotency_key() -> None:
     venue, session = exchange(
         {("POST", "/v1/orders"): (202, {"order_id": ORDER["order_id"], "status": "PENDING_NEW",

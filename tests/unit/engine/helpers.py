@@ -10,14 +10,19 @@ from hypothesis import strategies as st
 from engine_service.core import Engine
 from exchange.domain import (
     AmendOrder,
+    AssetClass,
     CancelOrder,
-    Command,
+    EngineCommand,
     Event,
+    FreezeAccount,
     Instrument,
     InstrumentStatus,
+    ListInstrument,
+    MassCancel,
     NewOrder,
     OrderRejected,
     OrderType,
+    SetTradingStatus,
     Side,
     StpMode,
     TimeInForce,
@@ -134,7 +139,69 @@ def amend(
     )
 
 
-def run(engine: Engine, *commands: Command) -> list[Event]:
+# -- operators' commands --------------------------------------------------------------------------
+def set_status(
+    status: InstrumentStatus, *, symbol: str = SYMBOL, command_id: str | None = None
+) -> SetTradingStatus:
+    ts = next(_ts)
+    return SetTradingStatus(
+        symbol=symbol,
+        ts=ts,
+        command_id=command_id or f"adm{ts}",
+        status=status,
+        actor="ops",
+        reason="test",
+    )
+
+
+def mass_cancel(
+    account: str | None = None, *, symbol: str = SYMBOL, command_id: str | None = None
+) -> MassCancel:
+    ts = next(_ts)
+    return MassCancel(
+        symbol=symbol,
+        ts=ts,
+        command_id=command_id or f"adm{ts}",
+        account_id=account,
+        actor="ops",
+        reason="test",
+    )
+
+
+def freeze(
+    account: str, frozen: bool = True, *, symbol: str = SYMBOL, command_id: str | None = None
+) -> FreezeAccount:
+    ts = next(_ts)
+    return FreezeAccount(
+        symbol=symbol,
+        ts=ts,
+        command_id=command_id or f"adm{ts}",
+        account_id=account,
+        frozen=frozen,
+        actor="ops",
+        reason="test",
+    )
+
+
+def listing(
+    instrument: Instrument | str, version: int, *, symbol: str | None = None
+) -> ListInstrument:
+    """A listing of ``instrument`` (or of raw JSON) at ``version``, with the admin's
+    deterministic command id."""
+    text = instrument if isinstance(instrument, str) else instrument.model_dump_json()
+    symbol = symbol or (SYMBOL if isinstance(instrument, str) else instrument.symbol)
+    return ListInstrument(
+        symbol=symbol,
+        ts=next(_ts),
+        command_id=f"list:{symbol}:{version}",
+        instrument=text,
+        version=version,
+        actor="ops",
+        reason="test",
+    )
+
+
+def run(engine: Engine, *commands: EngineCommand) -> list[Event]:
     """Apply commands in turn; the events of the last one."""
     events: list[Event] = []
     for command in commands:
@@ -227,6 +294,53 @@ def _other(kind: str) -> st.SearchStrategy[dict[str, Any]]:
     )
 
 
+# Operators' commands mixed into a stream: statuses (TRADING most often, so that trading
+# resumes), mass cancels of everyone, one account or an account with nothing open (a9), freezes
+# and unfreezes, and listings: changes, stale versions, and changes the engine must refuse.
+STATUSES = st.sampled_from([InstrumentStatus.TRADING] * 3 + list(InstrumentStatus)[1:])
+LISTING_CHANGES: list[dict[str, Any]] = [
+    {},
+    {"reference_price": Decimal(100), "band_min_qty": Decimal(4), "max_price": Decimal(112)},
+    {"price_band_pct": Decimal(5), "reference_price": Decimal(100)},
+    {"min_qty": Decimal(3), "max_qty": Decimal(8)},
+    {"min_qty": Decimal(1), "max_qty": Decimal(12), "price_band_pct": Decimal(20)},
+    {"taker_fee_bps": 5, "maker_fee_bps": -1, "status": InstrumentStatus.HALTED},
+]
+LISTINGS = [make_instrument(**change).model_dump_json() for change in LISTING_CHANGES]
+REFUSED_LISTINGS = [
+    make_instrument(tick_size=Decimal(2)).model_dump_json(),
+    make_instrument(lot_size=Decimal(2)).model_dump_json(),
+    make_instrument(asset_class=AssetClass.EQUITY).model_dump_json(),
+    '{"symbol": "BTC-USD"}',
+]
+_REUSE = st.integers(min_value=0, max_value=9).map(lambda n: n == 0)
+
+
+def _operators() -> st.SearchStrategy[dict[str, Any]]:
+    common = {"target": TARGETS, "reuse": _REUSE}
+    return st.one_of(
+        st.fixed_dictionaries({"kind": st.just("status"), "status": STATUSES, **common}),
+        st.fixed_dictionaries(
+            {
+                "kind": st.just("mass_cancel"),
+                "account": st.none() | ACCOUNTS | st.just("a9"),
+                **common,
+            }
+        ),
+        st.fixed_dictionaries(
+            {"kind": st.just("freeze"), "account": ACCOUNTS, "frozen": st.booleans(), **common}
+        ),
+        st.fixed_dictionaries(
+            {
+                "kind": st.just("list"),
+                "json": st.sampled_from(LISTINGS * 3 + REFUSED_LISTINGS),
+                "stale": st.integers(min_value=0, max_value=5).map(lambda n: n == 0),
+                **common,
+            }
+        ),
+    )
+
+
 class _StreamBuilder:
     """Turns drawn specs into commands that mostly name orders and commands seen before."""
 
@@ -234,6 +348,33 @@ class _StreamBuilder:
         self.order_ids: list[str] = []
         self.owners: dict[str, str] = {}
         self.command_ids: list[str] = []
+        self.version = 0  # the newest listing's
+
+    def operator(self, spec: dict[str, Any], ts: int) -> EngineCommand:
+        if spec["kind"] == "list" and not spec["stale"]:
+            self.version += 1
+        # A listing's id names its version (the admin's is deterministic); the ts keeps a stale
+        # copy's id new, so that its version, not its id, is what the engine ignores it for.
+        fresh = f"list:{SYMBOL}:{self.version}:{ts}" if spec["kind"] == "list" else f"adm{ts}"
+        command_id = (
+            self.earlier(self.command_ids, spec["target"], fresh) if spec["reuse"] else fresh
+        )
+        self.command_ids.append(command_id)
+        fields: dict[str, Any] = {"symbol": SYMBOL, "ts": ts, "actor": "ops", "reason": "drill"}
+        if spec["kind"] == "status":
+            return SetTradingStatus(**fields, command_id=command_id, status=spec["status"])
+        if spec["kind"] == "mass_cancel":
+            return MassCancel(**fields, command_id=command_id, account_id=spec["account"])
+        if spec["kind"] == "freeze":
+            return FreezeAccount(
+                **fields, command_id=command_id, account_id=spec["account"], frozen=spec["frozen"]
+            )
+        return ListInstrument(
+            **fields,
+            command_id=command_id,
+            instrument=spec["json"],
+            version=self.version,
+        )
 
     def earlier(self, ids: list[str], target: int, fresh: str) -> str:
         if ids and target < 40:
@@ -246,7 +387,9 @@ class _StreamBuilder:
             return self.earlier(self.order_ids, target, f"unknown{ts}")
         return f"o{ts + target - 40}"  # the id of a new order at ts + 2..4, if there is one
 
-    def build(self, spec: dict[str, Any], ts: int) -> Command:
+    def build(self, spec: dict[str, Any], ts: int) -> EngineCommand:
+        if spec["kind"] not in ("new", "cancel", "amend"):
+            return self.operator(spec, ts)
         if spec["kind"] == "new":
             fresh = f"o{ts}"
             order_id = (
@@ -294,16 +437,16 @@ def command_streams(
     draw: st.DrawFn,
     min_size: int = 20,
     max_size: int = 80,
-) -> list[Command]:
-    """Random new/cancel/amend streams on one symbol, with timestamps 1, 2, 3, ..."""
+    *,
+    operators: bool = False,
+) -> list[EngineCommand]:
+    """Random new/cancel/amend streams on one symbol, with timestamps 1, 2, 3, ...; with
+    ``operators``, operators' commands mixed in (about one command in seven)."""
     orders = new_orders()
-    specs = draw(
-        st.lists(
-            st.one_of(orders, orders, orders, _other("cancel"), _other("amend")),
-            min_size=min_size,
-            max_size=max_size,
-        )
-    )
+    kinds = [orders, orders, orders, _other("cancel"), _other("amend")]
+    if operators:
+        kinds += [orders, _operators()]
+    specs = draw(st.lists(st.one_of(*kinds), min_size=min_size, max_size=max_size))
     builder = _StreamBuilder()
     return [builder.build(spec, ts) for ts, spec in enumerate(specs, start=1)]
 
@@ -337,15 +480,15 @@ def _trading_order(draw: st.DrawFn) -> dict[str, Any]:
 
 
 @st.composite
-def trading_streams(draw: st.DrawFn, min_size: int = 30, max_size: int = 100) -> list[Command]:
-    """Mostly valid orders that cross often, with some cancels (a few before their order)."""
+def trading_streams(
+    draw: st.DrawFn, min_size: int = 30, max_size: int = 100, *, operators: bool = False
+) -> list[EngineCommand]:
+    """Mostly valid orders that cross often, with some cancels (a few before their order); with
+    ``operators``, operators' commands mixed in (about one command in nine)."""
     orders = _trading_order()
-    specs = draw(
-        st.lists(
-            st.one_of(orders, orders, orders, orders, _other("cancel")),
-            min_size=min_size,
-            max_size=max_size,
-        )
-    )
+    kinds = [orders, orders, orders, orders, _other("cancel")]
+    if operators:
+        kinds += [orders, orders, orders, _operators()]
+    specs = draw(st.lists(st.one_of(*kinds), min_size=min_size, max_size=max_size))
     builder = _StreamBuilder()
     return [builder.build(spec, ts) for ts, spec in enumerate(specs, start=1)]

@@ -3,7 +3,8 @@
 Resting orders live in one flat list and every question ("best maker?", "level total?") is
 answered by filtering and sorting that list from scratch. It is slow and obviously right; the real
 engine must produce the same events, field for field (``detail`` text aside). What is refused
-and why, the band and a market order's limit are in ``reference_rules``.
+and why, the band and a market order's limit are in ``reference_rules``; operators' commands in
+``reference_operators``.
 """
 
 from typing import Any
@@ -13,10 +14,11 @@ from exchange.domain import (
     BookDelta,
     CancelOrder,
     CancelReason,
-    Command,
+    EngineCommand,
     Event,
     ExpireReason,
     Instrument,
+    InstrumentStatus,
     NewOrder,
     OrderAccepted,
     OrderAmended,
@@ -30,12 +32,17 @@ from exchange.domain import (
     TimeInForce,
     Trade,
 )
-from tests.unit.engine.reference_rules import ReferenceRules, RefOrder
+from tests.unit.engine.reference_operators import ReferenceOperators
+from tests.unit.engine.reference_rules import RefOrder
 
 
-class ReferenceBook(ReferenceRules):
+class ReferenceBook(ReferenceOperators):
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
+        self.version = 0
+        self.status: InstrumentStatus = instrument.status
+        self.frozen: set[str] = set()
+        self.arrivals = 0
         self.resting: list[RefOrder] = []
         self.stops: list[RefOrder] = []
         self.seq = 0
@@ -52,7 +59,7 @@ class ReferenceBook(ReferenceRules):
         self.seq += 1
         self.events.append(cls(symbol=self.instrument.symbol, ts=self.ts, seq=self.seq, **fields))
 
-    def reject(self, cmd: Command, reason: RejectReason) -> None:
+    def reject(self, cmd: NewOrder | CancelOrder | AmendOrder, reason: RejectReason) -> None:
         command_id = None if isinstance(cmd, NewOrder) else cmd.command_id
         self.emit(
             OrderRejected,
@@ -65,6 +72,10 @@ class ReferenceBook(ReferenceRules):
     def tick(self) -> int:
         self.clock += 1
         return self.clock
+
+    def arrive(self) -> int:
+        self.arrivals += 1
+        return self.arrivals
 
     def level(self, side: Side, price: int) -> list[RefOrder]:
         queue = [o for o in self.resting if o.side == side and o.price == price]
@@ -89,15 +100,17 @@ class ReferenceBook(ReferenceRules):
         return sorted(other, key=lambda o: (sign * o.price, o.stamp))  # type: ignore[operator]
 
     # -- commands -------------------------------------------------------------------------------
-    def apply(self, cmd: Command) -> list[Event]:
+    def apply(self, cmd: EngineCommand) -> list[Event]:
         self.events = []
         self.ts = cmd.ts
         if isinstance(cmd, NewOrder):
             self.new(cmd)
         elif isinstance(cmd, CancelOrder):
             self.cancel(cmd)
-        else:
+        elif isinstance(cmd, AmendOrder):
             self.amend(cmd)
+        else:
+            self.operate(cmd)
         return self.events
 
     def new(self, cmd: NewOrder) -> None:
@@ -134,6 +147,7 @@ class ReferenceBook(ReferenceRules):
             cmd.post_only,
             self.tick(),
             cmd.protection_price,
+            self.arrive(),
         )
         if cmd.stop_price is not None:
             self.stops.append(order)
@@ -219,7 +233,7 @@ class ReferenceBook(ReferenceRules):
                 self.delta(order.side, price)
             return
         self.remove(order)
-        order.price, order.qty, order.stamp = price, qty, self.tick()
+        order.price, order.qty, order.stamp, order.arrival = price, qty, self.tick(), self.arrive()
         self.take(order)
         self.trigger_stops()
 

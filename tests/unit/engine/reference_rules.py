@@ -1,6 +1,6 @@
-"""The naive reference model's order record and its rules: why a command is refused, the band
-and the limit a market-like order trades within. Written as plainly as possible; see
-``reference`` for the book and the matching.
+"""The naive reference model's order record and its rules: why a command is refused (the
+symbol's status and frozen accounts included), the band and the limit a market-like order trades
+within. Written as plainly as possible; see ``reference`` for the book and the matching.
 """
 
 from dataclasses import dataclass
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from exchange.domain import (
     AmendOrder,
     Instrument,
+    InstrumentStatus,
     NewOrder,
     OrderType,
     RejectReason,
@@ -32,6 +33,9 @@ class RefOrder:
     post_only: bool
     stamp: int  # time priority on the book, or arrival among held stops
     protection: int | None = None
+    # Acceptance, or the amend that lost the order its priority: what "oldest first" means
+    # when an operator cancels many orders.
+    arrival: int = 0
 
     @property
     def open_qty(self) -> int:
@@ -46,6 +50,8 @@ class ReferenceRules:
     stops: list[RefOrder]
     seen_orders: set[str]
     band_trade: int | None  # the last trade of at least band_min_qty
+    status: InstrumentStatus
+    frozen: set[str]
 
     # -- the band ---------------------------------------------------------------------------------
     def band_reference(self) -> int | None:
@@ -99,8 +105,18 @@ class ReferenceRules:
         if cmd.order_id in self.seen_orders:
             return RejectReason.DUPLICATE_ORDER_ID
         self.seen_orders.add(cmd.order_id)
-        if not self.instrument.is_trading:
+        if self.status == InstrumentStatus.HALTED:
+            return RejectReason.SYMBOL_HALTED
+        if self.status == InstrumentStatus.CANCEL_ONLY:
+            return RejectReason.SYMBOL_CANCEL_ONLY
+        if self.status == InstrumentStatus.DELISTED:
             return RejectReason.INSTRUMENT_NOT_TRADING
+        if self.status == InstrumentStatus.POST_ONLY and (
+            cmd.order_type != OrderType.LIMIT or cmd.tif != TimeInForce.GTC
+        ):
+            return RejectReason.SYMBOL_POST_ONLY
+        if cmd.account_id in self.frozen:
+            return RejectReason.ACCOUNT_FROZEN
         if cmd.qty <= 0:
             return RejectReason.INVALID_QUANTITY
         if cmd.qty < self.instrument.min_lots:
@@ -124,13 +140,26 @@ class ReferenceRules:
             return RejectReason.INVALID_ORDER
         if cmd.price is not None and self.out_of_band(cmd.price):
             return RejectReason.PRICE_OUT_OF_BAND
-        if cmd.post_only and cmd.price is not None and self.would_take(cmd.side, cmd.price):
-            return RejectReason.POST_ONLY_WOULD_TAKE
+        if cmd.price is not None and self.would_take(cmd.side, cmd.price):
+            if cmd.post_only:
+                return RejectReason.POST_ONLY_WOULD_TAKE
+            if self.status == InstrumentStatus.POST_ONLY:
+                return RejectReason.SYMBOL_POST_ONLY
         return None
 
-    def amend_problem(self, cmd: AmendOrder, order: RefOrder) -> RejectReason | None:  # noqa: PLR0911
-        if not self.instrument.is_trading:
+    def amend_problem(  # noqa: PLR0911, PLR0912
+        self, cmd: AmendOrder, order: RefOrder
+    ) -> RejectReason | None:
+        if self.status == InstrumentStatus.HALTED:
+            return RejectReason.SYMBOL_HALTED
+        if self.status == InstrumentStatus.DELISTED:
             return RejectReason.INSTRUMENT_NOT_TRADING
+        if self.status == InstrumentStatus.CANCEL_ONLY and not (
+            cmd.qty is not None and cmd.qty < order.qty and cmd.price in (None, order.price)
+        ):
+            return RejectReason.SYMBOL_CANCEL_ONLY
+        if order.account_id in self.frozen:
+            return RejectReason.ACCOUNT_FROZEN
         if order in self.stops:
             return RejectReason.INVALID_ORDER
         if cmd.price is None and cmd.qty is None:
@@ -149,6 +178,9 @@ class ReferenceRules:
         if cmd.price is not None and cmd.price != order.price:
             if self.out_of_band(cmd.price):
                 return RejectReason.PRICE_OUT_OF_BAND
-            if order.post_only and self.would_take(order.side, cmd.price):
-                return RejectReason.POST_ONLY_WOULD_TAKE
+            if self.would_take(order.side, cmd.price):
+                if order.post_only:
+                    return RejectReason.POST_ONLY_WOULD_TAKE
+                if self.status == InstrumentStatus.POST_ONLY:
+                    return RejectReason.SYMBOL_POST_ONLY
         return None

@@ -108,9 +108,9 @@ def test_snapshot_at_any_command_then_replay_equals_the_uninterrupted_run(cut: i
 
 def as_version_1(snapshot: bytes) -> bytes:
     """The snapshot as the engine wrote it before version 2: no protection, band reference or
-    early cancels (they were the trailing fields)."""
+    early cancels, nor version 3's operator state (they are the trailing fields)."""
     version, books = msgspec.msgpack.decode(snapshot)
-    assert version == 2
+    assert version == 3
 
     def order(fields: list[Any]) -> list[Any]:
         return fields[:12]
@@ -135,13 +135,13 @@ def test_a_version_1_snapshot_restores_with_its_last_trade_as_the_band_reference
     assert [o.protection for o in restored.books[SYMBOL].stops.held()] == [0]
     late = restored.apply(new("late", BUY, 2, 100))
     assert late[0].reason is RejectReason.DUPLICATE_ORDER_ID  # type: ignore[attr-defined]
-    assert restored.snapshot() != old  # written back as version 2
+    assert restored.snapshot() != old  # written back as version 3
 
 
 def test_a_snapshot_of_an_unknown_version_is_refused() -> None:
     _, books = msgspec.msgpack.decode(Engine([GUARDED]).snapshot())
-    with pytest.raises(ValueError, match="snapshot version 3"):
-        Engine.restore(msgspec.msgpack.encode([3, books]), [GUARDED])
+    with pytest.raises(ValueError, match="snapshot version 4"):
+        Engine.restore(msgspec.msgpack.encode([4, books]), [GUARDED])
 
 
 def test_a_restored_book_that_has_not_traded_enough_takes_a_new_opening_reference() -> None:

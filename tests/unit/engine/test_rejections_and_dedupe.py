@@ -14,7 +14,17 @@ from exchange.domain import (
     Side,
     TimeInForce,
 )
-from tests.unit.engine.helpers import INSTRUMENT, amend, cancel, kinds, make_instrument, new, run
+from tests.unit.engine.helpers import (
+    INSTRUMENT,
+    SYMBOL,
+    amend,
+    cancel,
+    kinds,
+    make_instrument,
+    new,
+    run,
+    set_status,
+)
 
 BUY, SELL = Side.BUY, Side.SELL
 R = RejectReason
@@ -81,15 +91,19 @@ def test_every_bad_command_is_rejected_with_its_reason(
     assert rejected.command_id == (None if isinstance(last, NewOrder) else last.command_id)
 
 
-def test_orders_on_an_instrument_not_trading_are_rejected_but_cancels_accepted() -> None:
-    # Given a book with an order, whose instrument then halts
-    trading = Engine([INSTRUMENT])
-    run(trading, new("o1"))
-    halted = Engine.restore(trading.snapshot(), [make_instrument(InstrumentStatus.HALTED)])
+def test_orders_on_a_halted_symbol_are_rejected_but_cancels_accepted() -> None:
+    # Given a book with an order, whose symbol an operator then halts
+    halted = Engine([INSTRUMENT])
+    run(halted, new("o1"), set_status(InstrumentStatus.HALTED))
     # When new orders and amends arrive they are refused; a cancel goes through
-    assert run(halted, new("o2"))[0].reason is R.INSTRUMENT_NOT_TRADING  # type: ignore[attr-defined]
-    assert run(halted, amend("o1", qty=3))[0].reason is R.INSTRUMENT_NOT_TRADING  # type: ignore[attr-defined]
+    assert run(halted, new("o2"))[0].reason is R.SYMBOL_HALTED  # type: ignore[attr-defined]
+    assert run(halted, amend("o1", qty=3))[0].reason is R.SYMBOL_HALTED  # type: ignore[attr-defined]
     assert kinds(run(halted, cancel("o1"))) == ["OrderCancelled", "BookDelta"]
+
+
+def test_orders_on_a_delisted_symbol_are_rejected_as_not_trading() -> None:
+    delisted = Engine([make_instrument(InstrumentStatus.DELISTED)])
+    assert run(delisted, new("o1"))[0].reason is R.INSTRUMENT_NOT_TRADING  # type: ignore[attr-defined]
 
 
 def test_unknown_symbol_rejection_takes_no_seq_of_any_symbol() -> None:
@@ -152,10 +166,14 @@ def test_dedupe_window_forgets_the_oldest_closed_ids_first() -> None:
     assert run(engine, new("o2", price=97))[0].reason is R.DUPLICATE_ORDER_ID  # type: ignore[attr-defined]
 
 
-def test_restore_refuses_a_snapshot_of_a_symbol_it_does_not_list() -> None:
+def test_restore_of_a_symbol_it_does_not_list_builds_it_from_the_snapshots_definition() -> None:
+    # (A snapshot from before operators' listings holds no definition: see
+    # test_operator_commands for its refusal.)
     engine = Engine([INSTRUMENT])
-    with pytest.raises(ValueError, match="not among the instruments"):
-        Engine.restore(engine.snapshot(), [])
+    run(engine, new("o1"))
+    restored = Engine.restore(engine.snapshot(), [])
+    assert restored.books[SYMBOL].instrument == INSTRUMENT
+    assert restored.snapshot() == engine.snapshot()
 
 
 def test_an_open_order_id_forgotten_by_the_window_is_still_a_duplicate_after_restore() -> None:

@@ -4,6 +4,7 @@ Gateway developer guide) and the AWS Knowledge Center's "troubleshoot 401 Unauth
 Cognito user pool": a method with OAuth scopes takes an access token carrying one of them; a
 method without scopes takes an ID token."""
 
+import asyncio
 import time
 from typing import Any
 
@@ -12,7 +13,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from lambdas.catalog import ACCESS_TOKEN_SCOPE
+from local.functions import FunctionHost
+from local.gateway.app import RestApi
 from local.gateway.auth import CognitoAuthorizer, Unauthorized
+from local.gateway.events import HttpRequest
 
 ISSUER = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_pool"
 CLIENT = "app-client"
@@ -85,3 +89,56 @@ def test_a_method_without_scopes_takes_only_the_id_token() -> None:
         AUTHORIZER.verify(access(), ())
     with pytest.raises(Unauthorized):
         AUTHORIZER.verify(identity(aud="another-client"), ())
+
+
+# --- the claims the integration gets ------------------------------------------------------------
+# API Gateway's REST Cognito authorizer passes each claim as a string; an array claim (the access
+# token's ``cognito:groups``) arrives as its items joined by a comma: one group is just its name
+# (re:Post, "AWS Cognito Group", https://repost.aws/questions/QUFJRBaEJRSmmqarNrvCWoQA/aws-cognito-group:
+# ``'cognito:groups': 'team_manager'``), two are ``"a,b"`` (aws/chalice#783, "Cognito Authorizer
+# and User Groups": ``claims.get('cognito:groups', '').split(',')``).
+
+
+def admin_event(presented: str) -> dict[str, Any]:
+    """The proxy event the admin function gets for ``GET /v1/admin/markets`` with ``presented``."""
+    events: list[dict[str, Any]] = []
+
+    def admin(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+        events.append(event)
+        return {"statusCode": 200, "body": "{}"}
+
+    host = FunctionHost(handlers={"admin": admin})
+    request = HttpRequest(
+        method="GET",
+        path="/v1/admin/markets",
+        headers=(("Authorization", f"Bearer {presented}"),),
+        query=(),
+        body=b"",
+        source_ip="127.0.0.1",
+    )
+    try:
+        answer = asyncio.run(RestApi(host, AUTHORIZER).dispatch(request))
+    finally:
+        host.close()
+    assert answer.status == 200, answer.body
+    (event,) = events
+    claims: dict[str, Any] = event["requestContext"]["authorizer"]["claims"]
+    return claims
+
+
+@pytest.mark.parametrize(
+    ("groups", "passed"),
+    [(["operators"], "operators"), (["operators", "ops-eu"], "operators,ops-eu")],
+    ids=["one-group", "two-groups"],
+)
+def test_the_groups_claim_reaches_the_admin_function_comma_joined(
+    groups: list[str], passed: str
+) -> None:
+    claims = admin_event(access(**{"cognito:groups": groups}))
+    assert claims["cognito:groups"] == passed
+    assert (claims["sub"], claims["token_use"]) == ("acct-1", "access")
+    assert all(isinstance(value, str) for value in claims.values())
+
+
+def test_a_token_of_no_group_passes_no_groups_claim() -> None:
+    assert "cognito:groups" not in admin_event(access())

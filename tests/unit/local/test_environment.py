@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from exchange.settings import DepositsSettings, settings_from_environment
+from exchange.settings import DepositsSettings, ReconciliationSettings, settings_from_environment
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS
 from local.aws import AwsResources
@@ -20,6 +20,7 @@ AWS = AwsResources(
     journal_stream="exchange-events",
     journal_shards=1,
     snapshot_bucket="exchange-snapshots",
+    reports_bucket="exchange-reports",
     user_pool_id="us-east-1_local",
     app_client_id="client",
     webhook_secret_arn="arn:aws:secretsmanager:us-east-1:000000000000:secret:webhook",  # noqa: S106
@@ -39,6 +40,7 @@ def values(broker_url: str | None = "amqp://guest:guest@localhost:5672/%2F") -> 
         database_url=DATABASE,
         redis_url="redis://localhost:6379/0",
         broker_url=broker_url,
+        snapshot_hmac_key="k" * 64,
     )
 
 
@@ -140,18 +142,16 @@ def test_every_deployed_function_loads_its_settings_from_its_local_twin(
     deployed_names = {v for v in deployment.functions[name].environment if v.startswith("EXCHANGE")}
     proxied = {"EXCHANGE_DATABASE_HOST", "EXCHANGE_DATABASE_PORT", "EXCHANGE_DATABASE_NAME"}
     amazon_mq = {"EXCHANGE_BROKER_ENDPOINT", "EXCHANGE_BROKER_SECRET_ARN"}
-    assert deployed_names - proxied - amazon_mq - {"EXCHANGE_DATABASE_SECRET_ARN"} <= set(env)
+    # Secrets' ARNs locally replaced: the admin database's URL, the snapshot key itself
+    replaced = {"EXCHANGE_DATABASE_SECRET_ARN", "EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN"}
+    assert deployed_names - proxied - amazon_mq - replaced <= set(env)
+    if "EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN" in deployed_names:
+        assert env["EXCHANGE_SNAPSHOT_HMAC_KEY"] == "k" * 64
 
 
 def test_the_engine_task_environment_is_the_deployed_one_made_local(deployment: Deployment) -> None:
     (task,) = deployment.engines.values()
-    engine_values = {
-        **values(),
-        "journal_stream": "exchange-events",
-        "snapshot_bucket": "exchange-snapshots",
-        "snapshot_hmac_key": "k" * 64,
-        "health_port": "18080",
-    }
+    engine_values = {**values(), "journal_stream": "exchange-events", "health_port": "18080"}
     env = engine_environment(task, engine_values)
     assert env["EXCHANGE_SHARD_ID"] == task.shard
     assert env["EXCHANGE_BROKER_URL"].startswith("amqp://")
@@ -166,6 +166,46 @@ def test_the_engine_task_environment_is_the_deployed_one_made_local(deployment: 
     unread = DeployedTask(task.shard, {**task.environment, "EXCHANGE_NOT_READ": "x"})
     with pytest.raises(TemplateError, match="EXCHANGE_NOT_READ"):
         engine_environment(unread, engine_values)
+    # It reads the instruments store at start, so symbols listed at run time survive a restart
+    assert settings.read_instruments_store is True
+    assert settings.instruments_table == "exchange-instruments"
+
+
+@pytest.mark.parametrize(
+    "dropped", ["EXCHANGE_READ_INSTRUMENTS_STORE", "EXCHANGE_INSTRUMENTS_TABLE"]
+)
+def test_an_engine_task_that_would_forget_runtime_listings_stops_the_stack(dropped: str) -> None:
+    deployed_task = {
+        "EXCHANGE_SHARD_ID": "s1",
+        "EXCHANGE_SYMBOLS": "BTC-USD",
+        "EXCHANGE_READ_INSTRUMENTS_STORE": "true",
+        "EXCHANGE_INSTRUMENTS_TABLE": {"Ref": "InstrumentsTable"},
+    }
+    engine_values = {**values(), "health_port": "18080"}
+    assert (
+        engine_environment(DeployedTask("s1", deployed_task), engine_values)[
+            "EXCHANGE_INSTRUMENTS_TABLE"
+        ]
+        == "exchange-instruments"
+    )
+    del deployed_task[dropped]
+    with pytest.raises(TemplateError, match="instruments store"):
+        engine_environment(DeployedTask("s1", deployed_task), engine_values)
+
+
+def test_the_reconciliation_gets_the_snapshots_the_reports_bucket_and_the_snapshot_key(
+    deployment: Deployment,
+) -> None:
+    # In AWS it gets the HMAC secret's ARN; locally the key the engines sign with, as theirs.
+    env = function_environment(deployment.functions["reconciliation"], values())
+    settings = settings_from_environment(ReconciliationSettings, env)
+    assert (settings.snapshot_bucket, settings.reports_bucket) == (
+        "exchange-snapshots",
+        "exchange-reports",
+    )
+    assert settings.snapshot_hmac_key is not None
+    assert settings.snapshot_hmac_key.get_secret_value() == "k" * 64
+    assert settings.redis_url == "redis://localhost:6379/0"
 
 
 def test_the_timer_queue_and_the_api_key_kms_key_are_the_local_ones(deployment: Deployment) -> None:

@@ -9,12 +9,13 @@ comma-separated string, ``AuthorizerResultTtlInSeconds`` defaults to 300 and 0 t
 are what CDK synthesizes for ``RequestAuthorizer``, ``SqsEventSource`` and ``sqs.Queue``.
 """
 
+import re
 from typing import Any
 
 import pytest
 
 from exchange.apikeys.scopes import ROUTE_SCOPES
-from lambdas.catalog import FUNCTIONS
+from lambdas.catalog import ACCESS_TOKEN_SCOPE, FUNCTIONS, Trigger
 from local.cfn import TemplateError
 from local.gateway.routes import RestRoutes
 from local.template import Deployment
@@ -249,3 +250,33 @@ def test_the_gateway_answers_401_and_403_in_problem_json(deployment: Deployment)
         response = deployment.gateway_responses[kind]
         assert response.headers["Content-Type"] == "application/problem+json"
         assert '"title"' in response.templates["application/json"]
+
+
+def test_every_scheduled_function_runs_locally_at_its_deployed_rate(deployment: Deployment) -> None:
+    # The reconciliation every 15 minutes and the dividends every minute, as the catalog says and
+    # the CDK app deploys; local mode reads the rate from the rule, not from the catalog.
+    deployed = {rule.function: rule for rule in deployment.schedules}
+    for spec in FUNCTIONS.values():
+        if spec.trigger is Trigger.SCHEDULE:
+            assert spec.every_minutes is not None, spec.name
+            assert deployed[spec.name].every_s == spec.every_minutes * 60, spec.name
+            assert deployed[spec.name].enabled, spec.name
+    assert deployed["reconciliation"].every_s == 900
+    assert deployed["dividends"].every_s == 60
+
+
+def test_the_admin_api_is_served_only_behind_the_cognito_authorizer_with_the_scope(
+    deployment: Deployment,
+) -> None:
+    # Never more open locally than deployed: every /v1/admin method takes an access token with
+    # the scope (the handler then checks the operators group); none takes an API key.
+    table = RestRoutes.from_deployment(deployment)
+    admin = [m for m in deployment.methods if m.path.startswith("/v1/admin")]
+    assert {(m.method, m.path) for m in admin} == {
+        (r.method, r.path) for r in FUNCTIONS["admin"].routes
+    }
+    for method in admin:
+        match = table.match(method.method, re.sub(r"\{\w+\}", "x", method.path))
+        assert match is not None, method
+        assert (match.function, match.authorization) == ("admin", "COGNITO_USER_POOLS")
+        assert match.scopes == (ACCESS_TOKEN_SCOPE,)

@@ -25,16 +25,31 @@ def test_the_demo_catalog_lists_its_four_assets_at_the_ledgers_scales() -> None:
     assert assets["USD"] == AssetInfo(
         "USD", "US Dollar", 8, 2, ENABLED, ENABLED, ("BTC-USD", "ETH-USD", "SOL-USD")
     )
-    assert {a: i.scale for a, i in assets.items()} == DEFAULT_ASSET_SCALES
+    assert {a: i.scale for a, i in assets.items()} == {
+        a: DEFAULT_ASSET_SCALES[a] for a in ("BTC", "ETH", "SOL", "USD")
+    }
     assert list(assets) == sorted(assets)
 
 
-def test_every_shipped_asset_is_traded_and_shown_within_its_scale() -> None:
-    # The shipped file configures only assets the demo catalog trades, never past their scale
+def test_every_shipped_asset_has_a_ledger_scale_and_is_shown_within_it() -> None:
+    # The shipped file configures each asset the demo catalog trades, and those a market listed
+    # at run time may trade (ACME: the ledger keeps it, no market is seeded), never past their
+    # scale
     configs = shipped_asset_configs()
     traded = {asset for i in DEMO for asset in (i.base, i.quote)}
-    assert set(configs) == traded
+    assert traded <= set(configs) <= set(DEFAULT_ASSET_SCALES)
     assert all(c.display_decimals <= DEFAULT_ASSET_SCALES[a] for a, c in configs.items())
+
+
+def test_an_asset_is_listed_once_a_market_trades_it() -> None:
+    # Given ACME, which the ledger keeps but no market trades yet
+    assert "ACME" not in {a.asset for a in asset_catalog(DEMO, DEFAULT_ASSET_SCALES)}
+    # When an operator lists ACME-USD
+    acme = DEMO.get("SOL-USD").model_copy(update={"symbol": "ACME-USD", "base": "ACME"})
+    listed = InstrumentCatalog([*DEMO, acme])
+    # Then ACME is listed, with its market
+    assets = {a.asset: a for a in asset_catalog(listed, DEFAULT_ASSET_SCALES)}
+    assert (assets["ACME"].scale, assets["ACME"].markets) == (0, ("ACME-USD",))
 
 
 def test_a_suspended_withdrawal_is_listed_as_such() -> None:

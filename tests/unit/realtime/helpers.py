@@ -1,13 +1,15 @@
-"""An in-memory WebSocket world: connections, a sender, books and cursors."""
+"""An in-memory WebSocket world: connections, a sender, books, cursors and statuses."""
 
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from exchange.domain import InstrumentCatalog
 from exchange.l2 import L2Book
 from exchange.realtime.book_tracker import TrackedBooks
 from exchange.realtime.fanout import Broadcaster, Fanout
 from exchange.realtime.session import Session, open_connection
+from exchange.realtime.statuses import InMemoryStatusBoard
 from exchange.testing.stores import (
     InMemoryBookStore,
     InMemoryConnectionStore,
@@ -35,15 +37,31 @@ class World:
     books: InMemoryBookStore = field(default_factory=InMemoryBookStore)
     cursors: InMemoryCursorStore = field(default_factory=InMemoryCursorStore)
     tracked: InMemoryTrackedBooks = field(default_factory=InMemoryTrackedBooks)
+    statuses: InMemoryStatusBoard = field(default_factory=InMemoryStatusBoard)
+    catalog: InstrumentCatalog = CATALOG
 
     @property
     def session(self) -> Session:
-        return Session(self.connections, self.sender, self.books, CATALOG, clock=lambda: 42)
+        return Session(
+            self.connections,
+            self.sender,
+            self.books,
+            self.catalog,
+            clock=lambda: 42,
+            statuses=self.statuses,
+        )
 
     @property
     def fanout(self) -> Fanout:
         broadcaster = Broadcaster(self.connections, self.sender)
-        return Fanout(broadcaster, self.books, self.cursors, catalog=CATALOG, tracked=self.tracked)
+        return Fanout(
+            broadcaster,
+            self.books,
+            self.cursors,
+            catalog=self.catalog,
+            tracked=self.tracked,
+            statuses=self.statuses,
+        )
 
     def connect(self, connection_id: str, account_id: str | None = None) -> None:
         open_connection(self.connections, connection_id, account_id, now_ns=10**18)

@@ -9,6 +9,13 @@ cannot be processed are dead-lettered to the shard's DLQ: at once when malformed
 >>> shards = ShardMap({"s1": ["BTC-USD", "ETH-USD"], "s2": ["SOL-USD"]})
 >>> shards.shard_of("SOL-USD"), command_queue("s2")
 ('s2', 'engine.s2.commands')
+
+A symbol listed at run time is in no static map: a ``fallback`` (the live catalog's
+``shard_for``) says where it trades.
+
+>>> listed = ShardMap({"s1": ["BTC-USD"]}, fallback={"ACME-USD": "s2"}.get)
+>>> listed.shard_of("ACME-USD")
+'s2'
 """
 
 import json
@@ -32,6 +39,8 @@ DELIVERY_LIMIT: Final = 5
 CONTENT_TYPE: Final = "application/x-exchange-wire"
 
 UrlProvider = Callable[[], str]
+# Where a symbol the static map lacks trades, or None when nowhere.
+ShardFallback = Callable[[str], str | None]
 
 
 def command_queue(shard: str) -> str:
@@ -55,9 +64,13 @@ def queue_arguments(shard: str) -> dict[str, object]:
 
 
 class ShardMap:
-    """Which shard (engine task) owns each symbol."""
+    """Which shard (engine task) owns each symbol: the static map (``shards.json`` or
+    ``EXCHANGE_SHARDS``), then ``fallback`` for the symbols it lacks."""
 
-    def __init__(self, shards: Mapping[str, Sequence[str]]) -> None:
+    def __init__(
+        self, shards: Mapping[str, Sequence[str]], *, fallback: ShardFallback | None = None
+    ) -> None:
+        self._fallback = fallback
         self._shard_of: dict[str, str] = {}
         for shard, symbols in shards.items():
             for symbol in symbols:
@@ -71,15 +84,26 @@ class ShardMap:
         }
 
     @classmethod
-    def demo(cls) -> "ShardMap":
+    def demo(cls, *, fallback: ShardFallback | None = None) -> "ShardMap":
         text = resources.files("exchange.data").joinpath("shards.json").read_text()
-        return cls(json.loads(text))
+        return cls(json.loads(text), fallback=fallback)
+
+    @classmethod
+    def of(
+        cls, shards: Mapping[str, Sequence[str]] | None, *, fallback: ShardFallback | None = None
+    ) -> "ShardMap":
+        """``shards`` (a settings' ``shards``), or the map shipped in the layer when None."""
+        if shards is None:
+            return cls.demo(fallback=fallback)
+        return cls(shards, fallback=fallback)
 
     def shard_of(self, symbol: str) -> str:
-        try:
-            return self._shard_of[symbol]
-        except KeyError:
-            raise UnknownInstrument(f"no shard trades {symbol!r}") from None
+        shard = self._shard_of.get(symbol)
+        if shard is None and self._fallback is not None:
+            shard = self._fallback(symbol)
+        if shard is None:
+            raise UnknownInstrument(f"no shard trades {symbol!r}")
+        return shard
 
 
 def declare(channel: "BlockingChannel", shard: str) -> None:

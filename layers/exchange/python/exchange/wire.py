@@ -21,7 +21,7 @@ from typing import Final
 
 import msgspec
 
-from exchange.domain.commands import Command
+from exchange.domain.commands import EngineCommand
 from exchange.domain.errors import WireFormatError
 from exchange.domain.events import AnyEvent, Event
 
@@ -54,7 +54,7 @@ class JournalRecord(
 _DECODE_ERRORS = (msgspec.MsgspecError, UnicodeDecodeError)
 
 _encoder = msgspec.msgpack.Encoder()
-_command_decoder: msgspec.msgpack.Decoder[Command] = msgspec.msgpack.Decoder(Command)
+_command_decoder: msgspec.msgpack.Decoder[EngineCommand] = msgspec.msgpack.Decoder(EngineCommand)
 _event_decoder: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyEvent)
 _record_decoder = msgspec.msgpack.Decoder(JournalRecord)
 
@@ -74,11 +74,11 @@ def _body(payload: bytes | bytearray | memoryview) -> memoryview:
     return view[1:]
 
 
-def encode_command(command: Command) -> bytes:
+def encode_command(command: EngineCommand) -> bytes:
     return _encode(command)
 
 
-def decode_command(payload: bytes | bytearray | memoryview) -> Command:
+def decode_command(payload: bytes | bytearray | memoryview) -> EngineCommand:
     try:
         return _command_decoder.decode(_body(payload))
     except _DECODE_ERRORS as exc:

@@ -10,7 +10,7 @@ everything else and answers a bad command with ``OrderRejected``.
 NewOrder(symbol='BTC-USD', ts=1, order_id='o-1', ...)
 """
 
-from exchange.domain.enums import OrderType, Side, StpMode, TimeInForce
+from exchange.domain.enums import InstrumentStatus, OrderType, Side, StpMode, TimeInForce
 from exchange.domain.messages import Message
 
 
@@ -60,5 +60,77 @@ class AmendOrder(Message, tag="amend", frozen=True, kw_only=True):
     qty: int | None = None
 
 
-Command = NewOrder | CancelOrder | AmendOrder
-COMMAND_TYPES: tuple[type[Message], ...] = (NewOrder, CancelOrder, AmendOrder)
+# -- operators' commands (the admin API; ``exchange.admin``) -------------------------------------
+# Journaled like orders: each takes the symbol's next ``seq`` through the events it causes, so a
+# replay and a snapshot restore reproduce it. ``command_id`` makes a redelivery a no-op (the
+# book's command dedupe window); ``actor`` is the operator (Cognito username) and ``reason`` the
+# operator's words, both carried into the events for the audit trail.
+
+
+class SetTradingStatus(Message, tag="set_status", frozen=True, kw_only=True):
+    """Set the symbol's status (see ``InstrumentStatus``). Always one ``TradingStatusChanged``,
+    even when the status is unchanged, so every operator action is in the journal."""
+
+    command_id: str
+    status: InstrumentStatus
+    actor: str
+    reason: str = ""
+
+
+class MassCancel(Message, tag="mass_cancel", frozen=True, kw_only=True):
+    """Cancel every open order (resting or a held stop) of the symbol, or of one account in it:
+    one ``OrderCancelled`` (reason OPERATOR) each, oldest first, each followed by its level's
+    ``BookDelta`` as for a user's cancel. No open order: one ``OrderRejected`` (UNKNOWN_ORDER,
+    ``order_id`` ""), so the command id is journaled and a redelivered copy after a restart cannot
+    cancel orders placed since."""
+
+    command_id: str
+    account_id: str | None = None  # None: every account's
+    actor: str
+    reason: str = ""
+
+
+class FreezeAccount(Message, tag="freeze", frozen=True, kw_only=True):
+    """Freeze (or unfreeze) an account in this symbol: ``AccountFrozen``, then, when freezing,
+    a cancel of each of its open orders as ``MassCancel``. A frozen account's new orders and
+    amends are refused (ACCOUNT_FROZEN); its cancels go through."""
+
+    command_id: str
+    account_id: str
+    frozen: bool
+    actor: str
+    reason: str = ""
+
+
+class ListInstrument(Message, tag="list", frozen=True, kw_only=True):
+    """List a new symbol (its first event, ``seq`` 1) or change a listed one: ``InstrumentListed``.
+
+    ``instrument`` is the ``Instrument``'s JSON exactly as the instruments store holds it at
+    ``version`` (so a replay needs nothing but the journal). A change may not alter the symbol,
+    base, quote, tick size or lot size (INVALID_COMMAND); a ``version`` at or below the book's is
+    ignored (no event: a redelivery or a stale copy). The JSON's ``status`` is the new listing's
+    first status and is ignored on a change: ``SetTradingStatus`` alone changes a status.
+    """
+
+    command_id: str
+    instrument: str
+    version: int
+    actor: str
+    reason: str = ""
+
+
+OperatorCommand = SetTradingStatus | MassCancel | FreezeAccount | ListInstrument
+OPERATOR_COMMAND_TYPES: tuple[type[Message], ...] = (
+    SetTradingStatus,
+    MassCancel,
+    FreezeAccount,
+    ListInstrument,
+)
+Command = NewOrder | CancelOrder | AmendOrder  # a user's (through the orders API)
+EngineCommand = Command | OperatorCommand  # what a shard's queue carries
+COMMAND_TYPES: tuple[type[Message], ...] = (
+    NewOrder,
+    CancelOrder,
+    AmendOrder,
+    *OPERATOR_COMMAND_TYPES,
+)

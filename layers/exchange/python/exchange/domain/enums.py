@@ -67,9 +67,44 @@ OPEN_STATUSES: Final = frozenset(
 
 
 class InstrumentStatus(StrEnum):
+    """A symbol's trading status. The engine holds it (``SetTradingStatus``, journaled as
+    ``TradingStatusChanged``); the instrument file and the instruments store give only a new
+    listing's first status.
+
+    What each allows from users (operators' mass cancels and freezes always go through):
+
+    ========== ========================= ======================== ===========
+    status     new orders                amends                   cancels
+    ========== ========================= ======================== ===========
+    TRADING    yes                       yes                      yes
+    POST_ONLY  only orders that rest     yes, unless it would     yes
+               (a taker: SYMBOL_POST_    cross (SYMBOL_POST_ONLY)
+               ONLY; market, stop, IOC
+               and FOK always)
+    CANCEL_ONLY no (SYMBOL_CANCEL_ONLY)  only a smaller quantity  yes
+                                         (keeps priority)
+    HALTED     no (SYMBOL_HALTED)        no (SYMBOL_HALTED)       yes
+    DELISTED   no (INSTRUMENT_NOT_       no                       yes
+               TRADING)
+    ========== ========================= ======================== ===========
+
+    Cancels stay open in every status: a user can always take risk off the book (and the dead
+    man's switch relies on it). Nothing trades outside TRADING and POST_ONLY, so no stop triggers.
+    """
+
     TRADING = "TRADING"
-    HALTED = "HALTED"  # orders rejected; cancels accepted
+    POST_ONLY = "POST_ONLY"
+    CANCEL_ONLY = "CANCEL_ONLY"
+    HALTED = "HALTED"
     DELISTED = "DELISTED"
+
+
+class AssetClass(StrEnum):
+    """What an instrument's base asset is. Cash dividends (``exchange.ledger`` dividends) are
+    declared on EQUITY instruments only."""
+
+    CRYPTO = "CRYPTO"
+    EQUITY = "EQUITY"
 
 
 class RejectReason(StrEnum):
@@ -87,12 +122,24 @@ class RejectReason(StrEnum):
     UNKNOWN_ORDER = "UNKNOWN_ORDER"  # cancel or amend of an order that is not open
     NOT_ORDER_OWNER = "NOT_ORDER_OWNER"
     POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
+    # The symbol's status (``InstrumentStatus``) refuses the command; INSTRUMENT_NOT_TRADING
+    # stays the reason for a DELISTED symbol.
+    SYMBOL_HALTED = "SYMBOL_HALTED"
+    SYMBOL_CANCEL_ONLY = "SYMBOL_CANCEL_ONLY"
+    SYMBOL_POST_ONLY = "SYMBOL_POST_ONLY"  # a taker (or would-be taker) while POST_ONLY
+    ACCOUNT_FROZEN = "ACCOUNT_FROZEN"  # an operator froze the account (``FreezeAccount``)
+    # An operator command the engine cannot apply (e.g. a listing that changes tick or lot size,
+    # or an older version than the book holds); ``detail`` says why.
+    INVALID_COMMAND = "INVALID_COMMAND"
 
 
 class CancelReason(StrEnum):
     USER_REQUESTED = "USER_REQUESTED"
     SELF_TRADE_PREVENTION = "SELF_TRADE_PREVENTION"
     AMENDED_TO_FILLED = "AMENDED_TO_FILLED"  # amend to a quantity at or below what has filled
+    # An operator's mass cancel, or an account freeze (``MassCancel``, ``FreezeAccount``): the
+    # event's ``command_id`` is the operator command's.
+    OPERATOR = "OPERATOR"
 
 
 class ExpireReason(StrEnum):

@@ -10,6 +10,7 @@ Quantity accounting: for every order,
 from exchange.domain.enums import (
     CancelReason,
     ExpireReason,
+    InstrumentStatus,
     OrderType,
     RejectReason,
     Side,
@@ -108,6 +109,42 @@ class BookDelta(Event, tag="delta", frozen=True, kw_only=True):
     orders: int
 
 
+# -- operators' events (see the commands in ``exchange.domain.commands``) ------------------------
+
+
+class TradingStatusChanged(Event, tag="status", frozen=True, kw_only=True):
+    """The symbol's status is now ``status`` (it was ``previous``)."""
+
+    command_id: str
+    status: InstrumentStatus
+    previous: InstrumentStatus
+    actor: str
+    reason: str = ""
+
+
+class AccountFrozen(Event, tag="frozen", frozen=True, kw_only=True):
+    """``account_id`` is now frozen (or, ``frozen`` false, no longer) in this symbol. When
+    freezing, the account's cancels (reason OPERATOR) follow, with the same ``command_id``."""
+
+    command_id: str
+    account_id: str
+    frozen: bool
+    actor: str
+    reason: str = ""
+
+
+class InstrumentListed(Event, tag="listed", frozen=True, kw_only=True):
+    """The symbol's instrument is now ``instrument`` (its JSON) at ``version``: a new listing
+    (``seq`` 1) or a change. Consumers that convert ticks and lots or charge fees use the
+    version in force at each event's ``seq``."""
+
+    command_id: str
+    instrument: str
+    version: int
+    actor: str
+    reason: str = ""
+
+
 AnyEvent = (
     OrderAccepted
     | OrderRejected
@@ -117,6 +154,9 @@ AnyEvent = (
     | OrderExpired
     | OrderTriggered
     | BookDelta
+    | TradingStatusChanged
+    | AccountFrozen
+    | InstrumentListed
 )
 EVENT_TYPES: tuple[type[Event], ...] = (
     OrderAccepted,
@@ -127,4 +167,7 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     OrderExpired,
     OrderTriggered,
     BookDelta,
+    TradingStatusChanged,
+    AccountFrozen,
+    InstrumentListed,
 )

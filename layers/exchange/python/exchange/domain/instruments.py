@@ -16,11 +16,11 @@ from fractions import Fraction
 from functools import cached_property
 from importlib import resources
 from math import ceil, floor
-from typing import Annotated, Self
+from typing import Annotated, Final, Self
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
-from exchange.domain.enums import InstrumentStatus
+from exchange.domain.enums import AssetClass, InstrumentStatus
 from exchange.domain.errors import (
     InvalidInstrument,
     InvalidNumber,
@@ -44,6 +44,12 @@ def _decimal_field(value: object) -> Decimal:
 ExactDecimal = Annotated[Decimal, BeforeValidator(_decimal_field)]
 PositiveDecimal = Annotated[ExactDecimal, Field(gt=0)]
 AssetCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
+
+
+# Fixed once an instrument is listed: open orders are held in its ticks and lots, and balances in
+# its assets. The instruments store refuses a change of any of these (``exchange.instruments``),
+# and the engine refuses it again, so the journal never holds a listing that re-prices orders.
+IMMUTABLE_FIELDS: Final = ("symbol", "base", "quote", "tick_size", "lot_size", "asset_class")
 
 
 class Instrument(BaseModel):
@@ -77,6 +83,7 @@ class Instrument(BaseModel):
     # wire field. None: no bound beyond the types'.
     max_price: PositiveDecimal | None = None
     max_notional: PositiveDecimal | None = None
+    asset_class: AssetClass = AssetClass.CRYPTO
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -1,5 +1,5 @@
-"""The public market-data API's own bodies and query parameters: server time, assets, tickers,
-and the time-range pages of trades and candles (with their cursors).
+"""The public market-data API's own bodies and query parameters: the markets, server time,
+assets, tickers, and the time-range pages of trades and candles (with their cursors).
 
 A time range is ``start`` (inclusive) to ``end`` (exclusive), ISO-8601 with an offset (``Z`` or
 ``+00:00``; others are converted to UTC), either side optional; ``start >= end`` is a 422. The
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 
 from exchange.domain.candles import CandleInterval
+from exchange.domain.enums import AssetClass, InstrumentStatus
 from exchange.http.cursor import decode_cursor, encode_cursor
 from exchange.http.schemas import CURSOR_PATTERN, CandleOut, TradeOut
 from exchange.http.time_range import Instant, InvalidTimeRange
@@ -151,6 +152,60 @@ def candle_cursor(symbol: str, query: CandleQuery, after_start: int | None) -> s
 
 
 # --- bodies ----------------------------------------------------------------------------------
+
+
+class InstrumentOut(BaseModel):
+    """A listed instrument: the terms its orders are checked against, and its trading status."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "symbol": "BTC-USD",
+                    "base": "BTC",
+                    "quote": "USD",
+                    "asset_class": "CRYPTO",
+                    "tick_size": "0.01",
+                    "lot_size": "0.0001",
+                    "min_qty": "0.0001",
+                    "max_qty": "100",
+                    "price_band_pct": "10",
+                    "status": "TRADING",
+                    "version": 1,
+                    "maker_fee_bps": 2,
+                    "taker_fee_bps": 5,
+                }
+            ]
+        }
+    )
+
+    symbol: str
+    base: str
+    quote: str
+    asset_class: AssetClass = Field(description="EQUITY instruments may pay cash dividends")
+    tick_size: str = Field(description="Prices are whole multiples of it")
+    lot_size: str = Field(description="Quantities are whole multiples of it")
+    min_qty: str
+    max_qty: str
+    price_band_pct: str = Field(
+        description="A limit price may be at most this many percent from the reference price"
+    )
+    status: InstrumentStatus = Field(
+        description="TRADING: everything. POST_ONLY: only orders that rest (no market, stop, "
+        "IOC or FOK; a crossing limit is rejected). CANCEL_ONLY: no new orders; amends that "
+        "reduce the quantity. HALTED: no new orders or amends. DELISTED: for good. Cancels are "
+        "accepted in every status. Changes are pushed on the WebSocket channel status"
+    )
+    version: int = Field(
+        description="The listing's version: 1 when listed, +1 with each change of its terms "
+        "(fees, limits); 0 for an instrument served from the deployment's own file"
+    )
+    maker_fee_bps: int = Field(description="Basis points of notional; negative: a rebate")
+    taker_fee_bps: int = Field(description="Basis points of notional")
+
+
+class MarketsOut(BaseModel):
+    markets: list[InstrumentOut] = Field(description="By symbol; a symbol listed since is added")
 
 
 class TimeOut(BaseModel):

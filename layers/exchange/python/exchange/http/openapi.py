@@ -24,6 +24,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from exchange.apikeys.scopes import required_scope
 from exchange.http.problems import PROBLEM_CONTENT_TYPE
 from exchange.http.routes.account import account_router
+from exchange.http.routes.admin import admin_router
 from exchange.http.routes.api_keys import api_keys_router
 from exchange.http.routes.deposits import deposits_router
 from exchange.http.routes.health import health_router
@@ -42,7 +43,11 @@ DESCRIPTION: Final = (
     "same key with the same body returns the first answer, with a different body 409. Programs "
     "may sign requests with an API key instead of sending the user's access token (the "
     "ApiKeySignature scheme; x-api-key-scope names the scope a key needs); a key past its rate "
-    "limit gets 429 with Retry-After."
+    "limit gets 429 with Retry-After. Operators may change a symbol's trading status (GET "
+    "/v1/markets shows it, the WebSocket channel status pushes it): an order or amend it does "
+    "not allow is a 409 naming it (symbol_halted, symbol_cancel_only, symbol_post_only); "
+    "cancels are accepted in every status. A frozen account's orders and withdrawals are 403 "
+    "account_frozen."
 )
 
 
@@ -56,6 +61,7 @@ def build_document() -> dict[str, Any]:
         kyc_router(),
         health_router(),
         api_keys_router(),
+        admin_router(),
     ):
         app.include_router(router)
     text = app.get_openapi_json_schema(

@@ -99,6 +99,7 @@ STATUS: Final[Mapping[str, HTTPStatus]] = {
     "invalid_signature": U,
     "stale_webhook": U,
     "kyc_not_allowed": F,
+    "account_frozen": F,
     # what it names does not exist (for this account)
     "order_not_found": N,
     "market_not_found": N,
@@ -111,6 +112,10 @@ STATUS: Final[Mapping[str, HTTPStatus]] = {
     "reservation_conflict": C,
     "invalid_transition": C,
     "replayed_webhook": C,
+    # ... or with the symbol's trading status (an operator's; ``InstrumentStatus``)
+    "symbol_halted": C,
+    "symbol_cancel_only": C,
+    "symbol_post_only": C,
     # well-formed, but the rules say no
     "insufficient_funds": P,
     "too_many_open_orders": P,
@@ -204,13 +209,18 @@ def _message(error: Mapping[str, Any]) -> str:
 _DESCRIPTIONS: Final[Mapping[int, str]] = {
     400: "Bad request: malformed JSON, unknown fields, wrong types, bad values (see errors)",
     401: "No valid identity (or, for the webhook, no valid signature)",
-    403: "The account may not do this (e.g. KYC not verified)",
+    403: "The account may not do this: KYC not verified (kyc_not_allowed), or an operator froze "
+    "it (account_frozen: no new orders, amends or withdrawals; cancels go through)",
     404: "Not found (another account's order reads the same as a missing one)",
-    409: "Conflicts with an earlier request (idempotency key reused with another body, ...)",
+    409: "Conflicts with an earlier request (idempotency key reused with another body, ...), or "
+    "with the symbol's trading status: symbol_halted (no new orders or amends), "
+    "symbol_cancel_only (no new orders; only amends that reduce the quantity), symbol_post_only "
+    "(no market, stop, IOC or FOK orders). Cancels are accepted in every status",
     413: "The request body is too large",
     415: "The request body is not application/json",
     422: "Well-formed, but the rules refuse it (funds, open-order cap, price or notional above "
-    "the instrument's maximum, no reference price, stp NONE, instrument halted, ...)",
+    "the instrument's maximum, no reference price, stp NONE, instrument delisted "
+    "(instrument_not_trading), ...)",
     503: "Not done: retry with the same Idempotency-Key. A new order may be kept PENDING_NEW "
     "with its funds held (the detail names it); the retry resumes it",
 }

@@ -107,8 +107,18 @@ class OrderOut(BaseModel):
     open_qty: str | None = None
     notional: str = Field(description="Sum of fill price x quantity, in the quote asset")
     fee: str
-    reject_reason: str | None = None
-    detail: str | None = None
+    reject_reason: str | None = Field(
+        default=None,
+        description="Why a REJECTED order was refused: the engine's reason (e.g. SYMBOL_HALTED, "
+        "SYMBOL_POST_ONLY, ACCOUNT_FROZEN, PRICE_OUT_OF_BAND) or the API's "
+        "(NOT_RECEIVED_BY_ENGINE, DEAD_LETTERED)",
+    )
+    detail: str | None = Field(
+        default=None,
+        description="More on the final status: a CANCELLED order's cancel reason "
+        "(USER_REQUESTED, SELF_TRADE_PREVENTION, AMENDED_TO_FILLED, OPERATOR: an operator's "
+        "mass cancel or account freeze), an EXPIRED order's expiry reason, a rejection's prose",
+    )
     created_ns: int
     updated_ns: int
 
@@ -162,9 +172,23 @@ class PnlOut(BaseModel):
     realized_pnl: str
 
 
+class DividendOut(BaseModel):
+    """A cash dividend credited to the account: ``units`` of the symbol's base held at its
+    record time, times ``amount_per_unit``, rounded down to the asset's precision."""
+
+    dividend_id: str
+    symbol: str
+    asset: str = Field(description="What it was paid in: the symbol's quote asset")
+    units: str
+    amount_per_unit: str
+    amount: str
+    paid_at: str = Field(description="ISO-8601 UTC, milliseconds")
+
+
 class PositionsOut(BaseModel):
-    holdings: list[BalanceOut]
-    pnl: list[PnlOut]
+    holdings: list[BalanceOut] = Field(description="Balances, dividends received included")
+    pnl: list[PnlOut] = Field(description="Per symbol, from trades alone")
+    dividends: list[DividendOut] = Field(description="Dividends credited, newest first")
 
 
 class WithdrawalOut(BaseModel):
@@ -172,24 +196,6 @@ class WithdrawalOut(BaseModel):
     asset: str
     amount: str
     status: WithdrawalStatus
-
-
-class InstrumentOut(BaseModel):
-    symbol: str
-    base: str
-    quote: str
-    tick_size: str
-    lot_size: str
-    min_qty: str
-    max_qty: str
-    price_band_pct: str
-    status: str
-    maker_fee_bps: int
-    taker_fee_bps: int
-
-
-class MarketsOut(BaseModel):
-    markets: list[InstrumentOut]
 
 
 class LevelOut(BaseModel):

@@ -1,20 +1,27 @@
 """The accounts-and-ledger capability: exact balances, order holds, double-entry settlement of
 engine events, deposits, withdrawals, positions and P&L.
 
-Layout: pure rules (``money``, ``holds``, ``amends``, ``settlement``, ``movements``,
-``positions``, ``webhooks``), the port (``port``) and its PostgreSQL implementation
-(``postgres``), schema migrations (``migrations``), connections (``connection``: a URL, RDS Proxy
-with IAM tokens, or the admin secret) and each function's database role (``roles``). The
+Layout: pure rules (``money``, ``holds``, ``amends``, ``settlement``, ``fees``, ``movements``,
+``positions``, ``webhooks``, ``dividends``), the instruments it settles (``catalog``), the port
+(``port``) and its PostgreSQL implementation (``postgres``), schema migrations (``migrations``),
+connections (``connection``: a URL, RDS Proxy with IAM tokens, or the admin secret) and each
+function's database role (``roles``). The
 functions' logic on top of the port: ``accounts`` (the account function), ``deposits`` (the deposit
 webhook), ``onboarding`` (the Cognito post-confirmation trigger), ``verification`` (KYC decisions:
 the provider's webhook and the operator's override), ``consumer`` (the settlement journal
-consumer), ``deploy`` (the deploy-time migration runner), and the operators' commands ``redrive``
-(applies the records settlement quarantined) and ``kyc`` (overrides a KYC status).
+consumer), ``payouts`` (the dividends function), ``deploy`` (the deploy-time migration runner),
+and the operators' commands ``redrive`` (applies the records settlement quarantined) and ``kyc``
+(overrides a KYC status). Account freezes and dividend declarations are the port's
+(``set_frozen``, ``declare_dividend``), called by the admin API.
 """
 
+from exchange.ledger.dividends import Dividend, DividendDeclaration, DividendPayout
 from exchange.ledger.errors import (
+    AccountFrozen,
+    DividendConflict,
     InsufficientFunds,
     InvalidAmount,
+    InvalidDividend,
     InvalidSignature,
     InvalidTransition,
     InvalidWebhook,
@@ -36,6 +43,7 @@ from exchange.ledger.model import (
     Balance,
     Deposit,
     DepositNotice,
+    DividendCredit,
     KycStatus,
     Positions,
     SymbolPnl,
@@ -46,13 +54,20 @@ from exchange.ledger.port import LedgerPort, accept_deposit_webhook
 from exchange.settings import LedgerSettings
 
 __all__ = [
+    "AccountFrozen",
     "AccountKind",
     "Balance",
     "Deposit",
     "DepositNotice",
+    "Dividend",
+    "DividendConflict",
+    "DividendCredit",
+    "DividendDeclaration",
+    "DividendPayout",
     "Hold",
     "InsufficientFunds",
     "InvalidAmount",
+    "InvalidDividend",
     "InvalidSignature",
     "InvalidTransition",
     "InvalidWebhook",

@@ -2,7 +2,8 @@
 
 Suggested HTTP mapping (the REST API issue owns it): ``InvalidSignature`` and ``StaleWebhook`` 401,
 ``ReplayedWebhook`` 409 (or 200 to a provider that retries what it already delivered),
-``InsufficientFunds`` and ``KycNotAllowed`` 422/403, ``UnknownAccount`` 404, the rest 400/409.
+``InsufficientFunds`` and ``KycNotAllowed`` 422/403, ``AccountFrozen`` 403, ``UnknownAccount`` 404,
+``DividendConflict`` 409, ``InvalidDividend`` 422, the rest 400/409.
 """
 
 from exchange.domain.errors import ExchangeError
@@ -92,3 +93,23 @@ class InvalidTransition(LedgerError):
     """A withdrawal moved from a final status, e.g. completing one that already failed."""
 
     code = "invalid_transition"
+
+
+class AccountFrozen(LedgerError):
+    """An operator froze the account: it may place no new order (nor an amend that holds more)
+    and request no withdrawal; its cancels and settlement go on."""
+
+    code = "account_frozen"
+
+
+class InvalidDividend(LedgerError):
+    """A dividend declaration the ledger cannot pay as declared (not an equity, an amount off
+    the quote asset's scale, times out of order or in the past)."""
+
+    code = "invalid_dividend"
+
+
+class DividendConflict(InvalidDividend):
+    """A dividend id declared again with other terms (the same terms return the first)."""
+
+    code = "dividend_conflict"

@@ -1,6 +1,7 @@
 """The ledger's value types: what its port takes and returns. Amounts are exact ``Decimal``."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
@@ -86,6 +87,24 @@ class SymbolPnl:
 
 
 @dataclass(frozen=True, slots=True)
+class DividendCredit:
+    """A cash dividend paid to the account: ``units`` of the symbol's base held at the record
+    time, times ``amount_per_unit``, rounded down to ``asset``'s scale, is ``amount``."""
+
+    dividend_id: str
+    symbol: str
+    asset: str
+    units: Decimal
+    amount_per_unit: Decimal
+    amount: Decimal
+    paid_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Positions:
+    """Holdings (the balances, dividends received included), P&L per symbol from trades alone,
+    and the dividends credited, newest first."""
+
     holdings: list[Balance]
     pnl: list[SymbolPnl]
+    dividends: list[DividendCredit] = field(default_factory=list)

@@ -6,10 +6,12 @@ it; unit tests of callers can implement it in memory.
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from exchange.domain.commands import AmendOrder, NewOrder
 from exchange.domain.events import Event
+from exchange.ledger.dividends import Dividend, DividendDeclaration, DividendPayout
 from exchange.ledger.holds import Hold
 from exchange.ledger.model import (
     AccountKind,
@@ -38,13 +40,27 @@ class LedgerPort(ABC):
     def set_kyc_status(self, account_id: str, kyc_status: KycStatus) -> None: ...
 
     @abstractmethod
+    def set_frozen(self, account_id: str, frozen: bool, *, actor: str, reason: str) -> bool:
+        """Freeze (or unfreeze) a user account; True when that changed it. Every call is kept
+        (``ledger.account_freeze_events``: who, why, when, whether it changed anything).
+
+        A frozen account's new orders, amends that hold more, and withdrawals raise
+        AccountFrozen; its cancels and settlement go on. Raises UnknownAccount.
+        """
+
+    @abstractmethod
+    def is_frozen(self, account_id: str) -> bool:
+        """Whether the user account is frozen; raises UnknownAccount."""
+
+    @abstractmethod
     def reserve(self, order: NewOrder) -> Hold:
         """Hold the funds a new order needs, once per order id. A buy holds at its limit, a
         market or stop buy at its ``protection_price``; a sell holds its base.
 
-        Raises UnknownAccount, KycNotAllowed, InsufficientFunds, NoProtectionPrice (a market or
-        stop buy without a protection price) or ReservationConflict; on any of them nothing is
-        held.
+        Raises UnknownAccount, KycNotAllowed, AccountFrozen, InsufficientFunds,
+        NoProtectionPrice (a market or stop buy without a protection price) or
+        ReservationConflict; on any of them nothing is held. A retry of an order reserved before
+        its account was frozen returns its hold.
         """
 
     @abstractmethod
@@ -58,8 +74,9 @@ class LedgerPort(ABC):
         back on the amend's ``OrderRejected`` or the order's final event (``ledger.amends``).
 
         Raises UnknownReservation (no hold for the order, or another account's),
-        InsufficientFunds or ReservationConflict (the command id reserved with other terms); on
-        any of them nothing is held.
+        AccountFrozen (an increase for a frozen account), InsufficientFunds or
+        ReservationConflict (the command id reserved with other terms); on any of them nothing
+        is held.
         """
 
     @abstractmethod
@@ -69,10 +86,13 @@ class LedgerPort(ABC):
 
     @abstractmethod
     def apply_event(self, event: Event) -> bool:
-        """Settle a trade or apply a cancel, expiry, amend or reject to the holds.
+        """Settle a trade, apply a cancel, expiry, amend or reject to the holds, or record a
+        listing's fees (``InstrumentListed``: a trade pays the fees in force at its seq,
+        ``ledger.fees``).
 
         Idempotent on ``(symbol, seq)``: returns False when the event was applied before. Events
-        that move no money (accepted, triggered, book deltas, a refused cancel) return False.
+        that change nothing here (accepted, triggered, book deltas, a refused cancel, a status
+        change, an account frozen in the engine) return False.
         Never takes funds from available: an event that would need more than its order holds
         raises LedgerInconsistency.
         """
@@ -89,7 +109,8 @@ class LedgerPort(ABC):
     def request_withdrawal(
         self, withdrawal_id: str, account_id: str, asset: str, amount: Decimal
     ) -> Withdrawal:
-        """Hold ``amount`` for a withdrawal (idempotent on its id)."""
+        """Hold ``amount`` for a withdrawal (idempotent on its id). Raises UnknownAccount,
+        KycNotAllowed, AccountFrozen or InsufficientFunds, and then holds nothing."""
 
     @abstractmethod
     def complete_withdrawal(self, withdrawal_id: str) -> Withdrawal: ...
@@ -102,6 +123,24 @@ class LedgerPort(ABC):
 
     @abstractmethod
     def positions(self, account_id: str) -> Positions: ...
+
+    # -- dividends (``ledger.dividends``) -------------------------------------------------------
+    @abstractmethod
+    def declare_dividend(self, declaration: DividendDeclaration) -> Dividend:
+        """Record a dividend to pay at its pay time. The same id with the same terms returns the
+        dividend declared before. Raises InvalidDividend (``check_declaration``; the symbol not
+        an equity the catalog knows), DividendConflict (the id declared with other terms) or
+        UnknownAccount (no such issuer); then nothing is written."""
+
+    @abstractmethod
+    def dividends(self, symbol: str | None = None) -> list[Dividend]:
+        """Every dividend (of ``symbol``), by pay time."""
+
+    @abstractmethod
+    def pay_due_dividends(self, now: datetime, *, limit: int) -> list[DividendPayout]:
+        """Pay up to ``limit`` DECLARED dividends whose pay time is at or before ``now``, each in
+        one transaction, exactly once; an unfunded one stays DECLARED (``paid`` False). One that
+        another run is paying meanwhile is skipped."""
 
 
 def accept_deposit_webhook(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from exchange.domain.errors import WireFormatError
+from exchange.instruments.composition import live_catalog
 from exchange.journal.quarantine import DynamoQuarantineStore, Quarantined, QuarantineStore
 from exchange.ledger.consumer import Settlement, settle
 from exchange.ledger.port import LedgerPort
@@ -102,7 +103,7 @@ def main(
         settings = load_settings(SettlementSettings)
         bind_tables(settings)
         if ledger is None:
-            ledger = owned = PostgresLedger.from_settings(settings, settings.catalog())
+            ledger = owned = PostgresLedger.from_settings(settings, live_catalog(settings))
         store = store or DynamoQuarantineStore()
     try:
         listing = args.action == "list"

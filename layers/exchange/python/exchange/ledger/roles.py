@@ -1,9 +1,12 @@
 """Each ledger function's own database role: what it may do to the ledger, and nothing more.
 
-The migrations create the roles and their grants (``migrations/0003_roles.up.sql``); the deploy
-step (``lambdas/migrate``) gives each its login; the CDK app lets each function's IAM role connect
-through RDS Proxy as that database role. The public deposits function, say, may credit a deposit
-but cannot alter a table or drop the triggers that keep the journal append-only.
+The migrations create the roles and their grants (``migrations/0003_roles.up.sql``, and
+``0004_operator_controls.up.sql`` for the admin, reconciliation and dividends functions); the
+roles they create are ``MIGRATED_ROLES``, one per function of ``lambdas.catalog`` that needs the
+ledger (the unit tests check both). The deploy step (``lambdas/migrate``) gives each its login;
+the CDK app lets each function's IAM role connect through RDS Proxy as that database role. The
+public deposits function, say, may credit a deposit but cannot alter a table or drop the triggers
+that keep the journal append-only.
 
 RDS Proxy logs in to the database with the password of each role's Secrets Manager secret ("Setting
 up database credentials for RDS Proxy": the secret's credentials must match a database user), so
@@ -27,6 +30,23 @@ if TYPE_CHECKING:  # lambdas.environment (and so the CDK app) imports this modul
 
 ROLE_PREFIX: Final = DATABASE_ROLE_PREFIX
 _ROLE: Final = re.compile(rf"{ROLE_PREFIX}[a-z][a-z0-9_]{{0,40}}")
+# Every role the migrations create, by the function it is for (``database_role``).
+MIGRATED_ROLES: Final = frozenset(
+    database_role(function)
+    for function in (
+        "orders",
+        "account",
+        "deposits",
+        "settlement",
+        "dead_letters",
+        "health",
+        "kyc",
+        "onboarding",
+        "admin",
+        "reconciliation",
+        "dividends",
+    )
+)
 
 
 class UnknownRole(LedgerError):
@@ -50,7 +70,7 @@ def grant_logins(
 
     roles = sorted(passwords)
     for role in roles:
-        if not _ROLE.fullmatch(role):
+        if not _ROLE.fullmatch(role) or role not in MIGRATED_ROLES:
             raise UnknownRole(f"{role!r} is not a function's database role")
     with conn.transaction():
         found = {
@@ -76,6 +96,7 @@ def _hashed(conn: "psycopg.Connection[tuple[object, ...]]", role: str, password:
 
 
 __all__ = [
+    "MIGRATED_ROLES",
     "ROLE_PREFIX",
     "UnknownRole",
     "database_role",

@@ -3,8 +3,9 @@ calls these, and writes what they return.
 
 A trade moves base from the seller's hold to the buyer, quote (notional) from the buyer's hold to
 the seller, each side's fee to the fee account (a negative maker fee is a rebate paid by the fee
-account), and releases what each hold no longer needs. A fill that would need more than its
-order's hold (a price above the limit or protection price it was held at) raises
+account), and releases what each hold no longer needs. The rates are those in force at the
+trade's seq, each capped at its order's reservation (``ledger.fees``). A fill that would need more
+than its order's hold (a price above the limit or protection price it was held at) raises
 ``LedgerInconsistency``: settlement never takes funds from ``available``.
 """
 
@@ -15,6 +16,7 @@ from exchange.domain.enums import Side
 from exchange.domain.events import Trade
 from exchange.domain.instruments import Instrument
 from exchange.ledger.errors import LedgerInconsistency
+from exchange.ledger.fees import FeeRates, charged_bps
 from exchange.ledger.holds import Fill, Hold, fill, resize
 from exchange.ledger.money import AssetScales, base_amount, notional, scale_of, sub
 from exchange.ledger.movements import Bucket, Movement, Pocket, move
@@ -44,8 +46,10 @@ def settle_trade(
     taker: Hold,
     scales: AssetScales,
     fee_account_id: str,
+    fees: FeeRates | None = None,
 ) -> TradeSettlement:
-    """The movements of one trade, and both orders' holds after it."""
+    """The movements of one trade, and both orders' holds after it. ``fees``: the rates in
+    force at the trade's seq (default: the instrument's)."""
     _check_side(trade, maker, trade.maker_order_id, trade.maker_account_id)
     _check_side(trade, taker, trade.taker_order_id, trade.taker_account_id)
     if taker.side is not trade.aggressor_side or maker.side is not trade.aggressor_side.opposite:
@@ -53,6 +57,7 @@ def settle_trade(
             f"trade {trade.symbol}#{trade.seq}: aggressor {trade.aggressor_side} but taker holds "
             f"a {taker.side} and maker a {maker.side}"
         )
+    rates = fees or FeeRates.of(instrument)
     quote_scale = scale_of(scales, instrument.quote)
     base_scale = scale_of(scales, instrument.base)
     maker_fill = fill(
@@ -60,7 +65,7 @@ def settle_trade(
         instrument,
         price_ticks=trade.price,
         qty_lots=trade.qty,
-        fee_bps=instrument.maker_fee_bps,
+        fee_bps=charged_bps(rates.maker_bps, max_fee_bps=maker.max_fee_bps),
         quote_scale=quote_scale,
         base_scale=base_scale,
     )
@@ -69,7 +74,7 @@ def settle_trade(
         instrument,
         price_ticks=trade.price,
         qty_lots=trade.qty,
-        fee_bps=instrument.taker_fee_bps,
+        fee_bps=charged_bps(rates.taker_bps, max_fee_bps=taker.max_fee_bps),
         quote_scale=quote_scale,
         base_scale=base_scale,
     )

@@ -1,15 +1,16 @@
-"""Public market data: the instruments and assets, the L2 book from the engine's Redis snapshot
-(with its seq), 24 h tickers, and pages of trades and candles from the tables the journal
-consumers write."""
+"""Public market data: the instruments (each listing's version and trading status, from the live
+catalog) and assets, the L2 book from the engine's Redis snapshot (with its seq), 24 h tickers,
+and pages of trades and candles from the tables the journal consumers write."""
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping
 
 from exchange.domain.candles import CandleInterval
 from exchange.domain.instruments import Instrument, InstrumentCatalog
+from exchange.instruments.model import Listing
 from exchange.l2 import BookLevel
-from exchange.market.assets import AssetInfo, asset_catalog
+from exchange.market.assets import AssetInfo, asset_catalog, shipped_asset_configs
 from exchange.market.books import BookStore
 from exchange.market.errors import BookUnavailable, MarketNotFound
 from exchange.market.history import (
@@ -21,6 +22,7 @@ from exchange.market.history import (
     TradePage,
     TradeQuery,
 )
+from exchange.market.listings import listings
 from exchange.market.model import Book, Candle, Level, TradePrint
 from exchange.market.ticker import Ticker, read_ticker
 from exchange.settings import DEFAULT_ASSET_SCALES
@@ -41,8 +43,9 @@ class MarketStore(ABC):
 class MarketService:
     """``store`` serves the latest trades and candles (the listings without a range or cursor),
     ``history`` everything else: ranges, cursors and tickers' bars. None: ``NoHistory``.
-    ``assets`` defaults to the catalog's assets at ``DEFAULT_ASSET_SCALES``; ``clock`` gives
-    epoch nanoseconds."""
+    ``asset_scales`` are the ledger's (default ``DEFAULT_ASSET_SCALES``): the assets listed are
+    those the catalog trades at the time of the call, so a market listed at run time brings its
+    assets; ``clock`` gives epoch nanoseconds."""
 
     def __init__(
         self,
@@ -51,26 +54,28 @@ class MarketService:
         books: BookStore,
         store: MarketStore,
         history: MarketHistory | None = None,
-        assets: Sequence[AssetInfo] | None = None,
+        asset_scales: Mapping[str, int] | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._instruments = instruments
         self._books = books
         self._store = store
         self._history = history or NoHistory()
-        self._assets = list(
-            asset_catalog(instruments, DEFAULT_ASSET_SCALES) if assets is None else assets
-        )
+        self._scales = dict(DEFAULT_ASSET_SCALES if asset_scales is None else asset_scales)
+        self._asset_configs = shipped_asset_configs()
+        asset_catalog(instruments, self._scales, self._asset_configs)  # a bad deploy fails now
         self._clock = clock
 
     def now_ns(self) -> int:
         return self._clock()
 
-    def markets(self) -> list[Instrument]:
-        return list(self._instruments)
+    def markets(self) -> list[Listing]:
+        """Every listed symbol by symbol, with its version and status (those listed at run time
+        included: the live catalog reads them from the instruments store)."""
+        return listings(self._instruments)
 
     def assets(self) -> list[AssetInfo]:
-        return list(self._assets)
+        return asset_catalog(self._instruments, self._scales, self._asset_configs)
 
     def book(self, symbol: str, depth: int) -> Book:
         instrument = self.listed(symbol)

@@ -19,8 +19,12 @@ For a ``NewOrder``:
 Each step is idempotent (one command id, a conditional update, a release that finds nothing held
 moves nothing), so a redelivered dead letter changes nothing twice. A cancel or an amend is logged
 and counted only: its order is as the engine left it, and the client sees the change did not
-happen. A message that does not decode is logged, counted and acknowledged; no retry can give it a
-meaning. Every dead letter counts in ``DeadLetteredCommands``, which pages.
+happen. An operator's command (a status change, a mass cancel, a freeze, a listing) has no order
+and no hold to settle: it is logged at error with its command id, operator and reason, and counted
+(``DeadLetteredOperatorCommands``); the operator sees the change did not happen (the market's
+status, the orders still open) and sends it again. A message that does not decode is logged,
+counted and acknowledged; no retry can give it a meaning. Every dead letter counts in
+``DeadLetteredCommands``, which pages.
 """
 
 import time
@@ -32,7 +36,7 @@ from typing import Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from exchange.domain.commands import Command, NewOrder
+from exchange.domain.commands import Command, NewOrder, OperatorCommand
 from exchange.domain.enums import OrderStatus
 from exchange.domain.errors import WireFormatError
 from exchange.ledger.errors import UnknownReservation
@@ -63,6 +67,7 @@ class Outcome(StrEnum):
     SETTLED_BEFORE = "settled-before"  # already rejected (a redelivery): nothing changed
     ENGINE_HOLDS = "engine-holds"  # the engine accepted the order: left alone
     LOGGED = "logged"  # a cancel or an amend
+    OPERATOR = "operator"  # an operator's command: logged at error, nothing to settle
     UNDECODABLE = "undecodable"
 
 
@@ -99,10 +104,17 @@ class DeadLetterConsumer:
                        "error": str(exc)},
             )  # fmt: skip
             return Outcome.UNDECODABLE
-        if not isinstance(command, NewOrder):
-            logger.warning("dead-lettered command", extra=_describe(command, letter))
-            return Outcome.LOGGED
-        return self._settle(command, letter)
+        if isinstance(command, NewOrder):
+            return self._settle(command, letter)
+        if isinstance(command, OperatorCommand):
+            _count("DeadLetteredOperatorCommands")
+            logger.error(
+                "dead-lettered operator command: not applied; send it again",
+                extra=_describe_operator(command, letter),
+            )
+            return Outcome.OPERATOR
+        logger.warning("dead-lettered command", extra=_describe(command, letter))
+        return Outcome.LOGGED
 
     def _settle(self, command: NewOrder, letter: DeadLetter) -> Outcome:
         order = PendingOrder(command.account_id, command.order_id, command.symbol, command.ts)
@@ -137,6 +149,18 @@ class DeadLetterConsumer:
             return self._ledger.release(order_id)
         except UnknownReservation:
             return Decimal(0)  # nothing was held (the placement never reserved)
+
+
+def _describe_operator(command: OperatorCommand, letter: DeadLetter) -> dict[str, object]:
+    return {
+        "command": type(command).__name__,
+        "command_id": command.command_id,
+        "symbol": command.symbol,
+        "actor": command.actor,
+        "operator_reason": command.reason,
+        "queue": letter.queue,
+        "reason": letter.reason,
+    }
 
 
 def _describe(command: Command, letter: DeadLetter) -> dict[str, object]:

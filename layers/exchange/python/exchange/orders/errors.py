@@ -21,7 +21,28 @@ class QuantityOutOfRange(InvalidQuantity):
 
 
 class InstrumentNotTrading(TradingError):
+    """The symbol is DELISTED (``InstrumentStatus``): it takes no orders or amends again."""
+
     code = "instrument_not_trading"
+
+
+class SymbolHalted(TradingError):
+    """An operator halted the symbol: no new orders or amends until it resumes; cancels go on."""
+
+    code = "symbol_halted"
+
+
+class SymbolCancelOnly(TradingError):
+    """The symbol is CANCEL_ONLY: no new orders, and only amends that reduce the quantity."""
+
+    code = "symbol_cancel_only"
+
+
+class SymbolPostOnly(TradingError):
+    """The symbol is POST_ONLY: an order that would take liquidity (market, stop, IOC, FOK) is
+    refused; the engine refuses a limit order that would cross."""
+
+    code = "symbol_post_only"
 
 
 class TooManyOpenOrders(TradingError):

@@ -5,7 +5,8 @@
    after the idempotency record expired (it expires with an invocation that timed out) a key
    makes no second order or hold.
 2. Hold the funds (once per order id, so a resumed order holds nothing more). A definite refusal
-   (no such account, KYC, funds) holds nothing: the slot and the claim are given back.
+   (no such account, KYC, funds, a frozen account) holds nothing: the slot and the claim are
+   given back, and no order is recorded.
 3. Record the order PENDING_NEW (a resumed order's row may be there already: it is kept).
 4. Publish the ``NewOrder`` with a confirm, within the sink's deadline.
 
@@ -29,6 +30,7 @@ from exchange.domain.commands import NewOrder
 from exchange.domain.enums import OrderStatus
 from exchange.ids import new_order_id
 from exchange.ledger.errors import (
+    AccountFrozen,
     InsufficientFunds,
     KycNotAllowed,
     NoProtectionPrice,
@@ -45,7 +47,13 @@ from exchange.orders.terms import Terms
 
 # Refusals after which the ledger holds nothing for the order (ReservationConflict is not one:
 # the order id holds funds under other terms).
-_NOTHING_HELD = (UnknownAccount, KycNotAllowed, InsufficientFunds, NoProtectionPrice)
+_NOTHING_HELD = (
+    UnknownAccount,
+    KycNotAllowed,
+    InsufficientFunds,
+    NoProtectionPrice,
+    AccountFrozen,
+)
 
 
 class Placement:

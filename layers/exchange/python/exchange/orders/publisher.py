@@ -21,16 +21,18 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 from exchange.aws import secrets_client_factory
-from exchange.domain.commands import Command
+from exchange.domain.commands import EngineCommand
 from exchange.messaging import (
     COMMAND_EXCHANGE,
     CONTENT_TYPE,
+    ShardFallback,
     ShardMap,
     UrlProvider,
     broker_url_from_settings,
 )
 from exchange.orders.errors import BrokerUnavailable, PublishUnconfirmed
 from exchange.settings import (
+    AdminSettings,
     CancelAfterSettings,
     DeadLettersSettings,
     OrdersSettings,
@@ -41,12 +43,18 @@ from exchange.wire import encode_command
 if TYPE_CHECKING:
     from exchange.orders.confirm_link import ConfirmLink
 
+# The functions that publish engine commands.
+PublishingSettings = (
+    OrdersSettings | ReconcilerSettings | DeadLettersSettings | CancelAfterSettings | AdminSettings
+)
+
 
 class CommandSink(ABC):
     @abstractmethod
-    def publish(self, command: Command) -> None:
-        """Hand ``command`` to its shard's queue, confirmed. Raises BrokerUnavailable when the
-        queue certainly did not take it, PublishUnconfirmed when it may have."""
+    def publish(self, command: EngineCommand) -> None:
+        """Hand ``command`` (a user's, or an operator's) to its shard's queue, confirmed.
+        Raises BrokerUnavailable when the queue certainly did not take it, PublishUnconfirmed
+        when it may have."""
 
 
 class RabbitCommandSink(CommandSink):
@@ -69,14 +77,16 @@ class RabbitCommandSink(CommandSink):
     @classmethod
     def from_settings(
         cls,
-        settings: "OrdersSettings | ReconcilerSettings | DeadLettersSettings | CancelAfterSettings",
+        settings: PublishingSettings,
         *,
         connection_name: str = "api-orders",
+        shard_fallback: ShardFallback | None = None,
     ) -> "RabbitCommandSink":
         """Amazon MQ (endpoint + secret) in AWS, ``EXCHANGE_BROKER_URL`` locally; every function
         that publishes engine commands builds its sink here, on a connection named after it so
-        an operator can tell them apart."""
-        shards = ShardMap(settings.shards) if settings.shards is not None else ShardMap.demo()
+        an operator can tell them apart. ``shard_fallback`` (the live catalog's ``shard_for``)
+        routes the symbols listed at run time, which the static shard map lacks."""
+        shards = ShardMap.of(settings.shards, fallback=shard_fallback)
         url = broker_url_from_settings(settings, secrets_client_factory(settings))
         return cls(
             url,
@@ -85,7 +95,7 @@ class RabbitCommandSink(CommandSink):
             deadline_s=settings.publish_timeout_seconds,
         )
 
-    def publish(self, command: Command) -> None:
+    def publish(self, command: EngineCommand) -> None:
         import pika  # noqa: PLC0415 - pika loads with the first publish
 
         from exchange.orders.confirm_link import Outcome  # noqa: PLC0415

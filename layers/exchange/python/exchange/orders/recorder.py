@@ -2,10 +2,18 @@
 
 Per journal record, it reads the orders the events touch, runs the state machine
 (``exchange.orders.lifecycle``) in memory, then writes events, fills and trades (keyed by seq, so a
-rewrite is identical), the orders (each conditional on the ``last_seq`` it read) and last the
-audit entries (conditional on absence). The audit chain's head is the recorder's progress: a
-record is applied once its entries are written, and a crash before that replays it, every write
-being idempotent.
+rewrite is identical), the orders (each conditional on the ``last_seq`` it read), the operators'
+changes to the instruments store, and last the audit entries (conditional on absence). The audit
+chain's head is the recorder's progress: a record is applied once its entries are written, and a
+crash before that replays it, every write being idempotent. Its business metrics
+(``business_metrics``) follow, once the record is applied.
+
+Operators' events: an operator's cancel (``OrderCancelled``, reason OPERATOR) cancels its order
+like any other (CANCELLED, ``detail`` OPERATOR); ``TradingStatusChanged`` becomes the symbol's
+status in the instruments store and ``InstrumentListed`` marks its version listed at its seq
+(both only forwards in seq, so a replay changes nothing); ``AccountFrozen`` changes no order (the
+cancels that follow it do). All of them go to the events table and the audit chain as every
+event does.
 """
 
 import time
@@ -13,12 +21,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
-from exchange.domain.events import AnyEvent, Trade
+from exchange.domain.events import AnyEvent, InstrumentListed, Trade, TradingStatusChanged
 from exchange.domain.instruments import InstrumentCatalog
+from exchange.instruments.store import InstrumentStore
 from exchange.journal.audit import AuditEntry, AuditLink, chain
 from exchange.journal.batch import JournalSink, count
 from exchange.journal.cursors import Clock
 from exchange.observability import logger
+from exchange.orders.business_metrics import record_figures
 from exchange.orders.lifecycle import FillRow, OrderState, order_keys, step
 from exchange.wire import JournalRecord
 
@@ -84,8 +94,12 @@ class Recorder(JournalSink):
         asset_scales: Mapping[str, int],
         trades_ttl_days: int = 30,
         clock: Clock = time.time_ns,
+        instruments: InstrumentStore | None = None,
     ) -> None:
+        """``instruments``: where the operators' status and listing events are materialized
+        (None: they are not, e.g. a tool replaying the journal into the orders alone)."""
         self._store = store
+        self._instruments = instruments
         self._catalog = catalog
         self._scales = dict(asset_scales)
         self._trades_ttl_ns = trades_ttl_days * NANOS_PER_DAY
@@ -126,10 +140,33 @@ class Recorder(JournalSink):
             state = states[key]
             if key in changed and state is not None:
                 self._store.save_order(state, expected_last_seq=read_seq[key])
+        self._materialize(events)
         entries = chain(head, events, self._clock())
         self._store.append_audit(entries)
         self._heads[symbol] = AuditLink(entries[-1].seq, entries[-1].hash)
         count("RecorderFills", len(fills))
+        record_figures(instrument, events)
+
+    def _materialize(self, events: Iterable[AnyEvent]) -> None:
+        """The engine's status and listing events, into the instruments store the live catalogs
+        read (the API refuses orders early by it; the engine stays the authority)."""
+        if self._instruments is None:
+            return
+        for event in events:
+            if isinstance(event, TradingStatusChanged):
+                written = self._instruments.set_status(event.symbol, event.status, event.seq)
+            elif isinstance(event, InstrumentListed):
+                written = self._instruments.mark_listed(event.symbol, event.version, event.seq)
+            else:
+                continue
+            if not written and self._instruments.get(event.symbol) is None:
+                # Not a replay (that is a later seq, or another version, in force): a symbol the
+                # store never listed, which only a store not seeded on deploy would lack.
+                count("RecorderInstrumentsNotListed")
+                logger.error(
+                    "operator event of a symbol the instruments store does not list",
+                    extra={"symbol": event.symbol, "seq": event.seq, "kind": type(event).__name__},
+                )
 
     def _trades(self, events: Iterable[AnyEvent]) -> Iterator[TradeRow]:
         for event in events:

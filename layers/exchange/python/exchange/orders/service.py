@@ -1,9 +1,11 @@
 """Placing, amending, cancelling and reading orders: the logic behind the orders function.
 
-``place`` checks the order against its instrument and the account (``terms``; nothing is written
-for a bad order), then places it once per idempotency key (``placement``: claim the key, hold the
-funds, record PENDING_NEW, publish with a confirm). ``amend`` holds what the amend adds to the
-order's hold before it publishes; ``cancel`` publishes. An unkeyed command runs once per request.
+``place`` checks the order against its symbol's trading status (``trading_status``), its
+instrument and the account (``terms``; nothing is written for a bad order), then places it once
+per idempotency key (``placement``: claim the key, hold the funds, record PENDING_NEW, publish
+with a confirm). ``amend`` checks the status too, and holds what the amend adds to the order's
+hold before it publishes; ``cancel`` publishes, whatever the status. An unkeyed command runs
+once per request.
 ``cancel_all`` cancels every open order (``mass_cancel``), the ``*_by_client_order_id`` methods
 find an order by the client's id (``lookup``), and ``cancel_after`` is the account's dead man's
 switch (``cancel_after``).
@@ -22,7 +24,6 @@ from exchange.ids import command_id, new_order_id
 from exchange.ledger.port import LedgerPort
 from exchange.orders.cancel_after import DeadMansSwitch
 from exchange.orders.errors import (
-    InstrumentNotTrading,
     InvalidOrder,
     OrderNotFound,
     OrderNotOpen,
@@ -48,6 +49,7 @@ from exchange.orders.placement import Placement, request_payload
 from exchange.orders.publisher import CommandSink
 from exchange.orders.store import OrderStore
 from exchange.orders.terms import PROTECTED, amend_terms, new_order_terms
+from exchange.orders.trading_status import check_amend, check_new_order
 from exchange.settings import DEFAULT_MAX_OPEN_ORDERS
 
 if TYPE_CHECKING:
@@ -106,7 +108,8 @@ class OrderService:
         context: LambdaContext | None = None,
     ) -> Accepted:
         """Place an order once per key: the header's key, else the client order id."""
-        instrument = self._tradable(request.symbol)
+        instrument = self._instruments.get(request.symbol)
+        check_new_order(instrument, order_type=request.order_type, tif=request.tif)
         if request.stp is StpMode.NONE and account_id not in self._market_makers:
             raise SelfTradeNotAllowed(
                 "stp NONE (allowing self-trades) is for market makers; use another stp mode"
@@ -141,6 +144,7 @@ class OrderService:
         order = self._open_order(account_id, order_id)
         instrument = self._instruments.get(order.symbol)
         ticks, lots = amend_terms(instrument, order, price=price, qty=qty)
+        check_amend(instrument, order, price_ticks=ticks, qty_lots=lots)
 
         def publish(cid: str) -> Accepted:
             command = AmendOrder(
@@ -286,12 +290,6 @@ class OrderService:
         )
 
     # -- internals ------------------------------------------------------------------------------
-    def _tradable(self, symbol: str) -> Instrument:
-        instrument = self._instruments.get(symbol)
-        if not instrument.is_trading:
-            raise InstrumentNotTrading(f"{symbol} is {instrument.status}; orders are not accepted")
-        return instrument
-
     def _reference(self, instrument: Instrument) -> int | None:
         """The band's reference in ticks: the last trade that may move it, else the instrument's
         configured one."""

@@ -23,6 +23,7 @@ with the next change, so a client reads ``GET /v1/balances`` right after subscri
 
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from exchange.domain.commands import AmendOrder, NewOrder
@@ -31,6 +32,7 @@ from exchange.journal.batch import count
 from exchange.journal.cursors import Clock, CursorStore
 from exchange.journal.quarantine import QuarantineStore
 from exchange.ledger.consumer import Settlement
+from exchange.ledger.dividends import Dividend, DividendDeclaration, DividendPayout
 from exchange.ledger.holds import Hold
 from exchange.ledger.model import (
     AccountKind,
@@ -144,6 +146,12 @@ class BalancesLedger(LedgerPort):
     def set_kyc_status(self, account_id: str, kyc_status: KycStatus) -> None:
         self._ledger.set_kyc_status(account_id, kyc_status)
 
+    def set_frozen(self, account_id: str, frozen: bool, *, actor: str, reason: str) -> bool:
+        return self._ledger.set_frozen(account_id, frozen, actor=actor, reason=reason)
+
+    def is_frozen(self, account_id: str) -> bool:
+        return self._ledger.is_frozen(account_id)
+
     def reserve(self, order: NewOrder) -> Hold:
         hold = self._ledger.reserve(order)
         self._balances.push([order.account_id])
@@ -193,6 +201,16 @@ class BalancesLedger(LedgerPort):
 
     def positions(self, account_id: str) -> Positions:
         return self._ledger.positions(account_id)
+
+    def declare_dividend(self, declaration: DividendDeclaration) -> Dividend:
+        return self._ledger.declare_dividend(declaration)
+
+    def dividends(self, symbol: str | None = None) -> list[Dividend]:
+        return self._ledger.dividends(symbol)
+
+    def pay_due_dividends(self, now: datetime, *, limit: int) -> list[DividendPayout]:
+        # Not pushed: the dividends function, the one caller, pushes nothing (no WebSocket).
+        return self._ledger.pay_due_dividends(now, limit=limit)
 
 
 def balances_pushed(ledger: LedgerPort, settings: ManagementApiLocation) -> BalancesLedger:

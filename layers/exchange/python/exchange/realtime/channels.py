@@ -2,8 +2,9 @@
 
 Public: ``book.{symbol}`` (L2 snapshot, then deltas), ``trades.{symbol}``,
 ``candles.{symbol}.{interval}`` (``1m``, ``5m``, ``1h``, ``1d``), ``ticker.{symbol}`` (24 h
-statistics). Private, for authenticated connections only: ``orders`` (the account's own order
-events and fills) and ``balances`` (its balances after each change).
+statistics), ``status`` (every symbol's trading status: all of them on subscribe, then each
+change; no symbol in its name). Private, for authenticated connections only: ``orders`` (the
+account's own order events and fills) and ``balances`` (its balances after each change).
 
 A subscription is stored under the channel's *key*: its name for a public channel, and
 ``{name}.{account_id}`` for a private one (``orders.{account_id}``, ``balances.{account_id}``),
@@ -20,6 +21,8 @@ connection's verified identity, never from the message; a client cannot name a k
 'balances.acct-1'
 >>> parse_channel("ticker.BTC-USD", InstrumentCatalog.demo()).key(None)
 'ticker.BTC-USD'
+>>> parse_channel("status", InstrumentCatalog.demo()).key(None)
+'status'
 """
 
 from dataclasses import dataclass
@@ -36,13 +39,22 @@ class ChannelKind(StrEnum):
     TRADES = "trades"
     CANDLES = "candles"
     TICKER = "ticker"
+    STATUS = "status"
     ORDERS = "orders"
     BALANCES = "balances"
 
 
 PRIVATE: Final = frozenset({ChannelKind.ORDERS, ChannelKind.BALANCES})
 # How many dot-separated parts each kind's name has (the rest: kind and symbol).
-_PARTS: Final = {ChannelKind.ORDERS: 1, ChannelKind.BALANCES: 1, ChannelKind.CANDLES: 3}
+_PARTS: Final = {
+    ChannelKind.ORDERS: 1,
+    ChannelKind.BALANCES: 1,
+    ChannelKind.STATUS: 1,
+    ChannelKind.CANDLES: 3,
+}
+# The public channels of no one symbol: one name, and one key, for everybody.
+_UNSCOPED: Final = frozenset({ChannelKind.STATUS})
+STATUS_CHANNEL: Final = ChannelKind.STATUS.value
 
 
 class InvalidChannel(ExchangeError):
@@ -108,11 +120,11 @@ def parse_channel(text: str, catalog: InstrumentCatalog) -> Channel:
     except ValueError:
         raise InvalidChannel(
             f"unknown channel {text!r}; use book.SYMBOL, trades.SYMBOL, "
-            "candles.SYMBOL.INTERVAL, ticker.SYMBOL, orders or balances"
+            "candles.SYMBOL.INTERVAL, ticker.SYMBOL, status, orders or balances"
         ) from None
     if len(parts) != _PARTS.get(kind, 2):
         raise InvalidChannel(f"malformed {kind.value} channel {text!r}")
-    if kind in PRIVATE:
+    if kind in PRIVATE or kind in _UNSCOPED:
         return Channel(kind)
     symbol = parts[1]
     if symbol not in catalog:

@@ -5,8 +5,10 @@ Per journal record: ``book.{symbol}`` gets the record's deltas with the seq rang
 each frame (``book_tracker``); ``trades.{symbol}`` gets its trades. Before posting, the record's
 deltas advance the L2 book in Redis, which new subscribers receive as their snapshot (see
 ``market.books``). After the whole batch (``flush``), ``ticker.{symbol}`` gets the 24 h
-statistics of the symbols whose trades or top of book moved (``tickers``). Connections that
-answer Gone are removed.
+statistics of the symbols whose trades or top of book moved (``tickers``). ``status`` gets each
+change of a symbol's trading status (an operator's ``TradingStatusChanged``, and the first status
+of a symbol listed at run time), written first to fan-out's copy that a new subscriber's
+snapshot reads (``statuses``), as for books. Connections that answer Gone are removed.
 
 The private ``orders`` channel is the recorder's (``orders_feed``): it holds each order's
 client id and each fill's fee. ``balances`` is the ledger writers' (``balances``).
@@ -19,7 +21,16 @@ or below the seq they hold.
 from collections.abc import Mapping, Sequence
 from typing import Final
 
-from exchange.domain.events import AnyEvent, BookDelta, Trade
+from pydantic import ValidationError
+
+from exchange.domain.enums import InstrumentStatus
+from exchange.domain.events import (
+    AnyEvent,
+    BookDelta,
+    InstrumentListed,
+    Trade,
+    TradingStatusChanged,
+)
 from exchange.domain.instruments import Instrument, InstrumentCatalog
 from exchange.journal.batch import count
 from exchange.journal.cursors import CursoredSink, CursorStore
@@ -29,9 +40,15 @@ from exchange.market.candles import Bar
 from exchange.observability import logger
 from exchange.realtime import frames
 from exchange.realtime.book_tracker import BookTracker, TrackedBooks
-from exchange.realtime.channels import book_channel, candles_channel, trades_channel
+from exchange.realtime.channels import (
+    STATUS_CHANNEL,
+    book_channel,
+    candles_channel,
+    trades_channel,
+)
 from exchange.realtime.connections import ConnectionStore
 from exchange.realtime.sender import Message, Sender
+from exchange.realtime.statuses import MarketStatus, StatusBoard
 from exchange.realtime.tickers import TickerPusher, top_changed
 from exchange.wire import JournalRecord
 
@@ -128,13 +145,16 @@ class Fanout(CursoredSink):
         catalog: InstrumentCatalog,
         tracked: TrackedBooks | None = None,
         tickers: TickerPusher | None = None,
+        statuses: StatusBoard | None = None,
     ) -> None:
+        """``statuses`` None: status changes are posted, not kept for new subscribers."""
         super().__init__(cursors)
         self._broadcaster = broadcaster
         self._books = books
         self._tracker = BookTracker(tracked, books)
         self._catalog = catalog
         self._tickers = tickers
+        self._statuses = statuses
 
     def handle(self, record: JournalRecord, events: Sequence[AnyEvent], after: int) -> None:
         symbol = record.symbol
@@ -156,6 +176,7 @@ class Fanout(CursoredSink):
                 trades_channel(symbol): [
                     frames.encode(frames.trades(instrument, chunk)) for chunk in chunks(tape)
                 ],
+                STATUS_CHANNEL: self._status_frames(events),
             }
         )
         moved = top_changed(base, book) if base is not None and book is not None else bool(deltas)
@@ -166,3 +187,40 @@ class Fanout(CursoredSink):
     def flush(self) -> int:
         """After a batch: push the tickers it made due."""
         return 0 if self._tickers is None else self._tickers.flush()
+
+    def _status_frames(self, events: Sequence[AnyEvent]) -> list[bytes]:
+        """A frame per status change, each kept on the board before it is posted."""
+        payloads = []
+        for event in events:
+            status: InstrumentStatus | None
+            previous: InstrumentStatus | None
+            if isinstance(event, TradingStatusChanged):
+                status, previous = event.status, event.previous
+            elif isinstance(event, InstrumentListed) and event.seq == 1:
+                # A new listing's first event: its status is the listed instrument's.
+                status, previous = _first_status(event), None
+            else:
+                continue
+            if status is None:
+                continue
+            now = MarketStatus(symbol=event.symbol, status=status, seq=event.seq)
+            if self._statuses is not None:
+                self._statuses.put(now)
+            payloads.append(frames.encode(frames.status(now, previous=previous, ts=event.ts)))
+        return payloads
+
+
+def _first_status(event: InstrumentListed) -> InstrumentStatus | None:
+    """The status a new listing starts with: its instrument's. The engine took the JSON, so it
+    parses; one that does not is logged and counted, and no frame is posted for it (subscribers'
+    snapshots read the listing's status from the catalog), rather than fail the record for
+    good and hold every later frame of the symbol back."""
+    try:
+        return Instrument.model_validate_json(event.instrument).status
+    except ValidationError as exc:
+        count("StatusFramesUnreadable")
+        logger.error(
+            "listing whose instrument does not parse",
+            extra={"symbol": event.symbol, "seq": event.seq, "error": str(exc)},
+        )
+        return None

@@ -15,6 +15,14 @@ never floats; ``seq`` is the symbol's journal seq; ``ts`` is nanoseconds since t
   ``market.ticker.ticker_json`` (the REST ticker's): ``symbol, last, best_bid, best_bid_qty,
   best_ask, best_ask_qty, open_24h, high_24h, low_24h, volume_24h, quote_volume_24h, change_24h,
   change_pct_24h, trades_24h, ts_ns``; ``seq`` is the journal seq its book reflects.
+- ``status_snapshot``: ``{type, channel: "status", markets: [{symbol, status, seq}]}``, every
+  listed symbol by symbol, sent once on subscribe. ``status`` is TRADING, POST_ONLY,
+  CANCEL_ONLY, HALTED or DELISTED (``InstrumentStatus``: what each allows); ``seq`` is the
+  symbol's journal seq that set it (0: its listing's own status, never changed since).
+- ``status``: ``{type, channel: "status", symbol, status, previous, seq, ts}``: the symbol's
+  status from ``seq`` on (an operator's change; ``previous`` null for a symbol listed at run
+  time, whose first status this is). Per symbol, keep the one with the highest ``seq``: a change
+  may arrive just before a snapshot that holds it already.
 - ``orders`` (private): ``{type, channel: "orders", events: [...]}``; each event has ``event``
   (``accepted``, ``rejected``, ``cancelled``, ``amended``, ``expired``, ``triggered``, ``fill``),
   ``symbol, seq, ts, order_id, client_order_id`` and its own fields; a ``fill`` has ``side, role,
@@ -28,7 +36,7 @@ from typing import Any, Final
 
 import msgspec
 
-from exchange.domain.enums import Side
+from exchange.domain.enums import InstrumentStatus, Side
 from exchange.domain.events import (
     AnyEvent,
     BookDelta,
@@ -49,6 +57,7 @@ from exchange.market.candles import Bar
 from exchange.market.ticker import Ticker, ticker_json
 from exchange.orders.lifecycle import FillRow
 from exchange.realtime.channels import (
+    STATUS_CHANNEL,
     ChannelKind,
     book_channel,
     candles_channel,
@@ -56,6 +65,7 @@ from exchange.realtime.channels import (
     trades_channel,
 )
 from exchange.realtime.checksum import DEPTH, book_checksum
+from exchange.realtime.statuses import MarketStatus
 
 Frame = dict[str, Any]
 ORDERS: Final = ChannelKind.ORDERS.value
@@ -181,6 +191,28 @@ def ticker(instrument: Instrument, stats: Ticker, *, seq: int) -> Frame:
         "channel": ticker_channel(instrument.symbol),
         "seq": seq,
         **ticker_json(instrument, stats),
+    }
+
+
+def status_snapshot(items: Iterable[MarketStatus]) -> Frame:
+    return {
+        "type": "status_snapshot",
+        "channel": STATUS_CHANNEL,
+        "markets": [
+            {"symbol": item.symbol, "status": item.status.value, "seq": item.seq} for item in items
+        ],
+    }
+
+
+def status(now: MarketStatus, *, previous: InstrumentStatus | None, ts: int) -> Frame:
+    return {
+        "type": "status",
+        "channel": STATUS_CHANNEL,
+        "symbol": now.symbol,
+        "status": now.status.value,
+        "previous": None if previous is None else previous.value,
+        "seq": now.seq,
+        "ts": ts,
     }
 
 

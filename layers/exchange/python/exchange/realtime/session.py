@@ -8,6 +8,8 @@ and the route never fails.
 On ``subscribe`` to ``book.{symbol}`` the subscription is stored first and the snapshot (with
 its checksum) read after, so together with fan-out's order (advance the book, then post) the
 client misses nothing between the snapshot and the first delta frame it keeps (see ``books``).
+``status`` works the same way: the subscription first, then a ``status_snapshot`` of every listed
+symbol (``statuses``: fan-out's copy, written before it posts a change, over the live catalog's).
 The other channels send nothing on ``subscribe`` but the reply: ``ticker.{symbol}`` and
 ``balances`` frames come with the next change (this function reads neither the candles nor the
 ledger), so a client reads ``GET /v1/markets/{symbol}/ticker`` or ``GET /v1/balances`` after
@@ -27,9 +29,10 @@ from exchange.domain.instruments import InstrumentCatalog
 from exchange.journal.batch import count
 from exchange.market.books import BookStore
 from exchange.realtime import frames
-from exchange.realtime.channels import ChannelKind, parse_channel
+from exchange.realtime.channels import Channel, ChannelKind, parse_channel
 from exchange.realtime.connections import Connection, ConnectionStore, UnknownConnection
 from exchange.realtime.sender import Sender
+from exchange.realtime.statuses import StatusBoard, snapshot
 from exchange.settings import DEFAULT_WS_MAX_SUBSCRIPTIONS, DEFAULT_WS_TTL_SECONDS
 
 
@@ -111,6 +114,7 @@ class Session:
     catalog: InstrumentCatalog
     max_subscriptions: int = DEFAULT_WS_MAX_SUBSCRIPTIONS
     clock: Callable[[], int] = time.time_ns
+    statuses: StatusBoard | None = None  # fan-out's copy; None: the catalog's statuses alone
 
     def _now_ns(self) -> int:
         return self.clock()
@@ -185,18 +189,25 @@ class Session:
             self.connections.subscribe(connection, key)
         except UnknownConnection as exc:
             raise _Refused("unknown_connection", str(exc)) from exc
-        replies = [frames.reply("subscribed", request_id=rid, channel=channel.name)]
-        if channel.kind is ChannelKind.BOOK:
-            assert channel.symbol is not None  # noqa: S101 - parse_channel sets it for books
-            book = self.books.get(channel.symbol)
-            if book is None:
-                replies.append(
-                    frames.error(
-                        "snapshot_unavailable",
-                        f"no book for {channel.symbol} yet; deltas follow, resubscribe later",
-                        request_id=rid,
-                    )
+        return [
+            frames.reply("subscribed", request_id=rid, channel=channel.name),
+            *self._snapshot(channel, rid),
+        ]
+
+    def _snapshot(self, channel: Channel, rid: str | None) -> list[frames.Frame]:
+        """What a new subscriber gets after the reply: the book, or every symbol's status."""
+        if channel.kind is ChannelKind.STATUS:
+            return [frames.status_snapshot(snapshot(self.catalog, self.statuses))]
+        if channel.kind is not ChannelKind.BOOK:
+            return []
+        assert channel.symbol is not None  # noqa: S101 - parse_channel sets it for books
+        book = self.books.get(channel.symbol)
+        if book is None:
+            return [
+                frames.error(
+                    "snapshot_unavailable",
+                    f"no book for {channel.symbol} yet; deltas follow, resubscribe later",
+                    request_id=rid,
                 )
-            else:
-                replies.append(frames.snapshot(self.catalog.get(channel.symbol), book))
-        return replies
+            ]
+        return [frames.snapshot(self.catalog.get(channel.symbol), book)]

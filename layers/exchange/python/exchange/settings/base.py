@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -26,7 +26,7 @@ from exchange.domain.instruments import InstrumentCatalog
 
 # Decimal places per asset. A notional (tick x lot) must fit the quote's scale: BTC-USD's is
 # 0.000001 and SOL-USD's 0.00001, so USD keeps 8 places.
-DEFAULT_ASSET_SCALES: Final[dict[str, int]] = {"USD": 8, "BTC": 8, "ETH": 18, "SOL": 9}
+DEFAULT_ASSET_SCALES: Final[dict[str, int]] = {"USD": 8, "BTC": 8, "ETH": 18, "SOL": 9, "ACME": 0}
 
 
 class _Settings(BaseSettings):
@@ -162,6 +162,32 @@ class InstrumentSettings(_Settings):
         return InstrumentCatalog.from_json(self.instruments_file.read_bytes())
 
 
+# The Cognito group of operators: the CDK app creates it, the catalog's admin routes name it.
+OPERATORS_GROUP: Final = "operators"
+
+
+class OperatorSettings(_Settings):
+    """The Cognito group whose members may call ``/v1/admin`` (``exchange.admin``)."""
+
+    operators_group: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")] = OPERATORS_GROUP
+
+
+class SnapshotStoreSettings(_Settings):
+    """Where the engine keeps its snapshots: S3 (``snapshot_bucket``) and, signed with the HMAC
+    key (``snapshot_hmac_key`` locally, the ``snapshot_hmac_secret_arn`` secret in AWS), Redis.
+    The engine writes them; the reconciliation reads them."""
+
+    snapshot_bucket: str | None = None
+    snapshot_hmac_key: SecretStr | None = None
+    snapshot_hmac_secret_arn: str | None = None
+
+
+class ReportSettings(_Settings):
+    """The S3 bucket the reconciliation writes its dated reports to (None: logged only)."""
+
+    reports_bucket: str | None = None
+
+
 class JournalSettings(_Settings):
     journal_stream: str = "exchange-events"
 
@@ -183,6 +209,7 @@ class TableSettings(_Settings):
     order_keys_table: str = Field(default="exchange-order-keys", min_length=3)
     api_keys_table: str = Field(default="exchange-api-keys", min_length=3)
     rate_limits_table: str = Field(default="exchange-rate-limits", min_length=3)
+    instruments_table: str = Field(default="exchange-instruments", min_length=3)
 
 
 class AssetScaleSettings(_Settings):
@@ -294,6 +321,7 @@ __all__ = [
     "DATABASE_ROLE_PREFIX",
     "DEFAULT_ASSET_SCALES",
     "DEFAULT_MAX_OPEN_ORDERS",
+    "OPERATORS_GROUP",
     "ApiKeySettings",
     "AssetScaleSettings",
     "AuthSettings",
@@ -306,7 +334,10 @@ __all__ = [
     "LedgerDatabaseSettings",
     "ObservabilitySettings",
     "OpenOrderCapSettings",
+    "OperatorSettings",
     "RedisSettings",
+    "ReportSettings",
+    "SnapshotStoreSettings",
     "TableSettings",
     "WebSocketSettings",
     "cognito_issuer",

@@ -20,7 +20,10 @@ from exchange.settings.base import (
     LedgerDatabaseSettings,
     ObservabilitySettings,
     OpenOrderCapSettings,
+    OperatorSettings,
     RedisSettings,
+    ReportSettings,
+    SnapshotStoreSettings,
     TableSettings,
     WebSocketSettings,
     cognito_issuer,
@@ -166,13 +169,16 @@ class OnboardingSettings(LedgerSettings):
     """The post-confirmation trigger: opens the confirmed user's ledger account (KYC pending)."""
 
 
-class MigrateSettings(LedgerSettings):
+class MigrateSettings(LedgerSettings, TableSettings, InstrumentSettings):
     """The deploy-time migration runner: connects as the admin (``database_secret_arn`` in AWS,
     ``database_url`` locally), migrates the ledger to head and gives each function's database
     role its login (``database_role_secret_arns``: role name -> the secret whose password the
-    proxy presents for that role)."""
+    proxy presents for that role); then seeds the instruments table (``instruments_table``)
+    with the instruments file's symbols it lacks, each on its shard (``shards``)."""
 
     database_role_secret_arns: dict[str, str] = Field(default_factory=dict)
+    # Which engine shard trades each symbol; None means the map shipped in the layer.
+    shards: dict[str, list[str]] | None = None
 
 
 # --- journal consumers -------------------------------------------------------------------------
@@ -275,6 +281,33 @@ class DeadLettersSettings(LedgerSettings, TableSettings, CommandSettings, Instru
     """``exchange.orders.dead_letters``: the orders table, the broker and the ledger."""
 
 
+# --- operators ---------------------------------------------------------------------------------
+
+
+class AdminSettings(LedgerSettings, RestSettings, TableSettings, CommandSettings, OperatorSettings):
+    """The admin API (``exchange.admin``): operators' commands to the engine (the broker), account
+    freezes and dividends (the ledger), listings (the instruments table) and the audit log."""
+
+
+class ReconciliationSettings(
+    LedgerSettings, TableSettings, InstrumentSettings, RedisSettings, SnapshotStoreSettings,
+    ReportSettings,
+):  # fmt: skip
+    """``exchange.operations.reconciliation``: the engine's snapshots (Redis, S3), the orders and
+    trades tables and the ledger, compared; the report goes to ``reports_bucket``. A difference
+    younger than ``reconcile_grace_seconds`` is in flight, not drift."""
+
+    reconcile_grace_seconds: Annotated[int, Field(ge=0, le=86_400)] = 120
+    # Which shard trades which symbols (as the publishers' ``shards``): one snapshot per shard.
+    shards: dict[str, list[str]] | None = None
+
+
+class DividendsSettings(LedgerSettings, TableSettings, InstrumentSettings):
+    """``exchange.ledger`` dividends: pays what is due (record time passed, pay time reached)."""
+
+    dividend_batch_limit: Annotated[int, Field(ge=1, le=10_000)] = 100
+
+
 # --- the engine task ---------------------------------------------------------------------------
 
 
@@ -285,6 +318,8 @@ class EngineSettings(
     RedisSettings,
     JournalSettings,
     InstrumentSettings,
+    TableSettings,
+    SnapshotStoreSettings,
 ):
     """The matching-engine service: one process per shard, a shard being a set of symbols.
 
@@ -295,9 +330,10 @@ class EngineSettings(
 
     shard_id: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,32}$")]
     symbols: Annotated[list[str], NoDecode, Field(min_length=1)]
-    snapshot_bucket: str | None = None
-    snapshot_hmac_key: SecretStr | None = None
-    snapshot_hmac_secret_arn: str | None = None
+    # Whether to read the instruments store (``instruments_table``) at start for the symbols
+    # operators listed on this shard at run time (the ECS task and local mode set it); without
+    # it, ``symbols`` plus what the snapshot and the journal list.
+    read_instruments_store: bool = False
     # Redis is best-effort for the engine: a call that takes longer fails (no client retries),
     # and a failed store is left alone this long before the next try.
     redis_timeout_ms: Annotated[int, Field(gt=0, le=30_000)] = 1_000
@@ -325,6 +361,7 @@ __all__ = [
     "DEFAULT_WS_MAX_SUBSCRIPTIONS",
     "DEFAULT_WS_TTL_SECONDS",
     "AccountSettings",
+    "AdminSettings",
     "ApiKeysSettings",
     "AuthorizerSettings",
     "CancelAfterSettings",
@@ -334,6 +371,7 @@ __all__ = [
     "ConsumerSettings",
     "DeadLettersSettings",
     "DepositsSettings",
+    "DividendsSettings",
     "EngineSettings",
     "FanoutSettings",
     "HealthSettings",
@@ -346,6 +384,7 @@ __all__ = [
     "OrdersSettings",
     "RateLimitedSettings",
     "ReconcilerSettings",
+    "ReconciliationSettings",
     "RecorderSettings",
     "RestAuthorizerSettings",
     "RestSettings",

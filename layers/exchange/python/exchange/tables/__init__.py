@@ -8,6 +8,7 @@ from pynamodb.exceptions import PynamoDBException
 
 from exchange.aws import AwsLocation
 from exchange.tables.access import ApiKeyRecord, RateLimitRecord
+from exchange.tables.instruments import CURRENT, InstrumentRecord, version_record
 from exchange.tables.models import (
     CANCEL_AFTER_KEY,
     OPEN_ORDERS_KEY,
@@ -71,6 +72,7 @@ _BOUND_EXPLICITLY: set[str] = set()
 __all__ = [
     "CANCEL_AFTER_KEY",
     "CONDITION_FAILED",
+    "CURRENT",
     "OPEN_ORDERS_KEY",
     "TABLE_MODELS",
     "TABLE_SPECS",
@@ -83,6 +85,7 @@ __all__ = [
     "FillRecord",
     "IdempotencyRecord",
     "IndexSpec",
+    "InstrumentRecord",
     "KeySpec",
     "OrderKeyRecord",
     "OrderRecord",
@@ -97,4 +100,5 @@ __all__ = [
     "quarantine_position",
     "symbol_status_key",
     "table_spec",
+    "version_record",
 ]

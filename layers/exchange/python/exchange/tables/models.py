@@ -42,6 +42,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 
 from exchange.tables.access import ApiKeyRecord, RateLimitRecord
 from exchange.tables.base import _Meta, _Table
+from exchange.tables.instruments import InstrumentRecord
 
 # --- orders -------------------------------------------------------------------------------------
 
@@ -389,4 +390,5 @@ TABLE_MODELS: Final[tuple[type[_Table], ...]] = (
     OrderKeyRecord,
     ApiKeyRecord,
     RateLimitRecord,
+    InstrumentRecord,
 )

@@ -12,7 +12,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 from exchange.domain.candles import CandleInterval
-from exchange.domain.commands import Command
+from exchange.domain.commands import EngineCommand
 from exchange.domain.enums import OrderStatus
 from exchange.market.service import Candle, MarketStore, TradePrint
 from exchange.orders.errors import (
@@ -131,11 +131,11 @@ class InMemoryCommandSink(CommandSink):
     answer: the caller cannot tell it from ``"unconfirmed"``)."""
 
     def __init__(self) -> None:
-        self.commands: list[Command] = []
+        self.commands: list[EngineCommand] = []
         self.fail = False
         self.script: list[str] = []
 
-    def publish(self, command: Command) -> None:
+    def publish(self, command: EngineCommand) -> None:
         outcome = self.script.pop(0) if self.script else "ok"
         if self.fail or outcome == "refused":
             raise BrokerUnavailable("broker unavailable (in-memory sink set to fail)")

@@ -101,7 +101,9 @@ def _claim_string(value: Any) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, list):
-        return " ".join(str(item) for item in value)
+        # API Gateway's REST Cognito authorizer joins an array claim (cognito:groups) with commas,
+        # no spaces (exchange.admin.auth pins the sources).
+        return ",".join(str(item) for item in value)
     return str(value)
 
 

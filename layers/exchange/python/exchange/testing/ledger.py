@@ -1,13 +1,16 @@
 """``InMemoryLedger``: the ledger port on dicts, for unit tests, the fuzz test and the benchmark.
 
 It holds and releases funds with the ledger's own rules (``new_hold``; amend increases with
-``amend_hold``) and moves deposits and withdrawals; settling engine events is the PostgreSQL
-ledger's job and is not faked.
+``amend_hold``), moves deposits and withdrawals, freezes accounts, and declares and pays dividends
+with the ledger's checks (``check_declaration``, ``payout_amounts``); settling engine events is
+the PostgreSQL ledger's job and is not faked. Holders of record come from a log of every change
+of an account's total (deposits, ``fund``, completed withdrawals, dividends), timed by ``clock``.
 """
 
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from exchange.domain.commands import AmendOrder, NewOrder
@@ -15,8 +18,18 @@ from exchange.domain.events import Event
 from exchange.domain.instruments import InstrumentCatalog
 from exchange.ledger.accounts import AccountDirectory
 from exchange.ledger.amends import AmendHold, amend_hold
+from exchange.ledger.dividends import (
+    Dividend,
+    DividendDeclaration,
+    DividendPayout,
+    check_declaration,
+    payout_amounts,
+)
 from exchange.ledger.errors import (
+    AccountFrozen,
+    DividendConflict,
     InsufficientFunds,
+    InvalidDividend,
     InvalidTransition,
     KycNotAllowed,
     ReplayedWebhook,
@@ -31,25 +44,49 @@ from exchange.ledger.model import (
     Balance,
     Deposit,
     DepositNotice,
+    DividendCredit,
     KycStatus,
     Positions,
     Withdrawal,
     WithdrawalStatus,
 )
-from exchange.ledger.money import ZERO, check_amount, scale_of
+from exchange.ledger.money import ZERO, add, check_amount, scale_of
 from exchange.ledger.port import LedgerPort
 from exchange.settings import DEFAULT_ASSET_SCALES
 
 
+@dataclass(frozen=True, slots=True)
+class FreezeEvent:
+    account_id: str
+    frozen: bool
+    changed: bool
+    actor: str
+    reason: str
+    at: datetime
+
+
 class InMemoryLedger(LedgerPort, AccountDirectory):
-    """Holds, releases, deposits and withdrawals on dicts, with the ledger's hold rules."""
+    """Holds, releases, deposits, withdrawals, freezes and dividends on dicts, with the ledger's
+    rules."""
 
     def __init__(
-        self, instruments: InstrumentCatalog, *, asset_scales: dict[str, int] | None = None
+        self,
+        instruments: InstrumentCatalog,
+        *,
+        asset_scales: dict[str, int] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._instruments = instruments
         self._scales = dict(asset_scales or DEFAULT_ASSET_SCALES)
+        self._clock = clock
         self.accounts: dict[str, KycStatus] = {}
+        self.kinds: dict[str, AccountKind] = {}
+        self.frozen: set[str] = set()
+        self.freeze_events: list[FreezeEvent] = []
+        # (when, account, asset, change of available + held): what holders of record sum.
+        self.total_changes: list[tuple[datetime, str, str, Decimal]] = []
+        self.declared: dict[str, Dividend] = {}
+        self.credits: dict[str, list[DividendCredit]] = defaultdict(list)
         self.available: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
         self.held: dict[tuple[str, str], Decimal] = defaultdict(lambda: ZERO)
         self.holds: dict[str, Hold] = {}
@@ -69,6 +106,7 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
         kind: AccountKind = AccountKind.USER,
     ) -> None:
         self.accounts.setdefault(account_id, kyc_status)
+        self.kinds.setdefault(account_id, kind)
 
     def set_kyc_status(self, account_id: str, kyc_status: KycStatus) -> None:
         if account_id not in self.accounts:
@@ -80,7 +118,36 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
 
     def fund(self, account_id: str, asset: str, amount: Decimal) -> None:
         """A test shortcut for a credited deposit."""
+        self._credit(account_id, asset, amount)
+
+    def _credit(self, account_id: str, asset: str, amount: Decimal) -> None:
+        """Change the account's available, and so its total, by ``amount``."""
         self.available[(account_id, asset)] += amount
+        self.total_changes.append((self._clock(), account_id, asset, amount))
+
+    def _require_user(self, account_id: str) -> None:
+        if account_id not in self.accounts or self.kinds.get(account_id) is not AccountKind.USER:
+            raise UnknownAccount(f"no user account {account_id!r}")
+
+    def set_frozen(self, account_id: str, frozen: bool, *, actor: str, reason: str) -> bool:
+        self._require_user(account_id)
+        changed = (account_id in self.frozen) != frozen
+        if frozen:
+            self.frozen.add(account_id)
+        else:
+            self.frozen.discard(account_id)
+        self.freeze_events.append(
+            FreezeEvent(account_id, frozen, changed, actor, reason, self._clock())
+        )
+        return changed
+
+    def is_frozen(self, account_id: str) -> bool:
+        self._require_user(account_id)
+        return account_id in self.frozen
+
+    def _refuse_frozen(self, account_id: str, what: str) -> None:
+        if account_id in self.frozen:
+            raise AccountFrozen(f"account {account_id} is frozen by an operator: {what} refused")
 
     def _require_trading(self, account_id: str) -> None:
         status = self.accounts.get(account_id)
@@ -117,6 +184,7 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
             if any(getattr(existing, t) != getattr(hold, t) for t in terms):
                 raise ReservationConflict(f"order {order.order_id} was reserved with other terms")
             return existing
+        self._refuse_frozen(order.account_id, f"order {order.order_id}")
         self._hold_funds(hold.account_id, hold.asset, hold.held)
         self.holds[order.order_id] = hold
         return hold
@@ -149,6 +217,8 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
         )
         if amend.command_id in self.amend_holds:
             return wanted.held
+        if wanted.held > 0:
+            self._refuse_frozen(wanted.account_id, f"amend {amend.command_id}")
         self._hold_funds(wanted.account_id, wanted.asset, wanted.held)
         self.amend_holds[amend.command_id] = wanted
         self.pending_amends.add(amend.command_id)
@@ -175,7 +245,7 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
             raise UnknownAccount(f"deposit names unknown account {notice.account_id!r}")
         self._seen_events.add(notice.event_id)
         if notice.status == "CREDITED":
-            self.available[(notice.account_id, notice.asset)] += amount
+            self._credit(notice.account_id, notice.asset, amount)
         return Deposit(notice.deposit_id, notice.account_id, notice.asset, amount, notice.status)
 
     def request_withdrawal(
@@ -192,6 +262,7 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
             ):
                 raise InvalidTransition(f"withdrawal {withdrawal_id} exists with other terms")
             return existing
+        self._refuse_frozen(account_id, f"withdrawal {withdrawal_id}")
         self._hold_funds(account_id, asset, checked)
         withdrawal = Withdrawal(withdrawal_id, account_id, asset, checked, WithdrawalStatus.PENDING)
         self.withdrawals[withdrawal_id] = withdrawal
@@ -215,6 +286,8 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
         self.held[pocket] -= current.amount
         if target is WithdrawalStatus.FAILED:
             self.available[pocket] += current.amount
+        else:
+            self.total_changes.append((self._clock(), *pocket, -current.amount))
         finished = replace(current, status=target)
         self.withdrawals[withdrawal_id] = finished
         return finished
@@ -228,4 +301,89 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
         ]
 
     def positions(self, account_id: str) -> Positions:
-        return Positions(holdings=self.balances(account_id), pnl=[])
+        return Positions(
+            holdings=self.balances(account_id),
+            pnl=[],
+            dividends=list(reversed(self.credits[account_id])),
+        )
+
+    # -- dividends ------------------------------------------------------------------------------
+    def declare_dividend(self, declaration: DividendDeclaration) -> Dividend:
+        existing = self.declared.get(declaration.dividend_id)
+        if existing is not None:
+            if not existing.same_terms(declaration):
+                raise DividendConflict(f"dividend {declaration.dividend_id} has other terms")
+            return existing
+        if declaration.symbol not in self._instruments:
+            raise InvalidDividend(f"no instrument {declaration.symbol!r}")
+        instrument = self._instruments.get(declaration.symbol)
+        amount = check_declaration(declaration, instrument, self._scales, now=self._clock())
+        if self.kinds.get(declaration.issuer_account_id) in (None, AccountKind.EXTERNAL):
+            raise UnknownAccount(f"no issuer account {declaration.issuer_account_id!r}")
+        d = declaration
+        dividend = Dividend(
+            dividend_id=d.dividend_id,
+            symbol=d.symbol,
+            amount_per_unit=amount,
+            record_time=d.record_time,
+            pay_time=d.pay_time,
+            issuer_account_id=d.issuer_account_id,
+            actor=d.actor,
+            reason=d.reason,
+            asset=instrument.quote,
+            unit_asset=instrument.base,
+            status="DECLARED",
+            declared_at=self._clock(),
+        )
+        self.declared[d.dividend_id] = dividend
+        return dividend
+
+    def dividends(self, symbol: str | None = None) -> list[Dividend]:
+        found = [d for d in self.declared.values() if symbol is None or d.symbol == symbol]
+        return sorted(found, key=lambda d: (d.pay_time, d.dividend_id))
+
+    def pay_due_dividends(self, now: datetime, *, limit: int) -> list[DividendPayout]:
+        due = [d for d in self.dividends() if d.status == "DECLARED" and d.pay_time <= now]
+        return [self._pay(dividend) for dividend in due[:limit]]
+
+    def _pay(self, dividend: Dividend) -> DividendPayout:
+        units: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for at, account_id, asset, change in self.total_changes:
+            if asset == dividend.unit_asset and at <= dividend.record_time:
+                units[account_id] += change
+        holders = {
+            account_id: held
+            for account_id, held in units.items()
+            if held > 0
+            and self.kinds.get(account_id) is AccountKind.USER
+            and account_id != dividend.issuer_account_id
+        }
+        amounts = payout_amounts(
+            holders, dividend.amount_per_unit, scale=scale_of(self._scales, dividend.asset)
+        )
+        total = add(*amounts.values())
+        payout = DividendPayout(
+            dividend.dividend_id, dividend.symbol, dividend.asset, True, len(amounts), total
+        )
+        issuer = dividend.issuer_account_id
+        if self.available[(issuer, dividend.asset)] < total:
+            return replace(payout, paid=False, detail=f"issuer {issuer} lacks {total}")
+        self._credit(issuer, dividend.asset, -total)
+        paid_at = self._clock()
+        for account_id, amount in amounts.items():
+            self._credit(account_id, dividend.asset, amount)
+            self.credits[account_id].append(
+                DividendCredit(
+                    dividend.dividend_id,
+                    dividend.symbol,
+                    dividend.asset,
+                    holders[account_id],
+                    dividend.amount_per_unit,
+                    amount,
+                    paid_at,
+                )
+            )
+        self.declared[dividend.dividend_id] = replace(
+            dividend, status="PAID", paid_at=paid_at, holders=len(amounts), total_paid=total
+        )
+        return payout

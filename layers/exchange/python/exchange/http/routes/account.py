@@ -1,5 +1,6 @@
 """Routes of the account function: profile, balances, positions and withdrawals."""
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -14,13 +15,14 @@ from exchange.http.schemas import (
     AccountOut,
     BalanceOut,
     BalancesOut,
+    DividendOut,
     PnlOut,
     PositionsOut,
     WithdrawalBody,
     WithdrawalOut,
 )
 from exchange.ledger.accounts import AccountService
-from exchange.ledger.model import Balance
+from exchange.ledger.model import Balance, DividendCredit
 from exchange.ledger.money import show
 
 
@@ -63,7 +65,8 @@ def account_router() -> Router:
 
     @router.get(
         "/v1/positions",
-        summary="Your holdings, with average cost and realized P&L per instrument",
+        summary="Your holdings, with average cost and realized P&L per instrument, and the "
+        "dividends credited",
         responses=responses(200, "The positions", 401),
         tags=["account"],
         security=AUTHORIZED,
@@ -81,6 +84,7 @@ def account_router() -> Router:
                 )
                 for p in positions.pnl
             ],
+            dividends=[_dividend(d) for d in positions.dividends],
         )
 
     @router.post(
@@ -88,7 +92,8 @@ def account_router() -> Router:
         status_code=202,
         summary="Request a withdrawal: the amount is held until the payout completes or fails",
         description="The Idempotency-Key header is required: a retry with the same key returns "
-        "the same withdrawal; the same key with another asset or amount is a 409.",
+        "the same withdrawal; the same key with another asset or amount is a 409. 403 "
+        "account_frozen: an operator froze the account; nothing is held.",
         responses=responses(202, "Accepted (PENDING)", 401, 403, 409, 413, 415, 422),
         tags=["account"],
         security=AUTHORIZED,
@@ -113,6 +118,23 @@ def account_router() -> Router:
         )
 
     return router
+
+
+def _dividend(credit: DividendCredit) -> DividendOut:
+    return DividendOut(
+        dividend_id=credit.dividend_id,
+        symbol=credit.symbol,
+        asset=credit.asset,
+        units=show(credit.units),
+        amount_per_unit=show(credit.amount_per_unit),
+        amount=show(credit.amount),
+        paid_at=_iso(credit.paid_at),
+    )
+
+
+def _iso(moment: datetime) -> str:
+    """``2026-12-06T10:00:05.123Z``."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _balance(balance: Balance) -> BalanceOut:

@@ -8,7 +8,6 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from exchange.domain.candles import CandleInterval
-from exchange.domain.instruments import Instrument
 from exchange.domain.numbers import plain
 from exchange.http.app import service
 from exchange.http.market_schemas import (
@@ -16,6 +15,8 @@ from exchange.http.market_schemas import (
     AssetsOut,
     CandlePageOut,
     End,
+    InstrumentOut,
+    MarketsOut,
     Order,
     PageCursor,
     Start,
@@ -34,12 +35,11 @@ from exchange.http.schemas import (
     SYMBOL_PATTERN,
     BookOut,
     CandleOut,
-    InstrumentOut,
     LevelOut,
-    MarketsOut,
     TradeOut,
 )
 from exchange.http.time_range import iso_ms
+from exchange.instruments.model import Listing
 from exchange.market.assets import AssetInfo
 from exchange.market.model import Level
 from exchange.market.service import MarketService
@@ -49,6 +49,8 @@ SymbolPath = Annotated[str, Path(pattern=SYMBOL_PATTERN, description="e.g. BTC-U
 # Market data changes by the millisecond: caches may keep a 200 for one second at most.
 LIVE = "public, max-age=1"
 STATIC = "public, max-age=60"
+# The listings carry each symbol's trading status, which the functions' catalogs read every 5 s.
+LISTINGS = "public, max-age=5"
 NO_STORE = "no-store"
 RANGE_DESCRIPTION: Final = (
     "Without start, end or cursor: the latest page, newest first. start (inclusive) and end "
@@ -66,13 +68,16 @@ def markets_router(openapi_json: Callable[[], str]) -> Router:
 
     @router.get(
         "/v1/markets",
-        summary="The listed instruments with their tick, lot, limits and fees",
+        summary="The listed instruments with their tick, lot, limits, fees and trading status",
+        description="Every listed symbol, those listed since the deployment included. status "
+        "says what each takes now (orders it refuses get a 409 naming it); the WebSocket "
+        "channel status pushes each change. version counts the changes of its terms.",
         responses=responses(200, "The instruments"),
         tags=["markets"],
-        cache_control=STATIC,
+        cache_control=LISTINGS,
     )
     def list_markets() -> MarketsOut:
-        return MarketsOut(markets=[_instrument(i) for i in markets().markets()])
+        return MarketsOut(markets=[_instrument(item) for item in markets().markets()])
 
     @router.get(
         "/v1/markets/<symbol>/book",
@@ -226,17 +231,20 @@ def markets_router(openapi_json: Callable[[], str]) -> Router:
     return router
 
 
-def _instrument(instrument: Instrument) -> InstrumentOut:
+def _instrument(listing: Listing) -> InstrumentOut:
+    instrument = listing.instrument
     return InstrumentOut(
         symbol=instrument.symbol,
         base=instrument.base,
         quote=instrument.quote,
+        asset_class=instrument.asset_class,
         tick_size=plain(instrument.tick_size),
         lot_size=plain(instrument.lot_size),
         min_qty=plain(instrument.min_qty),
         max_qty=plain(instrument.max_qty),
         price_band_pct=plain(instrument.price_band_pct),
-        status=instrument.status.value,
+        status=listing.status,
+        version=listing.version,
         maker_fee_bps=instrument.maker_fee_bps,
         taker_fee_bps=instrument.taker_fee_bps,
     )

@@ -78,7 +78,12 @@ def orders_router() -> Router:
         "follows from the Idempotency-Key (else client_order_id): a retry with the same key, "
         "however late, answers the same order. 202 means the order exists (PENDING_NEW); if "
         "the engine's receipt could not be confirmed it is also cancelled, and its outcome "
-        "arrives as order updates. 503: retry with the same key to resume it.",
+        "arrives as order updates. 503: retry with the same key to resume it. The symbol's "
+        "trading status (GET /v1/markets) is checked first: 409 symbol_halted, "
+        "symbol_cancel_only or symbol_post_only, 422 instrument_not_trading when delisted; a "
+        "status changed a moment ago is the engine's to apply, and the order is then REJECTED "
+        "with its reason (reject_reason). 403 account_frozen: an operator froze the account; "
+        "nothing is held or recorded.",
         responses=responses(202, "Accepted (PENDING_NEW)", 401, 403, 409, 413, 415, 422, 503),
         tags=["orders"],
         security=AUTHORIZED,
@@ -231,8 +236,13 @@ def orders_router() -> Router:
         status_code=202,
         summary="Amend an open order's price and/or quantity",
         description="Holds what the amend adds to the order's hold before it is sent (422 "
-        "insufficient_funds if it cannot), then hands it to the matching engine.",
-        responses=responses(202, "Accepted (PENDING_AMEND)", 401, 404, 409, 413, 415, 422, 503),
+        "insufficient_funds if it cannot), then hands it to the matching engine. The symbol's "
+        "trading status may refuse it: 409 symbol_halted, or symbol_cancel_only unless it only "
+        "reduces the quantity; in POST_ONLY the engine refuses an amend that would cross. 403 "
+        "account_frozen: an operator froze the account; nothing is held or sent.",
+        responses=responses(
+            202, "Accepted (PENDING_AMEND)", 401, 403, 404, 409, 413, 415, 422, 503
+        ),
         tags=["orders"],
         security=AUTHORIZED,
     )
@@ -253,6 +263,7 @@ def orders_router() -> Router:
         "/v1/orders/<order_id>",
         status_code=202,
         summary="Cancel an open order",
+        description="Accepted in every trading status of the symbol, and from a frozen account.",
         responses=responses(202, "Accepted (PENDING_CANCEL)", 401, 404, 409, 503),
         tags=["orders"],
         security=AUTHORIZED,

@@ -17,6 +17,7 @@ from exchange.ledger.amends import AmendHold, amend_hold
 from exchange.ledger.holds import Hold
 from exchange.ledger.money import ZERO, AssetScales, add, scale_of
 from exchange.ledger.movements import Bucket, Pocket, move
+from exchange.ledger.postgres.accounts import refuse_frozen
 from exchange.ledger.postgres.journal import hold_funds, post
 
 Row = tuple[object, ...]
@@ -44,8 +45,8 @@ def reserve_amend(
     """Hold ``amend``'s increase once per command id; returns it (0: nothing more needed).
     ``hold`` is the order's, locked.
 
-    Raises UnknownReservation (another account's order), InsufficientFunds or
-    ReservationConflict; on any of them nothing is held.
+    Raises UnknownReservation (another account's order), AccountFrozen (an increase for a
+    frozen account), InsufficientFunds or ReservationConflict; on any of them nothing is held.
     """
     found = cur.execute(
         f"SELECT {_COLUMNS} FROM ledger.amend_holds WHERE command_id = %s",  # noqa: S608 - fixed columns
@@ -79,6 +80,7 @@ def reserve_amend(
         # The same command id reserved for another order meanwhile: compare with that one.
         return reserve_amend(cur, amend, hold, instrument, scales)
     if wanted.held > 0:
+        refuse_frozen(cur, wanted.account_id, what=f"amend {wanted.command_id}")
         hold_funds(cur, account_id=wanted.account_id, asset=wanted.asset, amount=wanted.held)
         post(
             cur,

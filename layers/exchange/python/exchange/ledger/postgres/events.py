@@ -1,27 +1,33 @@
-"""Engine events on PostgreSQL: trades settled, holds resized, amend holds resolved.
+"""Engine events on PostgreSQL: trades settled, holds resized, amend holds resolved, listings'
+fees recorded.
 
-Each event is idempotent on ``(symbol, seq)``: a trade claims its row in ``settled_trades``, any
-other event that moves money its row in ``applied_events``, in the transaction that applies it.
+Each event is idempotent on ``(symbol, seq)``: a trade claims its row in ``settled_trades``, a
+listing its row in ``fee_schedule``, any other event that moves money its row in
+``applied_events``, in the transaction that applies it.
 """
 
 from dataclasses import dataclass
 from decimal import Decimal
 
 from psycopg import Cursor
+from pydantic import ValidationError
 
 from exchange.domain.enums import RejectReason
 from exchange.domain.events import (
     Event,
+    InstrumentListed,
     OrderAmended,
     OrderCancelled,
     OrderExpired,
     OrderRejected,
     Trade,
 )
-from exchange.domain.instruments import InstrumentCatalog
+from exchange.domain.instruments import Instrument
+from exchange.ledger.catalog import LedgerInstruments
 from exchange.ledger.errors import LedgerInconsistency
+from exchange.ledger.fees import FeeRates
 from exchange.ledger.holds import Hold
-from exchange.ledger.money import AssetScales, add
+from exchange.ledger.money import AssetScales, add, check_instrument
 from exchange.ledger.postgres import amends
 from exchange.ledger.postgres.holds_sql import find_hold, lock_holds, update_holds
 from exchange.ledger.postgres.journal import post
@@ -38,16 +44,20 @@ _KINDS: dict[type[Event], str] = {
 }
 
 
-def moves_money(event: Event) -> bool:
-    """Trades, and events that shrink, reprice or close a hold. A reject with a command id refused
-    a cancel or an amend: it leaves the order as it was, but gives back a refused amend's
-    increase."""
-    return isinstance(event, Trade | OrderCancelled | OrderExpired | OrderAmended | OrderRejected)
+def settles(event: Event) -> bool:
+    """Trades, events that shrink, reprice or close a hold, and listings (their fees). A reject
+    with a command id refused a cancel or an amend: it leaves the order as it was, but gives back
+    a refused amend's increase. A status change or an account frozen in the engine changes
+    nothing here (the engine's cancels that follow a freeze are ordinary cancels)."""
+    return isinstance(
+        event,
+        Trade | OrderCancelled | OrderExpired | OrderAmended | OrderRejected | InstrumentListed,
+    )
 
 
 @dataclass(frozen=True, slots=True)
 class Settler:
-    instruments: InstrumentCatalog
+    instruments: LedgerInstruments
     scales: AssetScales
     fee_account_id: str
 
@@ -56,6 +66,8 @@ class Settler:
         nothing."""
         if isinstance(event, Trade):
             return self._settle(cur, event)
+        if isinstance(event, InstrumentListed):
+            return self._record_fees(cur, event)
         if isinstance(event, OrderRejected) and event.command_id is not None:
             if event.reason is RejectReason.UNKNOWN_ORDER:
                 return self._not_held_by_engine(cur, event, event.command_id)
@@ -124,13 +136,15 @@ class Settler:
         if claimed is None:
             return False  # settled before: a replay changes nothing
         holds = lock_holds(cur, [trade.maker_order_id, trade.taker_order_id])
+        instrument = self.instruments.get(trade.symbol)
         settlement = settle_trade(
             trade,
-            self.instruments.get(trade.symbol),
+            instrument,
             maker=holds[trade.maker_order_id],
             taker=holds[trade.taker_order_id],
             scales=self.scales,
             fee_account_id=self.fee_account_id,
+            fees=_fees_at(cur, trade.symbol, trade.seq) or FeeRates.of(instrument),
         )
         update_holds(cur, [settlement.maker.after, settlement.taker.after])
         reference = f"{trade.symbol}#{trade.seq}"
@@ -157,6 +171,19 @@ class Settler:
             ),
         )
         return True
+
+    def _record_fees(self, cur: Cursor[Row], event: InstrumentListed) -> bool:
+        """A listing (new, or a change) at ``event.seq``: its fees apply to the symbol's trades
+        after it. An instrument the ledger could not hold exactly is refused here already."""
+        listed = _listed(event)
+        check_instrument(listed, self.scales)
+        row = cur.execute(
+            "INSERT INTO ledger.fee_schedule (symbol, effective_seq, maker_fee_bps, "
+            "taker_fee_bps, version) VALUES (%s, %s, %s, %s, %s) "
+            "ON CONFLICT (symbol, effective_seq) DO NOTHING RETURNING 1",
+            (event.symbol, event.seq, listed.maker_fee_bps, listed.taker_fee_bps, event.version),
+        ).fetchone()
+        return row is not None
 
     def _claim(self, cur: Cursor[Row], event: HoldEvent) -> bool:
         row = cur.execute(
@@ -249,3 +276,28 @@ class Settler:
 
 def _order_id(hold: Hold) -> str:
     return hold.order_id
+
+
+def _listed(event: InstrumentListed) -> Instrument:
+    try:
+        instrument = Instrument.model_validate_json(event.instrument)
+    except ValidationError as exc:
+        raise LedgerInconsistency(
+            f"listing {event.symbol}#{event.seq}: not an instrument: {exc.error_count()} error(s)"
+        ) from exc
+    if instrument.symbol != event.symbol:
+        raise LedgerInconsistency(
+            f"listing {event.symbol}#{event.seq} lists instrument {instrument.symbol}"
+        )
+    return instrument
+
+
+def _fees_at(cur: Cursor[Row], symbol: str, seq: int) -> FeeRates | None:
+    """The fees of the symbol's latest listing before ``seq``; None: never listed in the
+    journal (the catalog's fees are in force)."""
+    row = cur.execute(
+        "SELECT maker_fee_bps, taker_fee_bps FROM ledger.fee_schedule "
+        "WHERE symbol = %s AND effective_seq < %s ORDER BY effective_seq DESC LIMIT 1",
+        (symbol, seq),
+    ).fetchone()
+    return None if row is None else FeeRates(int(str(row[0])), int(str(row[1])))

@@ -14,7 +14,7 @@ from exchange.ledger.errors import (
 from exchange.ledger.model import Deposit, DepositNotice, Withdrawal, WithdrawalStatus
 from exchange.ledger.money import check_amount, scale_of, show
 from exchange.ledger.movements import EXTERNAL_ACCOUNT, Bucket, Pocket, move
-from exchange.ledger.postgres.accounts import require_trading
+from exchange.ledger.postgres.accounts import refuse_frozen, require_trading
 from exchange.ledger.postgres.journal import hold_funds, post
 
 Row = tuple[object, ...]
@@ -106,6 +106,7 @@ def request_withdrawal(
                 f"{show(existing.amount)} {existing.asset} for {existing.account_id}"
             )
         return existing
+    refuse_frozen(cur, account_id, what=f"withdrawal {withdrawal_id}")
     hold_funds(cur, account_id=account_id, asset=asset, amount=amount)
     post(
         cur,

@@ -1,19 +1,30 @@
 """``PostgresLedger``: the ledger port on PostgreSQL. Holds and funding here; engine events in
-``postgres.events``, amend holds in ``postgres.amends``."""
+``postgres.events``, amend holds in ``postgres.amends``, freezes in ``postgres.accounts``,
+dividends in ``postgres.dividends``."""
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
+from functools import partial
 
 from psycopg import Cursor
 from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import ConnectionPool
 
 from exchange.domain.commands import AmendOrder, NewOrder
+from exchange.domain.errors import UnknownInstrument
 from exchange.domain.events import Event
 from exchange.domain.instruments import InstrumentCatalog
+from exchange.ledger.catalog import LedgerInstruments
 from exchange.ledger.connection import function_pool
-from exchange.ledger.errors import ReservationConflict, UnknownAccount
+from exchange.ledger.dividends import (
+    Dividend,
+    DividendDeclaration,
+    DividendPayout,
+    check_declaration,
+)
+from exchange.ledger.errors import InvalidDividend, ReservationConflict, UnknownAccount
 from exchange.ledger.holds import Hold, new_hold
 from exchange.ledger.model import (
     AccountKind,
@@ -24,12 +35,14 @@ from exchange.ledger.model import (
     Positions,
     Withdrawal,
 )
-from exchange.ledger.money import check_instrument, scale_of, show
+from exchange.ledger.money import scale_of, show
 from exchange.ledger.movements import Bucket, Pocket, move
 from exchange.ledger.port import LedgerPort
+from exchange.ledger.postgres import accounts as account_sql
 from exchange.ledger.postgres import amends, funding, reads
-from exchange.ledger.postgres.accounts import require_trading
-from exchange.ledger.postgres.events import Settler, moves_money
+from exchange.ledger.postgres import dividends as dividend_sql
+from exchange.ledger.postgres.accounts import refuse_frozen, require_trading
+from exchange.ledger.postgres.events import Settler, settles
 from exchange.ledger.postgres.holds_sql import find_hold, insert_hold, lock_holds
 from exchange.ledger.postgres.journal import hold_funds, post
 from exchange.settings import LedgerSettings
@@ -50,13 +63,11 @@ class PostgresLedger(LedgerPort):
         fee_account_id: str = "fees",
         retries: int = 3,
     ) -> None:
-        for instrument in instruments:
-            check_instrument(instrument, asset_scales)
         self._pool = pool
-        self._instruments = instruments
         self._scales = dict(asset_scales)
+        self._instruments = LedgerInstruments(instruments, self._scales)
         self._fee_account_id = fee_account_id
-        self._settler = Settler(instruments, self._scales, fee_account_id)
+        self._settler = Settler(self._instruments, self._scales, fee_account_id)
         self._retries = retries
 
     @classmethod
@@ -131,6 +142,14 @@ class PostgresLedger(LedgerPort):
 
         self._run(work)
 
+    def set_frozen(self, account_id: str, frozen: bool, *, actor: str, reason: str) -> bool:
+        return self._run(
+            lambda cur: account_sql.set_frozen(cur, account_id, frozen, actor=actor, reason=reason)
+        )
+
+    def is_frozen(self, account_id: str) -> bool:
+        return self._run(lambda cur: account_sql.is_frozen(cur, account_id))
+
     # -- holds ----------------------------------------------------------------------------------
     def reserve(self, order: NewOrder) -> Hold:
         instrument = self._instruments.get(order.symbol)
@@ -151,6 +170,7 @@ class PostgresLedger(LedgerPort):
             require_trading(cur, order.account_id)
             if not insert_hold(cur, hold):
                 return _same_reservation(cur, hold)
+            refuse_frozen(cur, order.account_id, what=f"order {order.order_id}")
             hold_funds(cur, account_id=hold.account_id, asset=hold.asset, amount=hold.held)
             post(
                 cur,
@@ -186,7 +206,7 @@ class PostgresLedger(LedgerPort):
 
     # -- engine events --------------------------------------------------------------------------
     def apply_event(self, event: Event) -> bool:
-        if not moves_money(event):
+        if not settles(event):
             return False
         return self._run(lambda cur: self._settler.apply(cur, event))
 
@@ -196,11 +216,11 @@ class PostgresLedger(LedgerPort):
         All or nothing: if one event fails, none is applied, and the caller retries, bisects or
         applies them one by one (``ledger.consumer``). Each is idempotent on ``(symbol, seq)``.
         """
-        relevant = [event for event in events if moves_money(event)]
+        relevant = [event for event in events if settles(event)]
         if not relevant:
             return [False] * len(events)
         applied = iter(self._run(lambda cur: [self._settler.apply(cur, e) for e in relevant]))
-        return [next(applied) if moves_money(event) else False for event in events]
+        return [next(applied) if settles(event) else False for event in events]
 
     # -- deposits and withdrawals ---------------------------------------------------------------
     def credit_deposit(self, notice: DepositNotice) -> Deposit:
@@ -229,6 +249,46 @@ class PostgresLedger(LedgerPort):
         return self._run(
             lambda cur: reads.positions(cur, account_id, self._instruments, self._scales)
         )
+
+    # -- dividends ------------------------------------------------------------------------------
+    def declare_dividend(self, declaration: DividendDeclaration) -> Dividend:
+        try:
+            instrument = self._instruments.get(declaration.symbol)
+        except UnknownInstrument as exc:
+            raise InvalidDividend(f"no instrument {declaration.symbol!r}") from exc
+
+        def work(cur: Cursor[Row]) -> Dividend:
+            existing = dividend_sql.find(cur, declaration.dividend_id, self._scales)
+            if existing is not None:  # a retry, however late, is answered as it was
+                return dividend_sql.same_or_conflict(existing, declaration)
+            amount = check_declaration(
+                declaration, instrument, self._scales, now=dividend_sql.database_now(cur)
+            )
+            return dividend_sql.declare(
+                cur,
+                declaration,
+                amount_per_unit=amount,
+                asset=instrument.quote,
+                unit_asset=instrument.base,
+                scales=self._scales,
+            )
+
+        return self._run(work)
+
+    def dividends(self, symbol: str | None = None) -> list[Dividend]:
+        return self._run(lambda cur: dividend_sql.listed(cur, symbol, self._scales))
+
+    def pay_due_dividends(self, now: datetime, *, limit: int) -> list[DividendPayout]:
+        """Each due dividend in its own transaction, so an unfunded issuer holds back no other
+        dividend."""
+        payouts: list[DividendPayout] = []
+        for dividend_id in self._run(lambda cur: dividend_sql.due(cur, now, limit)):
+            payout = self._run(
+                partial(dividend_sql.pay, dividend_id=dividend_id, now=now, scales=self._scales)
+            )
+            if payout is not None:
+                payouts.append(payout)
+        return payouts
 
 
 def _same_reservation(cur: Cursor[Row], hold: Hold) -> Hold:

@@ -1,4 +1,4 @@
-"""Reads: balances, and positions with P&L replayed from the journal."""
+"""Reads: balances, and positions with P&L replayed from the journal and the dividends paid."""
 
 from collections import defaultdict
 from collections.abc import Mapping
@@ -6,10 +6,11 @@ from decimal import Decimal
 
 from psycopg import Cursor
 
-from exchange.domain.instruments import InstrumentCatalog
+from exchange.ledger.catalog import LedgerInstruments
 from exchange.ledger.model import Balance, Positions
 from exchange.ledger.money import ZERO, to_scale
 from exchange.ledger.positions import replay_pnl
+from exchange.ledger.postgres.dividends import credits
 
 Row = tuple[object, ...]
 
@@ -40,9 +41,10 @@ def balances(cur: Cursor[Row], account_id: str, scales: Mapping[str, int]) -> li
 
 
 def positions(
-    cur: Cursor[Row], account_id: str, instruments: InstrumentCatalog, scales: Mapping[str, int]
+    cur: Cursor[Row], account_id: str, instruments: LedgerInstruments, scales: Mapping[str, int]
 ) -> Positions:
-    """Holdings from the balances; average cost and realized P&L from the trade journal."""
+    """Holdings from the balances; average cost and realized P&L from the trade journal (a
+    dividend is income, not a trade: it is in the holdings and listed, not in the P&L)."""
     rows = cur.execute(
         "SELECT t.tx_id, t.symbol, e.asset, sum(e.amount) "
         "FROM ledger.journal_entries e JOIN ledger.journal_tx t ON t.tx_id = e.tx_id "
@@ -63,4 +65,8 @@ def positions(
         replay_pnl(symbol, deltas, quote_scale=scales[instruments.get(symbol).quote])
         for symbol, deltas in sorted(per_symbol.items())
     ]
-    return Positions(holdings=balances(cur, account_id, scales), pnl=pnl)
+    return Positions(
+        holdings=balances(cur, account_id, scales),
+        pnl=pnl,
+        dividends=credits(cur, account_id, scales),
+    )

@@ -1,0 +1,1 @@
+"""The dividends function, scheduled every minute (see lambdas/catalog.py)."""
