@@ -8,8 +8,9 @@ It imports only the shared layer (``exchange``) and its own folder.
 
 >>> FUNCTIONS["orders"].handler
 'lambdas.orders.handler.handler'
->>> sorted(FUNCTIONS["recorder"].tables)
-['audit', 'connections', 'events', 'fills', 'order_keys', 'orders', 'trades']
+>>> sorted(FUNCTIONS["recorder"].tables)  # doctest: +NORMALIZE_WHITESPACE
+['audit', 'connections', 'events', 'fills', 'instruments', 'order_keys', 'orders',
+ 'trades']
 >>> FUNCTIONS["orders"].settings.__name__
 'OrdersSettings'
 """

@@ -274,6 +274,11 @@ class RegionalStack(ExchangeStack):
                 reconciler=_named("reconciler", Trigger.SCHEDULE),
                 reconciliation=_named("reconciliation", Trigger.SCHEDULE),
                 dividends=_named("dividends", Trigger.SCHEDULE),
+                schedules={
+                    s.name: s.every_minutes
+                    for s in FUNCTIONS.values()
+                    if s.trigger is Trigger.SCHEDULE and s.every_minutes is not None
+                },
                 failure_queues=self.functions.failure_queues,
                 timer_queue=timers.queue,
                 timer_dead_letters=timers.dead_letters,

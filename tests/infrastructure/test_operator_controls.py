@@ -4,10 +4,12 @@ instruments store, and the alarms an operator acts on. (The schedules: ``test_sc
 alarms' subscribers: ``test_alarm_subscriptions``; the engine's instruments and Container Insights:
 ``test_engine``; the dashboard's widgets: ``test_monitoring``.)"""
 
+import re
 from typing import Any
 
 import pytest
 from aws_cdk import App, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -19,7 +21,8 @@ from exchange.tables import TABLE_SPECS, InstrumentRecord
 from lambdas.catalog import ACCESS_TOKEN_SCOPE, FUNCTIONS, Need, Route, Trigger
 from stacks.constructs.api.rest import RestApi
 from stacks.constructs.grants import REPORTS_PREFIX
-from stacks.constructs.monitoring.watch import ENGINE_DOWN_MINUTES
+from stacks.constructs.monitoring.metrics import insights_sum
+from stacks.constructs.monitoring.watch import ENGINE_DOWN_MINUTES, RECONCILIATION_PERIOD
 from stacks.constructs.snapshots import REPORT_RETENTION
 from tests.infrastructure.conftest import (
     DR,
@@ -38,6 +41,7 @@ from tests.infrastructure.test_monitoring import metric_of
 
 ADMIN = [route for name, route in ROUTES if name == "admin"]
 SHARDS = sorted(ShardMap.demo().shards)
+FIFTEEN = RECONCILIATION_PERIOD
 REGION = {PRIMARY: "us-east-1", DR: "us-west-2", PRIMARY_BASE: "us-east-1", DR_BASE: "us-west-2"}
 
 
@@ -334,7 +338,9 @@ def test_reconciliation_drift_in_any_check_pages(
 ) -> None:
     """One alarm on the sum over every check: a Metrics Insights query ("Create a CloudWatch
     alarm based on a Metrics Insights query": a query returning one series may be alarmed on;
-    a SEARCH expression may not), over the reconciliation's 15-minute interval."""
+    a SEARCH expression may not), over the reconciliation's 15-minute interval. Its label keys
+    are double-quoted: ``CHECK`` is one of Metrics Insights' reserved keywords, which must be
+    quoted when used as a label key ("Reserved keywords", CloudWatch Metrics Insights)."""
     (props,) = [
         alarm["Properties"]
         for alarm in of_type(watched(resources, stack), "AWS::CloudWatch::Alarm").values()
@@ -342,14 +348,29 @@ def test_reconciliation_drift_in_any_check_pages(
     ]
     (query,) = props["Metrics"]
     assert query["Expression"] == (
-        'SELECT SUM(ReconciliationDrift) FROM SCHEMA("Exchange", check, service)'
-        " WHERE service = 'reconciliation'"
+        'SELECT SUM(ReconciliationDrift) FROM SCHEMA("Exchange", "check", "service")'
+        """ WHERE "service" = 'reconciliation'"""
     )
     assert FUNCTIONS["reconciliation"].every_minutes == 15
     assert query["Period"] == 15 * 60
     assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
     assert props["TreatMissingData"] == "notBreaching"
     assert props["AlarmActions"] == [topic_of(resources, stack)]
+
+
+# Label keys of ours that are Metrics Insights reserved keywords ("Reserved keywords",
+# CloudWatch Metrics Insights: CHECK is one); each must reach a query double-quoted.
+RESERVED_LABEL_KEYS = ("check",)
+
+
+@pytest.mark.parametrize("dimension", RESERVED_LABEL_KEYS)
+def test_an_insights_query_names_no_label_key_bare(dimension: str) -> None:
+    metric = insights_sum("ReconciliationDrift", dimension, "reconciliation", FIFTEEN)
+    assert isinstance(metric, cloudwatch.MathExpression)
+    query = metric.expression
+    # What is left once the quoted identifiers and the string literals are taken out.
+    bare = re.sub(r"\"[^\"]*\"|'[^']*'", "", query)
+    assert not re.search(rf"\b({dimension}|service)\b", bare), query
 
 
 def test_the_alarms_name_the_functions_that_emit_their_metrics() -> None:

@@ -5,8 +5,10 @@ primary, created disabled in the DR region, which the failover runbook enables."
 import pytest
 
 from lambdas.catalog import FUNCTIONS, Trigger
+from stacks.constructs.monitoring.watch import failed_runs_to_page
 from tests.infrastructure.conftest import MAIN_STACKS, PRIMARY, Resources, of_type
 from tests.infrastructure.test_functions import function_id
+from tests.infrastructure.test_operator_controls import alarms_by_metric, statistic_of, topic_of
 
 SCHEDULED = [spec for spec in FUNCTIONS.values() if spec.trigger is Trigger.SCHEDULE]
 
@@ -63,3 +65,36 @@ def test_the_schedules_are_the_issues_rates() -> None:
         "reconciliation": 15,
         "dividends": 1,
     }
+
+
+@pytest.mark.parametrize("stack", MAIN_STACKS)
+def test_a_scheduled_function_whose_runs_keep_failing_pages(
+    resources: dict[str, Resources], stack: str
+) -> None:
+    """Its own Errors, one evaluation period per run (Lambda's ``Errors``: "the number of
+    invocations that result in a function error", AWS/Lambda, dimension FunctionName), above 0 in
+    every period of at least 5 minutes and two runs: the function-wide Errors alarm (more than 5
+    in 5 minutes) can never fire for a function run at most once a minute, and a reconciliation
+    or a dividends run that fails emits none of the metrics its other alarms read. No run (DR,
+    rules disabled) is no data: not a breach."""
+    topic = topic_of(resources, stack)
+    alarms = alarms_by_metric(resources, stack)
+    for spec in SCHEDULED:
+        minutes = spec.every_minutes
+        assert minutes is not None
+        dimensions = (("FunctionName", f"<{function_id(resources[stack], spec)}>"),)
+        failing = [
+            props
+            for (namespace, metric, dims), props in alarms.items()
+            if (namespace, metric, dims) == ("AWS/Lambda", "Errors", dimensions)
+            and statistic_of(props) == ("Sum", minutes * 60)
+        ]
+        assert len(failing) == 1, spec.name
+        (props,) = failing
+        runs = failed_runs_to_page(minutes)
+        assert runs >= 2
+        assert runs * minutes >= 5
+        assert props["EvaluationPeriods"] == props["DatapointsToAlarm"] == runs, spec.name
+        assert (props["Threshold"], props["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert props["TreatMissingData"] == "notBreaching"
+        assert props["AlarmActions"] == props["OKActions"] == [topic]

@@ -118,5 +118,6 @@ def test_through_the_proxy_each_ledger_function_is_its_own_database_role() -> No
 
 
 def test_a_value_no_function_reads_is_refused() -> None:
-    with pytest.raises(KeyError, match="snapshot_bucket"):
-        function_environment(FUNCTIONS["orders"], {"snapshot_bucket": "exchange-snapshots"})
+    # The engine task's alone: no function's settings read it.
+    with pytest.raises(KeyError, match="linger_ms"):
+        function_environment(FUNCTIONS["orders"], {"linger_ms": "2"})

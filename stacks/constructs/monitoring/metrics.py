@@ -105,10 +105,15 @@ def searched(expression: str, label: str, period: Duration) -> cloudwatch.Search
 
 def insights_sum(metric: str, dimension: str, service: str, period: Duration) -> cloudwatch.IMetric:
     """The sum of ``metric`` over every value of ``dimension``: one series, so an alarm may
-    watch it (a Metrics Insights query; a SEARCH expression may not be alarmed on)."""
-    schema = f'SCHEMA("{METRICS_NAMESPACE}", {dimension}, service)'
+    watch it (a Metrics Insights query; a SEARCH expression may not be alarmed on).
+
+    The label keys are double-quoted: Metrics Insights reserves many SQL words, ``CHECK`` (the
+    reconciliation's dimension) among them, and a reserved word used as a label key must be in
+    double quotes ("Reserved keywords", CloudWatch Metrics Insights); quoting a key that is not
+    reserved changes nothing, so every key is quoted."""
+    schema = f'SCHEMA("{METRICS_NAMESPACE}", "{dimension}", "service")'
     # A CloudWatch Metrics Insights query of the app's own constants: no SQL database, no input.
-    query = f"SELECT SUM({metric}) FROM {schema} WHERE service = '{service}'"  # noqa: S608
+    query = f"SELECT SUM({metric}) FROM {schema} WHERE \"service\" = '{service}'"  # noqa: S608
     return cloudwatch.MathExpression(
         expression=query,
         using_metrics={},

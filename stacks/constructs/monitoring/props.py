@@ -22,6 +22,7 @@ class MonitoringProps:
     reconciler: str  # cancels orders left pending
     reconciliation: str  # compares the engine, the order store and the ledger
     dividends: str  # pays dividends that are due
+    schedules: Mapping[str, int]  # each scheduled function -> minutes between its runs
     failure_queues: Mapping[str, sqs.IQueue]  # each journal consumer's on-failure queue
     timer_queue: sqs.IQueue
     timer_dead_letters: sqs.IQueue

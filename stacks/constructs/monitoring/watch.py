@@ -6,9 +6,11 @@ Money safety pages on: a dead-lettered command (the order's or an operator's), a
 an engine's dead-letter queue, a journal gap or quarantined record in any stream consumer, a
 snapshot store that fails or holds a snapshot that does not verify, a reconciliation that finds
 drift, a dividend its issuer cannot fund, and orders the reconciler has cancelled that stay pending
-(the engine is not answering) for ten minutes. An engine service without its running task pages
-too (Container Insights reports nothing while no task runs, so no data is a breach). The
-reconciler's own reconciliations are normal and only graphed.
+(the engine is not answering) for ten minutes. A scheduled function (the reconciler, the
+reconciliation, the dividends) whose runs keep failing pages too: it would otherwise stop
+silently, its own metrics missing (``RunsFailing-<function>``). An engine service without its
+running task pages too (Container Insights reports nothing while no task runs, so no data is a
+breach). The reconciler's own reconciliations are normal and only graphed.
 
 The dead man's switch pages when a timer dead-letters (an account's orders may not have been
 cancelled) or when the oldest timer is older than the longest delay plus ``TIMER_LATE_SECONDS``
@@ -50,8 +52,23 @@ TIMER_AGE_LIMIT_SECONDS: Final = MAX_DELAY_SECONDS + TIMER_LATE_SECONDS
 ENGINE_DOWN_MINUTES: Final = 3
 # The reconciliation runs every 15 minutes: each window holds one run's figures.
 RECONCILIATION_PERIOD: Final = Duration.minutes(15)
+# A scheduled function pages when every run fails for this long, and at least two runs in a row:
+# the generic Errors alarm (more than 5 in 5 minutes) cannot fire for a function that runs at
+# most once a minute, and one failed run is retried by the next.
+SCHEDULE_FAILING_MINUTES: Final = 5
+SCHEDULE_FAILED_RUNS: Final = 2
 
 Panels = list[tuple[str, Sequence[cloudwatch.IMetric]]]
+
+
+def failed_runs_to_page(every_minutes: int) -> int:
+    """How many runs in a row (one evaluation period each) must fail before a scheduled
+    function pages: ``SCHEDULE_FAILED_RUNS``, or more for one that runs often.
+
+    >>> failed_runs_to_page(1), failed_runs_to_page(15)
+    (5, 2)
+    """
+    return max(SCHEDULE_FAILED_RUNS, -(-SCHEDULE_FAILING_MINUTES // every_minutes))
 
 
 class AlarmsAndDashboard(NestedStack):
@@ -120,6 +137,13 @@ class AlarmsAndDashboard(NestedStack):
                 metric = metrics.emitted(fault, consumer)
                 faults.append(metric)
                 self._alarm(f"{fault}-{consumer}", metric, 0)
+        for name, every in props.schedules.items():
+            self._alarm(
+                f"RunsFailing-{name}",
+                props.functions[name].metric_errors(period=Duration.minutes(every)),
+                0,
+                periods=failed_runs_to_page(every),
+            )
         for consumer, queue in props.failure_queues.items():
             self._alarm(
                 f"Failed-{consumer}",

@@ -12,8 +12,11 @@ from psycopg_pool import ConnectionPool
 
 from exchange.domain import Instrument, InstrumentCatalog, Side
 from exchange.domain.events import InstrumentListed
+from exchange.instruments.live import LiveCatalog
+from exchange.instruments.store import InMemoryInstrumentStore
 from exchange.ledger import LedgerInconsistency, UnknownAsset
 from exchange.ledger.postgres import PostgresLedger
+from exchange.messaging import ShardMap
 from tests.integration.ledger.conftest import ledger_as
 from tests.integration.ledger.test_conservation import check_books
 from tests.unit.ledger.helpers import BTC, order, trade, verified_account
@@ -107,6 +110,33 @@ def test_a_trade_pays_the_fees_in_force_at_its_seq_capped_at_its_reservation(
     assert [(b.asset, b.available) for b in ledger.balances(fee_account)] == [
         ("USD", Decimal("6.2"))
     ]
+    check_books(pool)
+
+
+def test_a_trade_before_any_journaled_listing_pays_the_fees_first_listed(
+    ledger: PostgresLedger, pool: ConnectionPool
+) -> None:
+    """The store may already hold an operator's fee change (version 2) before the engine
+    journals it: a trade from before that listing, settled by a process whose live catalog has
+    refreshed, still pays the static file's fees (version 0), not the change's."""
+    fee_account = ledger.fee_account_id
+    placed = ledger_as(pool, fee_account, catalog(ETH))
+    seller = verified_account(placed, ETH="10")
+    buyer = verified_account(placed, USD="100000")
+    shards = ShardMap({"s1": ["BTC-USD", "ETH-USD"]})
+    store = InMemoryInstrumentStore()
+    store.seed(catalog(ETH), shards, now_ns=1)
+    store.put(with_fees(1, 10), shard="s1", version=2, actor="op-alice", reason="fee change")
+    live = LiveCatalog(store, catalog(ETH), shards=shards)
+    assert live.get("ETH-USD").taker_fee_bps == 10  # the change is in force in the catalog
+    settled_by = ledger_as(pool, fee_account, live)
+    sell = order(seller, Side.SELL, qty=ONE_ETH, price=PRICE, symbol="ETH-USD")
+    buy = order(buyer, Side.BUY, qty=ONE_ETH, price=PRICE, symbol="ETH-USD")
+    placed.reserve(sell)
+    placed.reserve(buy)
+    # seq 50: before every listing this module journals (200, 300), so no schedule row applies
+    assert settled_by.apply_event(trade(sell, buy, price=PRICE, qty=ONE_ETH, seq=50))
+    assert fees_of(pool, 50) == (Decimal("0.4"), Decimal("1"))  # maker 2 bps, taker 5 bps
     check_books(pool)
 
 

@@ -198,7 +198,12 @@ def test_a_clean_exchange_reports_no_drift_and_a_planted_one_is_named(
     clean = compose(settings).run(later)
 
     # Then every check compared something and found no drift, on the Redis snapshot
-    assert clean.drift() == {Check.OPEN_ORDERS: 0, Check.SOLVENCY: 0, Check.SETTLEMENT: 0}
+    assert clean.drift() == {
+        Check.SNAPSHOTS: 0,
+        Check.OPEN_ORDERS: 0,
+        Check.SOLVENCY: 0,
+        Check.SETTLEMENT: 0,
+    }
     assert clean.snapshots[0].source == "redis"
     assert clean.snapshots[0].seqs == {"BTC-USD": seq}
     assert clean.orders.compared == 2  # o-bid (6 lots left) and o-offer
@@ -206,6 +211,7 @@ def test_a_clean_exchange_reports_no_drift_and_a_planted_one_is_named(
     usd = next(totals for totals in clean.assets if totals.asset == "USD")
     assert (usd.balances, usd.expected) == (Decimal(9900), Decimal(9900))
     assert drift_metrics(capsys.readouterr().out) == {
+        "snapshots": [0.0],
         "open_orders": [0.0],
         "solvency": [0.0],
         "settlement": [0.0],
@@ -244,6 +250,7 @@ def test_a_clean_exchange_reports_no_drift_and_a_planted_one_is_named(
     assert drifted.drift()[Check.SOLVENCY] == 0
     # And ReconciliationDrift is non-zero for those two checks
     assert drift_metrics(capsys.readouterr().out) == {
+        "snapshots": [0.0],
         "open_orders": [1.0],
         "solvency": [0.0],
         "settlement": [1.0],
@@ -253,7 +260,7 @@ def test_a_clean_exchange_reports_no_drift_and_a_planted_one_is_named(
     assert drifted.location == f"s3://{REPORTS}/{key}"
     stored = boto3.client("s3", region_name="us-east-1").get_object(Bucket=REPORTS, Key=key)
     report = json.loads(stored["Body"].read())
-    assert report["drift"] == {"open_orders": 1, "solvency": 0, "settlement": 1}
+    assert report["drift"] == {"snapshots": 0, "open_orders": 1, "solvency": 0, "settlement": 1}
     assert report["checks"]["open_orders"]["drifted"][0]["order_id"] == "o-orphan"
     assert report["checks"]["settlement"]["drifted"] == [
         {"kind": "trade_not_settled", "symbol": "BTC-USD", "seq": seq + 1}

@@ -139,6 +139,24 @@ def test_base_and_quote_must_be_assets_the_ledger_keeps(admin: Admin) -> None:
 
 
 @pytest.mark.parametrize(
+    "change",
+    [
+        {"lot_size": "0.5", "min_qty": "1"},  # ACME is kept in whole shares (scale 0)
+        {"tick_size": "0.000000001", "reference_price": "25"},  # finer than USD's 8 decimals
+    ],
+    ids=["lot", "notional"],
+)
+def test_a_listing_the_ledger_cannot_hold_exactly_is_refused_before_it_is_stored(
+    admin: Admin, change: dict[str, str]
+) -> None:
+    # A tick and a lot are fixed once listed: such a symbol could never be reserved or settled
+    with pytest.raises(InvalidInstrument, match="ledger cannot hold"):
+        admin.service.list_instrument("ACME-USD", {**ACME, **change}, admin.action())
+    assert admin.store.get("ACME-USD") is None
+    assert not admin.timeline
+
+
+@pytest.mark.parametrize(
     "spec",
     [
         {**ACME, "min_qty": "20000"},  # above max_qty

@@ -12,11 +12,13 @@ import pytest
 from exchange.admin.audit import OPERATORS_PARTITION, verify_operators_log
 from exchange.admin.dispatch import Outcome
 from exchange.admin.errors import InvalidAdminRequest, NotAnEquity
+from exchange.admin.listings import parse_definition
 from exchange.admin.service import DividendRequest
 from exchange.apikeys.audit import security_partition, verify_security_log
 from exchange.domain.commands import FreezeAccount, MassCancel, SetTradingStatus
 from exchange.domain.enums import InstrumentStatus
 from exchange.domain.errors import UnknownInstrument
+from exchange.instruments.errors import InstrumentStoreUnavailable
 from exchange.ledger.errors import UnknownAccount
 from exchange.orders.errors import StoreUnavailable
 from tests.unit.admin.conftest import ACME, DEMO_SYMBOLS, NOW_NS, OLGA, Admin
@@ -204,6 +206,33 @@ def test_an_unfreeze_goes_the_same_way_and_a_repeat_changes_nothing_in_the_ledge
     ]
     assert all(isinstance(c, FreezeAccount) and not c.frozen for c in admin.sink.sent)
     assert operators_log(admin)[-1]["was_frozen"] is True
+
+
+def test_an_unreadable_store_stops_a_kill_switch_or_freeze_before_anything_is_done(
+    admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given ACME-USD listed by another admin container, and the store unreadable since: the
+    # live catalog then serves its last good read, which has no ACME-USD
+    admin.catalog.refresh()
+    admin.store.put(
+        parse_definition("ACME-USD", ACME), shard="s2", version=1, actor="ivan", reason="listing"
+    )
+
+    def unreadable() -> list[object]:
+        raise InstrumentStoreUnavailable("throttled")
+
+    monkeypatch.setattr(admin.store, "listings", unreadable)
+    # When an operator pulls the kill switch, freezes an account or cancels its orders
+    for act in (
+        lambda: admin.service.kill_switch(InstrumentStatus.HALTED, admin.action()),
+        lambda: admin.service.freeze("alice", admin.action()),
+        lambda: admin.service.cancel_account_orders("alice", admin.action()),
+    ):
+        # Then it fails (503) rather than reach every symbol but ACME-USD and say "complete"
+        with pytest.raises(InstrumentStoreUnavailable):
+            act()
+    assert nothing_happened(admin)
+    assert not admin.ledger.is_frozen("alice")
 
 
 def test_no_entry_no_action(admin: Admin) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from engine_service.adapters.memory import InMemoryBroker
-from local.__main__ import parse
+from local.arguments import parse
 from local.cfn import TemplateError
 from local.operations import operations_for, schedule_periods
 from local.options import LOCAL_SCHEDULES

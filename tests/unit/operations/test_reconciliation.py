@@ -175,7 +175,12 @@ def test_a_clean_state_reports_zero_drift_for_every_check() -> None:
     report = run(world)
     # Then nothing drifted, and each check compared something
     assert report.clean
-    assert report.drift() == {Check.OPEN_ORDERS: 0, Check.SOLVENCY: 0, Check.SETTLEMENT: 0}
+    assert report.drift() == {
+        Check.SNAPSHOTS: 0,
+        Check.OPEN_ORDERS: 0,
+        Check.SOLVENCY: 0,
+        Check.SETTLEMENT: 0,
+    }
     assert (report.orders.compared, report.settlement.compared) == (1, 1)
     # And the orders index was trusted as it was: nothing differed, nothing was read again
     assert world.reread == []
@@ -257,6 +262,23 @@ def test_a_symbol_listed_at_run_time_is_compared_by_the_lot_size_its_snapshot_ca
         reservations={"o-acme": hold("o-acme", 3, symbol="ACME-USD")},
     )
     assert run(world).orders.drifted == ()
+
+
+def test_a_shard_no_store_could_give_a_trusted_snapshot_of_is_drift() -> None:
+    # Given a shard whose Redis copy was refused (a bad MAC) and whose S3 read failed: its books
+    # are unknown, so the open orders on it were compared with nothing and none could be drift
+    world = agreed()
+    problems = ("redis snapshot refused: bad MAC", "s3 unavailable: ClientError: AccessDenied")
+    world.books.append(ShardBooks("s2", None, problems=problems))
+    # And a shard that never snapshotted (no event yet), with no store failing
+    world.books.append(ShardBooks("s3", None))
+    # When it runs
+    report = run(world)
+    # Then the unreadable shard is drift, and alarms; the shard without a snapshot is not
+    assert report.drift()[Check.SNAPSHOTS] == 1
+    assert not report.clean
+    checked = report.as_dict()["checks"]["snapshots"]
+    assert checked == {"read": 1, "drifted": [{"shard": "s2", "problems": list(problems)}]}
 
 
 # --- in flight ---------------------------------------------------------------------------------
@@ -440,7 +462,12 @@ def test_drift_metrics_carry_every_check_and_symbol_status_the_snapshot_says(
     # Then one ReconciliationDrift per check (the clean ones at 0, so the alarm has data)
     lines = emitted(capsys.readouterr().out)
     drift = {m["check"]: m["ReconciliationDrift"] for m in lines if "ReconciliationDrift" in m}
-    assert drift == {"open_orders": [1.0], "solvency": [0.0], "settlement": [0.0]}
+    assert drift == {
+        "snapshots": [0.0],
+        "open_orders": [1.0],
+        "solvency": [0.0],
+        "settlement": [0.0],
+    }
     dimensions = {
         tuple(m["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0])  # type: ignore[index]
         for m in lines
@@ -462,7 +489,7 @@ def test_the_report_is_written_under_its_dated_key_and_names_what_drifted() -> N
     assert report.location == "mem://reconciliation/2025/06/01/120000Z.json"
     written = json.loads(world.reports["reconciliation/2025/06/01/120000Z.json"])
     assert written["clean"] is False
-    assert written["drift"] == {"open_orders": 1, "solvency": 0, "settlement": 0}
+    assert written["drift"] == {"snapshots": 0, "open_orders": 1, "solvency": 0, "settlement": 0}
     (drift,) = written["checks"]["open_orders"]["drifted"]
     assert (drift["kind"], drift["order_id"], drift["ledger_lots"]) == (
         "hold_without_order",
@@ -482,7 +509,7 @@ def test_the_scheduled_handler_returns_the_summary() -> None:
         reconciliation=reconciliation(world),
     )
     assert summary["clean"] is False
-    assert summary["drift"] == {"open_orders": 1, "solvency": 0, "settlement": 0}
+    assert summary["drift"] == {"snapshots": 0, "open_orders": 1, "solvency": 0, "settlement": 0}
     assert str(summary["report"]).startswith("mem://reconciliation/")
 
 

@@ -4,7 +4,8 @@
   listed already (in the store, or version 0 of the static file), the fields fixed at listing
   (``exchange.instruments.model.check_change``) and the shard (a book lives in one engine task).
 - Base and quote must be assets the ledger keeps (its asset scales): new assets are deploy-time
-  configuration, never an admin action.
+  configuration, never an admin action. The lot, and one tick times one lot, must be on those
+  assets' scales, or the ledger could hold none of the symbol's orders.
 - A new symbol goes to the shard asked for (one that exists), else to the least-loaded shard
   (fewest symbols; ties by name).
 - ``status`` is a new listing's first status only; a change keeps the status in force
@@ -26,6 +27,8 @@ from exchange.domain.errors import InvalidInstrument
 from exchange.domain.instruments import Instrument
 from exchange.instruments.errors import VersionConflict
 from exchange.instruments.model import Listing, check_change, check_shard
+from exchange.ledger.errors import LedgerError
+from exchange.ledger.money import check_instrument
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +58,21 @@ def parse_definition(symbol: str, spec: Mapping[str, Any]) -> Instrument:
 
 
 def check_assets(instrument: Instrument, asset_scales: Mapping[str, int]) -> None:
+    """UnknownAsset for a base or quote the ledger does not keep; InvalidInstrument for a lot,
+    or a smallest notional (one tick times one lot), finer than the ledger's scale of its asset.
+    Such a listing could never be reserved or settled, and its tick and lot cannot be changed
+    once listed (``ledger.money.check_instrument``, which the ledger applies at first use)."""
     for asset in (instrument.base, instrument.quote):
         if asset not in asset_scales:
             raise UnknownAsset(
                 f"the ledger keeps no asset {asset}; known: {', '.join(sorted(asset_scales))}"
             )
+    try:
+        check_instrument(instrument, asset_scales)
+    except LedgerError as exc:
+        raise InvalidInstrument(
+            f"the ledger cannot hold {instrument.symbol}'s amounts exactly: {exc}"
+        ) from exc
 
 
 def least_loaded(shard_ids: Collection[str], load: Mapping[str, int]) -> str:

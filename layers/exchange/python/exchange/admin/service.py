@@ -304,12 +304,16 @@ class AdminService:
         return self._catalog.listing(symbol)
 
     def _symbols(self, *, excluding: InstrumentStatus | None = None) -> list[str]:
-        """Every listed symbol (but those ``excluding`` names the status of), read afresh."""
-        self._catalog.refresh()
+        """Every listed symbol (but those ``excluding`` names the status of): the catalog's
+        (the static file's among them) and the store's, read now. The store's error
+        (``InstrumentStoreUnavailable``: 503) is raised before anything is written: the live
+        catalog would keep serving its last good read, which in a cold container is the static
+        file alone, so a kill switch or a freeze would miss every symbol listed at run time
+        and still say it was complete."""
+        listings = {listing.symbol: listing for listing in self._catalog.listings()}
+        listings.update((listing.symbol, listing) for listing in self._store.listings())
         return sorted(
-            listing.symbol
-            for listing in self._catalog.listings()
-            if listing.status is not excluding
+            symbol for symbol, listing in listings.items() if listing.status is not excluding
         )
 
     def _status_command(

@@ -219,6 +219,11 @@ class InstrumentCatalog:
         except KeyError:
             raise UnknownInstrument(f"unknown symbol {symbol!r}") from None
 
+    def original(self, symbol: str) -> Instrument:
+        """The instrument as first listed (a live catalog: the static file's, before any change
+        an operator made); its fees are in force before the journal records a listing."""
+        return self.get(symbol)
+
     def __contains__(self, symbol: object) -> bool:
         return symbol in self._by_symbol
 

@@ -97,6 +97,12 @@ class LiveCatalog(InstrumentCatalog):
     def get(self, symbol: str) -> Instrument:
         return self.listing(symbol).instrument
 
+    def original(self, symbol: str) -> Instrument:
+        """The static file's instrument (version 0) for a symbol it lists; otherwise the one in
+        force (a symbol listed at run time has its listing journaled before any trade)."""
+        static = self._static.get(symbol)
+        return static.instrument if static is not None else self.get(symbol)
+
     def status(self, symbol: str) -> InstrumentStatus:
         return self.listing(symbol).status
 

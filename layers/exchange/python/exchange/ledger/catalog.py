@@ -30,6 +30,12 @@ class LedgerInstruments:
             self._check(instrument)
         return instrument
 
+    def original(self, symbol: str) -> Instrument:
+        """The instrument as first listed (``InstrumentCatalog.original``): the fees in force
+        before the journal records any listing of the symbol."""
+        self.get(symbol)
+        return self._catalog.original(symbol)
+
     def _check(self, instrument: Instrument) -> None:
         check_instrument(instrument, self._scales)
         with self._lock:

@@ -19,6 +19,9 @@ from exchange.ledger.postgres.audit_reads import AssetTotals
 class Check(StrEnum):
     """The reconciliation's checks: the ``check`` dimension of ``ReconciliationDrift``."""
 
+    # Each shard's newest snapshot was read and verified: one that no store could give (a store
+    # failed, or its copy did not verify) leaves open_orders blind on that shard.
+    SNAPSHOTS = "snapshots"
     OPEN_ORDERS = "open_orders"  # engine vs order store vs ledger holds, by order id
     SOLVENCY = "solvency"  # per asset: balances vs deposits minus withdrawals
     SETTLEMENT = "settlement"  # trades table vs the ledger's settled trades, by (symbol, seq)
@@ -143,9 +146,17 @@ class ReconciliationReport:
     def insolvent(self) -> tuple[AssetTotals, ...]:
         return tuple(totals for totals in self.assets if totals.difference != 0)
 
+    @property
+    def unreadable(self) -> tuple[ShardBooks, ...]:
+        """The shards whose snapshot could not be used because a store failed or refused it (a
+        shard that never snapshotted, no store failing, has nothing open to compare: not these).
+        Their open orders were compared with empty books, so drift there went unseen."""
+        return tuple(books for books in self.snapshots if books.source is None and books.problems)
+
     def drift(self) -> dict[Check, int]:
         """Drifted items per check (0 when clean)."""
         return {
+            Check.SNAPSHOTS: len(self.unreadable),
             Check.OPEN_ORDERS: len(self.orders.drifted),
             Check.SOLVENCY: len(self.insolvent),
             Check.SETTLEMENT: len(self.settlement.drifted),
@@ -173,6 +184,13 @@ class ReconciliationReport:
             "drift": {check.value: count for check, count in self.drift().items()},
             "snapshots": [_shard(books) for books in self.snapshots],
             "checks": {
+                Check.SNAPSHOTS.value: {
+                    "read": sum(1 for books in self.snapshots if books.source is not None),
+                    "drifted": [
+                        {"shard": books.shard, "problems": list(books.problems)}
+                        for books in self.unreadable
+                    ],
+                },
                 Check.OPEN_ORDERS.value: {
                     "compared": self.orders.compared,
                     "in_flight": self.orders.in_flight,

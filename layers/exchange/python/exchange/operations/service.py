@@ -3,6 +3,8 @@
 Every 15 minutes (an EventBridge schedule, ``lambdas/reconciliation``), or by hand with
 ``python -m exchange.operations.reconciliation``, it checks:
 
+- ``snapshots``: each shard's newest snapshot was read and verified; a shard whose stores failed
+  or refused every copy is drift, since ``open_orders`` cannot see that shard's books;
 - ``open_orders``: the open orders of each shard's newest snapshot (Redis, its MAC verified, else
   S3) against the orders table's open orders and the ledger's open holds, by order id and open
   lots: a hold without an order, an order without a hold, an order missing from the engine or

@@ -241,7 +241,9 @@ def _listing_routes(router: Router) -> None:
         "quote, tick_size, lot_size, asset_class and the shard (409). Base and quote must be "
         "assets the ledger keeps (422). 503 listing_not_published: the version is stored but "
         "the engine did not get it: send the same request again (same version) to republish it.",
-        responses=documented(202, "Stored and sent (or sent again)", 401, 409, 413, 415, 422, 503),
+        responses=documented(
+            202, "Stored and sent (or sent again)", 401, 404, 409, 413, 415, 422, 503
+        ),
         tags=TAGS,
         security=AUTHORIZED,
         openapi_extensions=GROUP_ONLY,

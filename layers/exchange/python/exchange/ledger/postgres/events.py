@@ -144,7 +144,10 @@ class Settler:
             taker=holds[trade.taker_order_id],
             scales=self.scales,
             fee_account_id=self.fee_account_id,
-            fees=_fees_at(cur, trade.symbol, trade.seq) or FeeRates.of(instrument),
+            # Before any journaled listing: the fees the symbol was first listed with, never a
+            # change the operators made since (its InstrumentListed is after this trade).
+            fees=_fees_at(cur, trade.symbol, trade.seq)
+            or FeeRates.of(self.instruments.original(trade.symbol)),
         )
         update_holds(cur, [settlement.maker.after, settlement.taker.after])
         reference = f"{trade.symbol}#{trade.seq}"
@@ -294,7 +297,7 @@ def _listed(event: InstrumentListed) -> Instrument:
 
 def _fees_at(cur: Cursor[Row], symbol: str, seq: int) -> FeeRates | None:
     """The fees of the symbol's latest listing before ``seq``; None: never listed in the
-    journal (the catalog's fees are in force)."""
+    journal (the fees it was first listed with are in force)."""
     row = cur.execute(
         "SELECT maker_fee_bps, taker_fee_bps FROM ledger.fee_schedule "
         "WHERE symbol = %s AND effective_seq < %s ORDER BY effective_seq DESC LIMIT 1",

@@ -1,0 +1,81 @@
+"""``python -m local``'s arguments, parsed into ``StackOptions``. Apart from ``local.__main__``,
+which sets Powertools' environment before anything imports it, so tests import this instead."""
+
+import argparse
+import os
+from pathlib import Path
+from typing import Final
+
+from local.operator import DEFAULT_STATE_FILE
+from local.options import LOCAL_SCHEDULES, StackOptions
+from local.pollers import MappingConfig
+
+DESCRIPTION: Final = "python -m local (make run): the whole exchange on this machine until Ctrl-C."
+
+
+def mapping(batch_size: int | None, retries: int | None) -> MappingConfig | None:
+    """The pollers' settings: the deployed Kinesis mappings' (None), unless overridden here."""
+    if batch_size is None and retries is None:
+        return None
+    default = MappingConfig()
+    return MappingConfig(
+        batch_size=batch_size or default.batch_size,
+        max_retry_attempts=default.max_retry_attempts if retries is None else retries,
+    )
+
+
+def schedule(text: str) -> tuple[str, float]:
+    """``FUNCTION=SECONDS`` -> (function, seconds)."""
+    name, _, seconds = text.partition("=")
+    try:
+        every_s = float(seconds)
+    except ValueError:
+        every_s = 0.0
+    if not name or every_s <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not FUNCTION=SECONDS (seconds > 0)")
+    return name, every_s
+
+
+def parse(argv: list[str] | None) -> StackOptions:
+    parser = argparse.ArgumentParser(prog="python -m local", description=DESCRIPTION)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000, help="gateway port; 0 picks a free one")
+    parser.add_argument(
+        "--embedded", action="store_true", help="use embedded PostgreSQL/Redis/broker only"
+    )
+    parser.add_argument("--workdir", type=Path, help="keep data and logs here (default: temp)")
+    parser.add_argument("--state-file", type=Path, default=DEFAULT_STATE_FILE)
+    parser.add_argument("--no-seed", action="store_true", help="no demo users or funds")
+    parser.add_argument("--kinesis-shards", type=int, default=1)
+    parser.add_argument(
+        "--batch-size", type=int, help="stream batch size (default: the deployed mapping's)"
+    )
+    parser.add_argument(
+        "--retries", type=int, help="stream retries before skipping (default: as deployed)"
+    )
+    parser.add_argument(
+        "--schedule",
+        action="append",
+        type=schedule,
+        default=[],
+        metavar="FUNCTION=SECONDS",
+        help="run a scheduled function this often instead of its deployed rate (repeatable;"
+        f" default {' '.join(f'{k}={v:g}' for k, v in LOCAL_SCHEDULES.items())})",
+    )
+    args = parser.parse_args(argv)
+    env = os.environ
+    return StackOptions(
+        host=args.host,
+        port=args.port,
+        embedded=args.embedded,
+        # The same variables the services' own settings read.
+        database_url=env.get("EXCHANGE_DATABASE_URL"),
+        redis_url=env.get("EXCHANGE_REDIS_URL"),
+        broker_url=env.get("EXCHANGE_BROKER_URL"),
+        workdir=args.workdir,
+        state_file=args.state_file,
+        seed=not args.no_seed,
+        journal_shards=args.kinesis_shards,
+        mapping=mapping(args.batch_size, args.retries),
+        schedules={**LOCAL_SCHEDULES, **dict(args.schedule)},
+    )
