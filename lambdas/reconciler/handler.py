@@ -27,7 +27,7 @@ def compose(settings: ReconcilerSettings, *, sink: CommandSink | None = None) ->
         or RabbitCommandSink.from_settings(
             settings, connection_name="reconciler", shard_fallback=catalog.shard_for
         ),
-        symbols=catalog.symbols,
+        symbols=lambda: catalog.symbols,
         timeout_s=settings.reconcile_after_seconds,
         limit=settings.reconcile_batch_limit,
     )

@@ -22,7 +22,7 @@ def reconciler(orders: InMemoryPendingOrders, sink: InMemoryCommandSink) -> Reco
     return Reconciler(
         orders=orders,
         sink=sink,
-        symbols=["BTC-USD", "ETH-USD"],
+        symbols=lambda: ["BTC-USD", "ETH-USD"],
         timeout_s=TIMEOUT_S,
         clock=lambda: NOW,
     )
@@ -85,9 +85,26 @@ def test_a_run_publishes_at_most_its_limit_per_symbol() -> None:
     for n in range(5):
         orders.add(pending(f"o-{n}", 100 + n))
     limited = Reconciler(
-        orders=orders, sink=sink, symbols=["BTC-USD"], timeout_s=60, limit=3, clock=lambda: NOW
+        orders=orders,
+        sink=sink,
+        symbols=lambda: ["BTC-USD"],
+        timeout_s=60,
+        limit=3,
+        clock=lambda: NOW,
     )
     assert limited.run().reconciled == 3
+
+
+def test_a_symbol_listed_while_the_function_is_warm_is_reconciled_on_the_next_run() -> None:
+    listed = ["BTC-USD"]
+    orders, sink = InMemoryPendingOrders(), InMemoryCommandSink()
+    warm = Reconciler(
+        orders=orders, sink=sink, symbols=lambda: listed, timeout_s=60, clock=lambda: NOW
+    )
+    orders.add(pending("o-new", 100, symbol="SOL-BTC"))
+    assert warm.run().reconciled == 0
+    listed.append("SOL-BTC")  # an operator lists it; the live catalog now serves it
+    assert warm.run().reconciled == 1
 
 
 def test_the_scheduled_handler_runs_the_reconciler_and_counts_what_it_did(

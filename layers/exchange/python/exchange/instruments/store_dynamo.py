@@ -56,9 +56,7 @@ class DynamoInstrumentStore:
 
     def listings(self) -> list[Listing]:
         try:
-            # Strongly consistent (twice the read units of a table of dozens of items): a listing
-            # written a moment ago must reach the kill switch, a freeze and engine recovery.
-            rows = InstrumentRecord.scan(InstrumentRecord.record == CURRENT, consistent_read=True)
+            rows = InstrumentRecord.scan(InstrumentRecord.record == CURRENT)
             return [_listing(row) for row in rows]
         except _UNAVAILABLE as exc:
             raise InstrumentStoreUnavailable(f"listing instruments: {exc}") from exc

@@ -95,14 +95,15 @@ class Reconciler:
         *,
         orders: PendingOrders,
         sink: CommandSink,
-        symbols: Sequence[str],
+        symbols: Callable[[], Sequence[str]],
         timeout_s: int,
         limit: int = 500,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         self._orders = orders
         self._sink = sink
-        self._symbols = list(symbols)
+        # Read at every run: an operator may list a symbol while the function is warm.
+        self._symbols = symbols
         self._timeout_ns = timeout_s * NANOS
         self._limit = limit
         self._clock = clock
@@ -115,7 +116,7 @@ class Reconciler:
         cutoff = now - self._timeout_ns
         reconciled = stuck = 0
         try:
-            for symbol in self._symbols:
+            for symbol in self._symbols():
                 for order in self._orders.older_than(symbol, cutoff, self._limit):
                     self._sink.publish(reconcile_cancel(order, now))
                     reconciled += 1
