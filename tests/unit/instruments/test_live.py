@@ -199,3 +199,19 @@ def test_refresh_reads_now_whatever_the_ttl() -> None:
     catalog.refresh()
     assert [listing.symbol for listing in catalog.listings()][-1] == "ACME-USD"
     assert store.reads == 2
+
+
+def test_a_listing_just_written_is_served_before_any_read_sees_it() -> None:
+    """A Scan is eventually consistent (DynamoDB "Read consistency"): the writer adopts what it
+    wrote, so a command for the new symbol is routed to its shard at once."""
+    store, clock = CountingStore(), Clock()
+    catalog = live(store, clock)
+    assert catalog.shard_for("ACME-USD") is None
+    written = InMemoryInstrumentStore(clock=lambda: 1).put(
+        ACME, shard="s2", version=1, actor="ops", reason="new"
+    )  # a write the catalog's store does not show yet
+    catalog.adopt(written)
+    assert (catalog.get("ACME-USD"), catalog.shard_for("ACME-USD")) == (ACME, "s2")
+    # And an older version than the one served changes nothing
+    catalog.adopt(Listing(instrument=ACME, version=0, shard="s9", status=ACME.status, actor="ops"))
+    assert catalog.shard_for("ACME-USD") == "s2"

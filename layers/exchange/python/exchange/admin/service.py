@@ -257,7 +257,9 @@ class AdminService:
                 reason=action.reason,
                 now_ns=now_ns,
             )
-            self._catalog.refresh()  # the sink routes a new symbol by the live catalog's shard
+        # The sink routes a new symbol by the live catalog's shard: serve the listing now, not
+        # after a Scan that may not see the write yet.
+        self._catalog.adopt(listing)
         command = ListInstrument(
             symbol=symbol,
             ts=now_ns,

@@ -167,6 +167,16 @@ class LiveCatalog(InstrumentCatalog):
             # One assignment: a reader sees the old catalog or the new one, never half of each.
             self._listings = self._static | {listing.symbol: listing for listing in stored}
 
+    def adopt(self, listing: Listing) -> None:
+        """Serve ``listing``, which this process has just written or read with a consistent read
+        (a store's Scan is eventually consistent: a refresh right after a write may miss it), so
+        a command for a symbol listed a moment ago is routed to its shard. An older version than
+        the one served is ignored."""
+        with self._refreshing:
+            served = self._listings.get(listing.symbol)
+            if served is None or served.version <= listing.version:
+                self._listings = self._listings | {listing.symbol: listing}
+
     def _maybe_refresh(self, after_s: float) -> None:
         if self._store is None:
             return
