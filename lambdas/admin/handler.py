@@ -1,7 +1,7 @@
 """Admin: /v1/admin/... (markets and their status, mass cancels, the kill switch, account
 freezes, listings, dividends, the operators' audit log), for the operators' Cognito group."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -16,15 +16,20 @@ from exchange.observability import logger, metrics, tracer
 from exchange.orders.publisher import CommandSink
 from exchange.settings import AdminSettings
 
+if TYPE_CHECKING:
+    from exchange.instruments.live import LiveCatalog
+
 
 def compose(
     settings: AdminSettings,
     *,
     sink: CommandSink | None = None,
     ledger: LedgerPort | None = None,
+    catalog: "LiveCatalog | None" = None,
 ) -> AdminService:
     """The function's object graph; local mode passes its in-process broker as ``sink``, tests
-    may pass the ledger (on a pool they own)."""
+    may pass the ledger (on a pool they own) and the live catalog their sink routes by: the one
+    the service serves what it has just listed from (``LiveCatalog.adopt``)."""
     from exchange.admin.audit_dynamo import DynamoAuditChains  # noqa: PLC0415 - at first use
     from exchange.instruments.composition import live_catalog, static_shards  # noqa: PLC0415
     from exchange.instruments.store_dynamo import DynamoInstrumentStore  # noqa: PLC0415
@@ -33,7 +38,7 @@ def compose(
     from exchange.tables import bind_tables  # noqa: PLC0415
 
     bind_tables(settings)
-    catalog = live_catalog(settings)
+    catalog = catalog or live_catalog(settings)
     return AdminService(
         sink=sink
         or RabbitCommandSink.from_settings(

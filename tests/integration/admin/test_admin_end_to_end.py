@@ -52,7 +52,7 @@ def admin(moto: Any, broker: Broker, fresh_database: str, pool: Any) -> Iterator
         settings, connection_name="admin-test", shard_fallback=catalog.shard_for
     )
     ledger = PostgresLedger(pool, instruments=catalog, asset_scales=DEFAULT_ASSET_SCALES)
-    service = compose(settings, sink=sink, ledger=ledger)
+    service = compose(settings, sink=sink, ledger=ledger, catalog=catalog)
     DynamoInstrumentStore().seed(
         InstrumentCatalog.demo(), ShardMap(settings.shards or {}), now_ns=1
     )
