@@ -1,7 +1,7 @@
 """Admin: /v1/admin/... (markets and their status, mass cancels, the kill switch, account
 freezes, listings, dividends, the operators' audit log), for the operators' Cognito group."""
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -11,13 +11,11 @@ from exchange.admin.service import AdminService
 from exchange.composition import CompositionRoot
 from exchange.http.app import rest_app, serve
 from exchange.http.routes.admin import admin_router
+from exchange.instruments.live import LiveCatalog
 from exchange.ledger.port import LedgerPort
 from exchange.observability import logger, metrics, tracer
 from exchange.orders.publisher import CommandSink
 from exchange.settings import AdminSettings
-
-if TYPE_CHECKING:
-    from exchange.instruments.live import LiveCatalog
 
 
 def compose(
@@ -25,7 +23,7 @@ def compose(
     *,
     sink: CommandSink | None = None,
     ledger: LedgerPort | None = None,
-    catalog: "LiveCatalog | None" = None,
+    catalog: LiveCatalog | None = None,
 ) -> AdminService:
     """The function's object graph; local mode passes its in-process broker as ``sink``, tests
     may pass the ledger (on a pool they own) and the live catalog their sink routes by: the one
