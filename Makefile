@@ -75,6 +75,10 @@ fmt: $(STAMP) ## Format and auto-fix
 run: $(STAMP) ## The whole exchange on this machine (gateway, moto, engine, pollers); Ctrl-C stops it
 	$(PY) -m local
 
+.PHONY: backtest
+backtest: $(STAMP) ## Backtest the market maker on the archive (SOURCE=dir or s3://...; default: make run's)
+	$(PY) -m local.backtest --source $(or $(SOURCE),.cache/local/archive) $(if $(SYMBOL),--symbol $(SYMBOL))
+
 .PHONY: demo-engine
 demo-engine: $(STAMP) ## The matching engine alone on a seeded demo stream
 	$(PY) -m engine_service.demo

@@ -240,7 +240,13 @@ def cli() -> None:
     rates = [float(rate) for rate in args.rates.split(",")]
     folder = Path(tempfile.mkdtemp(prefix="bench-e2e-"))
     print("starting the local stack ...", flush=True)
-    stack_args = ("--no-seed", *(("--embedded",) if args.embedded else ()))
+    # Its own archive folder: the default one (what `make backtest` reads) is the developer's.
+    stack_args = (
+        "--no-seed",
+        "--archive-dir",
+        str(folder / "archive"),
+        *(("--embedded",) if args.embedded else ()),
+    )
     try:
         with running_stack(folder / "stack.json", folder / "stack.log", args=stack_args) as state:
             asyncio.run(main(rates, args.seconds, args.max_in_flight, state))

@@ -21,20 +21,18 @@ from typing import Final
 
 from exchange.apikeys.scopes import ACCESS_TOKEN_SCOPE
 from exchange.settings import (
-    AccountSettings,
-    ApiKeysSettings,
     AuthorizerSettings,
     CancelAfterSettings,
     CandlesSettings,
     ConnectionSettings,
     DeadLettersSettings,
-    DepositsSettings,
     FanoutSettings,
     HealthSettings,
     KycSettings,
     MarketsSettings,
     MessagesSettings,
     MigrateSettings,
+    MoneyApiKeysSettings,
     OnboardingSettings,
     OrdersSettings,
     ReconcilerSettings,
@@ -48,6 +46,16 @@ from lambdas.kinds import (
     Need,
     Route,
     Trigger,
+)
+from lambdas.money import (
+    ACCOUNT,
+    ARCHIVE_TRANSFORM,
+    DEPOSITS,
+    EMAILER,
+    NOTICES_RELAY,
+    NOTIFIER,
+    PAYOUT_SWEEPER,
+    PAYOUTS,
 )
 from lambdas.operators import ADMIN, DIVIDENDS, RECONCILIATION
 
@@ -108,26 +116,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     timeout_seconds=10,
                 )
             ),
-            _spec(
-                FunctionSpec(
-                    name="account",
-                    description="Account profile, balances, positions and withdrawals",
-                    trigger=Trigger.REST,
-                    settings=AccountSettings,
-                    # No idempotency table: a withdrawal's id follows from the Idempotency-Key,
-                    # and the ledger records each id once. Connections: a withdrawal's hold is
-                    # pushed on the owner's balances channel.
-                    tables={"instruments": "read", "rate_limits": "write", "connections": "write"},
-                    needs=frozenset({Need.LEDGER, Need.WS_MANAGEMENT}),
-                    routes=(
-                        Route("GET", "/v1/account"),
-                        Route("GET", "/v1/balances"),
-                        Route("GET", "/v1/positions"),
-                        Route("POST", "/v1/withdrawals"),
-                    ),
-                    reserved_concurrency=50,
-                )
-            ),
+            _spec(ACCOUNT),
             _spec(
                 FunctionSpec(
                     name="markets",
@@ -150,19 +139,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     ),
                 )
             ),
-            _spec(
-                FunctionSpec(
-                    name="deposits",
-                    description="Deposit webhook from the custodian (HMAC-signed, no JWT)",
-                    trigger=Trigger.REST,
-                    settings=DepositsSettings,
-                    # Connections: a credited deposit is pushed on the owner's balances channel.
-                    tables={"instruments": "read", "connections": "write"},
-                    needs=frozenset({Need.LEDGER, Need.WEBHOOK_SECRET, Need.WS_MANAGEMENT}),
-                    routes=(Route("POST", "/v1/webhooks/deposits", authorized=False),),
-                    reserved_concurrency=10,
-                )
-            ),
+            _spec(DEPOSITS),
             _spec(
                 FunctionSpec(
                     name="health",
@@ -344,10 +321,11 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     name="api_keys",
                     description="Create, list and revoke API keys (the access token only)",
                     trigger=Trigger.REST,
-                    settings=ApiKeysSettings,
+                    settings=MoneyApiKeysSettings,
                     # audit: each creation and revocation is chained in the account's audit log.
+                    # The topic: a new key is a security notice to its owner.
                     tables={"api_keys": "write", "audit": "write"},
-                    needs=frozenset({Need.API_KEY_ENCRYPT}),
+                    needs=frozenset({Need.API_KEY_ENCRYPT, Need.NOTIFICATIONS_TOPIC}),
                     routes=(
                         Route("POST", "/v1/api-keys"),
                         Route("GET", "/v1/api-keys"),
@@ -362,6 +340,7 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     description="Dead man's switch timers (SQS): cancels an account's open orders"
                     " when its deadline passed unrenewed",
                     trigger=Trigger.SQS,
+                    queue="cancel-after",
                     settings=CancelAfterSettings,
                     tables={"instruments": "read", "orders": "read", "order_keys": "write"},
                     needs=frozenset({Need.BROKER}),
@@ -371,6 +350,12 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
             _spec(ADMIN),
             _spec(RECONCILIATION),
             _spec(DIVIDENDS),
+            _spec(PAYOUTS),
+            _spec(PAYOUT_SWEEPER),
+            _spec(NOTIFIER),
+            _spec(NOTICES_RELAY),
+            _spec(EMAILER),
+            _spec(ARCHIVE_TRANSFORM),
             _spec(
                 FunctionSpec(
                     name="ws_connections",

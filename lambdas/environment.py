@@ -52,6 +52,13 @@ NEED_FIELDS: Final[Mapping[Need, frozenset[str]]] = MappingProxyType(
             {"redis_url", "snapshot_bucket", "snapshot_hmac_key", "snapshot_hmac_secret_arn"}
         ),
         Need.REPORTS_BUCKET: frozenset({"reports_bucket"}),
+        Need.PAYOUT_QUEUE: frozenset({"payout_queue_url"}),
+        Need.PAYOUT_PROVIDER: frozenset(
+            {"payout_provider_url", "payout_provider_secret_arn", "payout_provider_secret"}
+        ),
+        Need.NOTIFICATIONS_TOPIC: frozenset({"notifications_topic_arn"}),
+        Need.EMAIL: frozenset({"email_sender", "email_configuration_set"}),
+        Need.USER_DIRECTORY: frozenset({"user_pool_id", "user_pool_region"}),
     }
 )
 # ``<logical>_table`` -> the table's logical name.

@@ -20,12 +20,14 @@ class Trigger(StrEnum):
     WEBSOCKET_AUTHORIZER = "websocket-authorizer"  # the $connect Lambda authorizer
     # The REST API's Lambda REQUEST authorizer: routes that take a token or an API key.
     REST_AUTHORIZER = "rest-authorizer"
-    SQS = "sqs"  # an event source mapping on the dead man's switch's timer queue
+    SQS = "sqs"  # an event source mapping on the SQS queue ``FunctionSpec.queue`` names
     KINESIS = "kinesis"  # an event source mapping on the journal stream
     SCHEDULE = "schedule"  # an EventBridge rule every ``FunctionSpec.every_minutes``
     AMAZON_MQ = "amazon-mq"  # an event source mapping on each shard's dead-letter queue
     # The user pool's post-confirmation trigger (primary region, where the pool is).
     COGNITO_POST_CONFIRMATION = "cognito-post-confirmation"
+    # Kinesis Data Firehose's record transformation (the archive's delivery stream).
+    FIREHOSE_TRANSFORM = "firehose-transform"
     DEPLOY = "deploy"  # runs once per deploy, after the database (a CDK trigger), primary only
 
 
@@ -46,6 +48,12 @@ class Need(StrEnum):
     # Reads the engine's snapshots: the S3 bucket (and its KMS key), Redis, the HMAC secret.
     ENGINE_SNAPSHOTS = "engine-snapshots"
     REPORTS_BUCKET = "reports-bucket"  # writes the reconciliation's reports (S3 PutObject)
+    PAYOUT_QUEUE = "payout-queue"  # sends withdrawals to the payout queue (SQS SendMessage)
+    # Calls the payment provider's payouts API: its URL and the secret that signs requests.
+    PAYOUT_PROVIDER = "payout-provider"
+    NOTIFICATIONS_TOPIC = "notifications-topic"  # publishes notices (SNS Publish)
+    EMAIL = "email"  # sends email through SES (the verified sender, the configuration set)
+    USER_DIRECTORY = "user-directory"  # reads a user's email address (cognito-idp:ListUsers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,8 @@ class FunctionSpec:
     reserved_concurrency: int | None = None
     timeout_seconds: int = 10
     every_minutes: int | None = None  # SCHEDULE functions: how often the rule invokes them
+    # SQS functions: the queue of their event source mapping (each has a dead-letter queue).
+    queue: Literal["cancel-after", "payouts", "notifications"] | None = None
 
     @property
     def handler(self) -> str:

@@ -123,6 +123,31 @@ def signed_deposit(
     return _signed(secret, payload, now)
 
 
+def signed_payout(
+    secret: str,
+    withdrawal_id: str,
+    asset: str,
+    amount: Decimal,
+    *,
+    completed: bool = True,
+    provider_reference: str = "po_local",
+    now: int | None = None,
+) -> tuple[bytes, dict[str, str]]:
+    """The payment provider's payout webhook: raw body and headers for
+    ``POST /v1/webhooks/payouts`` (what ``local.provider`` sends; tests forge or replay it)."""
+    payload = {
+        "event_id": f"evt-{uuid.uuid4().hex}",
+        "type": "payout.completed" if completed else "payout.failed",
+        "withdrawal_id": withdrawal_id,
+        "provider_reference": provider_reference,
+        "asset": asset,
+        "amount": str(amount),
+    }
+    if not completed:
+        payload["reason"] = "refused by the destination's bank"
+    return _signed(secret, payload, now)
+
+
 def signed_kyc(
     secret: str, account_id: str, *, verified: bool = True, now: int | None = None
 ) -> tuple[bytes, dict[str, str]]:

@@ -7,7 +7,12 @@ from pathlib import Path
 from typing import Final
 
 from local.operator import DEFAULT_STATE_FILE
-from local.options import LOCAL_SCHEDULES, StackOptions
+from local.options import (
+    DEFAULT_ARCHIVE_DIR,
+    LOCAL_DESTINATION_DELAY_S,
+    LOCAL_SCHEDULES,
+    StackOptions,
+)
 from local.pollers import MappingConfig
 
 DESCRIPTION: Final = "python -m local (make run): the whole exchange on this machine until Ctrl-C."
@@ -62,7 +67,31 @@ def parse(argv: list[str] | None) -> StackOptions:
         help="run a scheduled function this often instead of its deployed rate (repeatable;"
         f" default {' '.join(f'{k}={v:g}' for k, v in LOCAL_SCHEDULES.items())})",
     )
+    parser.add_argument(
+        "--destination-delay",
+        type=int,
+        default=LOCAL_DESTINATION_DELAY_S,
+        metavar="SECONDS",
+        help="how long a new withdrawal destination waits before it can be used"
+        f" (default {LOCAL_DESTINATION_DELAY_S}; a day as deployed)",
+    )
+    parser.add_argument(
+        "--archive-dir",
+        type=Path,
+        default=DEFAULT_ARCHIVE_DIR,
+        help="where the journal is archived as Parquet (emptied at start; kept at stop;"
+        " default .cache/local/archive)",
+    )
+    parser.add_argument(
+        "--payout-delay",
+        type=float,
+        default=0.5,
+        metavar="SECONDS",
+        help="how long the fake payment provider waits before its webhook (default 0.5)",
+    )
     args = parser.parse_args(argv)
+    if args.destination_delay < 0:
+        parser.error("--destination-delay must be 0 or more seconds")
     env = os.environ
     return StackOptions(
         host=args.host,
@@ -78,4 +107,7 @@ def parse(argv: list[str] | None) -> StackOptions:
         journal_shards=args.kinesis_shards,
         mapping=mapping(args.batch_size, args.retries),
         schedules={**LOCAL_SCHEDULES, **dict(args.schedule)},
+        destination_delay_s=args.destination_delay,
+        archive_dir=args.archive_dir,
+        payout_provider_delay_s=args.payout_delay,
     )

@@ -1,8 +1,9 @@
 """moto, in-process, serving the AWS APIs the exchange uses, provisioned from the same definitions
 the CDK app reads: every table in ``exchange.tables.TABLE_SPECS`` (the instruments table too), the
 journal stream, the Cognito user pool with its app client and its ``operators`` group, the
-snapshot bucket, the reconciliation's reports bucket, the webhook secrets and the KMS key API
-keys' secrets are encrypted under. (The template's SQS queues are made by ``local.sqs``.)
+snapshot bucket, the reconciliation's reports bucket, the webhook secrets, the payment provider's
+API secret and the KMS key API keys' secrets are encrypted under. (The template's SQS queues are
+made by ``local.sqs``, its SNS topics and SES identities by ``local.notify``.)
 
 One ``ThreadedMotoServer`` on a free loopback port serves them all; handlers, pollers and the
 engine reach it through ``EXCHANGE_AWS_ENDPOINT_URL``, exactly as they reach AWS in the cloud.
@@ -41,6 +42,9 @@ SNAPSHOT_BUCKET: Final = "exchange-snapshots"
 REPORTS_BUCKET: Final = "exchange-reports"  # the reconciliation's dated reports
 WEBHOOK_SECRET_NAME: Final = "exchange/deposit-webhook"  # noqa: S105 - a name, not a secret
 KYC_SECRET_NAME: Final = "exchange/kyc-webhook"  # noqa: S105 - a name, not a secret
+# The payment provider's API secret, which signs the payout worker's requests (the fake provider
+# checks them with it).
+PAYOUT_PROVIDER_SECRET_NAME: Final = "exchange/payout-provider"  # noqa: S105 - a name
 ROLE_SECRET_PREFIX: Final = "exchange/db/"  # noqa: S105 - a name prefix, not a secret
 API_KEY_KEY_ALIAS: Final = "alias/exchange/local/api-keys"
 
@@ -52,6 +56,11 @@ def mapped_queue_name(function: str) -> str:
 
 # The dead man's switch's timer queue (``local.sqs`` names it so; the IAM check reads it here).
 CANCEL_AFTER_QUEUE: Final = mapped_queue_name("cancel_after")
+# The payout worker's and the emailer's queues, named so too.
+PAYOUT_QUEUE: Final = mapped_queue_name("payouts")
+NOTIFICATIONS_QUEUE: Final = mapped_queue_name("emailer")
+# The topic every notice is published to (``local.notify`` names it so).
+NOTIFICATIONS_TOPIC: Final = "exchange-notifications"
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +81,8 @@ class AwsResources:
     kyc_secret: str
     role_secret_arns: dict[str, str]  # database role -> its secret (username, password)
     api_key_kms_key_arn: str  # the functions get its ARN, as deployed (``ApiKeySecretsKey``)
+    payout_provider_secret_arn: str
+    payout_provider_secret: str
 
     @property
     def role_secrets_json(self) -> str:
@@ -103,7 +114,7 @@ class MotoTimings:
         self._app = app
         self._lock = threading.Lock()
         self.calls: dict[str, list[float]] = {}  # operation -> [count, total ms]
-        self.on_stream_write: Callable[[], None] | None = None
+        self.on_stream_write: list[Callable[[], None]] = []
         # The user pool's Lambda triggers (local.triggers) and confirmation codes (local.mailbox),
         # with a Cognito client and the pool id.
         self.cognito: tuple[CognitoTriggers, Mailbox, Any, str] | None = None
@@ -153,8 +164,9 @@ class MotoTimings:
                 entry = self.calls.setdefault(operation, [0, 0.0])
                 entry[0] += 1
                 entry[1] += elapsed
-            if operation in _STREAM_WRITES and self.on_stream_write is not None:
-                self.on_stream_write()
+            if operation in _STREAM_WRITES:
+                for callback in self.on_stream_write:
+                    callback()
 
     def summary(self) -> dict[str, dict[str, float]]:
         with self._lock:
@@ -220,9 +232,9 @@ class MotoServer:
         return self._server.timings.summary()
 
     def on_stream_write(self, callback: Callable[[], None]) -> None:
-        """Call ``callback`` after each Kinesis write: the local pollers wake on it instead of
-        polling an idle stream many times a second."""
-        self._server.timings.on_stream_write = callback
+        """Call ``callback`` after each Kinesis write (as well as those given before): the local
+        pollers wake on it instead of polling an idle stream many times a second."""
+        self._server.timings.on_stream_write.append(callback)
 
     def on_cognito(self, triggers: CognitoTriggers, mailbox: Mailbox, pool_id: str) -> None:
         """Run the user pool's Lambda triggers around the Cognito calls that fire them, and
@@ -303,6 +315,10 @@ def provision(
             SecretString=json.dumps({"username": role, "password": secrets.token_urlsafe(24)}),
         )
         role_secret_arns[role] = created["ARN"]
+    provider_secret = secrets.token_hex(24)
+    provider = secretsmanager.create_secret(
+        Name=PAYOUT_PROVIDER_SECRET_NAME, SecretString=json.dumps([provider_secret])
+    )
     kms = client("kms", endpoint_url)
     # Single-Region, where the deployed key is multi-Region (its replica serves the DR region):
     # one region here, and moto 5.2 refuses Decrypt with a KeyId under a multi-Region key.
@@ -327,4 +343,6 @@ def provision(
         kyc_secret=kyc_secret,
         role_secret_arns=role_secret_arns,
         api_key_kms_key_arn=api_key_key["Arn"],
+        payout_provider_secret_arn=provider["ARN"],
+        payout_provider_secret=provider_secret,
     )

@@ -27,6 +27,13 @@ def banner(stack: "Stack") -> str:
         " through the REST Lambda authorizer (secrets under a moto KMS key)",
         "  Timers       POST /v1/orders/cancel-after arms the dead man's switch (an SQS timer;"
         " the cancel_after function gets it when it falls due)",
+        f"  Payouts      a fake payment provider at {state['payout_provider_url']} pays each"
+        " withdrawal, then posts its signed webhook (an address with 'fail' fails);"
+        f" a new destination is usable after {state['destination_delay_s']} s (a day as deployed)",
+        f"  Mailbox      GET {state['api_url']}/_local/mailbox/emails?to=<address>: the emails SES"
+        " (moto) sent, as each user's notification preferences allow",
+        f"  Archive      the journal as Parquet under {state['archive_dir']}/events"
+        " (Firehose's layout); `make backtest` replays it",
         "",
         "  Services:",
         *(f"    {name:<11} {kind}" for name, kind in state["services"].items()),

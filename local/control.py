@@ -1,7 +1,8 @@
 """The local stack's own endpoints (not part of the product's API): ``GET /_local/status``, what
 runs and how busy it is, and ``POST /_local/<action>``, the operations the tests and the CLI use
 (crash an engine, add or confirm a user as the operator would, make a user an operator, run the
-reconciliation now).
+reconciliation now, write what the archive poller holds now, disable or enable an SQS function's
+event source mapping).
 
 Both read the stack's parts when called, so they answer for whatever has started.
 """
@@ -23,6 +24,7 @@ from local.functions import FunctionHost
 from local.gateway.websocket import WebSocketApi
 from local.mailbox import Mailbox
 from local.operations import Operations
+from local.outside import Outside
 from local.pollers import Pollers
 from local.sqs import QueuePollers
 
@@ -39,6 +41,7 @@ class RunningStack(Protocol):
     websocket: WebSocketApi | None
     url: str
     mailbox: Mailbox
+    outside: Outside
 
     @property
     def resources(self) -> AwsResources: ...
@@ -69,6 +72,8 @@ def status(stack: RunningStack) -> Mapping[str, Any]:
         # The scheduled functions' rules and the dead-letter queues' mapping.
         "operations": stack.operations.status() if stack.operations else {},
         "engines": {task.shard: task.status() for task in stack.engines},
+        # The fake payment provider, the topics, the archive poller.
+        "outside": stack.outside.status(),
         "moto": stack.moto.timings() if stack.moto else {},
         "websocket": {
             "connections": len(websocket.live) if websocket else 0,
@@ -94,6 +99,14 @@ async def control(stack: RunningStack, action: str, body: Mapping[str, Any]) -> 
         return {"dead_lettered": shard}
     if action == "reconcile":  # what the 15-minute rule does, now
         return await _reconcile(stack)
+    if action == "archive/flush":  # the archive poller writes what it holds, now
+        return await asyncio.to_thread(stack.outside.flush_archive)
+    if action in ("mappings/disable", "mappings/enable"):  # UpdateEventSourceMapping Enabled
+        if stack.queue_pollers is None:
+            raise KeyError("queue_pollers")
+        function, enabled = str(body["function"]), action == "mappings/enable"
+        queues = stack.queue_pollers.set_enabled(function, enabled)
+        return {"function": function, "enabled": enabled, "queues": queues}
     return await _users(stack, action, body)
 
 

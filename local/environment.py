@@ -4,9 +4,10 @@ The synthesized template (``local.template.Deployment``) says which variables ea
 Local mode keeps exactly that set and gives each variable the local stand-in's value:
 
 - a variable whose setting has a local value (a table name, the Redis URL, moto's user pool, a
-  secret in moto, the API keys' KMS key in moto, ...) takes it;
+  secret in moto, the API keys' KMS key in moto, the fake payment provider's URL, ...) takes it;
 - a ``Ref`` or ``Fn::GetAtt`` of a resource local mode made from the template (an SQS queue:
-  its URL, its ARN) takes the local resource's value (``stand_ins``);
+  its URL, its ARN; an SNS topic: its ARN; an SES configuration set: its name) takes the local
+  resource's value (``stand_ins``);
 - a literal in the template (a log level, a limit, a JSON map) is kept as it is, except the
   environment's name, which is ``local``;
 - the database: in AWS a function reaches RDS Proxy at ``EXCHANGE_DATABASE_HOST`` as its own role
@@ -60,10 +61,12 @@ def settings_values(
     redis_url: str,
     broker_url: str | None,
     snapshot_hmac_key: str,
+    payout_provider_url: str | None = None,
 ) -> dict[str, str]:
     """Each settings field's local value (``broker_url`` None: the in-process broker).
     ``snapshot_hmac_key``: the key the engines sign snapshots with, given to whatever AWS gives
-    the key's secret (the engines, the reconciliation)."""
+    the key's secret (the engines, the reconciliation). ``payout_provider_url``: the fake payment
+    provider's (``local.provider``), in place of the real provider's URL the template names."""
     values = {
         "environment": "local",
         "aws_region": REGION,
@@ -83,10 +86,13 @@ def settings_values(
         "snapshot_bucket": aws.snapshot_bucket,
         "snapshot_hmac_key": snapshot_hmac_key,
         "reports_bucket": aws.reports_bucket,
+        "payout_provider_secret_arn": aws.payout_provider_secret_arn,
         **{field: aws.table_names[logical] for field, logical in TABLE_FIELDS.items()},
     }
     if broker_url is not None:
         values["broker_url"] = broker_url
+    if payout_provider_url is not None:
+        values["payout_provider_url"] = payout_provider_url
     return values
 
 
@@ -152,8 +158,10 @@ def _translate(
     stand_ins: StandIns,
 ) -> dict[str, str]:
     by_variable = {env_var(model, field): field for field in model.model_fields}
-    env: dict[str, str] = {"EXCHANGE_AWS_ENDPOINT_URL": values["aws_endpoint_url"]}
-    env[env_var(model, "aws_region")] = REGION
+    env: dict[str, str] = {}
+    if "aws_region" in model.model_fields:  # a function that calls AWS (not a pure transform)
+        env["EXCHANGE_AWS_ENDPOINT_URL"] = values["aws_endpoint_url"]
+        env[env_var(model, "aws_region")] = REGION
     for variable, value in deployed.items():
         if variable.startswith("POWERTOOLS_"):
             env[variable] = _literal(name, variable, value)
@@ -201,3 +209,21 @@ def _literal(name: str, variable: str, value: Any) -> str:
     raise TemplateError(
         f"{name}: {variable} is {value!r} in the template; local mode has no stand-in"
     )
+
+
+def shorten(environments: dict[str, dict[str, str]], overrides: Mapping[str, str]) -> None:
+    """Set each settings field of ``overrides`` (field -> value) in the environment of every
+    function whose model reads it: local mode's faster clocks (a new withdrawal destination's
+    delay, ...), deployed or not. A field no hosted function reads is a mistake: KeyError.
+
+    >>> envs = {"account": {}, "markets": {}}
+    >>> shorten(envs, {"destination_delay_seconds": "2"})
+    >>> envs
+    {'account': {'EXCHANGE_DESTINATION_DELAY_SECONDS': '2'}, 'markets': {}}
+    """
+    for field, value in overrides.items():
+        readers = [name for name in environments if field in FUNCTIONS[name].settings.model_fields]
+        if not readers:
+            raise KeyError(f"no hosted function reads {field}")
+        for name in readers:
+            environments[name][env_var(FUNCTIONS[name].settings, field)] = value

@@ -12,8 +12,16 @@ from local.pollers import MappingConfig
 
 # Scheduled functions that run on a faster clock than their deployed rule by default: the
 # reconciler every 5 s (EventBridge: every minute), so an order a lost command left PENDING_NEW
-# is settled soon after ``reconcile_after_s``. Every other rule runs at its deployed rate.
-LOCAL_SCHEDULES: Final[Mapping[str, float]] = {"reconciler": 5.0}
+# is settled soon after ``reconcile_after_s``; the notices' relay every 5 s (a minute), so a notice
+# the deposits or payouts function could not relay at once is emailed soon after. Every other
+# rule runs at its deployed rate (the payout sweeper: every 5 minutes).
+LOCAL_SCHEDULES: Final[Mapping[str, float]] = {"reconciler": 5.0, "notices_relay": 5.0}
+# A new withdrawal destination is usable after this long locally (a day as deployed:
+# ``WithdrawalPolicySettings.destination_delay_seconds``), so a session can try it at once.
+LOCAL_DESTINATION_DELAY_S: Final = 2
+# Where the archive poller writes the journal as Parquet (``events/symbol=<S>/date=<D>/``) when
+# the stack is not told otherwise: kept after the stack stops, for ``make backtest``.
+DEFAULT_ARCHIVE_DIR: Final = Path(__file__).resolve().parent.parent / ".cache" / "local" / "archive"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +41,9 @@ class StackOptions:
     # Function -> seconds between its scheduled events, in place of its deployed rule's rate.
     schedules: Mapping[str, float] = field(default_factory=lambda: dict(LOCAL_SCHEDULES))
     reconcile_after_s: int = 60  # ReconcilerSettings.reconcile_after_seconds
+    destination_delay_s: int = LOCAL_DESTINATION_DELAY_S  # a new destination's wait, in seconds
+    archive_dir: Path = DEFAULT_ARCHIVE_DIR
+    payout_provider_delay_s: float = 0.5  # the fake provider's wait before its webhook
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -80,6 +80,9 @@ IDENTIFIERS: Final = frozenset(
         "LogGroupName",
         "ResourceArn",
         "ResourceARN",
+        # SES v2 SendEmail: the sending identity and the configuration set (both IAM resources).
+        "FromEmailAddress",
+        "ConfigurationSetName",
     }
 )
 _TRANSACT_KINDS: Final = ("Put", "Update", "Delete", "ConditionCheck", "Get")

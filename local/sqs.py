@@ -21,7 +21,9 @@ the mapping:
   ``batchItemFailures`` ("Handling errors for an SQS event source in Lambda": an empty or null
   list is full success; an empty, null or unknown ``itemIdentifier`` fails the whole batch);
 - a message received more than the redrive policy's ``maxReceiveCount`` times goes to the
-  dead-letter queue (moto does that on receive, as SQS does).
+  dead-letter queue (moto does that on receive, as SQS does);
+- a mapping can be disabled and enabled again (``UpdateEventSourceMapping`` ``Enabled``;
+  ``POST /_local/mappings/disable``): meanwhile its queue keeps what is sent to it.
 """
 
 import base64
@@ -182,6 +184,9 @@ class QueuePoller:
     region: str
     config: QueueMappingConfig = field(default_factory=QueueMappingConfig)
     stats: QueuePollerStats = field(default_factory=QueuePollerStats)
+    # The mapping's ``Enabled`` (UpdateEventSourceMapping): a disabled mapping polls nothing, and
+    # the queue keeps its messages until it is enabled again.
+    enabled: bool = True
 
     def _receive(self, wait_s: int, count: int) -> list[dict[str, Any]]:
         try:
@@ -254,7 +259,7 @@ class QueuePoller:
         # The event source mapping reads and deletes with the function's role.
         recording.current_principal.set(f"esm:{self.function}")
         while not stop.is_set():
-            if not self.poll_once():
+            if not self.enabled or not self.poll_once():
                 stop.wait(self.config.idle_poll_s)
 
 
@@ -326,5 +331,19 @@ class QueuePollers:
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
 
+    def set_enabled(self, function: str, enabled: bool) -> list[str]:
+        """Enable or disable ``function``'s mappings, as ``UpdateEventSourceMapping`` with
+        ``Enabled`` does (a poll under way finishes); the queues whose mapping changed.
+        KeyError when no mapping invokes ``function``."""
+        changed = [p for p in self.pollers if p.function == function]
+        if not changed:
+            raise KeyError(f"no SQS mapping invokes {function}")
+        for poller in changed:
+            poller.enabled = enabled
+        return [poller.queue.logical_id for poller in changed]
+
     def status(self) -> dict[str, Any]:
-        return {f"{p.function}/{p.queue.logical_id}": dict(p.stats.__dict__) for p in self.pollers}
+        return {
+            f"{p.function}/{p.queue.logical_id}": {**p.stats.__dict__, "enabled": p.enabled}
+            for p in self.pollers
+        }

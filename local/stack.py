@@ -8,7 +8,6 @@ after a failed start, so nothing is left running and no temporary directory rema
 
 import asyncio
 import contextlib
-import dataclasses
 import functools
 import json
 import os
@@ -21,13 +20,12 @@ from typing import Any
 from aiohttp import web
 from psycopg_pool import ConnectionPool
 
-from exchange.domain import InstrumentCatalog
 from exchange.instruments.composition import live_catalog
 from exchange.messaging import ShardMap
 from exchange.settings import OrdersSettings, settings_from_environment
 from local import accounts, control, event_sources, services
 from local import environment as twin_env
-from local.aws import REGION, AwsResources, MotoServer, client, provision
+from local.aws import AwsResources, MotoServer, client, provision
 from local.broker import InMemoryBroker, InProcessPublisher, publish_in_process
 from local.cfn import TemplateError
 from local.engine import (
@@ -44,11 +42,13 @@ from local.gateway.auth import CognitoAuthorizer
 from local.gateway.responses import GatewayResponses
 from local.gateway.routes import RestRoutes, WsRoutes
 from local.gateway.websocket import WebSocketApi, expiry_loop
-from local.mailbox import Mailbox
+from local.mailbox import Mailbox, emails
 from local.operations import Operations, operations_for, schedule_periods
 from local.options import StackOptions, free_port
+from local.outside import Outside
 from local.pollers import Pollers
 from local.sqs import LocalQueue, QueuePollers, local_names, provision_queues
+from local.state import stack_state
 from local.template import Deployment
 from local.triggers import CognitoTriggers
 
@@ -95,6 +95,10 @@ class Stack:
         self.workdir = Path()
         self.deployment: Deployment | None = None
         self.mailbox = Mailbox()  # the sign-up codes Cognito would email
+        # The payment provider (fake), SNS and SES (moto), the archive (Firehose's stand-in).
+        self.outside = Outside(
+            archive_dir=options.archive_dir, provider_delay_s=options.payout_provider_delay_s
+        )
 
     # -- start -----------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -134,6 +138,7 @@ class Stack:
         self.queues = provision_queues(
             client("sqs", endpoint), self.deployment.queues, local_names(self.deployment)
         )
+        self.outside.provision(endpoint, self.deployment, self.queues)
 
     def _use(self, service: services.Service) -> None:
         self.services[service.name] = service
@@ -173,13 +178,17 @@ class Stack:
             timeouts={name: f.timeout_seconds for name, f in deployment.functions.items()}
         )
         self._undo.append(self.functions.close)
-        self.functions.configure(self.lambda_environments())
+        # Before the payout worker gets its environment: its provider URL is the fake's.
+        self._undo.append(self.outside.start_provider(self.url, self.resources))
+        environments = self.lambda_environments()
+        self.functions.configure(environments)
         self._undo.append(self._forget_settings)
         self._use_in_process_broker()
         await asyncio.to_thread(self._migrate)
         if self.moto is not None:
             triggers = CognitoTriggers(deployment.cognito_triggers, self.functions.invoke)
             self.moto.on_cognito(triggers, self.mailbox, self.resources.user_pool_id)
+            self.outside.tell_password_changes(self.mailbox, self.resources, environments)
         self.websocket = WebSocketApi(self.functions, WsRoutes.from_deployment(deployment))
         aws = self.resources
         verifier = CognitoAuthorizer.for_pool(
@@ -193,6 +202,7 @@ class Stack:
             control=functools.partial(control.control, self),
             routes=RestRoutes.from_deployment(deployment),
             responses=GatewayResponses(deployment.gateway_responses),
+            emails=emails,
         )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -227,10 +237,16 @@ class Stack:
         """Each hosted Lambda's environment: its deployed variables with local values
         (``local.environment``)."""
         stand_ins = {logical: queue.attributes for logical, queue in self.queues.items()}
+        stand_ins.update(self.outside.stand_ins)
         environments = twin_env.function_environments(self.twin, self._values(), stand_ins)
-        # Local mode reconciles on a faster clock than EventBridge's minute.
-        reconcile_after = str(self.options.reconcile_after_s)
-        environments["reconciler"]["EXCHANGE_RECONCILE_AFTER_SECONDS"] = reconcile_after
+        # Local mode reconciles, and lets a new destination be used, on faster clocks.
+        twin_env.shorten(
+            environments,
+            {
+                "reconcile_after_seconds": str(self.options.reconcile_after_s),
+                "destination_delay_seconds": str(self.options.destination_delay_s),
+            },
+        )
         return environments
 
     def _values(self) -> dict[str, str]:
@@ -241,6 +257,7 @@ class Stack:
             redis_url=self._url("Redis"),
             broker_url=self.services["RabbitMQ"].url,
             snapshot_hmac_key=self.snapshot_key,
+            payout_provider_url=self.outside.provider_url,
         )
 
     def _forget_settings(self) -> None:  # and overrides (the in-process broker's too)
@@ -320,6 +337,7 @@ class Stack:
             self.host, self.resources, self.twin, self.queues
         )
         self._undo.append(self.queue_pollers.stop)
+        self._undo.append(self.outside.start_archive(self.resources, self.moto))
 
     def _seed(self) -> None:
         aws = self.resources
@@ -335,29 +353,8 @@ class Stack:
 
     # -- state -----------------------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
-        """What clients, the CLI and the tests need to reach this stack."""
-        aws = self.resources
-        return {
-            "pid": os.getpid(),
-            "api_url": self.url,
-            "ws_url": self.url.replace("http", "ws", 1) + "/ws",
-            "aws_endpoint_url": aws.endpoint_url,
-            "region": REGION,
-            "user_pool_id": aws.user_pool_id,
-            "app_client_id": aws.app_client_id,
-            "webhook_secret": aws.webhook_secret,
-            "kyc_webhook_secret": aws.kyc_secret,
-            "database_url": self._url("PostgreSQL"),
-            "redis_url": self._url("Redis"),
-            "broker_url": self.services["RabbitMQ"].url,
-            "services": {name: s.kind for name, s in self.services.items()},
-            "engines": {task.shard: task.status() for task in self.engines},
-            "demo_users": [dataclasses.asdict(u) for u in self.demo_users],
-            "workdir": str(self.workdir),
-            "queues": {logical: queue.url for logical, queue in self.queues.items()},
-            "api_key_kms_key_arn": aws.api_key_kms_key_arn,
-            "symbols": InstrumentCatalog.demo().symbols,
-        }
+        """What clients, the CLI and the tests need to reach this stack (``local.state``)."""
+        return stack_state(self)
 
     def _write_state(self) -> None:
         path = self.options.state_file

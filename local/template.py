@@ -1,7 +1,9 @@
 """What the CDK app deploys, read from its synthesized template: the local stack's source of truth.
 
 Local mode does not restate the deployment. It synthesizes the primary region's main stack (asset
-bundling off, as the tests do) and reads from it what API Gateway, Lambda and Cognito will do:
+bundling off, as the tests do), with the resources of its nested stacks (the REST API's, ...:
+``stacks.assembly.inlined_resources``), and reads from it what API Gateway, Lambda and Cognito
+will do:
 
 - each function's environment variables, timeout and reserved concurrency;
 - each REST method: its path, the function behind it, its authorization type and OAuth scopes, and
@@ -10,6 +12,8 @@ bundling off, as the tests do) and reads from it what API Gateway, Lambda and Co
 - each WebSocket route, and the ``$connect`` authorizer's identity sources;
 - each Kinesis event source mapping's batch size, retries, bisection and starting position;
 - each SQS queue, its event source mapping, and the KMS keys (``local.template_queues``);
+- each SNS topic and its SQS subscriptions, the SES sender identities and configuration sets
+  (``local.template_topics``);
 - each scheduled function's EventBridge rule: its rate, and whether it is enabled
   (``local.template_events``);
 - which function is the user pool's post-confirmation trigger;
@@ -34,7 +38,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from lambdas.catalog import FUNCTIONS
-from local import template_api, template_events, template_queues
+from local import template_api, template_events, template_queues, template_topics
 from local.cfn import Resources, TemplateError, of_type, referenced_function
 from local.template_api import (
     DeployedGatewayResponse,
@@ -43,6 +47,7 @@ from local.template_api import (
 )
 from local.template_events import DeployedSchedule
 from local.template_queues import DeployedKey, DeployedQueue, DeployedQueueMapping
+from local.template_topics import DeployedEmail, DeployedSubscription, DeployedTopic
 
 REPO_ROOT: Final = Path(__file__).resolve().parent.parent
 CACHE_DIR: Final = REPO_ROOT / ".cache" / "local"
@@ -78,16 +83,21 @@ def _synthesize(out: Path) -> None:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     from aws_cdk import Stack  # noqa: PLC0415 - only the child process loads jsii
 
+    from stacks.assembly import inlined_resources  # noqa: PLC0415
     from stacks.composition import build_app  # noqa: PLC0415
 
     with tempfile.TemporaryDirectory(prefix="local-synth-") as outdir:
-        app = build_app(context={"aws:cdk:bundling-stacks": []}, outdir=outdir, nag=False)
+        # Asset metadata names each nested stack's template file (``inlined_resources`` reads it).
+        context = {"aws:cdk:bundling-stacks": [], "aws:cdk:enable-asset-metadata": True}
+        app = build_app(context=context, outdir=outdir, nag=False)
         assembly = app.synth()
         names = [s.node.id for s in app.node.children if isinstance(s, Stack)]
         primary = next((n for n in names if n.endswith(STACK_SUFFIX)), None)
         if primary is None:
             raise TemplateError(f"no stack ending in {STACK_SUFFIX!r} among {names}")
-        template = assembly.get_stack_by_name(primary).template
+        parent = assembly.get_stack_by_name(primary).template
+        # The REST API (and other groups) live in nested stacks: read as one set of resources.
+        template = {**parent, "Resources": inlined_resources(parent, Path(assembly.directory))}
     tmp = out.with_suffix(".tmp")
     tmp.write_text(json.dumps(template))
     tmp.replace(out)  # atomic: a concurrent reader sees the old file or the whole new one
@@ -165,6 +175,9 @@ class Deployment:
     queue_mappings: tuple[DeployedQueueMapping, ...] = ()
     keys: Mapping[str, DeployedKey] = field(default_factory=dict)  # logical id -> KMS key
     schedules: tuple[DeployedSchedule, ...] = ()  # the EventBridge rules that invoke functions
+    topics: Mapping[str, DeployedTopic] = field(default_factory=dict)  # logical id -> topic
+    subscriptions: tuple[DeployedSubscription, ...] = ()  # SNS -> SQS
+    email: DeployedEmail = field(default_factory=DeployedEmail)  # SES
 
     @classmethod
     def from_template(cls, template: Mapping[str, Any]) -> "Deployment":
@@ -183,6 +196,9 @@ class Deployment:
             queue_mappings=tuple(template_queues.queue_mappings(resources, by_logical)),
             keys=template_queues.keys(resources),
             schedules=tuple(template_events.schedules(resources, by_logical)),
+            topics=template_topics.topics(resources),
+            subscriptions=template_topics.subscriptions(resources),
+            email=template_topics.email(resources),
         )
 
     @classmethod

@@ -1,4 +1,4 @@
-"""A region's foundation: its data key, the snapshot bucket and the reports bucket.
+"""A region's foundation: its data key, the snapshot, reports and archive buckets.
 
 The other region's resources point at these (the primary's tables, secret and buckets replicate
 into the DR region's key and buckets), so both base stacks deploy before either main stack.
@@ -13,7 +13,7 @@ from constructs import Construct
 from stacks import constants
 from stacks.config import DeploymentConfig, RegionRole
 from stacks.constructs.keys import DataKey
-from stacks.constructs.snapshots import ReportStore, SnapshotStore
+from stacks.constructs.snapshots import ArchiveStore, ReportStore, SnapshotStore
 from stacks.stack import ExchangeStack
 
 
@@ -27,10 +27,16 @@ def reports_bucket_name(config: DeploymentConfig, stack: Stack) -> str:
     return f"{config.resource_name('reports')}-{stack.account}-{stack.region}"
 
 
+def archive_bucket_name(config: DeploymentConfig, stack: Stack) -> str:
+    """Like the snapshot bucket's: globally unique, known without a reference."""
+    return f"{config.resource_name('archive')}-{stack.account}-{stack.region}"
+
+
 class RegionalBaseStack(ExchangeStack):
     data_key: kms.IKey
     snapshots: SnapshotStore
     reports: ReportStore
+    archive: ArchiveStore
 
     def __init__(
         self,
@@ -47,7 +53,7 @@ class RegionalBaseStack(ExchangeStack):
             construct_id,
             config=config,
             role=role,
-            description=f"{role.value} region foundation: data key, snapshots and reports",
+            description=f"{role.value} region foundation: data key, snapshots, reports, archive",
             **kwargs,
         )
         self.data_key = DataKey(
@@ -72,6 +78,14 @@ class RegionalBaseStack(ExchangeStack):
             retain=config.retain_data,
             access_logs=self.snapshots.access_logs,
             replicate_to=replicate_to.reports if replicate_to else None,
+        )
+        self.archive = ArchiveStore(
+            self,
+            "Archive",
+            bucket_name=archive_bucket_name(config, self),
+            key=self.data_key,
+            retain=config.retain_data,
+            access_logs=self.snapshots.access_logs,
         )
         if replicate_to is not None:
             self.add_stack_dependency(

@@ -17,6 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from exchange.domain.errors import ConfigurationError
 
 CONTEXT_PREFIX = "exchange:"
+DEFAULT_PAYOUT_PROVIDER_URL: Final = "https://payouts.provider.example"
+DEFAULT_EMAIL_DOMAIN: Final = "exchange.example"
 PROFILES_KEY = f"{CONTEXT_PREFIX}environments"
 
 
@@ -114,6 +116,19 @@ class DeploymentConfig(BaseModel):
     )
     hosted_zone_name: Annotated[str | None, Field(alias="hostedZoneName")] = None
     api_record_name: Annotated[str, Field(alias="apiRecordName", pattern=r"^[a-z0-9-]+$")] = "api"
+    # The payment provider's payouts API (docs/deploy.md, "Payouts"): a placeholder until the
+    # contract with a provider gives its URL; the payout worker refuses nothing but cannot reach it.
+    payout_provider_url: Annotated[
+        str, Field(alias="payoutProviderUrl", pattern=r"^https://[^\s/$.?#][^\s]*$")
+    ] = DEFAULT_PAYOUT_PROVIDER_URL
+    # Email (SES, docs/deploy.md "Email"): the verified domain identity, and the sender's address
+    # in it (``no-reply@<emailDomain>`` unless ``emailSender`` names another address of it).
+    email_domain: Annotated[
+        str, Field(alias="emailDomain", pattern=r"^([a-z0-9-]+\.)+[a-z]{2,}$")
+    ] = DEFAULT_EMAIL_DOMAIN
+    email_sender: Annotated[
+        str | None, Field(alias="emailSender", pattern=r"^[^@\s]+@[^@\s]+$")
+    ] = None
 
     @field_validator("waf_rate_window_seconds", mode="before")
     @classmethod
@@ -146,6 +161,10 @@ class DeploymentConfig(BaseModel):
             raise ValueError("set both hostedZoneId and hostedZoneName, or neither")
         if self.api_burst_limit < self.api_rate_limit:
             raise ValueError("apiBurstLimit must be at least apiRateLimit")
+        if self.email_sender is not None and not self.email_sender.endswith(
+            f"@{self.email_domain}"
+        ):
+            raise ValueError("emailSender must be an address of emailDomain (its SES identity)")
         listed = [(s.protocol, s.endpoint) for s in self.alarm_subscriptions]
         if len(set(listed)) != len(listed):
             raise ValueError("alarmSubscriptions lists a subscription twice")
@@ -160,6 +179,11 @@ class DeploymentConfig(BaseModel):
         if legacy in self.alarm_subscriptions:
             return self.alarm_subscriptions
         return (legacy, *self.alarm_subscriptions)
+
+    @property
+    def sender(self) -> str:
+        """The address notices are emailed from: ``emailSender``, or no-reply at the domain."""
+        return self.email_sender or f"no-reply@{self.email_domain}"
 
     @property
     def retention(self) -> logs.RetentionDays:

@@ -16,6 +16,7 @@ from stacks import constants
 from stacks.base_stack import RegionalBaseStack
 from stacks.config import DeploymentConfig, RegionRole
 from stacks.constructs.api import Api
+from stacks.constructs.archive import Archive
 from stacks.constructs.auth import Auth
 from stacks.constructs.data import Data
 from stacks.constructs.dns import ApiFailoverRecord
@@ -25,10 +26,13 @@ from stacks.constructs.keys import ApiKeySecretsKey
 from stacks.constructs.messaging import Broker, Journal
 from stacks.constructs.monitoring import Monitoring, MonitoringProps
 from stacks.constructs.nag import acknowledge
+from stacks.constructs.needs import MoneyDeps
 from stacks.constructs.network import Network
+from stacks.constructs.notices import Email, NotificationsTopic
 from stacks.constructs.secrets import ReplicatedSecret
 from stacks.constructs.shared_layer import SharedLayer
 from stacks.constructs.timers import TimerQueue
+from stacks.constructs.work_queues import WorkQueue
 from stacks.stack import ExchangeStack
 
 # Each ledger function's own database role, which it signs in to RDS Proxy as.
@@ -41,6 +45,11 @@ def _only(trigger: Trigger) -> str:
     """The one catalog function with ``trigger``."""
     (name,) = [spec.name for spec in FUNCTIONS.values() if spec.trigger is trigger]
     return name
+
+
+def _consumer_timeout(queue: str) -> int:
+    """The longest timeout of the functions reading ``queue`` (its visibility timeout's base)."""
+    return max(spec.timeout_seconds for spec in FUNCTIONS.values() if spec.queue == queue)
 
 
 def _named(name: str, trigger: Trigger) -> str:
@@ -197,10 +206,11 @@ class RegionalStack(ExchangeStack):
             self,
             "CancelAfterTimers",
             key=key,
-            consumer_timeout_seconds=max(
-                spec.timeout_seconds for spec in FUNCTIONS.values() if spec.trigger is Trigger.SQS
-            ),
+            consumer_timeout_seconds=_consumer_timeout("cancel-after"),
             retain=retain,
+        )
+        payouts, notifications, email, provider_secret = self._money_out(
+            config, role, key=key, peer_key=peer_key, replica_region=replica_region
         )
         self.api = Api(self, "Api", config=config, user_pool=self.user_pool, key=key)
         shards = ShardMap.demo().shards
@@ -252,6 +262,20 @@ class RegionalStack(ExchangeStack):
                 shards=sorted(shards),
                 api_key_key_arn=self.api_key_key.key_arn,
                 timer_queue=timers.queue,
+                queues={
+                    "cancel-after": timers.queue,
+                    "payouts": payouts.queue,
+                    "notifications": notifications.queue.queue,
+                },
+                money=MoneyDeps(
+                    payout_queue=payouts.queue,
+                    payout_provider_secret=provider_secret.secret,
+                    payout_provider_url=config.payout_provider_url,
+                    notifications_topic=notifications.topic,
+                    email=email,
+                    email_sender=config.sender,
+                    user_pool_arn=self.user_pool.user_pool_arn,
+                ),
                 snapshots=snapshots,
                 snapshot_key=self.engine.snapshot_key,
                 reports=reports,
@@ -259,6 +283,17 @@ class RegionalStack(ExchangeStack):
             ),
         )
         self.api.route(self.functions.functions)
+        self.archive = Archive(
+            self,
+            "Archive",
+            name=config.resource_name(),
+            bucket_name=base.archive.bucket_name,
+            stream_arn=self.journal.stream.stream_arn,
+            transform=self.functions.functions[_only(Trigger.FIREHOSE_TRANSFORM)],
+            key_arn=base.data_key.key_arn,
+            retention=retention,
+            retain=retain,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -282,6 +317,13 @@ class RegionalStack(ExchangeStack):
                 failure_queues=self.functions.failure_queues,
                 timer_queue=timers.queue,
                 timer_dead_letters=timers.dead_letters,
+                dead_letters={
+                    "payouts": payouts.dead_letters,
+                    "notifications": notifications.queue.dead_letters,
+                },
+                payout_sweeper=_named("payout_sweeper", Trigger.SCHEDULE),
+                paging_errors=[_named("payouts", Trigger.SQS), _named("emailer", Trigger.SQS)],
+                delivery_stream=str(self.archive.delivery_stream.delivery_stream_name),
                 shards=sorted(shards),
                 broker_name=config.resource_name("broker"),
                 tables=self.data.table_names,
@@ -302,3 +344,56 @@ class RegionalStack(ExchangeStack):
         CfnOutput(self, "SharedLayerArn", value=self.shared_layer.layer.layer_version_arn)
         CfnOutput(self, "RestApiUrl", value=self.api.rest.api.url)
         CfnOutput(self, "WebSocketUrl", value=self.api.websocket.stage.url)
+
+    def _money_out(
+        self,
+        config: DeploymentConfig,
+        role: RegionRole,
+        *,
+        key: kms.IKey,
+        peer_key: kms.IKey | None,
+        replica_region: str | None,
+    ) -> tuple[WorkQueue, NotificationsTopic, Email, ReplicatedSecret]:
+        """The payout queue, the notifications topic and queue, SES, and the payment provider's
+        API secret (signs our payout requests; replicated like the webhooks' secrets)."""
+        retain = config.retain_data
+        payouts = WorkQueue(
+            self,
+            "Payouts",
+            purpose="the payouts to send",
+            key=key,
+            consumer_timeout_seconds=_consumer_timeout("payouts"),
+            retain=retain,
+        )
+        notifications = NotificationsTopic(
+            self,
+            "Notifications",
+            name=config.resource_name(role.value),
+            key=key,
+            consumer_timeout_seconds=_consumer_timeout("notifications"),
+            retain=retain,
+        )
+        email = Email(
+            self,
+            "Email",
+            domain=config.email_domain,
+            configuration_set_name=config.resource_name("notices"),
+        )
+        provider_secret = ReplicatedSecret(
+            self,
+            "PayoutProviderSecret",
+            name=config.resource_name("payouts", "provider"),
+            description="The payment provider's API secret: signs payout requests",
+            key=key,
+            replica_region=replica_region,
+            replica_key=peer_key,
+            retain=retain,
+        )
+        acknowledge(
+            provider_secret,
+            {
+                "AwsSolutions-SMG4": "Rotated together with the payment provider (both sides"
+                " must change it); the operator stores the provider's value in it.",
+            },
+        )
+        return payouts, notifications, email, provider_secret

@@ -29,13 +29,22 @@ from exchange_client.endpoints.account import AccountEndpoints
 from exchange_client.endpoints.admin import AdminEndpoints
 from exchange_client.endpoints.common import decimal_string
 from exchange_client.endpoints.market import MarketEndpoints
+from exchange_client.endpoints.money import MoneyEndpoints
 from exchange_client.endpoints.orders import OrderEndpoints
+from exchange_client.endpoints.statements import StatementEndpoints
 from exchange_client.http import RetryPolicy, Transport
 
 __all__ = ["ExchangeClient", "decimal_string"]
 
 
-class ExchangeClient(OrderEndpoints, AccountEndpoints, MarketEndpoints, AdminEndpoints):
+class ExchangeClient(
+    OrderEndpoints,
+    AccountEndpoints,
+    MoneyEndpoints,
+    StatementEndpoints,
+    MarketEndpoints,
+    AdminEndpoints,
+):
     def __init__(
         self,
         config: ClientConfig,

@@ -15,6 +15,11 @@
     exchange keys list
     exchange keys revoke ak_...
     exchange markets                                # every symbol, with its trading status
+    exchange destinations add USD GB82WEST12345698765432 --kind BANK   # see money_cli
+    exchange withdraw USD 250 --destination dst-...
+    exchange withdrawals [list|show ID|cancel ID]
+    exchange notifications [show|set FILL on]
+    exchange transactions [--asset USD] [--start T] [--end T] [--all] [--csv FILE]
     exchange statuses                               # status changes as they happen
     exchange admin ...                              # operators: see exchange_client.admin_cli
 
@@ -35,7 +40,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from exchange_client import admin_cli, session
+from exchange_client import admin_cli, money_cli, session, statements_cli
 from exchange_client.api import ExchangeClient
 from exchange_client.config import ClientConfig
 from exchange_client.credentials import API_KEY_FILE, ApiKey
@@ -87,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     mm.add_argument("--size", type=Decimal)
     mm.add_argument("--rate", type=float, default=5.0, help="requotes per second")
     _keys_parser(commands.add_parser("keys", help="your programs' API keys"))
+    money_cli.add_parsers(commands)
+    statements_cli.add_parsers(commands)
     commands.add_parser("markets", help="every symbol, its terms and its trading status")
     commands.add_parser("statuses", help="trading status changes as they happen")
     admin = commands.add_parser(
@@ -141,6 +148,10 @@ async def run(args: argparse.Namespace) -> int:
            "markets": _markets, "admin": _admin}  # fmt: skip
     if args.command in own:
         return await own[args.command](args)
+    if args.command in money_cli.COMMANDS:
+        return await money_cli.run(args, _client)
+    if args.command in statements_cli.COMMANDS:
+        return await statements_cli.run(args, _client)
     client = await _client(args)
     async with client:
         if args.command in {"place", "cancel", "cancel-all", "amend"}:

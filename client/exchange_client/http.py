@@ -131,13 +131,15 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         raw_body: bytes | None = None,
         replayable: bool | None = None,
+        as_text: bool = False,
     ) -> Any:
         """The decoded JSON answer (None when empty); ApiError for a 4xx or a final 5xx.
 
         ``path`` is below the base URL (``/v1/orders``): it is what an API key signs.
         ``token_only``: the route takes the user's access token, never a key (key management).
         ``replayable``: whether the request may be sent again after an ambiguous failure; by
-        default every method but a POST without an Idempotency-Key."""
+        default every method but a POST without an Idempotency-Key. ``as_text``: a success's
+        body as text, not decoded (a CSV download)."""
         sent_headers = {"Accept": "application/json", **(headers or {})}
         if idempotency_key:
             sent_headers["Idempotency-Key"] = idempotency_key
@@ -173,6 +175,8 @@ class Transport:
             else:
                 retry = status in RETRY_STATUSES and (replayable or status == TOO_MANY_REQUESTS)
                 if not retry or last:
+                    if as_text and status < 400:
+                        return answer
                     return _result(status, answer, signed=auth and self._signs(token_only))
                 if status == TOO_MANY_REQUESTS:
                     self.rate_limited += 1

@@ -7,29 +7,27 @@ per second, each one an amend or a place.
 
     bot = MarketMaker(client, await QuoteConfig.load(client, "BTC-USD", mid=Decimal("65000")))
     await bot.run(duration_s=60)
+
+The quoting itself is a pure ``Strategy`` (``exchange_client.strategy.Quoter``), the one a
+backtest replays against the archive (``python -m local.backtest --strategy marketmaker``).
 """
 
 import asyncio
 import contextlib
-import random
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 
 from exchange_client.api import ExchangeClient
 from exchange_client.errors import ApiError, ExchangeClientError
+from exchange_client.strategy import Amend, Cancel, Intent, Place, QuoteParams, Quoter, Strategy
 
 
 @dataclass(frozen=True, slots=True)
-class QuoteConfig:
-    symbol: str
-    mid: Decimal
-    tick: Decimal
-    size: Decimal
-    levels: int = 5
-    spacing_ticks: int = 5  # between levels, and half the spread
+class QuoteConfig(QuoteParams):
+    """The quoting parameters (``exchange_client.strategy.QuoteParams``) and the requote rate."""
+
     rate: float = 5.0  # requotes per second
-    max_drift_pct: Decimal = Decimal("2")  # the walk stays this close to the reference
 
     @classmethod
     async def load(
@@ -57,46 +55,60 @@ class QuoteConfig:
 
 
 class MarketMaker:
-    def __init__(self, client: ExchangeClient, config: QuoteConfig, *, seed: int = 7) -> None:
+    """Runs a strategy live: its timer is the wall clock at ``rate`` ticks a second, its intents
+    go through the REST API. By default the strategy is the ``Quoter`` of ``config``."""
+
+    def __init__(
+        self,
+        client: ExchangeClient,
+        config: QuoteConfig,
+        *,
+        seed: int = 7,
+        strategy: Strategy | None = None,
+    ) -> None:
         self._client = client
         self._config = config
-        self._rng = random.Random(seed)  # noqa: S311 - a reproducible walk, not security
-        self.mid = config.mid
-        self.quotes: dict[tuple[str, int], str] = {}  # (side, level) -> order id
+        self.quoter = Quoter(config, seed=seed)
+        self.strategy: Strategy = strategy or self.quoter
+        self.quotes: dict[str, str] = {}  # the strategy's key -> order id
         self.placed = 0
         self.amended = 0
         self.errors = 0
 
-    def _price(self, side: str, level: int) -> Decimal:
-        offset = self._config.tick * self._config.spacing_ticks * (level + 1)
-        return self.mid - offset if side == "buy" else self.mid + offset
-
-    def _walk(self) -> None:
-        step = self._config.tick * self._rng.choice((-2, -1, 0, 0, 1, 2))
-        band = self._config.mid * self._config.max_drift_pct / 100
-        self.mid = min(max(self.mid + step, self._config.mid - band), self._config.mid + band)
+    @property
+    def mid(self) -> Decimal:
+        """The quoter's reference price."""
+        return self.quoter.mid
 
     async def quote_once(self) -> None:
-        """Move the reference, then place or amend one quote."""
-        self._walk()
-        side = self._rng.choice(("buy", "sell"))
-        level = self._rng.randrange(self._config.levels)
-        price = self._price(side, level)
+        """One timer tick of the strategy: move the reference, then place or amend one quote."""
+        for intent in self.strategy.on_timer(time.time_ns()):
+            await self.execute(intent)
+
+    async def execute(self, intent: Intent) -> None:
+        """Carry out one intent; a refusal goes back to the strategy."""
         try:
-            order_id = self.quotes.get((side, level))
-            if order_id is None:
-                accepted = await self._client.place_order(
-                    self._config.symbol, side, self._config.size, price, post_only=True
-                )
-                self.quotes[(side, level)] = accepted.order_id
-                self.placed += 1
-            else:
-                await self._client.amend_order(order_id, price=price)
-                self.amended += 1
-        except ApiError:
+            match intent:
+                case Place():
+                    accepted = await self._client.place_order(
+                        intent.symbol, intent.side, intent.qty, intent.price,
+                        post_only=intent.post_only,
+                    )  # fmt: skip
+                    self.quotes[intent.key] = accepted.order_id
+                    self.placed += 1
+                case Amend():
+                    await self._client.amend_order(
+                        self.quotes[intent.key], price=intent.price, qty=intent.qty
+                    )
+                    self.amended += 1
+                case Cancel():
+                    await self._client.cancel_order(self.quotes.pop(intent.key))
+        except ApiError as exc:
             # A quote that filled or was rejected (post-only would cross): place it anew.
-            self.quotes.pop((side, level), None)
+            self.quotes.pop(intent.key, None)
             self.errors += 1
+            for follow_up in self.strategy.on_rejected(intent, str(exc)):
+                await self.execute(follow_up)
 
     async def run(self, duration_s: float | None = None) -> None:
         interval = 1.0 / self._config.rate

@@ -1,4 +1,5 @@
-"""API keys: POST/GET /v1/api-keys, DELETE /v1/api-keys/{key_id} (the access token only)."""
+"""API keys: POST/GET /v1/api-keys, DELETE /v1/api-keys/{key_id} (the access token only). A new
+key is told to its owner: an ``api_key.created`` notice on the notifications topic."""
 
 from typing import Any
 
@@ -11,17 +12,20 @@ from exchange.apikeys.store import ApiKeyStore
 from exchange.composition import CompositionRoot
 from exchange.http.app import rest_app, serve
 from exchange.http.routes.api_keys import api_keys_router
+from exchange.notifications.publisher import NoticePublisher, notice_publisher
 from exchange.observability import logger, metrics, tracer
-from exchange.settings import ApiKeysSettings
+from exchange.settings import MoneyApiKeysSettings
 
 
 def compose(
-    settings: ApiKeysSettings,
+    settings: MoneyApiKeysSettings,
     *,
     store: ApiKeyStore | None = None,
     cipher: SecretCipher | None = None,
+    notices: NoticePublisher | None = None,
 ) -> ApiKeyService:
-    """The function's object graph; tests and local mode may pass the store or the cipher."""
+    """The function's object graph; tests and local mode may pass the store, the cipher or the
+    notices' publisher (by default the topic's; none when ``notifications_topic_arn`` is unset)."""
     from exchange.apikeys.cipher import KmsCipher  # noqa: PLC0415 - at first use
     from exchange.apikeys.store_dynamo import DynamoApiKeyStore  # noqa: PLC0415
     from exchange.tables import bind_tables  # noqa: PLC0415
@@ -32,10 +36,11 @@ def compose(
         cipher=cipher or KmsCipher.from_settings(settings),
         default_rate_limit=settings.api_key_default_rate_limit,
         max_per_account=settings.api_key_max_per_account,
+        notices=notices or notice_publisher(settings),
     )
 
 
-ROOT = CompositionRoot(ApiKeysSettings, compose)
+ROOT = CompositionRoot(MoneyApiKeysSettings, compose)
 APP = rest_app(api_keys_router(), rejections={("POST", "/v1/api-keys"): "ApiKeysRejected"})
 
 

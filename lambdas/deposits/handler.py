@@ -1,6 +1,12 @@
-"""Deposits: POST /v1/webhooks/deposits, HMAC-signed by the provider (no JWT). A credited
-deposit is pushed to the account's ``balances`` subscribers."""
+"""Deposits and payouts: POST /v1/webhooks/deposits and /v1/webhooks/payouts, HMAC-signed by the
+payment provider with one webhook secret (no JWT). A credited deposit is pushed to the account's
+``balances`` subscribers. After a webhook that changed the ledger (a 200 other than DUPLICATE),
+the ledger's notices are relayed to the notifications topic, best effort
+(``lambdas.payouts.relay``)."""
 
+import json
+from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -10,28 +16,45 @@ from exchange.composition import CompositionRoot
 from exchange.http.app import rest_app, serve
 from exchange.http.routes.deposits import deposits_router
 from exchange.ledger.deposits import DepositReceiver, webhook_secrets
+from exchange.ledger.notices_port import NoticesPort
 from exchange.ledger.port import LedgerPort
+from exchange.notifications.publisher import NoticePublisher
 from exchange.observability import logger, metrics, tracer
-from exchange.settings import DepositsSettings
+from exchange.payouts.webhooks import PayoutWebhookReceiver
+from exchange.settings import MoneyDepositsSettings
+from lambdas.payouts.relay import relay_best_effort
 
 
-def compose(settings: DepositsSettings) -> DepositReceiver:
+@dataclass(frozen=True, slots=True)
+class Webhooks:
+    deposits: DepositReceiver
+    payouts: PayoutWebhookReceiver
+    notices: NoticesPort | None = None  # None: nothing relayed (no topic configured)
+    publisher: NoticePublisher | None = None
+
+
+def compose(settings: MoneyDepositsSettings) -> Webhooks:
     from exchange.instruments.composition import live_catalog  # noqa: PLC0415 - at first use
     from exchange.ledger.postgres import PostgresLedger  # noqa: PLC0415
+    from exchange.notifications.publisher import notice_publisher  # noqa: PLC0415
 
-    ledger: LedgerPort = PostgresLedger.from_settings(settings, live_catalog(settings))
+    ledger = PostgresLedger.from_settings(settings, live_catalog(settings))
+    port: LedgerPort = ledger
     if settings.ws_management_endpoint:  # unset: nothing is pushed
         from exchange.realtime.balances import balances_pushed  # noqa: PLC0415 - with the ledger
 
-        ledger = balances_pushed(ledger, settings)
-    return DepositReceiver(
-        ledger=ledger,
-        secrets=webhook_secrets(settings),
-        tolerance_seconds=settings.ledger_webhook_tolerance_seconds,
+        port = balances_pushed(ledger, settings)
+    secrets = webhook_secrets(settings)  # one secret for both: the provider signs both alike
+    tolerance = settings.ledger_webhook_tolerance_seconds
+    return Webhooks(
+        deposits=DepositReceiver(ledger=port, secrets=secrets, tolerance_seconds=tolerance),
+        payouts=PayoutWebhookReceiver(ledger=ledger, secrets=secrets, tolerance_seconds=tolerance),
+        notices=ledger,
+        publisher=notice_publisher(settings),
     )
 
 
-ROOT = CompositionRoot(DepositsSettings, compose)
+ROOT = CompositionRoot(MoneyDepositsSettings, compose)
 APP = rest_app(deposits_router())
 
 
@@ -39,7 +62,29 @@ APP = rest_app(deposits_router())
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(
-    event: dict[str, Any], context: LambdaContext, deposits: DepositReceiver | None = None
+    event: dict[str, Any],
+    context: LambdaContext,
+    deposits: DepositReceiver | None = None,
+    payouts: PayoutWebhookReceiver | None = None,
 ) -> dict[str, Any]:
     max_body = ROOT.settings().api_max_body_bytes
-    return serve(APP, event, context, [deposits or ROOT()], max_body_bytes=max_body)
+    given = [receiver for receiver in (deposits, payouts) if receiver is not None]
+    if given:  # tests pass their receivers; nothing is relayed
+        return serve(APP, event, context, given, max_body_bytes=max_body)
+    webhooks = ROOT()
+    response = serve(
+        APP, event, context, [webhooks.deposits, webhooks.payouts], max_body_bytes=max_body
+    )
+    if _changed_the_ledger(response):
+        relay_best_effort(webhooks.notices, webhooks.publisher)
+    return response
+
+
+def _changed_the_ledger(response: dict[str, Any]) -> bool:
+    if response.get("statusCode") != HTTPStatus.OK:
+        return False
+    try:
+        body = json.loads(response.get("body") or "{}")
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("status") != "DUPLICATE"

@@ -14,13 +14,14 @@
 - ``/ws``: the WebSocket API (see ``local.gateway.websocket``).
 - ``/@connections/{id}`` (also under ``/<stage>/``): the Management API the Lambdas post to;
   ``EXCHANGE_WS_MANAGEMENT_ENDPOINT`` points here.
-- ``/_local/...``: the local stack's own status and controls (not part of the product's API).
+- ``/_local/...``: the local stack's own status and controls (not part of the product's API), and
+  ``GET /_local/mailbox/emails?to=<address>``: the emails SES would have delivered (moto's).
 """
 
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from aiohttp import web
@@ -50,6 +51,8 @@ MAX_METHOD_ARN_BYTES: Final = 1600
 WS_PATH: Final = "/ws"
 
 Status = Callable[[], Mapping[str, Any]]
+# The local mailbox: the emails SES (moto's) has sent, to one address or to anyone (None).
+Emails = Callable[[str | None], Sequence[Mapping[str, Any]]]
 Control = Callable[[str, Mapping[str, Any]], Awaitable[Mapping[str, Any]]]
 
 
@@ -164,6 +167,7 @@ def build_app(
     control: Control | None = None,
     routes: RestRoutes | None = None,
     responses: GatewayResponses | None = None,
+    emails: Emails | None = None,
 ) -> web.Application:
     rest = RestApi(functions, verifier, routes, responses=responses)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -193,7 +197,16 @@ def build_app(
             return web.json_response({"error": str(exc)}, status=502)
         return web.json_response(dict(result), dumps=lambda v: json.dumps(v, default=str))
 
+    async def local_emails(request: web.Request) -> web.Response:
+        if emails is None:
+            return web.json_response({"error": "no mailbox"}, status=404)
+        found = await asyncio.to_thread(emails, request.query.get("to"))
+        return web.json_response(
+            {"emails": [dict(e) for e in found]}, dumps=lambda v: json.dumps(v, default=str)
+        )
+
     app.router.add_get("/_local/status", local_status)
+    app.router.add_get("/_local/mailbox/emails", local_emails)
     app.router.add_post("/_local/{action:.+}", local_control)
     app.router.add_route("*", "/{tail:.*}", rest.handle)
     return app

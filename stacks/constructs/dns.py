@@ -2,8 +2,11 @@
 the same name, guarded by a health check on that region's ``/v1/health``. Each region's half needs
 nothing from the other, so no cross-region reference is involved."""
 
+import hashlib
+import re
+
 import jsii
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, NestedStack, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_route53 as route53
@@ -28,6 +31,22 @@ class _ApiDomainTarget:
             hosted_zone_id=self._domain.domain_name_alias_hosted_zone_id,
             evaluate_target_health=True,
         )
+
+
+def unique_id_outside_nested_stacks(construct: Construct) -> str:
+    """``Names.node_unique_id`` of ``construct`` as if no nested stack were on its path: the
+    id ``DomainName.add_base_path_mapping`` named its mapping by before the REST API moved into
+    its nested stack (CDK's scheme: the path's ids, ``Default`` dropped, as alphanumerics, then
+    the first 8 hex digits of the MD5 of the ids joined with ``/``)."""
+    ids = [
+        scope.node.id
+        for scope in construct.node.scopes[1:]
+        if not NestedStack.is_nested_stack(scope) and scope.node.id != "Default"
+    ]
+    digest = hashlib.md5("/".join(ids).encode(), usedforsecurity=False).hexdigest()[:8].upper()
+    human = [name for i, name in enumerate(ids) if i == 0 or ids[i - 1] != name]
+    readable = "".join(re.sub(r"[^A-Za-z0-9]", "", name) for name in human if name != "Resource")
+    return readable + digest
 
 
 class ApiFailoverRecord(Construct):
@@ -61,7 +80,17 @@ class ApiFailoverRecord(Construct):
             endpoint_type=apigw.EndpointType.REGIONAL,
             security_policy=apigw.SecurityPolicy.TLS_1_2,
         )
-        domain.add_base_path_mapping(api, stage=api.deployment_stage)
+        # The mapping keeps the logical id it had while the REST API was in the main stack: a
+        # new id would make CloudFormation create a second "(none)" mapping on the domain before
+        # deleting the first, which API Gateway refuses; with the same id the new API's id is an
+        # in-place update ("AWS::ApiGateway::BasePathMapping": RestApiId, no interruption).
+        apigw.BasePathMapping(
+            domain,
+            f"Map:--=>{unique_id_outside_nested_stacks(api)}",
+            domain_name=domain,
+            rest_api=api,
+            stage=api.deployment_stage,
+        )
         # The check calls the region's own execute-api endpoint, so it tests that region only.
         self.health_check = route53.HealthCheck(
             self,

@@ -1,10 +1,13 @@
 """The event source mappings the function factory wires by trigger: the journal (Kinesis), each
-shard's dead-letter queue (Amazon MQ) and the dead man's switch's timers (SQS)."""
+shard's dead-letter queue (Amazon MQ) and the SQS queue a function names (``FunctionSpec.queue``:
+the dead man's switch's timers, the payouts to send, the notices to email)."""
 
 from collections.abc import Sequence
 from typing import Final
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -13,6 +16,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from exchange.messaging import dead_letter_queue
+from lambdas.catalog import FunctionSpec
 from stacks import constants
 from stacks.constructs.messaging import BROKER_VIRTUAL_HOST, Broker, Journal
 from stacks.constructs.nag import acknowledge
@@ -30,6 +34,12 @@ MQ_BATCH_SIZE: Final = 10
 # in Lambda": ReportBatchItemFailures).
 TIMER_BATCH_SIZE: Final = 10
 TIMER_BATCHING_WINDOW_SECONDS: Final = 0
+# Each queue's batch size: a payout calls the provider (with retries) inside the invocation, so a
+# few at a time keep a batch well within the function's timeout; notices are quick to email. No
+# batching window anywhere: each message is handled as soon as it is visible.
+QUEUE_BATCH_SIZES: Final = {"cancel-after": TIMER_BATCH_SIZE, "payouts": 5, "notifications": 10}
+# The smallest maximum concurrency an SQS event source mapping takes (ScalingConfig).
+MIN_MAXIMUM_CONCURRENCY: Final = 2
 
 
 def subscribe_to_journal(
@@ -116,15 +126,51 @@ def consume_dead_letters(
         mapping.node.add_dependency(role)
 
 
-def consume_timers(function: lambda_.Function, queue: sqs.IQueue) -> None:
-    """The timer queue's event source mapping; CDK grants the role what the mapping reads with
-    (ReceiveMessage, DeleteMessage, ChangeMessageVisibility, GetQueueAttributes, and Decrypt on
-    the queue's key)."""
+def consume_queue(
+    function: lambda_.Function, queue: sqs.IQueue, name: str, *, reserved: int | None
+) -> None:
+    """The event source mapping of the queue ``name`` (``FunctionSpec.queue``), reporting only
+    the failed messages back; CDK grants the role what the mapping reads with (ReceiveMessage,
+    DeleteMessage, ChangeMessageVisibility, GetQueueAttributes, and Decrypt on the queue's key).
+
+    A mapping does not know the function's ``reserved`` concurrency: past it the function is
+    throttled and each throttled message returns to the queue as one more receive, so a burst
+    would dead-letter payouts and notices that never ran. The mapping's maximum concurrency
+    (2 at least) equal to the reserved concurrency prevents that ("Configuring scaling behavior
+    for SQS event source mappings")."""
+    if reserved is not None and reserved < MIN_MAXIMUM_CONCURRENCY:
+        raise ValueError(
+            f"the {name} queue's function reserves {reserved}: an SQS mapping's maximum"
+            f" concurrency is at least {MIN_MAXIMUM_CONCURRENCY}"
+        )
     function.add_event_source(
         sources.SqsEventSource(
             queue,
-            batch_size=TIMER_BATCH_SIZE,
+            batch_size=QUEUE_BATCH_SIZES[name],
             max_batching_window=Duration.seconds(TIMER_BATCHING_WINDOW_SECONDS),
             report_batch_item_failures=True,
+            max_concurrency=reserved,
         )
     )
+
+
+def run_every(
+    scope: Construct, spec: FunctionSpec, function: lambda_.Function, *, enabled: bool
+) -> events.Rule:
+    """An EventBridge rule every ``spec.every_minutes`` (``enabled`` in the primary; the DR
+    region's wait for failover). The next run is the retry, so a failed run is not retried (nor
+    is a run that waited past the next one)."""
+    if spec.every_minutes is None:
+        raise ValueError(f"{spec.name} is scheduled but has no every_minutes")
+    rule = events.Rule(
+        scope,
+        "Schedule",
+        description=f"Runs {spec.name} every {spec.every_minutes} minute(s)",
+        schedule=events.Schedule.rate(Duration.minutes(spec.every_minutes)),
+        enabled=enabled,
+    )
+    rule.add_target(targets.LambdaFunction(function, retry_attempts=0))
+    function.configure_async_invoke(
+        retry_attempts=0, max_event_age=Duration.minutes(spec.every_minutes)
+    )
+    return rule

@@ -4,9 +4,11 @@ Each function gets its own role with exactly its tables (read or read/write), th
 queues and network paths its ``needs`` name, its log group, and its trigger's event source
 (``stacks.constructs.event_sources``): a Kinesis event source mapping on the journal, an EventBridge
 schedule, an Amazon MQ event source mapping on each shard's dead-letter queue, or an SQS one on the
-dead man's switch's timers; in the primary, the user pool's post-confirmation trigger and a run on
-every deploy (a CDK trigger) for the migration runner. REST and WebSocket routes (and the REST and
-WebSocket authorizers) are attached by the API construct, which owns the APIs.
+queue the function names (the timers, the payouts, the notices to email); in the primary, the
+user pool's post-confirmation trigger and a run on every deploy (a CDK trigger) for the migration
+runner. The archive's transform has no event source: Firehose invokes it with its own role. REST
+and WebSocket routes (and the REST and WebSocket authorizers) are attached by the API construct,
+which owns the APIs.
 
 Ledger functions reach Aurora only through the region's RDS Proxy, each as its own database role
 with IAM authentication (``rds-db:connect`` for exactly that user on that proxy); only the
@@ -27,8 +29,6 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -47,7 +47,8 @@ from stacks.constructs.data import BookCache, LedgerDatabase
 from stacks.constructs.data.ledger_db import DATABASE_PORT
 from stacks.constructs.event_sources import (
     consume_dead_letters,
-    consume_timers,
+    consume_queue,
+    run_every,
     subscribe_to_journal,
 )
 from stacks.constructs.grants import (
@@ -62,6 +63,7 @@ from stacks.constructs.grants import (
 from stacks.constructs.lifecycle import confirm_sign_ups, run_on_deploy
 from stacks.constructs.messaging import Broker, Journal
 from stacks.constructs.nag import acknowledge, render
+from stacks.constructs.needs import MONEY_NEEDS, MoneyDeps, wire_money_need
 
 _VPC_NEEDS = frozenset(
     {Need.BROKER, Need.LEDGER, Need.LEDGER_ADMIN, Need.REDIS, Need.ENGINE_SNAPSHOTS}
@@ -74,6 +76,7 @@ _SECRET_NEEDS = frozenset(
         Need.WEBHOOK_SECRET,
         Need.KYC_WEBHOOK_SECRET,
         Need.ENGINE_SNAPSHOTS,
+        Need.PAYOUT_PROVIDER,
     }
 )
 # What Lambda does with a function's role in a VPC: its ENIs (AWSLambdaVPCAccessExecutionRole's
@@ -113,7 +116,9 @@ class FunctionDeps:
     user_pool_region: str
     shards: Sequence[str]  # each has a dead-letter queue for the AMAZON_MQ functions
     api_key_key_arn: str  # the (multi-Region) key of API keys' secrets in this region
-    timer_queue: sqs.IQueue  # the dead man's switch's timers (the SQS functions read it)
+    timer_queue: sqs.IQueue  # the dead man's switch's timers (Need.CANCEL_AFTER_QUEUE)
+    queues: Mapping[str, sqs.IQueue]  # each SQS function's queue, by ``FunctionSpec.queue``
+    money: MoneyDeps  # money out and notifications (``stacks.constructs.needs``)
     snapshots: s3.IBucket  # the engine's snapshots, in this region
     snapshot_key: secretsmanager.ISecret  # the HMAC key of the engine's Redis snapshots
     reports: s3.IBucket  # the reconciliation's reports, in this region
@@ -215,11 +220,18 @@ class Functions(Construct):
                     retain=deps.retain,
                 )
             case Trigger.SCHEDULE:
-                self._schedule(spec, function, scope)
+                run_every(scope, spec, function, enabled=deps.primary)
             case Trigger.AMAZON_MQ:
                 consume_dead_letters(scope, function, role, broker=deps.broker, shards=deps.shards)
+            case Trigger.SQS if spec.queue is not None:
+                consume_queue(
+                    function,
+                    deps.queues[spec.queue],
+                    spec.queue,
+                    reserved=spec.reserved_concurrency,
+                )
             case Trigger.SQS:
-                consume_timers(function, deps.timer_queue)
+                raise ValueError(f"{spec.name} is an SQS function but names no queue")
             case Trigger.COGNITO_POST_CONFIRMATION if deps.primary:
                 confirm_sign_ups(deps.user_pool, function)
             case Trigger.DEPLOY if deps.primary:
@@ -274,6 +286,7 @@ class Functions(Construct):
             "ledger_webhook_secret_arn": deps.webhook_secret.secret_arn,
             "kyc_webhook_secret_arn": deps.kyc_webhook_secret.secret_arn,
             "user_pool_id": deps.user_pool.user_pool_id,
+            "user_pool_region": deps.user_pool_region,
             "app_client_id": deps.user_pool_client.user_pool_client_id,
             "issuer": issuer,
             "jwks_url": jwks_url_of(issuer),
@@ -283,6 +296,7 @@ class Functions(Construct):
             "snapshot_hmac_secret_arn": deps.snapshot_key.secret_arn,
             "reports_bucket": deps.reports.bucket_name,
             **{table.settings_field: deps.table_names[table.logical_name] for table in TABLE_SPECS},
+            **deps.money.values(),
         }
         return function_environment(spec, values)
 
@@ -291,6 +305,10 @@ class Functions(Construct):
         role = function.role
         if role is None:
             raise TypeError(f"{function.node.path} has no role")
+        if need in MONEY_NEEDS:
+            key = deps.region_key.key_arn
+            wire_money_need(need, function, deps.money, key_arn=key, scope=self)
+            return
         match need:
             case Need.BROKER:
                 deps.broker.secret.grant_read(role)
@@ -330,23 +348,6 @@ class Functions(Construct):
             case Need.REPORTS_BUCKET:
                 for statement in report_write_statements(deps.reports, deps.region_key.key_arn):
                     function.add_to_role_policy(statement)
-
-    def _schedule(self, spec: FunctionSpec, function: lambda_.Function, scope: Construct) -> None:
-        """An EventBridge rule every ``spec.every_minutes``. The next run is the retry, so a
-        failed run is not retried (nor is a run that waited past the next one)."""
-        if spec.every_minutes is None:
-            raise ValueError(f"{spec.name} is scheduled but has no every_minutes")
-        rule = events.Rule(
-            scope,
-            "Schedule",
-            description=f"Runs {spec.name} every {spec.every_minutes} minute(s)",
-            schedule=events.Schedule.rate(Duration.minutes(spec.every_minutes)),
-            enabled=self._deps.primary,
-        )
-        rule.add_target(targets.LambdaFunction(function, retry_attempts=0))
-        function.configure_async_invoke(
-            retry_attempts=0, max_event_age=Duration.minutes(spec.every_minutes)
-        )
 
     def _acknowledge(self, spec: FunctionSpec, role: iam.Role) -> None:
         deps = self._deps

@@ -55,6 +55,17 @@ class DataKey(Construct):
                 conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
             )
         )
+        # The notifications topic delivers to its KMS-encrypted queue as the SNS service, which
+        # the queue key's policy must allow ("Configure KMS permissions for Amazon SNS": an
+        # encrypted SQS subscriber's key lets sns.amazonaws.com GenerateDataKey and Decrypt).
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal("sns.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
 
 
 class ApiKeySecretsKey(Construct):

@@ -192,3 +192,61 @@ class ReportStore(ReplicatedStore):
             ],
             replicate_to=replicate_to,
         )
+
+
+# The archive: Standard-IA after 30 days, Glacier Instant Retrieval after 180 (history is read
+# rarely but at once, by a backtest or an audit); kept for good, since history is the point.
+ARCHIVE_INFREQUENT_AFTER = Duration.days(30)
+ARCHIVE_GLACIER_IR_AFTER = Duration.days(180)
+ARCHIVE_RESULTS_EXPIRY = Duration.days(30)
+
+
+class ArchiveStore(ReplicatedStore):
+    """The market-history archive (``events/symbol=<S>/date=<D>/``, Parquet, written by Firehose;
+    ``athena-results/``, Athena's). Not replicated: each region archives its own journal, and the
+    DR region's holds what it traded after a failover. Versioned like the other stores (an object
+    Firehose rewrote, or one deleted by mistake, can be restored for 30 days)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        bucket_name: str,
+        key: kms.IKey,
+        retain: bool,
+        access_logs: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._build(
+            bucket_name=bucket_name,
+            key=key,
+            retain=retain,
+            access_logs=access_logs,
+            log_prefix="archive/",
+            lifecycle=[
+                s3.LifecycleRule(
+                    id="tiering",
+                    prefix="events/",
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                            transition_after=ARCHIVE_INFREQUENT_AFTER,
+                        ),
+                        s3.Transition(
+                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                            transition_after=ARCHIVE_GLACIER_IR_AFTER,
+                        ),
+                    ],
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                    noncurrent_version_expiration=Duration.days(30),
+                ),
+                s3.LifecycleRule(
+                    id="query-results",
+                    prefix="athena-results/",
+                    expiration=ARCHIVE_RESULTS_EXPIRY,
+                    noncurrent_version_expiration=Duration.days(1),
+                ),
+            ],
+            replicate_to=None,
+        )

@@ -34,10 +34,19 @@ from tests.integration.conftest import (
 PASSWORD = "E2e-password-1"  # noqa: S105 - a throwaway test user's
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "e2e_last: runs after every other e2e test of the session (it checks them all)"
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/e2e/" in str(item.path).replace(os.sep, "/"):
             item.add_marker(pytest.mark.e2e)
+    # The checks over everything the session did (the archive of its journal, every account's
+    # statement) come last; the order of the others is kept (a stable sort).
+    items.sort(key=lambda item: item.get_closest_marker("e2e_last") is not None)
 
 
 class LocalStack:
@@ -90,6 +99,17 @@ class LocalStack:
             answer: dict[str, Any] = await response.json()
             assert response.status == 200, answer
             return answer
+
+    async def emails(self, to: str) -> list[dict[str, Any]]:
+        """What SES (moto's) has sent to ``to``: the local mailbox."""
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{self.config.api_url}/_local/mailbox/emails", params={"to": to}) as answer,
+        ):
+            result: dict[str, Any] = await answer.json()
+            assert answer.status == 200, result
+            emails: list[dict[str, Any]] = result["emails"]
+            return emails
 
     async def control(self, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         async with (
@@ -150,9 +170,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     log = folder / "stack.log"
     # The dividends' rule every second, not every minute, so a dividend due now is paid at once.
     schedules = ("--schedule", "dividends=1")
+    # The archive of this session's journal, apart from the developer's (``make run``'s).
+    archive = ("--archive-dir", str(folder / "archive"))
     try:
         with running_stack(
-            folder / "stack.json", log, args=("--no-seed", *schedules, *embedded), env=env
+            folder / "stack.json", log, args=("--no-seed", *schedules, *archive, *embedded), env=env
         ) as state:
             yield LocalStack(state, log)
     except StackFailed as exc:

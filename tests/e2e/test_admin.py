@@ -233,6 +233,8 @@ def test_freezing_an_account_cancels_its_orders_and_releases_its_holds_exactly(
         # Given an account holding for two resting orders: USD for a BTC buy, ETH for an ETH sell
         trader, account_id = await funded(stack, USD="1000", ETH="1")
         clients.append(trader)
+        # and a bank account to withdraw to, usable (its delay waited out) before the freeze
+        bank = await trader.add_destination("USD", "GB82 WEST 1234 5698 7654 32", kind="BANK")
         before = {asset: await money(trader, asset) for asset in ("USD", "ETH")}
         assert before == {"USD": (D(1000), D(0)), "ETH": (D(1), D(0))}
         buy = await trader.place_order("BTC-USD", "buy", "0.01", "60123.00")
@@ -243,6 +245,7 @@ def test_freezing_an_account_cancels_its_orders_and_releases_its_holds_exactly(
             lambda: balances(trader), lambda b: b["USD"].held > 0 and b["ETH"].held > 0
         )
         assert (held["USD"].held, held["ETH"].held) == (D("601.530615"), D("0.5"))
+        await asyncio.sleep(max(0.0, (bank.usable_at - datetime.now(UTC)).total_seconds()) + 0.3)
         # When an operator freezes it
         frozen = await operator.admin("freeze", account_id)
         assert (frozen["frozen"], frozen["changed"], frozen["complete"]) == (True, True, True)
@@ -260,7 +263,7 @@ def test_freezing_an_account_cancels_its_orders_and_releases_its_holds_exactly(
             with pytest.raises(ApiError) as order_refused:
                 await trader.place_order("ETH-USD", "sell", "0.1", "2150.00")
             with pytest.raises(ApiError) as withdrawal_refused:
-                await trader.withdraw("USD", "10")
+                await trader.withdraw("USD", "10", destination_id=bank.destination_id)
             for refused in (order_refused.value, withdrawal_refused.value):
                 assert (refused.status, code_of(refused)) == (403, "account_frozen")
         finally:

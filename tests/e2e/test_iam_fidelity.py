@@ -2,10 +2,11 @@
 and the engine makes (``local.recording``, switched on by ``EXCHANGE_LOCAL_AWS_CALL_LOG``) while a
 representative session runs through public interfaces only (sign-up, the KYC and deposit
 webhooks, orders placed, filled, amended and cancelled, market data over REST and the WebSocket,
-the journal consumers catching up); then each call, translated to the deployment
-(``tests.fidelity.translate``), is checked against its principal's policies in the synthesized
-primary-region template (``tests.fidelity.check``). A call the deployed role would refuse, one
-that cannot be translated or mapped to IAM, or a principal the template does not have fails.
+the journal consumers catching up, a withdrawal paid out, the notices emailed); then each call,
+translated to the deployment (``tests.fidelity.translate``), is checked against its principal's
+policies in the synthesized primary-region template (``tests.fidelity.check``). A call the
+deployed role would refuse, one that cannot be translated or mapped to IAM, or a principal the
+template does not have fails.
 
 This module starts a stack of its own (the shared one is started without the log) and stops it
 before checking, so the engine's shutdown snapshot is in the log too.
@@ -13,9 +14,11 @@ before checking, so the engine's shutdown snapshot is in the log too.
 
 import asyncio
 import concurrent.futures
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
@@ -63,6 +66,10 @@ PLATFORM_OPERATIONS: Final[Mapping[tuple[str, str], str]] = {
     ("kms", "CreateAlias"): "CloudFormation names it",
     ("sqs", "CreateQueue"): "CloudFormation creates the timer queue and its dead-letter queue",
     ("sqs", "GetQueueAttributes"): "CloudFormation reads the dead-letter queue's ARN",
+    ("sns", "CreateTopic"): "CloudFormation creates the notifications topic",
+    ("sns", "Subscribe"): "CloudFormation subscribes the notifications queue to it",
+    ("sesv2", "CreateEmailIdentity"): "CloudFormation creates the sender's identity",
+    ("sesv2", "CreateConfigurationSet"): "CloudFormation creates the configuration set",
 }
 # Who must show up in the log: the functions this session drives, and the engine.
 EXERCISED: Final = frozenset(
@@ -78,6 +85,10 @@ EXERCISED: Final = frozenset(
         "rest_authorizer",
         "api_keys",
         "cancel_after",
+        "notifier",  # each fill, published to the notifications topic
+        "emailer",  # the deposit's notice, emailed through SES (and the fills' skipped)
+        "account",  # a withdrawal, sent to the payout queue
+        "payouts",  # its payout: the provider's secret read, the notices relayed
         ENGINE,
     }
 )
@@ -92,11 +103,17 @@ class Recorded:
     def checker(self, stacks: Stacks | None = None) -> Checker:
         deployment = Deployment(stacks or self.stacks, PRIMARY)
         timers = [url for url in self.state["queues"].values() if url.endswith(CANCEL_AFTER_QUEUE)]
+        settings: dict[str, str] = self.state.get("settings", {})
         local = LocalNames.of_local_stack(
             api_url=self.state["api_url"],
             user_pool_id=self.state["user_pool_id"],
             api_key_kms_key_id=self.state["api_key_kms_key_arn"],
             cancel_after_queue_url=timers[0] if timers else None,
+            payout_queue_url=settings.get("payout_queue_url"),
+            notifications_topic=settings.get("notifications_topic_arn"),
+            payout_provider_secret=settings.get("payout_provider_secret_arn"),
+            email_sender=settings.get("email_sender"),
+            email_configuration_set=settings.get("email_configuration_set"),
         )
         return Checker(deployment, Translation.of(local, deployment))
 
@@ -131,9 +148,23 @@ async def representative_session(stack: LocalStack) -> None:
     await read_everything(seller)
     await stream.unsubscribe("book.BTC-USD")
     await stream.close()
+    await withdraw(buyer)
     await as_a_program(stack, buyer)
     for client in (seller, buyer):
         await client.close()
+
+
+async def withdraw(user: ExchangeClient) -> None:
+    """Money out: a destination, its (local) delay waited out, a withdrawal the payout worker
+    sends to the fake provider, completed by its webhook."""
+    bank = await user.add_destination("USD", "GB82 WEST 1234 5698 7654 32", kind="BANK")
+    await asyncio.sleep(max(0.0, (bank.usable_at - datetime.now(UTC)).total_seconds()) + 0.3)
+    withdrawal = await user.withdraw("USD", "100", destination_id=bank.destination_id)
+    await eventually(
+        functools.partial(user.get_withdrawal, withdrawal.withdrawal_id),
+        lambda w: w.status == "COMPLETED",
+        timeout_s=30,
+    )
 
 
 async def as_a_program(stack: LocalStack, user: ExchangeClient) -> None:
@@ -184,7 +215,10 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
         templates = pool.submit(synthesize, folder / "templates")  # meanwhile: ~25 s
         try:
             with running_stack(
-                folder / "stack.json", folder / "stack.log", args=("--no-seed", *embedded), env=env
+                folder / "stack.json",
+                folder / "stack.log",
+                args=("--no-seed", "--archive-dir", str(folder / "archive"), *embedded),
+                env=env,
             ) as state:
                 asyncio.run(representative_session(LocalStack(state, folder / "stack.log")))
         except StackFailed as exc:

@@ -39,6 +39,14 @@ From the Service Authorization Reference ("Actions, resources, and condition key
   ``DeleteMessageBatch`` -> ``sqs:DeleteMessage``, ``ChangeMessageVisibilityBatch`` ->
   ``sqs:ChangeMessageVisibility``: "Amazon SQS API permissions: Actions and resource reference").
 
+- Amazon SNS: ``Publish`` is ``sns:Publish`` on the topic (its ``TopicArn``).
+- Amazon SES v2: ``SendEmail`` is ``ses:SendEmail`` on the identity it sends from and on the
+  configuration set it names ("Actions, resources, and condition keys for Amazon Simple Email
+  Service v2": ``arn:aws:ses:<region>:<account>:identity/<identity>`` and
+  ``.../configuration-set/<name>``); the identity is the sender address's domain (the stacks verify
+  a domain identity, which covers every address of it), or ``FromEmailAddressIdentityArn`` when
+  the call names one.
+
 A call of any other operation, or one whose parameters do not name its resource, is ``Unmapped``:
 the check reports it, it never lets it pass.
 
@@ -309,7 +317,24 @@ def _sqs(call: Call, account: str) -> list[Requirement]:
     return [Requirement(action, queue_arn(param(call, "QueueUrl")))]
 
 
-def requirements(call: Call, *, account: str) -> list[Requirement]:  # noqa: PLR0911 - per service
+def _sesv2(call: Call, account: str) -> list[Requirement]:
+    if call.operation != "SendEmail":
+        raise Unmapped(f"sesv2.{call.operation}")
+    prefix = f"arn:{PARTITION}:ses:{call.region}:{account}"
+    identity = call.params.get("FromEmailAddressIdentityArn")
+    if not isinstance(identity, str) or not identity:
+        sender = param(call, "FromEmailAddress").rsplit("<", 1)[-1].rstrip(">")
+        identity = f"{prefix}:identity/{sender.rsplit('@', 1)[-1]}"
+    found = [Requirement("ses:SendEmail", identity)]
+    configuration_set = call.params.get("ConfigurationSetName")
+    if isinstance(configuration_set, str) and configuration_set:
+        found.append(
+            Requirement("ses:SendEmail", f"{prefix}:configuration-set/{configuration_set}")
+        )
+    return found
+
+
+def requirements(call: Call, *, account: str) -> list[Requirement]:  # noqa: PLR0911, PLR0912 - per service
     """Each (action, resource) ``call`` needs, in ``account`` and the call's region."""
     service, op = call.service, call.operation
     if (service, op) in _WITHOUT_RESOURCE:
@@ -330,6 +355,10 @@ def requirements(call: Call, *, account: str) -> list[Requirement]:  # noqa: PLR
             return _kms(call, account)
         case "sqs":
             return _sqs(call, account)
+        case "sns" if op == "Publish":
+            return [Requirement("sns:Publish", param(call, "TopicArn"))]
+        case "sesv2":
+            return _sesv2(call, account)
         case "cloudwatch" if op == "PutMetricData":
             namespace = call.params.get("Namespace")
             context = {"cloudwatch:namespace": namespace} if isinstance(namespace, str) else {}

@@ -42,6 +42,14 @@ AWS_NEEDS: Final[Mapping[Need, tuple[str, ...]]] = {
     # Locally the HMAC key itself (snapshot_hmac_key); in AWS the secret that holds it.
     Need.ENGINE_SNAPSHOTS: ("redis_url", "snapshot_bucket", "snapshot_hmac_secret_arn"),
     Need.REPORTS_BUCKET: ("reports_bucket",),
+    Need.PAYOUT_QUEUE: ("payout_queue_url",),
+    # Locally the secret itself (payout_provider_secret); in AWS the secret that holds it.
+    Need.PAYOUT_PROVIDER: ("payout_provider_url", "payout_provider_secret_arn"),
+    Need.NOTIFICATIONS_TOPIC: ("notifications_topic_arn",),
+    # The model's sender is a placeholder default: AWS must name the verified identity's address.
+    Need.EMAIL: ("email_sender", "email_configuration_set"),
+    # The pool is in the primary region: the DR region's emailer must be told where.
+    Need.USER_DIRECTORY: ("user_pool_id", "user_pool_region"),
 }
 _TABLE_FIELD: Final = {spec.logical_name: spec.settings_field for spec in TABLE_SPECS}
 

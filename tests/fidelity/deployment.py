@@ -168,7 +168,7 @@ class Deployment:
     @cached_property
     def _encrypted(self) -> list[tuple[str, str | None, list[Statement]]]:
         """(resource ARN, its KMS key or None, its resource policy) of every table, stream,
-        bucket, secret and queue in the region."""
+        bucket, secret, queue and topic in the region."""
         found = []
         for stack, logical, resource in self._of_type("AWS::DynamoDB::GlobalTable"):
             resolver = self._resolver(stack)
@@ -213,6 +213,10 @@ class Deployment:
             resolver = self._resolver(stack)
             key = resource["Properties"].get("KmsMasterKeyId")
             found.append(self._entry(resolver, resolver.get_att(logical, "Arn"), key, None))
+        for stack, logical, resource in self._of_type("AWS::SNS::Topic"):
+            resolver = self._resolver(stack)
+            key = resource["Properties"].get("KmsMasterKeyId")
+            found.append(self._entry(resolver, resolver.ref(logical), key, None))
         return found
 
     def _entry(

@@ -6,7 +6,10 @@ user-generated KMS keys"); S3 uploads need ``kms:GenerateDataKey`` and downloads
 ("Using server-side encryption with AWS KMS keys"); DynamoDB decrypts the table key for each
 caller with ``kms:Decrypt`` ("How Amazon DynamoDB uses AWS KMS", table key caching); an SQS
 producer needs ``kms:GenerateDataKey`` and ``kms:Decrypt``, a consumer ``kms:Decrypt``, with the
-queue's ARN as encryption context ``aws:sqs:arn`` ("Amazon SQS key management").
+queue's ARN as encryption context ``aws:sqs:arn`` ("Amazon SQS key management"); a publisher to
+an encrypted SNS topic needs ``kms:GenerateDataKey`` and ``kms:Decrypt`` ("Amazon SNS data
+encryption: key management"; no encryption context condition is documented for SNS, so none is
+asserted here).
 """
 
 from collections.abc import Mapping
@@ -39,6 +42,7 @@ _KEY_ACTIONS: Final[Mapping[str, tuple[str, ...]]] = {
     "secretsmanager:CreateSecret": ("kms:GenerateDataKey",),
     "sqs:SendMessage": ("kms:GenerateDataKey", "kms:Decrypt"),
     "sqs:ReceiveMessage": ("kms:Decrypt",),
+    "sns:Publish": ("kms:GenerateDataKey", "kms:Decrypt"),
     **dict.fromkeys(_DYNAMODB_DATA, ("kms:Decrypt",)),
 }
 

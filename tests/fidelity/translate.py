@@ -8,8 +8,14 @@ value the synthesized template gives that field (``deployed_values``: every func
 engine's environment). The region and moto's account become the deployment's.
 
 The dead man's switch's queue translates by its name (``QueueUrl``'s last segment, or
-``QueueName``) through ``cancel_after_queue_url``, and the API-key KMS key by its ``KeyId`` (an
-ARN, a key id or an alias, as the local stack names it) through ``api_key_kms_key_id``.
+``QueueName``) through ``cancel_after_queue_url``, the payout queue through ``payout_queue_url``,
+the API-key KMS key by its ``KeyId`` (an ARN, a key id or an alias, as the local stack names it)
+through ``api_key_kms_key_id``, the notifications topic (``TopicArn``) through
+``notifications_topic_arn``, the payment provider's secret through ``payout_provider_secret_arn``,
+and SES's sender (``FromEmailAddress``) and configuration set (``ConfigurationSetName``) through
+``email_sender`` and ``email_configuration_set``. A queue no settings field names (the notices to
+email: only the emailer's event source mapping reads it) translates through the function whose
+mapping reads it (``esm_queue[<function>]``, from the mapping's ``EventSourceArn``).
 
 Anything else is ``Untranslatable``: a resource no field names, a field the template sets to
 different values for different deployables, a parameter naming a resource this table has no
@@ -53,6 +59,8 @@ LOCAL_RESOURCES: Final[Mapping[tuple[str, str], str]] = {
     ("secret", "KYC_SECRET_NAME"): "kyc_webhook_secret_arn",
     ("bucket", "SNAPSHOT_BUCKET"): "snapshot_bucket",
     ("bucket", "REPORTS_BUCKET"): "reports_bucket",
+    ("secret", "PAYOUT_PROVIDER_SECRET_NAME"): "payout_provider_secret_arn",
+    ("topic", "NOTIFICATIONS_TOPIC"): "notifications_topic_arn",
 }
 # ``local.aws`` constants naming the dead man's switch's queue and the API-key key (its alias).
 LOCAL_QUEUE: Final = "CANCEL_AFTER_QUEUE"
@@ -91,6 +99,11 @@ class LocalNames:
         user_pool_id: str | None = None,
         api_key_kms_key_id: str | None = None,
         cancel_after_queue_url: str | None = None,
+        payout_queue_url: str | None = None,
+        notifications_topic: str | None = None,
+        payout_provider_secret: str | None = None,
+        email_sender: str | None = None,
+        email_configuration_set: str | None = None,
     ) -> "LocalNames":
         """The names ``local.aws.provision`` gives (tables ``<prefix><logical>``, the journal, the
         snapshot and reports buckets, the secrets, the timer queue and the API-key key's alias
@@ -122,7 +135,44 @@ class LocalNames:
         for key in (getattr(local_aws, LOCAL_KEY_ALIAS, None), api_key_kms_key_id):
             if key is not None:
                 names["key", key_name(key)] = "api_key_kms_key_id"
+        given = _given(
+            payout_queue_url=payout_queue_url,
+            notifications_topic=notifications_topic,
+            payout_provider_secret=payout_provider_secret,
+            email_sender=email_sender,
+            email_configuration_set=email_configuration_set,
+        )
+        for key, settings_field in given.items():  # a field named above wins
+            names.setdefault(key, settings_field)
         return cls(names)
+
+
+def _given(**local: str | None) -> dict[tuple[str, str], str]:
+    """The running stack's names of money out's resources, when given (the payout queue also by
+    ``local.aws.mapped_queue_name``): queue and topic by their last segment (a URL's or an ARN's),
+    the secret, the sender address and the configuration set as they are; and each SQS function's
+    queue as ``esm_queue[<function>]`` where no field names it."""
+    kinds = {
+        "payout_queue_url": ("queue", "payout_queue_url"),
+        "notifications_topic": ("topic", "notifications_topic_arn"),
+        "payout_provider_secret": ("secret", "payout_provider_secret_arn"),
+        "email_sender": ("sender", "email_sender"),
+        "email_configuration_set": ("configuration_set", "email_configuration_set"),
+    }
+    found = {}
+    if hasattr(local_aws, "mapped_queue_name"):  # each SQS function's queue, by its reader
+        for name, spec in FUNCTIONS.items():
+            if spec.queue is not None:
+                found["queue", local_aws.mapped_queue_name(name)] = f"esm_queue[{name}]"
+        if local.get("payout_queue_url") is None:
+            local["payout_queue_url"] = local_aws.mapped_queue_name("payouts")
+    for argument, value in local.items():
+        if value is None:
+            continue
+        kind, settings_field = kinds[argument]
+        name = queue_name(value).rsplit(":", 1)[-1] if kind in {"queue", "topic"} else value
+        found[kind, name] = settings_field
+    return found
 
 
 def _fields_of(model: Any) -> dict[str, str]:
@@ -153,9 +203,31 @@ def deployed_values(deployment: Deployment) -> dict[str, set[str]]:
     for name in deployment.functions:
         if name in FUNCTIONS:
             add(deployment.function_environment(name), FUNCTIONS[name].settings)
+    values.update(mapped_queues(deployment))
     for environment in deployment.engine_environments():
         add(environment, EngineSettings)
     return values
+
+
+def mapped_queues(deployment: Deployment) -> dict[str, set[str]]:
+    """``esm_queue[<function>]`` -> the URL of the queue that SQS function's event source mapping
+    reads, from the template: a queue only a mapping reads (the notices to email) is named by no
+    settings field, so it translates through its consumer."""
+    resolver = deployment.stacks.resolver(deployment.main.name)
+    found: dict[str, set[str]] = {}
+    for name, (logical, _) in deployment.functions.items():
+        for resource in deployment.main.resources.values():
+            props = resource.get("Properties", {})
+            if resource["Type"] != "AWS::Lambda::EventSourceMapping" or props.get(
+                "FunctionName"
+            ) != {"Ref": logical}:
+                continue
+            arn = resolver.resolve(props["EventSourceArn"])
+            parts = arn.split(":") if isinstance(arn, str) else []
+            if len(parts) == 6 and parts[2] == "sqs":
+                url = f"https://sqs.{parts[3]}.amazonaws.com/{parts[4]}/{parts[5]}"
+                found.setdefault(f"esm_queue[{name}]", set()).add(url)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +323,12 @@ class Translation:
                 return self._name("queue", queue_name(value))
             case "QueueName":
                 return queue_name(self._name("queue", value))
+            case "TopicArn":
+                return self._name("topic", self._arn_name(value, "sns"))
+            case "FromEmailAddress":
+                return self._name("sender", value)
+            case "ConfigurationSetName":
+                return self._name("configuration_set", value)
             case "KeyId" if call.service == "kms":
                 if value.startswith("arn:"):
                     self._arn_name(value, "kms")  # in the local stack's region and account

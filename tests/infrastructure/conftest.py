@@ -1,9 +1,10 @@
 """Synthesize the app once per session, with asset bundling off (it would run pip).
 
 ``stacks``, ``templates`` and ``resources`` hold every stack by its path: the four top-level
-stacks by name, and each main stack's monitoring nested stack as ``MONITORING[<main stack>]``.
-``watched`` gives the nested stack's resources as the main stack passes its parameters, so a
-reference to the main stack's topic or queue reads as it would there.
+stacks by name, and each main stack's nested stacks: its monitoring as ``MONITORING[<main>]``, its
+REST API as ``REST[<main>]``, its archive as ``ARCHIVE[<main>]``. ``watched`` (the monitoring) and
+``nested`` (any of them) give a nested stack's resources as the main stack passes its parameters,
+so a reference to the main stack's topic, queue or function reads as it would there.
 """
 
 import os
@@ -13,6 +14,7 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk.assertions import Template
 
+from stacks.assembly import inline_parameters
 from stacks.composition import build_app
 from stacks.config import DeploymentConfig
 
@@ -24,6 +26,10 @@ PRIMARY_BASE, DR_BASE = "Exchange-prod-primary-base", "Exchange-prod-dr-base"
 MAIN_STACKS = (PRIMARY, DR)
 # Each main stack's alarms and dashboard: a nested stack (stacks.constructs.monitoring.watch).
 MONITORING = {stack: f"{stack}/Monitoring/Watch" for stack in MAIN_STACKS}
+# Its REST API and its archive (Firehose, Glue, Athena): nested stacks too.
+REST = {stack: f"{stack}/Api/RestStack" for stack in MAIN_STACKS}
+ARCHIVE = {stack: f"{stack}/Archive" for stack in MAIN_STACKS}
+NESTED = (*MONITORING.values(), *REST.values(), *ARCHIVE.values())
 
 Resources = dict[str, dict[str, Any]]
 
@@ -83,21 +89,31 @@ def flatten(value: object) -> str:
     return str(value)
 
 
+def nested(resources: dict[str, Resources], path: str) -> Resources:
+    """The nested stack at ``path`` (``<main stack>/<construct path>``), each ``Ref`` to one of its
+    parameters replaced by the value the main stack passes for it."""
+    stack, _, inner = path.partition("/")
+    prefix = inner.replace("/", "")
+    ((_, resource),) = [
+        (logical, r)
+        for logical, r in of_type(resources[stack], "AWS::CloudFormation::Stack").items()
+        if logical.startswith(prefix) and "NestedStack" in logical[len(prefix) :][:20]
+    ]
+    parameters: dict[str, Any] = resource["Properties"].get("Parameters", {})
+    found: Resources = inline_parameters(resources[path], parameters)
+    return found
+
+
 def watched(resources: dict[str, Resources], stack: str) -> Resources:
-    """The monitoring nested stack of ``stack``, each ``Ref`` to one of its parameters replaced by
-    the value the main stack passes for it."""
-    ((_, nested),) = of_type(resources[stack], "AWS::CloudFormation::Stack").items()
-    parameters: dict[str, Any] = nested["Properties"].get("Parameters", {})
+    """The monitoring nested stack of ``stack`` (see ``nested``)."""
+    return nested(resources, MONITORING[stack])
 
-    def inline(value: Any) -> Any:
-        match value:
-            case {"Ref": str(name)} if name in parameters:
-                return parameters[name]
-            case dict():
-                return {key: inline(item) for key, item in value.items()}
-            case list():
-                return [inline(item) for item in value]
-        return value
 
-    found: Resources = inline(resources[MONITORING[stack]])
+def with_nested(resources: dict[str, Resources], stack: str) -> Resources:
+    """``stack``'s resources and those of each of its nested stacks, parameters inlined: what a
+    whole region's main stack deploys (the REST API's methods beside the functions they call)."""
+    found = dict(resources[stack])
+    for path in NESTED:
+        if path.startswith(f"{stack}/"):
+            found.update(nested(resources, path))
     return found

@@ -18,7 +18,15 @@ from stacks.constructs.api.rest import (
     THROTTLED_RETRY_AFTER_SECONDS,
 )
 from stacks.constructs.api.waf import MANAGED_RULE_GROUPS
-from tests.infrastructure.conftest import DR, MAIN_STACKS, PRIMARY, Resources, flatten, of_type
+from tests.infrastructure.conftest import (
+    DR,
+    MAIN_STACKS,
+    PRIMARY,
+    Resources,
+    flatten,
+    of_type,
+    with_nested,
+)
 
 ROUTES = [
     (spec.name, route)
@@ -66,7 +74,9 @@ def methods(resources: Resources) -> dict[tuple[str, str], dict[str, Any]]:
 def test_every_catalog_route_exists_and_nothing_else(
     resources: dict[str, Resources], stack: str
 ) -> None:
-    assert set(methods(resources[stack])) == {(route.method, route.path) for _, route in ROUTES}
+    assert set(methods(with_nested(resources, stack))) == {
+        (route.method, route.path) for _, route in ROUTES
+    }
 
 
 def authorizers(resources: Resources) -> dict[str, tuple[str, dict[str, Any]]]:
@@ -86,8 +96,8 @@ def authorizers(resources: Resources) -> dict[str, tuple[str, dict[str, Any]]]:
 def test_private_routes_take_their_authorizer_and_public_ones_none(
     resources: dict[str, Resources], stack: str, function: str, route: Route
 ) -> None:
-    method = methods(resources[stack])[(route.method, route.path)]
-    found = authorizers(resources[stack])
+    method = methods(with_nested(resources, stack))[(route.method, route.path)]
+    found = authorizers(with_nested(resources, stack))
     match route.authorizer:
         case "request":
             # A token or an API key: the Lambda authorizer decides, and a method with a Lambda
@@ -114,8 +124,9 @@ def test_private_routes_take_their_authorizer_and_public_ones_none(
 
 
 def test_the_routes_an_api_key_may_call_are_exactly_the_scoped_ones() -> None:
-    # Key management and the admin API take only the user's own token: a key never creates or
-    # revokes keys, nor acts as an operator.
+    # Key management, the admin API, withdrawal destinations and notification preferences take
+    # only the user's own token: a key never creates or revokes keys, acts as an operator, adds a
+    # place money may go to, or silences the security notices that would tell of it.
     by_kind: dict[str, set[tuple[str, str]]] = {}
     for _, route in ROUTES:
         by_kind.setdefault(route.authorizer, set()).add((route.method, route.path))
@@ -124,6 +135,10 @@ def test_the_routes_an_api_key_may_call_are_exactly_the_scoped_ones() -> None:
         ("POST", "/v1/api-keys"),
         ("GET", "/v1/api-keys"),
         ("DELETE", "/v1/api-keys/{key_id}"),
+        ("POST", "/v1/withdrawal-destinations"),
+        ("GET", "/v1/withdrawal-destinations"),
+        ("DELETE", "/v1/withdrawal-destinations/{destination_id}"),
+        ("PUT", "/v1/account/notifications"),
         *((route.method, route.path) for _, route in ADMIN_ROUTES),
     }
     assert not by_kind["none"] & set(ROUTE_SCOPES)
@@ -140,7 +155,7 @@ def test_the_request_authorizer_is_the_rest_authorizer_keyed_and_cached_by_autho
     caches the policy by the identity source for the TTL, so a cached Allow must only fit the
     request whose header it is (a signed request's header binds its method, path, query and
     body digest) or the whole API for a token (which is what the Cognito authorizer allows)."""
-    authorizer_id, props = authorizers(resources[stack])["REQUEST"]
+    authorizer_id, props = authorizers(with_nested(resources, stack))["REQUEST"]
     assert props["IdentitySource"] == AUTHORIZER_IDENTITY_SOURCE
     assert AUTHORIZER_IDENTITY_SOURCE == "method.request.header.Authorization"
     assert props["AuthorizerResultTtlInSeconds"] == AUTHORIZER_CACHE_SECONDS == 300
@@ -150,18 +165,24 @@ def test_the_request_authorizer_is_the_rest_authorizer_keyed_and_cached_by_autho
     # API Gateway may invoke the function for this API's authorizers, and nothing else may.
     function = next(
         name
-        for name, r in of_type(resources[stack], "AWS::Lambda::Function").items()
+        for name, r in of_type(with_nested(resources, stack), "AWS::Lambda::Function").items()
         if r["Properties"].get("FunctionName") == "exchange-prod-rest_authorizer"
     )
     permissions = [
         r["Properties"]
-        for r in of_type(resources[stack], "AWS::Lambda::Permission").values()
+        for r in of_type(with_nested(resources, stack), "AWS::Lambda::Permission").values()
         if r["Properties"]["FunctionName"] == {"Fn::GetAtt": [function, "Arn"]}
     ]
     (permission,) = permissions
     assert permission["Principal"] == "apigateway.amazonaws.com"
     assert permission["Action"] == "lambda:InvokeFunction"
-    assert flatten(permission["SourceArn"]).endswith(f"/authorizers/<{authorizer_id}>")
+    source = flatten(permission["SourceArn"])
+    # The permission is the function's (main stack); the authorizer's ARN comes out of the REST
+    # API's nested stack as one output named after the authorizer.
+    (_, authorizer) = source.rsplit("/authorizers/", 1)
+    assert authorizer == f"<{authorizer_id}>" or (
+        ".Outputs." in authorizer and "RestRequestAuthorizer" in authorizer
+    ), source
 
 
 @pytest.mark.parametrize("stack", MAIN_STACKS)
@@ -169,14 +190,14 @@ def test_each_rest_function_is_invokable_by_this_api_only(
     resources: dict[str, Resources], stack: str
 ) -> None:
     # One permission per function, scoped to this API's ARN (any stage, method and path of it).
-    ((api_id, _),) = of_type(resources[stack], "AWS::ApiGateway::RestApi").items()
+    ((api_id, _),) = of_type(with_nested(resources, stack), "AWS::ApiGateway::RestApi").items()
     rest = {f"exchange-prod-{name}" for name, _ in ROUTES}
     functions = {
         name: r["Properties"].get("FunctionName")
-        for name, r in of_type(resources[stack], "AWS::Lambda::Function").items()
+        for name, r in of_type(with_nested(resources, stack), "AWS::Lambda::Function").items()
     }
     granted: dict[str, list[str]] = {}
-    for permission in of_type(resources[stack], "AWS::Lambda::Permission").values():
+    for permission in of_type(with_nested(resources, stack), "AWS::Lambda::Permission").values():
         props = permission["Properties"]
         target = functions.get(props["FunctionName"].get("Fn::GetAtt", [""])[0])
         if target in rest:
@@ -203,7 +224,7 @@ def test_the_gateways_own_refusals_are_problem_json_and_throttling_says_when_to_
     Unauthorized, or the identity source was missing), ACCESS_DENIED (403: a Deny policy, e.g.
     a key without the route's scope or from an address it does not allow), THROTTLED (429: the
     stage's throttle; a key over its own limit gets the handler's 429 with its own Retry-After)."""
-    responses = problem_responses(resources[stack])
+    responses = problem_responses(with_nested(resources, stack))
     for response_type, status in (
         ("UNAUTHORIZED", 401),
         ("ACCESS_DENIED", 403),
@@ -241,7 +262,11 @@ def test_the_webhooks_are_the_only_public_posts_and_each_verifies_a_signature() 
         for name, route in ROUTES
         if route.method == "POST" and not route.authorized
     }
-    assert public_posts == {("deposits", "/v1/webhooks/deposits"), ("kyc", "/v1/webhooks/kyc")}
+    assert public_posts == {
+        ("deposits", "/v1/webhooks/deposits"),
+        ("deposits", "/v1/webhooks/payouts"),
+        ("kyc", "/v1/webhooks/kyc"),
+    }
     signed = {Need.WEBHOOK_SECRET, Need.KYC_WEBHOOK_SECRET}
     assert all(FUNCTIONS[name].needs & signed for name, _ in public_posts)
 
@@ -250,23 +275,23 @@ def test_the_webhooks_are_the_only_public_posts_and_each_verifies_a_signature() 
 def test_health_is_public_and_served_by_the_health_function(
     resources: dict[str, Resources], stack: str
 ) -> None:
-    method = methods(resources[stack])[("GET", "/v1/health")]
+    method = methods(with_nested(resources, stack))[("GET", "/v1/health")]
     assert method["AuthorizationType"] == "NONE"
     assert "healthfunction" in flatten(method["Integration"]["Uri"]).lower()
 
 
 def test_the_dr_api_trusts_the_primary_user_pool(resources: dict[str, Resources]) -> None:
     # One pool for both regions: a user's sub is their account id everywhere.
-    _, authorizer = authorizers(resources[DR])["COGNITO_USER_POOLS"]
+    _, authorizer = authorizers(with_nested(resources, DR))["COGNITO_USER_POOLS"]
     (provider,) = authorizer["ProviderARNs"]
     assert provider["Fn::GetStackOutput"]["StackName"] == PRIMARY
-    assert not of_type(resources[DR], "AWS::Cognito::UserPool")
+    assert not of_type(with_nested(resources, DR), "AWS::Cognito::UserPool")
 
 
 def test_the_user_pool_signs_in_by_email_with_strong_passwords_and_optional_totp(
     resources: dict[str, Resources],
 ) -> None:
-    ((_, pool),) = of_type(resources[PRIMARY], "AWS::Cognito::UserPool").items()
+    ((_, pool),) = of_type(with_nested(resources, PRIMARY), "AWS::Cognito::UserPool").items()
     props = pool["Properties"]
     assert props["UsernameAttributes"] == ["email"]
     assert props["MfaConfiguration"] == "OPTIONAL"
@@ -275,7 +300,9 @@ def test_the_user_pool_signs_in_by_email_with_strong_passwords_and_optional_totp
     assert policy["MinimumLength"] >= 12
     assert all(policy[k] for k in ("RequireLowercase", "RequireUppercase", "RequireNumbers"))
     assert props["UserPoolAddOns"]["AdvancedSecurityMode"] == "ENFORCED"
-    ((_, client),) = of_type(resources[PRIMARY], "AWS::Cognito::UserPoolClient").items()
+    ((_, client),) = of_type(
+        with_nested(resources, PRIMARY), "AWS::Cognito::UserPoolClient"
+    ).items()
     assert set(client["Properties"]["ExplicitAuthFlows"]) >= {
         "ALLOW_USER_PASSWORD_AUTH",
         "ALLOW_USER_SRP_AUTH",
@@ -287,14 +314,14 @@ def test_the_user_pool_signs_in_by_email_with_strong_passwords_and_optional_totp
 def test_the_stage_throttles_logs_traces_and_has_a_usage_plan(
     resources: dict[str, Resources], config: DeploymentConfig, stack: str
 ) -> None:
-    ((_, stage),) = of_type(resources[stack], "AWS::ApiGateway::Stage").items()
+    ((_, stage),) = of_type(with_nested(resources, stack), "AWS::ApiGateway::Stage").items()
     props = stage["Properties"]
     assert props["TracingEnabled"] is True
     assert props["AccessLogSetting"]["DestinationArn"]
     (settings,) = props["MethodSettings"]
     assert settings["ThrottlingRateLimit"] == config.api_rate_limit
     assert settings["ThrottlingBurstLimit"] == config.api_burst_limit
-    (plan,) = of_type(resources[stack], "AWS::ApiGateway::UsagePlan").values()
+    (plan,) = of_type(with_nested(resources, stack), "AWS::ApiGateway::UsagePlan").values()
     assert plan["Properties"]["Throttle"]["RateLimit"] == config.api_rate_limit
 
 
@@ -302,16 +329,18 @@ def test_the_stage_throttles_logs_traces_and_has_a_usage_plan(
 def test_waf_guards_the_stage_with_managed_rules_and_the_configured_rate_rule(
     resources: dict[str, Resources], config: DeploymentConfig, stack: str
 ) -> None:
-    ((_, acl),) = of_type(resources[stack], "AWS::WAFv2::WebACL").items()
+    ((_, acl),) = of_type(with_nested(resources, stack), "AWS::WAFv2::WebACL").items()
     rules = {rule["Name"]: rule for rule in acl["Properties"]["Rules"]}
     assert set(MANAGED_RULE_GROUPS) <= set(rules)
     rate = rules["RatePerIp"]["Statement"]["RateBasedStatement"]
     assert rate["Limit"] == config.waf_rate_limit
     assert rate["EvaluationWindowSec"] == config.waf_rate_window_seconds
     assert rate["AggregateKeyType"] == "IP"
-    (association,) = of_type(resources[stack], "AWS::WAFv2::WebACLAssociation").values()
+    (association,) = of_type(
+        with_nested(resources, stack), "AWS::WAFv2::WebACLAssociation"
+    ).values()
     assert "/stages/" in flatten(association["Properties"]["ResourceArn"])
-    assert of_type(resources[stack], "AWS::WAFv2::LoggingConfiguration")
+    assert of_type(with_nested(resources, stack), "AWS::WAFv2::LoggingConfiguration")
 
 
 @pytest.mark.parametrize("stack", MAIN_STACKS)
@@ -320,11 +349,11 @@ def test_websocket_routes_come_from_the_catalog_with_the_authorizer_on_connect(
 ) -> None:
     routes = {
         r["Properties"]["RouteKey"]: r["Properties"]
-        for r in of_type(resources[stack], "AWS::ApiGatewayV2::Route").values()
+        for r in of_type(with_nested(resources, stack), "AWS::ApiGatewayV2::Route").values()
     }
     assert set(routes) == set(WS_ROUTES)
     ((authorizer_id, authorizer),) = of_type(
-        resources[stack], "AWS::ApiGatewayV2::Authorizer"
+        with_nested(resources, stack), "AWS::ApiGatewayV2::Authorizer"
     ).items()
     assert authorizer["Properties"]["AuthorizerType"] == "REQUEST"
     # No identity source, so API Gateway calls the authorizer for every $connect, anonymous ones
@@ -345,7 +374,7 @@ def test_websocket_routes_come_from_the_catalog_with_the_authorizer_on_connect(
 def test_websocket_stage_throttles_and_logs(
     resources: dict[str, Resources], config: DeploymentConfig, stack: str
 ) -> None:
-    ((_, stage),) = of_type(resources[stack], "AWS::ApiGatewayV2::Stage").items()
+    ((_, stage),) = of_type(with_nested(resources, stack), "AWS::ApiGatewayV2::Stage").items()
     props = stage["Properties"]
     assert props["DefaultRouteSettings"]["ThrottlingRateLimit"] == config.api_rate_limit
     assert props["AccessLogSettings"]["DestinationArn"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.catalog import FUNCTIONS, FunctionSpec, Need, Trigger
+from lambdas.catalog import FUNCTIONS, FunctionSpec, Need
 from stacks.constructs.event_sources import TIMER_BATCH_SIZE
 from stacks.constructs.grants import API_KEY_CONTEXT_KEYS
 from stacks.constructs.monitoring import TIMER_AGE_LIMIT_SECONDS
@@ -30,12 +30,13 @@ from tests.infrastructure.test_functions import (
     role_statements,
 )
 from tests.infrastructure.test_monitoring import metric_of
+from tests.infrastructure.test_operator_controls import topic_of
 
 SPECS = list(FUNCTIONS.values())
 CASES = [(stack, spec) for stack in MAIN_STACKS for spec in SPECS]
 IDS = [f"{stack.split('-')[-1]}-{spec.name}" for stack, spec in CASES]
 KEY_ALIAS = "alias/serverless-exchange/prod/api-keys"
-(TIMER_CONSUMER,) = [spec for spec in SPECS if spec.trigger is Trigger.SQS]
+(TIMER_CONSUMER,) = [spec for spec in SPECS if spec.queue == "cancel-after"]
 
 
 def api_key_key(resources: Resources) -> tuple[str, dict[str, Any]]:
@@ -51,11 +52,12 @@ def api_key_key(resources: Resources) -> tuple[str, dict[str, Any]]:
 
 
 def timer_queues(resources: Resources) -> tuple[str, str]:
-    """(the timer queue, its dead-letter queue): the queue with a redrive policy, and its target."""
+    """(the timer queue, its dead-letter queue): the timers' queue with a redrive policy, and its
+    target."""
     ((queue, props),) = [
         (name, r["Properties"])
         for name, r in of_type(resources, "AWS::SQS::Queue").items()
-        if "RedrivePolicy" in r["Properties"]
+        if "RedrivePolicy" in r["Properties"] and name.startswith("CancelAfterTimers")
     ]
     return queue, props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
 
@@ -197,7 +199,7 @@ def test_only_the_orders_function_sends_timers_and_only_to_the_timer_queue(
 @pytest.mark.parametrize("stack", MAIN_STACKS)
 def test_dead_lettered_and_late_timers_page(resources: dict[str, Resources], stack: str) -> None:
     queue, dead_letters = timer_queues(resources[stack])
-    ((topic, _),) = of_type(resources[stack], "AWS::SNS::Topic").items()
+    topic = topic_of(resources, stack)["Ref"]
     found = {}
     for alarm in of_type(watched(resources, stack), "AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]

@@ -19,6 +19,7 @@ from tests.infrastructure.conftest import (
     DR_BASE,
     MAIN_STACKS,
     MONITORING,
+    NESTED,
     NO_BUNDLING,
     PRIMARY,
     PRIMARY_BASE,
@@ -34,7 +35,7 @@ def config_from(context: dict[str, object]) -> DeploymentConfig:
 def test_a_base_and_a_main_stack_per_region_with_explicit_zones(
     stacks: dict[str, Stack],
 ) -> None:
-    assert set(stacks) == {PRIMARY, DR, PRIMARY_BASE, DR_BASE, *MONITORING.values()}
+    assert set(stacks) == {PRIMARY, DR, PRIMARY_BASE, DR_BASE, *NESTED}
     assert {stacks[PRIMARY].region, stacks[PRIMARY_BASE].region} == {"us-east-1"}
     assert {stacks[DR].region, stacks[DR_BASE].region} == {"us-west-2"}
     assert stacks[PRIMARY].availability_zones == ["us-east-1a", "us-east-1b", "us-east-1c"]
@@ -88,7 +89,7 @@ def test_shared_layer_targets_the_lambda_runtime(
     )
 
 
-@pytest.mark.parametrize("stack", [PRIMARY, DR, PRIMARY_BASE, DR_BASE, *MONITORING.values()])
+@pytest.mark.parametrize("stack", [PRIMARY, DR, PRIMARY_BASE, DR_BASE, *NESTED])
 def test_every_tagged_resource_carries_the_five_tags(
     resources: dict[str, Resources], stack: str
 ) -> None:

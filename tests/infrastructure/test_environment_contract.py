@@ -93,6 +93,13 @@ def _new_problems(before: list[str], after: list[str]) -> list[str]:
         ("orders", "EXCHANGE_CANCEL_AFTER_QUEUE_URL"),  # optional locally, needed in AWS
         ("settlement", "EXCHANGE_WS_MANAGEMENT_ENDPOINT"),  # pushes balances (optional locally)
         ("recorder", "EXCHANGE_WS_MANAGEMENT_ENDPOINT"),  # pushes orders (optional locally)
+        ("account", "EXCHANGE_PAYOUT_QUEUE_URL"),  # optional in the model, needed in AWS
+        ("payouts", "EXCHANGE_PAYOUT_PROVIDER_SECRET_ARN"),  # locally the secret itself
+        ("payouts", "EXCHANGE_PAYOUT_PROVIDER_URL"),
+        ("notifier", "EXCHANGE_NOTIFICATIONS_TOPIC_ARN"),
+        ("emailer", "EXCHANGE_EMAIL_SENDER"),  # defaulted by the model to a placeholder
+        ("emailer", "EXCHANGE_EMAIL_CONFIGURATION_SET"),
+        ("emailer", "EXCHANGE_USER_POOL_REGION"),  # the pool is in the primary region
     ],
 )
 def test_a_removed_variable_breaks_the_contract(

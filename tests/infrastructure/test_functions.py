@@ -110,6 +110,7 @@ def test_function_environment_names_its_tables_and_needs(
             "EXCHANGE_APP_CLIENT_ID",
             "EXCHANGE_JWKS_URL",
             "EXCHANGE_ISSUER",
+            "EXCHANGE_USER_POOL_REGION",
         },
         Need.API_KEY_ENCRYPT: {"EXCHANGE_API_KEY_KMS_KEY_ID"},
         Need.API_KEY_DECRYPT: {"EXCHANGE_API_KEY_KMS_KEY_ID"},
@@ -120,13 +121,25 @@ def test_function_environment_names_its_tables_and_needs(
             "EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN",
         },
         Need.REPORTS_BUCKET: {"EXCHANGE_REPORTS_BUCKET"},
+        Need.PAYOUT_QUEUE: {"EXCHANGE_PAYOUT_QUEUE_URL"},
+        Need.PAYOUT_PROVIDER: {
+            "EXCHANGE_PAYOUT_PROVIDER_URL",
+            "EXCHANGE_PAYOUT_PROVIDER_SECRET_ARN",
+        },
+        Need.NOTIFICATIONS_TOPIC: {"EXCHANGE_NOTIFICATIONS_TOPIC_ARN"},
+        Need.EMAIL: {"EXCHANGE_EMAIL_SENDER", "EXCHANGE_EMAIL_CONFIGURATION_SET"},
+        # The pool is in the primary region: the DR region's emailer must be told so.
+        Need.USER_DIRECTORY: {"EXCHANGE_USER_POOL_ID", "EXCHANGE_USER_POOL_REGION"},
     }
     assert set(expected) == set(Need), "every need's variables are checked"
     # A variable is set exactly when one of the function's needs names it (two needs may share
     # one: encrypting and decrypting API keys' secrets name the same key).
+    read = {env_var(spec.settings, field) for field in spec.settings.model_fields}
     for variable in set().union(*expected.values()):
         needed = any(variable in expected[need] for need in spec.needs)
-        assert (variable in env) == needed, variable
+        # A need's variable its model does not read is left out (JWKS functions may not read
+        # the pool's region, which only the user directory needs).
+        assert (variable in env) == (needed and variable in read), variable
     if Need.REDIS in spec.needs:
         assert flatten(env["EXCHANGE_REDIS_URL"]).startswith("rediss://")
 
@@ -196,6 +209,7 @@ def test_role_reaches_secrets_and_connections_only_for_its_needs(
         Need.WEBHOOK_SECRET,
         Need.KYC_WEBHOOK_SECRET,
         Need.ENGINE_SNAPSHOTS,  # the HMAC key of the engine's Redis snapshots
+        Need.PAYOUT_PROVIDER,  # the provider's API secret
     }
     assert ("secretsmanager:GetSecretValue" in actions) == bool(spec.needs & secret_needs)
     assert ("kinesis:GetRecords" in actions) == (spec.trigger is Trigger.KINESIS)
@@ -245,16 +259,17 @@ def test_enhanced_fan_out_consumers_are_journal_consumers_of_the_catalog() -> No
 
 @pytest.mark.parametrize("stack", MAIN_STACKS)
 def test_every_queue_is_encrypted_and_tls_only(resources: dict[str, Resources], stack: str) -> None:
-    # A failure queue per journal consumer, and the dead man's switch's timers and dead letters.
+    # A failure queue per journal consumer, and each SQS function's queue and its dead letters.
     queues = of_type(resources[stack], "AWS::SQS::Queue")
-    assert len(queues) == len(KINESIS) + 2
+    sqs_queues = {spec.queue for spec in SPECS if spec.trigger is Trigger.SQS}
+    assert len(queues) == len(KINESIS) + 2 * len(sqs_queues)
     policies = [
         p["Properties"] for p in of_type(resources[stack], "AWS::SQS::QueuePolicy").values()
     ]
     for name, queue in queues.items():
         assert queue["Properties"]["KmsMasterKeyId"], name
         (policy,) = [p for p in policies if {"Ref": name} in p["Queues"]]
-        (deny,) = policy["PolicyDocument"]["Statement"]
+        (deny,) = [s for s in policy["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
         assert deny["Effect"] == "Deny"
         assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 

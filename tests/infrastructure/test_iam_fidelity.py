@@ -18,6 +18,12 @@ authorizes each item by its own action); the reconciliation reads the engine's s
 to RDS Proxy with IAM needs ``rds-db:connect`` on ``arn:aws:rds-db:<region>:<account>:dbuser:
 <proxy resource id, prx-...>/<database user>``.
 
+Money out and notifications: the account function and the sweeper send to the payout queue, the
+payout worker reads the provider's secret, the functions with the topic publish notices (SNS,
+KMS-encrypted: "Amazon SNS data encryption"), the emailer sends through SES from the domain identity
+with the configuration set and reads users from the pool; the payout worker's and the emailer's
+event source mappings read their own queues with their roles.
+
 API keys' secrets: the api_keys function encrypts and the authorizers decrypt with the API-key
 KMS key, always with the encryption context {"key_id", "account_id"}; a call without it, or with
 another key in it, is denied ("AWS KMS condition keys"). The dead man's switch: the orders
@@ -50,6 +56,16 @@ API_URL = "http://127.0.0.1:8000"
 # How the local stack names the API-key key and the timer queue (moto's URL host is its own).
 LOCAL_KEY = "alias/exchange-api-keys"
 LOCAL_QUEUE_URL = "http://127.0.0.1:5000/123456789012/exchange-cancel-after"
+# Money out and notifications, as the local stack names them (``local.aws``, ``local.sqs``).
+LOCAL_PAYOUT_QUEUE_URL = "http://127.0.0.1:5000/123456789012/exchange-payouts"
+LOCAL_TOPIC = getattr(local_aws, "NOTIFICATIONS_TOPIC", "exchange-notifications")
+LOCAL_TOPIC_ARN = f"arn:aws:sns:{local_aws.REGION}:123456789012:{LOCAL_TOPIC}"
+LOCAL_PROVIDER_SECRET = getattr(
+    local_aws, "PAYOUT_PROVIDER_SECRET_NAME", "exchange/payout-provider"
+)
+LOCAL_SENDER = "no-reply@exchange.example"
+LOCAL_CONFIGURATION_SET = "exchange-notices"
+LOCAL_USER_POOL = f"{local_aws.REGION}_local"
 API_KEY_CONTEXT = {"key_id": "ak_0123456789abcdef", "account_id": "acc-1"}
 INDEXES = {spec.logical_name: [index.name for index in spec.indexes] for spec in TABLE_SPECS}
 READS = ("GetItem", "Query")
@@ -79,7 +95,15 @@ def primary(bodies: dict[str, Any], regions: dict[str, str]) -> Deployment:
 
 def local_names() -> LocalNames:
     return LocalNames.of_local_stack(
-        api_url=API_URL, api_key_kms_key_id=LOCAL_KEY, cancel_after_queue_url=LOCAL_QUEUE_URL
+        api_url=API_URL,
+        user_pool_id=LOCAL_USER_POOL,
+        api_key_kms_key_id=LOCAL_KEY,
+        cancel_after_queue_url=LOCAL_QUEUE_URL,
+        payout_queue_url=LOCAL_PAYOUT_QUEUE_URL,
+        notifications_topic=LOCAL_TOPIC_ARN,
+        payout_provider_secret=LOCAL_PROVIDER_SECRET,
+        email_sender=LOCAL_SENDER,
+        email_configuration_set=LOCAL_CONFIGURATION_SET,
     )
 
 
@@ -144,6 +168,7 @@ def catalog_calls() -> Iterator[Call]:
                 yield local_call(f"esm:{spec.name}", "kinesis", operation, StreamName=journal)
         yield from timer_and_key_calls(spec)
         yield from bucket_calls(spec)
+        yield from money_calls(spec)
     for operation in ("GetItem", "Query", "Scan"):  # the listings, at start
         yield local_call(ENGINE, "dynamodb", operation, TableName="exchange-instruments")
     for operation in (
@@ -181,14 +206,51 @@ def timer_and_key_calls(spec: FunctionSpec) -> Iterator[Call]:
         yield kms_call(spec.name, "Decrypt", **API_KEY_CONTEXT)
     if Need.CANCEL_AFTER_QUEUE in spec.needs:
         yield local_call(spec.name, "sqs", "SendMessage", QueueUrl=LOCAL_QUEUE_URL)
-    if spec.trigger is Trigger.SQS:  # the event source mapping reads as the function
-        for operation in (
-            "GetQueueAttributes",
-            "ReceiveMessage",
-            "DeleteMessageBatch",
-            "ChangeMessageVisibility",
-        ):
+    if spec.queue == "cancel-after":  # the event source mapping reads as the function
+        for operation in ESM_SQS_OPERATIONS:
             yield local_call(f"esm:{spec.name}", "sqs", operation, QueueUrl=LOCAL_QUEUE_URL)
+
+
+ESM_SQS_OPERATIONS = (
+    "GetQueueAttributes",
+    "ReceiveMessage",
+    "DeleteMessageBatch",
+    "ChangeMessageVisibility",
+)
+
+
+def money_calls(spec: FunctionSpec) -> Iterator[Call]:
+    """Money out's and notifications' calls, by need: the payout queue sent to, the provider's
+    secret read, a notice published, an email sent, a user's address looked up."""
+    if Need.PAYOUT_QUEUE in spec.needs:
+        yield local_call(spec.name, "sqs", "SendMessage", QueueUrl=LOCAL_PAYOUT_QUEUE_URL)
+    if Need.PAYOUT_PROVIDER in spec.needs:
+        secret = local_secret(LOCAL_PROVIDER_SECRET)
+        yield local_call(spec.name, "secretsmanager", "GetSecretValue", SecretId=secret)
+    if Need.NOTIFICATIONS_TOPIC in spec.needs:
+        yield local_call(spec.name, "sns", "Publish", TopicArn=LOCAL_TOPIC_ARN)
+    if Need.EMAIL in spec.needs:
+        yield local_call(
+            spec.name,
+            "sesv2",
+            "SendEmail",
+            FromEmailAddress=LOCAL_SENDER,
+            ConfigurationSetName=LOCAL_CONFIGURATION_SET,
+        )
+    if Need.USER_DIRECTORY in spec.needs:
+        yield local_call(spec.name, "cognito-idp", "ListUsers", UserPoolId=LOCAL_USER_POOL)
+
+
+def mapped_queue_calls() -> Iterator[Call]:
+    """The payouts' and the notices' event source mappings, reading as their functions, by the
+    local queue names (``local.aws.mapped_queue_name``): the notices' queue translates through the
+    emailer's mapping, no settings field naming it."""
+    for name, spec in FUNCTIONS.items():
+        if spec.queue is None or spec.queue == "cancel-after":
+            continue
+        url = f"http://127.0.0.1:5000/123456789012/{local_aws.mapped_queue_name(name)}"
+        for operation in ESM_SQS_OPERATIONS:
+            yield local_call(f"esm:{name}", "sqs", operation, QueueUrl=url)
 
 
 def aws_only_calls(deployment: Deployment) -> Iterator[Call]:
@@ -256,6 +318,7 @@ def test_the_catalogs_calls_are_allowed_by_the_primary_template(
     checker = Checker(primary, translation)
     report = checker.check(catalog_calls())
     checker.check(aws_only_calls(primary), report, local=False)
+    checker.check(mapped_queue_calls(), report)
     for name, requirement in proxy_connections(primary):
         (role,) = primary.roles_of(name)
         decision = checker.decide(role, requirement)
@@ -285,6 +348,9 @@ def test_the_catalogs_calls_are_allowed_by_the_primary_template(
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",
+        "sns:Publish",
+        "ses:SendEmail",
+        "cognito-idp:ListUsers",
     }
 
 
@@ -330,6 +396,37 @@ def test_a_permission_removed_from_the_template_is_denied(
         (
             local_call("orders", "sqs", "ReceiveMessage", QueueUrl=LOCAL_QUEUE_URL),
             "only the timers' consumer reads them",
+        ),
+        (
+            local_call("orders", "sqs", "SendMessage", QueueUrl=LOCAL_PAYOUT_QUEUE_URL),
+            "only the account function and the sweeper send payouts",
+        ),
+        (
+            local_call("orders", "sns", "Publish", TopicArn=LOCAL_TOPIC_ARN),
+            "orders publishes no notices",
+        ),
+        (
+            local_call(
+                "notifier",
+                "sesv2",
+                "SendEmail",
+                FromEmailAddress=LOCAL_SENDER,
+                ConfigurationSetName=LOCAL_CONFIGURATION_SET,
+            ),
+            "only the emailer sends email",
+        ),
+        (
+            local_call("deposits", "cognito-idp", "ListUsers", UserPoolId=LOCAL_USER_POOL),
+            "only the emailer reads the user directory",
+        ),
+        (
+            local_call(
+                "account",
+                "secretsmanager",
+                "GetSecretValue",
+                SecretId=local_secret(LOCAL_PROVIDER_SECRET),
+            ),
+            "only the payout worker signs provider requests",
         ),
         (
             local_call("markets", "dynamodb", "Scan", TableName="exchange-trades"),

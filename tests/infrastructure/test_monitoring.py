@@ -14,7 +14,14 @@ from exchange.messaging import ShardMap
 from lambdas.catalog import FUNCTIONS, Trigger
 from stacks import constants
 from stacks.constructs.dns import ApiFailoverRecord
-from tests.infrastructure.conftest import MAIN_STACKS, Resources, flatten, of_type, watched
+from tests.infrastructure.conftest import (
+    MAIN_STACKS,
+    Resources,
+    flatten,
+    of_type,
+    watched,
+    with_nested,
+)
 
 WIDGETS = (
     "API latency p99 (ms)",
@@ -82,7 +89,11 @@ def test_alarms_cover_errors_lag_and_saturation_and_notify_the_topic(
 ) -> None:
     alarms = of_type(watched(resources, stack), "AWS::CloudWatch::Alarm")
     assert not of_type(resources[stack], "AWS::CloudWatch::Alarm"), "all in the nested stack"
-    ((topic, props),) = of_type(resources[stack], "AWS::SNS::Topic").items()
+    ((topic, props),) = [
+        (name, r)
+        for name, r in of_type(resources[stack], "AWS::SNS::Topic").items()
+        if name.startswith("MonitoringAlarms")
+    ]
     assert props["Properties"]["KmsMasterKeyId"]
     metrics = {metric_name(a["Properties"]) for a in alarms.values()}
     assert {
@@ -122,7 +133,11 @@ def metric_of(alarm: dict[str, Any]) -> tuple[str, str, dict[str, str]]:
 def test_money_safety_faults_page_the_topic(resources: dict[str, Resources], stack: str) -> None:
     # Given every alarm of the region, by (metric, dimensions)
     alarms = of_type(watched(resources, stack), "AWS::CloudWatch::Alarm")
-    ((topic, _),) = of_type(resources[stack], "AWS::SNS::Topic").items()
+    ((topic, _),) = [
+        (name, r)
+        for name, r in of_type(resources[stack], "AWS::SNS::Topic").items()
+        if name.startswith("MonitoringAlarms")
+    ]
     by_metric = {}
     for alarm in alarms.values():
         props = alarm["Properties"]
@@ -218,11 +233,11 @@ def test_the_health_path_the_check_probes_is_served_on_the_deployed_stage(
 ) -> None:
     # The check builds /<stage name>/v1/health from the API's deployment stage; that stage is
     # the app's one, and GET /v1/health is a public route on it (tests/infrastructure/test_api).
-    ((_, stage),) = of_type(resources[stack], "AWS::ApiGateway::Stage").items()
+    ((_, stage),) = of_type(with_nested(resources, stack), "AWS::ApiGateway::Stage").items()
     assert stage["Properties"]["StageName"] == constants.API_STAGE
     paths = {
         r["Properties"]["PathPart"]
-        for r in of_type(resources[stack], "AWS::ApiGateway::Resource").values()
+        for r in of_type(with_nested(resources, stack), "AWS::ApiGateway::Resource").values()
     }
     assert {"v1", "health"} <= paths
     assert any(

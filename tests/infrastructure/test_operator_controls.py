@@ -34,6 +34,7 @@ from tests.infrastructure.conftest import (
     flatten,
     of_type,
     watched,
+    with_nested,
 )
 from tests.infrastructure.test_api import ROUTES, authorizers, methods
 from tests.infrastructure.test_functions import as_list, function, role_statements
@@ -65,10 +66,10 @@ def test_every_admin_method_takes_the_cognito_access_token_by_its_scope(
     user-pool authorizer validates an ACCESS token carrying one of them; without, only the ID
     token. Cognito puts the user's groups in the access token's ``cognito:groups`` claim
     ("Understanding the access token"), which the admin handler checks; API Gateway checks none."""
-    found = methods(resources[stack])
+    found = methods(with_nested(resources, stack))
     admin_paths = {(m, p) for m, p in found if p.startswith("/v1/admin")}
     assert admin_paths == {(r.method, r.path) for r in ADMIN}
-    cognito_id, _ = authorizers(resources[stack])["COGNITO_USER_POOLS"]
+    cognito_id, _ = authorizers(with_nested(resources, stack))["COGNITO_USER_POOLS"]
     for method_path in admin_paths:
         method = found[method_path]
         assert method["AuthorizationType"] == "COGNITO_USER_POOLS", method_path
@@ -83,11 +84,17 @@ def test_the_stage_throttle_and_the_web_acl_cover_every_method_admin_included(
     resources: dict[str, Resources], stack: str
 ) -> None:
     # One stage-wide method setting (every resource, every method) and the WAF on the stage.
-    ((stage_id, stage),) = of_type(resources[stack], "AWS::ApiGateway::Stage").items()
+    ((stage_id, stage),) = of_type(with_nested(resources, stack), "AWS::ApiGateway::Stage").items()
     (settings,) = stage["Properties"]["MethodSettings"]
     assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
-    (association,) = of_type(resources[stack], "AWS::WAFv2::WebACLAssociation").values()
-    assert stage_id in flatten(association["Properties"]["ResourceArn"])
+    (association,) = of_type(
+        with_nested(resources, stack), "AWS::WAFv2::WebACLAssociation"
+    ).values()
+    resource = flatten(association["Properties"]["ResourceArn"])
+    # The stage is the REST API's nested stack's: its ARN arrives as that stack's output.
+    assert stage_id in resource or (
+        ".Outputs." in resource and "RestApiDeploymentStagelive" in resource
+    ), resource
 
 
 @pytest.mark.parametrize(
@@ -282,7 +289,12 @@ def statistic_of(alarm: dict[str, Any]) -> tuple[str, int]:
 
 
 def topic_of(resources: dict[str, Resources], stack: str) -> dict[str, str]:
-    ((topic, _),) = of_type(resources[stack], "AWS::SNS::Topic").items()
+    """The alarm topic (``Monitoring``'s; the notifications topic is the other one)."""
+    ((topic, _),) = [
+        (name, topic)
+        for name, topic in of_type(resources[stack], "AWS::SNS::Topic").items()
+        if name.startswith("MonitoringAlarms")
+    ]
     return {"Ref": topic}
 
 

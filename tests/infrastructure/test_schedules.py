@@ -1,6 +1,7 @@
 """The scheduled functions (EventBridge rules from the catalog's ``every_minutes``): the
-reconciler and the dividends every minute, the reconciliation every 15 minutes; enabled in the
-primary, created disabled in the DR region, which the failover runbook enables."""
+reconciler, the dividends and the notices' relay every minute, the payout sweeper every 5 minutes,
+the reconciliation every 15 minutes; enabled in the primary, created disabled in the DR region,
+which the failover runbook enables."""
 
 import pytest
 
@@ -59,11 +60,14 @@ def test_each_schedule_runs_in_the_primary_and_waits_for_failover_in_dr(
 
 
 def test_the_schedules_are_the_issues_rates() -> None:
-    # Reconciliation every 15 minutes, dividends every minute, the reconciler every minute.
+    # Reconciliation every 15 minutes, dividends every minute, the reconciler every minute; stuck
+    # payouts swept every 5 minutes, the ledger's notices relayed every minute.
     assert {spec.name: spec.every_minutes for spec in SCHEDULED} == {
         "reconciler": 1,
         "reconciliation": 15,
         "dividends": 1,
+        "payout_sweeper": 5,
+        "notices_relay": 1,
     }
 
 

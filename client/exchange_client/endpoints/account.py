@@ -1,14 +1,12 @@
-"""Your account: identity, balances, positions, withdrawals, and the API keys of your programs."""
+"""Your account: identity, balances, positions, and the API keys of your programs (withdrawals:
+``endpoints.money``)."""
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from exchange_client.endpoints.common import (
     Endpoints,
-    Number,
-    decimal_string,
     iso_time,
     items,
     segment,
@@ -27,17 +25,6 @@ class AccountEndpoints(Endpoints):
 
     async def positions(self) -> dict[str, Any]:
         result: dict[str, Any] = await self.http.request("GET", "/v1/positions")
-        return result
-
-    async def withdraw(
-        self, asset: str, amount: Number, *, idempotency_key: str | None = None
-    ) -> dict[str, Any]:
-        result: dict[str, Any] = await self.http.request(
-            "POST",
-            "/v1/withdrawals",
-            body={"asset": asset, "amount": decimal_string(amount, "amount")},
-            idempotency_key=idempotency_key or str(uuid.uuid4()),
-        )
         return result
 
     # -- API keys (the signed-in user's access token only: a key never manages keys) -------------

@@ -99,6 +99,30 @@ def search(
     )
 
 
+def delivery(
+    stream: str,
+) -> tuple[cloudwatch.Metric, tuple[cloudwatch.Metric, cloudwatch.Metric]]:
+    """The archive's delivery stream (``AWS/Firehose``, dimension ``DeliveryStreamName``): the age
+    of its oldest undelivered record, and its failures: records that failed Parquet conversion
+    (``FailedConversion.Records``) and transform invocations that failed
+    (``ExecuteProcessing.Success``, the share that succeeded: below 1 is a failure)."""
+
+    def firehose(metric: str, statistic: str, period: Duration) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace="AWS/Firehose",
+            metric_name=metric,
+            dimensions_map={"DeliveryStreamName": stream},
+            statistic=statistic,
+            period=period,
+            label=metric,
+        )
+
+    return firehose("DeliveryToS3.DataFreshness", "Maximum", FIVE_MINUTES), (
+        firehose("FailedConversion.Records", "Sum", FIVE_MINUTES),
+        firehose("ExecuteProcessing.Success", "Minimum", FIVE_MINUTES),
+    )
+
+
 def searched(expression: str, label: str, period: Duration) -> cloudwatch.SearchExpression:
     return cloudwatch.SearchExpression(expression=expression, label=label, period=period)
 

@@ -26,6 +26,12 @@ class MonitoringProps:
     failure_queues: Mapping[str, sqs.IQueue]  # each journal consumer's on-failure queue
     timer_queue: sqs.IQueue
     timer_dead_letters: sqs.IQueue
+    # The other SQS functions' dead-letter queues, by queue (``FunctionSpec.queue``: payouts,
+    # notifications), and the functions whose errors page on their own.
+    dead_letters: Mapping[str, sqs.IQueue]
+    payout_sweeper: str  # emits PayoutsStuck
+    paging_errors: Sequence[str]  # the payout worker and the emailer: any error in 5 minutes
+    delivery_stream: str  # the archive's Firehose delivery stream's name
     shards: Sequence[str]
     broker_name: str
     tables: Mapping[str, str]  # logical name -> table name

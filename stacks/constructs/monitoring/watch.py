@@ -15,6 +15,17 @@ breach). The reconciler's own reconciliations are normal and only graphed.
 The dead man's switch pages when a timer dead-letters (an account's orders may not have been
 cancelled) or when the oldest timer is older than the longest delay plus ``TIMER_LATE_SECONDS``
 (the consumer is not keeping up, so switches fire late).
+
+Money out and notifications page on: a payout past its last attempt (the sweeper's
+``PayoutsStuck``; docs/operations.md, "Stuck payouts"), a provider outcome that contradicts
+the books (``PayoutsContradicted``), a message in the payouts' or the notices'
+dead-letter queue, ``OUTAGE_FAILURES`` failed sends to the provider or SES in 15 minutes
+(``PayoutsUnavailable``, ``NoticesNotSent``), and any error of the payout worker or the emailer
+(their generic Errors alarm needs more than 5). The archive pages when its oldest undelivered
+record is older than ``ARCHIVE_FRESHNESS_LIMIT_SECONDS`` ("Implement best practices with
+CloudWatch Alarms", Amazon Data Firehose: DeliveryToS3.DataFreshness beyond the buffering limit,
+at most 15 minutes), when a record fails Parquet conversion, or when a transform invocation
+fails.
 """
 
 from collections.abc import Sequence
@@ -56,6 +67,12 @@ RECONCILIATION_PERIOD: Final = Duration.minutes(15)
 # the generic Errors alarm (more than 5 in 5 minutes) cannot fire for a function that runs at
 # most once a minute, and one failed run is retried by the next.
 SCHEDULE_FAILING_MINUTES: Final = 5
+# Firehose's buffer is 300 s, its multi-stage buffering with dynamic partitioning up to 1.5 times
+# that ("Buffer data for dynamic partitioning"); past 15 minutes delivery is stuck.
+ARCHIVE_FRESHNESS_LIMIT_SECONDS: Final = 900
+# A provider or SES outage: at least this many failed sends in this long (each is retried).
+OUTAGE_FAILURES: Final = 5
+OUTAGE_PERIOD: Final = Duration.minutes(15)
 SCHEDULE_FAILED_RUNS: Final = 2
 
 Panels = list[tuple[str, Sequence[cloudwatch.IMetric]]]
@@ -85,6 +102,7 @@ class AlarmsAndDashboard(NestedStack):
             *self._functions(props),
             *self._engine(props),
             *self._money(props),
+            *self._money_out(props),
             *self._data(props),
         ]
         self.dashboard = cloudwatch.Dashboard(
@@ -236,6 +254,45 @@ class AlarmsAndDashboard(NestedStack):
             ("Dead letters / orders reconciled / stuck", [dead_letters, reconciled, stuck]),
             ("Reconciliation drift by check", [by_check]),
             ("Dead-lettered operator commands / unfunded dividends", [operator, unfunded]),
+        ]
+
+    def _money_out(self, props: MonitoringProps) -> Panels:
+        """Stuck payouts, the payouts' and notices' dead letters, the payout worker's and the
+        emailer's errors, and the archive's freshness and failures."""
+        stuck = metrics.emitted("PayoutsStuck", props.payout_sweeper).with_(period=FIVE_MINUTES)
+        self._alarm("PayoutsStuck", stuck, 0)
+        # The provider's outcome contradicts the books (the webhook answers 409, writes nothing).
+        for service in ("deposits", "payouts"):
+            contradicted = metrics.emitted("PayoutsContradicted", service)
+            self._alarm(
+                f"PayoutsContradicted-{service}", contradicted.with_(period=FIVE_MINUTES), 0
+            )
+        dead = []
+        for queue, dead_letters in props.dead_letters.items():
+            depth = dead_letters.metric_approximate_number_of_messages_visible(
+                statistic="Maximum", period=ONE_MINUTE, label=f"dead-lettered {queue}"
+            )
+            dead.append(depth)
+            self._alarm(f"DeadLettered-{queue}", depth, 0)
+        # The worker and the emailer report failed messages back to SQS (partial batch
+        # responses), so an outage of the provider or of SES is no Lambda error: their own counts
+        # of failed sends are, well before the messages reach the dead-letter queues.
+        for metric, service in (("PayoutsUnavailable", "payouts"), ("NoticesNotSent", "emailer")):
+            failing = metrics.emitted(metric, service).with_(period=OUTAGE_PERIOD)
+            self._alarm(metric, failing, OUTAGE_FAILURES - 1)
+        for name in props.paging_errors:
+            self._alarm(
+                f"Failing-{name}", props.functions[name].metric_errors(period=FIVE_MINUTES), 0
+            )
+        freshness, (failed, processed) = metrics.delivery(props.delivery_stream)
+        self._alarm("ArchiveFreshness", freshness, ARCHIVE_FRESHNESS_LIMIT_SECONDS, periods=3)
+        self._alarm("ArchiveFailedConversion", failed, 0)
+        self._alarm("ArchiveTransformFailing", processed, 1, below=True)
+        failures = [failed, processed]
+        return [
+            ("Stuck payouts / dead-lettered payouts and notices", [stuck, *dead]),
+            ("Archive: oldest undelivered record (s)", [freshness]),
+            ("Archive: failed conversions / transform success", failures),
         ]
 
     def _data(self, props: MonitoringProps) -> Panels:

@@ -190,9 +190,11 @@ def call_orders(service: OrderService, method: str, path: str, **kwargs: Any) ->
     return Reply.of(orders_handler(event, LambdaContextStub(), orders=service))
 
 
-def call_account(service: AccountService, method: str, path: str, **kwargs: Any) -> Reply:
+def call_account(service: object, method: str, path: str, **kwargs: Any) -> Reply:
+    """The account function with ``service`` (one, or a sequence of them) as its services."""
+    services = list(service) if isinstance(service, list | tuple) else [service]
     event = rest_event(method, path, **kwargs)
-    return Reply.of(account_handler(event, LambdaContextStub(), accounts=service))
+    return Reply.of(account_handler(event, LambdaContextStub(), services=services))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from exchange.apikeys import signing
 from exchange.apikeys.model import CreatedKey, KeySpec
 from exchange.apikeys.service import ApiKeyService
-from exchange.settings import ApiKeysSettings, AuthorizerSettings, RestAuthorizerSettings
+from exchange.settings import AuthorizerSettings, MoneyApiKeysSettings, RestAuthorizerSettings
 from exchange.testing.apikeys import rest_authorizer_event
 from exchange.testing.lambda_events import LambdaContextStub
 from lambdas.api_keys.handler import compose as compose_api_keys
@@ -57,7 +57,7 @@ def deployment(moto_server: str) -> Deployment:
         "aws_region": REGION,
         "api_key_kms_key_id": kms_key,
     }
-    api_keys = ApiKeysSettings(**where, **tables)
+    api_keys = MoneyApiKeysSettings(**where, **tables)
     create_tables(client("dynamodb"), api_keys)
     auth: dict[str, Any] = {
         "user_pool_id": pool.pool_id,

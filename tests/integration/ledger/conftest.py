@@ -5,6 +5,7 @@ never see each other's money."""
 import secrets
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from decimal import Decimal
 
 import psycopg
@@ -16,6 +17,7 @@ from psycopg_pool import ConnectionPool
 from exchange.domain import InstrumentCatalog
 from exchange.ledger import migrations
 from exchange.ledger.connection import open_pool
+from exchange.ledger.payouts_port import DestinationKind, NewDestination, WithdrawalsPort
 from exchange.ledger.postgres import PostgresLedger
 from exchange.ledger.roles import grant_logins
 from exchange.settings import DEFAULT_ASSET_SCALES, database_role
@@ -132,3 +134,27 @@ def ledger_as(
     return PostgresLedger(
         pool, instruments=catalog, asset_scales=DEFAULT_ASSET_SCALES, fee_account_id=fee_account_id
     )
+
+
+def destination(
+    ledger: WithdrawalsPort,
+    account_id: str,
+    asset: str,
+    *,
+    delay: timedelta = timedelta(0),
+    address: str | None = None,
+) -> str:
+    """Add a destination of ``account_id`` for ``asset`` (usable at once by default); its id."""
+    destination_id = f"dst-{uuid.uuid4().hex[:12]}"
+    ledger.add_destination(
+        NewDestination(
+            destination_id,
+            account_id,
+            asset,
+            DestinationKind.ADDRESS,
+            address or f"addr-{destination_id}",
+            "test",
+        ),
+        delay=delay,
+    )
+    return destination_id

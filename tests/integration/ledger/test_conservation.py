@@ -132,7 +132,8 @@ def check_books(pool: ConnectionPool) -> None:
                LEFT JOIN (SELECT account_id, asset, sum(held) AS held FROM ledger.reservations
                           GROUP BY 1, 2) r USING (account_id, asset)
                LEFT JOIN (SELECT account_id, asset, sum(amount) AS held FROM ledger.withdrawals
-                          WHERE status = 'PENDING' GROUP BY 1, 2) w USING (account_id, asset)
+                          WHERE status IN ('PENDING', 'SENDING') GROUP BY 1, 2) w
+                 USING (account_id, asset)
                LEFT JOIN (SELECT account_id, asset, sum(held) AS held FROM ledger.amend_holds
                           WHERE status = 'PENDING' GROUP BY 1, 2) a USING (account_id, asset)
                WHERE b.held <> coalesce(r.held, 0) + coalesce(w.held, 0) + coalesce(a.held, 0)"""

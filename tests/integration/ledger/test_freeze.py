@@ -15,8 +15,11 @@ from exchange.domain.enums import InstrumentStatus
 from exchange.domain.events import AccountFrozen as AccountFrozenEvent
 from exchange.domain.events import TradingStatusChanged
 from exchange.ledger import AccountFrozen, Balance, UnknownAccount
+from exchange.ledger.model import Withdrawal, WithdrawalStatus
 from exchange.ledger.postgres import PostgresLedger, funding
 from exchange.ledger.postgres import accounts as account_sql
+from exchange.settings import DEFAULT_ASSET_SCALES
+from tests.integration.ledger.conftest import destination
 from tests.integration.ledger.test_conservation import check_books
 from tests.unit.ledger.helpers import amend, new_id, next_seq, order, trade, verified_account
 
@@ -51,8 +54,9 @@ def freeze_events(pool: ConnectionPool, account_id: str) -> list[tuple[object, .
 def test_a_frozen_account_can_neither_order_nor_withdraw_and_nothing_is_written(
     ledger: PostgresLedger, pool: ConnectionPool
 ) -> None:
-    # Given a funded account, frozen by an operator
+    # Given a funded account with a destination, frozen by an operator
     alice = verified_account(ledger, USD="1000", BTC="1")
+    target = destination(ledger, alice, "USD")
     before = written(pool, alice)
     assert freeze(ledger, alice) is True
     assert ledger.is_frozen(alice) is True
@@ -65,7 +69,7 @@ def test_a_frozen_account_can_neither_order_nor_withdraw_and_nothing_is_written(
         with pytest.raises(AccountFrozen, match="frozen"):
             ledger.reserve(refused)
     with pytest.raises(AccountFrozen):
-        ledger.request_withdrawal(new_id("wd"), alice, "USD", Decimal("10"))
+        ledger.request_withdrawal(new_id("wd"), alice, "USD", Decimal("10"), destination_id=target)
     # Then nothing was held or written
     assert written(pool, alice) == before
     assert ledger.balances(alice) == [
@@ -233,10 +237,18 @@ def test_a_freeze_waits_for_a_withdrawal_in_flight_which_commits_first(
     ledger: PostgresLedger, pool: ConnectionPool, fresh_database: str
 ) -> None:
     alice = verified_account(ledger, USD="100")
+    wanted = Withdrawal(
+        new_id("wd"),
+        alice,
+        "USD",
+        Decimal("40"),
+        WithdrawalStatus.PENDING,
+        destination_id=destination(ledger, alice, "USD"),
+    )
     with psycopg.connect(fresh_database) as account:
         # Given a withdrawal's hold written but not yet committed
         with account.cursor() as cur:
-            funding.request_withdrawal(cur, new_id("wd"), alice, "USD", Decimal("40"))
+            funding.request_withdrawal(cur, DEFAULT_ASSET_SCALES, wanted)
         # When an operator freezes the account meanwhile
         thread, outcome = run_in_thread(lambda: freeze(ledger, alice))
         time.sleep(0.5)

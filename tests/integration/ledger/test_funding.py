@@ -22,6 +22,7 @@ from exchange.ledger import (
 )
 from exchange.ledger.postgres import PostgresLedger
 from exchange.ledger.webhooks import sign
+from tests.integration.ledger.conftest import destination
 from tests.unit.ledger.helpers import new_id, verified_account
 
 SECRET = b"whsec_test"
@@ -125,18 +126,30 @@ def test_withdrawal_beyond_available_is_refused_clearly(ledger: PostgresLedger) 
     account = verified_account(ledger, USD="100")
     # When 100.01 is requested, Then it is refused, naming amount and available
     with pytest.raises(InsufficientFunds, match=r"needs 100\.01 USD, available 100$"):
-        ledger.request_withdrawal(new_id("wd"), account, "USD", Decimal("100.01"))
+        ledger.request_withdrawal(
+            new_id("wd"),
+            account,
+            "USD",
+            Decimal("100.01"),
+            destination_id=destination(ledger, account, "USD"),
+        )
     assert ledger.balances(account) == [Balance("USD", Decimal("100"), Decimal("0"))]
 
 
 def test_withdrawal_holds_then_completes(ledger: PostgresLedger) -> None:
     account = verified_account(ledger, USD="100")
-    withdrawal_id = new_id("wd")
-    pending = ledger.request_withdrawal(withdrawal_id, account, "USD", Decimal("40"))
+    withdrawal_id, target = new_id("wd"), destination(ledger, account, "USD")
+    pending = ledger.request_withdrawal(
+        withdrawal_id, account, "USD", Decimal("40"), destination_id=target
+    )
     assert pending.status is WithdrawalStatus.PENDING
     assert ledger.balances(account) == [Balance("USD", Decimal("60"), Decimal("40"))]
     # A retried request is the same withdrawal, held once
-    ledger.request_withdrawal(withdrawal_id, account, "USD", Decimal("40"))
+    ledger.request_withdrawal(withdrawal_id, account, "USD", Decimal("40"), destination_id=target)
+    # Only a payout sent (claimed) completes
+    with pytest.raises(InvalidTransition, match="PENDING"):
+        ledger.complete_withdrawal(withdrawal_id)
+    ledger.claim_payout(withdrawal_id)
     assert ledger.complete_withdrawal(withdrawal_id).status is WithdrawalStatus.COMPLETED
     assert ledger.complete_withdrawal(withdrawal_id).status is WithdrawalStatus.COMPLETED
     assert ledger.balances(account) == [Balance("USD", Decimal("60"), Decimal("0"))]
@@ -144,11 +157,27 @@ def test_withdrawal_holds_then_completes(ledger: PostgresLedger) -> None:
         ledger.fail_withdrawal(withdrawal_id)
 
 
-def test_failed_withdrawal_gives_the_hold_back(ledger: PostgresLedger) -> None:
+@pytest.mark.parametrize("sent", [False, True])
+def test_failed_withdrawal_gives_the_hold_back(sent: bool, ledger: PostgresLedger) -> None:
+    # Given a withdrawal sent to the provider, or given up before it was
     account = verified_account(ledger, USD="100")
     withdrawal_id = new_id("wd")
-    ledger.request_withdrawal(withdrawal_id, account, "USD", Decimal("40"))
-    assert ledger.fail_withdrawal(withdrawal_id).status is WithdrawalStatus.FAILED
+    ledger.request_withdrawal(
+        withdrawal_id,
+        account,
+        "USD",
+        Decimal("40"),
+        destination_id=destination(ledger, account, "USD"),
+    )
+    if sent:
+        ledger.claim_payout(withdrawal_id)
+    # When it fails, Then the hold is back, once, and the reason kept
+    failed = ledger.fail_withdrawal(withdrawal_id, reason="refused: invalid account")
+    assert (failed.status, failed.failure_reason) == (
+        WithdrawalStatus.FAILED,
+        "refused: invalid account",
+    )
+    assert ledger.fail_withdrawal(withdrawal_id) == failed
     assert ledger.balances(account) == [Balance("USD", Decimal("100"), Decimal("0"))]
 
 
@@ -156,4 +185,10 @@ def test_unverified_account_cannot_withdraw(ledger: PostgresLedger) -> None:
     account = verified_account(ledger, USD="100")
     ledger.set_kyc_status(account, KycStatus.SUSPENDED)
     with pytest.raises(KycNotAllowed):
-        ledger.request_withdrawal(new_id("wd"), account, "USD", Decimal("1"))
+        ledger.request_withdrawal(
+            new_id("wd"),
+            account,
+            "USD",
+            Decimal("1"),
+            destination_id=destination(ledger, account, "USD"),
+        )

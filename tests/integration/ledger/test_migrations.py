@@ -25,7 +25,11 @@ TABLES = {
     "fee_schedule",
     "dividends",
     "dividend_payments",
+    "withdrawal_destinations",
+    "outbox",
+    "notification_preferences",
 }
+AFTER_0004 = {"withdrawal_destinations", "outbox", "notification_preferences"}
 
 
 def tables(conn: psycopg.Connection[tuple[object, ...]]) -> set[str]:
@@ -156,7 +160,7 @@ def test_operator_controls_migration_is_not_undone_while_a_dividend_is_unpaid(
 ) -> None:
     with psycopg.connect(empty_database) as conn:
         migrations.downgrade(conn, to=0)
-        migrations.upgrade(conn)
+        migrations.upgrade(conn, to=4)
         # Given a declared dividend not yet paid
         conn.execute(
             "INSERT INTO ledger.accounts (account_id, kyc_status) VALUES ('i', 'VERIFIED')"
@@ -185,5 +189,51 @@ def test_operator_controls_migration_is_not_undone_while_a_dividend_is_unpaid(
             "fee_schedule",
             "dividends",
             "dividend_payments",
+            *AFTER_0004,
         }
+        migrations.downgrade(conn, to=0)
+
+
+def test_payouts_migration_is_not_undone_while_a_payout_is_in_flight(empty_database: str) -> None:
+    with psycopg.connect(empty_database) as conn:
+        migrations.downgrade(conn, to=0)
+        migrations.upgrade(conn)
+        # Given a withdrawal sent to the provider, one cancelled and one pending, to a destination
+        conn.execute(
+            "INSERT INTO ledger.accounts (account_id, kyc_status) VALUES ('a', 'VERIFIED')"
+        )
+        conn.execute(
+            "INSERT INTO ledger.withdrawal_destinations (destination_id, account_id, asset, kind, "
+            "address, usable_at) VALUES ('d', 'a', 'USD', 'BANK', 'GB82WEST1234', now())"
+        )
+        conn.execute(
+            "INSERT INTO ledger.withdrawals (withdrawal_id, account_id, asset, amount, status, "
+            "destination_id) VALUES ('s', 'a', 'USD', 1, 'SENDING', 'd'), "
+            "('c', 'a', 'USD', 2, 'CANCELLED', 'd'), ('p', 'a', 'USD', 3, 'PENDING', 'd')"
+        )
+        conn.execute('INSERT INTO ledger.outbox (notice) VALUES (\'{"kind": "DEPOSIT"}\')')
+        stamped = conn.execute("SELECT id, notice->>'notice_id' FROM ledger.outbox").fetchone()
+        conn.commit()
+        assert stamped is not None
+        assert stamped[1] == f"ledger#{stamped[0]}"  # the trigger names each notice by its row
+        # When the schema is taken back below 0005, Then it is refused and nothing changes
+        with pytest.raises(psycopg.errors.ObjectInUse, match="payouts in flight"):
+            migrations.downgrade(conn, to=4)
+        conn.rollback()
+        assert migrations.current(conn) == 5
+        # And once the payout finished, it goes through: a cancel reads as the old FAILED
+        conn.execute("UPDATE ledger.withdrawals SET status = 'COMPLETED' WHERE withdrawal_id = 's'")
+        conn.commit()
+        assert migrations.downgrade(conn, to=4) == [5]
+        rows = conn.execute(
+            "SELECT withdrawal_id, status FROM ledger.withdrawals ORDER BY withdrawal_id"
+        ).fetchall()
+        assert rows == [("c", "FAILED"), ("p", "PENDING"), ("s", "COMPLETED")]
+        assert tables(conn) == TABLES - {
+            "withdrawal_destinations",
+            "outbox",
+            "notification_preferences",
+        }
+        # And it can be upgraded again
+        assert migrations.upgrade(conn) == [5]
         migrations.downgrade(conn, to=0)

@@ -13,7 +13,7 @@ from psycopg_pool import ConnectionPool
 from exchange.domain import InstrumentCatalog, Side
 from exchange.ledger import AccountFrozen
 from exchange.ledger.postgres import PostgresLedger
-from tests.integration.ledger.conftest import ledger_as
+from tests.integration.ledger.conftest import destination, ledger_as
 from tests.integration.ledger.test_dividends import (
     database_time,
     declaration,
@@ -157,13 +157,14 @@ def test_orders_and_account_roles_refuse_a_frozen_account_and_cannot_unfreeze_it
     ledger: PostgresLedger, as_role: Callable[[str], ConnectionPool]
 ) -> None:
     alice = verified_account(ledger, USD="100")
+    target = destination(ledger, alice, "USD")
     ledger.set_frozen(alice, True, actor="op", reason="review")
     orders = ledger_as(as_role("exchange_orders"), ledger.fee_account_id)
     account = ledger_as(as_role("exchange_account"), ledger.fee_account_id)
     with pytest.raises(AccountFrozen):
         orders.reserve(order(alice, Side.BUY, qty=10, price=100000))
     with pytest.raises(AccountFrozen):
-        account.request_withdrawal(new_id("wd"), alice, "USD", Decimal(1))
+        account.request_withdrawal(new_id("wd"), alice, "USD", Decimal(1), destination_id=target)
     assert account.positions(alice).dividends == []
     for role in ("exchange_orders", "exchange_account"):
         refused(

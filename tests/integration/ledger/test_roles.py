@@ -24,7 +24,7 @@ from exchange.ledger.postgres.directory import PostgresAccountDirectory
 from exchange.ledger.postgres.kyc import PostgresAccountOpener, PostgresKycRegistry
 from exchange.ledger.roles import UnknownRole, grant_logins
 from exchange.ledger.verification import KycDecision, KycResult, KycSource
-from tests.integration.ledger.conftest import LEDGER_ROLES, ledger_as
+from tests.integration.ledger.conftest import LEDGER_ROLES, destination, ledger_as
 from tests.integration.ledger.conftest import _create_database as create_database
 from tests.integration.ledger.conftest import _drop_database as drop_database
 from tests.unit.ledger.helpers import amend, new_id, next_seq, order, trade
@@ -34,6 +34,20 @@ APPEND_ONLY = ("journal_tx", "journal_entries", "kyc_events", "account_freeze_ev
 LOCK_ONLY = "UPDATE"  # FOR UPDATE needs UPDATE on one column; see the migration
 BALANCE_WRITES = {"balances(available)", "balances(held)", "balances(updated_at)"}
 JOURNAL_POST = {"journal_tx(tx_id):SELECT", "journal_tx:INSERT", "journal_entries:INSERT"}
+OUTBOX_RELAY = {"outbox:SELECT", "outbox(published_at):UPDATE"}
+PAYOUT_OUTCOME = {
+    "withdrawals:SELECT",
+    *(
+        f"withdrawals({c}):UPDATE"
+        for c in (
+            "status",
+            "provider_reference",
+            "failure_reason",
+            "outcome_event_id",
+            "updated_at",
+        )
+    ),
+}
 HOLD_RESIZE = {
     "reservations:SELECT",
     *(
@@ -78,6 +92,16 @@ GRANTS: dict[str, set[str]] = {
         "journal_entries:INSERT",
         "withdrawals:SELECT",
         "withdrawals:INSERT",
+        "withdrawals(status):UPDATE",
+        "withdrawals(updated_at):UPDATE",
+        "withdrawal_destinations:SELECT",
+        "withdrawal_destinations:INSERT",
+        "withdrawal_destinations(removed_at):UPDATE",
+        "outbox:INSERT",
+        "notification_preferences:SELECT",
+        "notification_preferences:INSERT",
+        "notification_preferences(email):UPDATE",
+        "notification_preferences(updated_at):UPDATE",
         *(
             f"dividend_payments({c}):SELECT"
             for c in ("dividend_id", "account_id", "units", "amount")
@@ -98,6 +122,35 @@ GRANTS: dict[str, set[str]] = {
         "balances:INSERT",
         *(f"{c}:UPDATE" for c in BALANCE_WRITES),
         *JOURNAL_POST,
+        *PAYOUT_OUTCOME,
+        "outbox:INSERT",
+        *OUTBOX_RELAY,
+    },
+    "exchange_payouts": {
+        "accounts(account_id):SELECT",
+        "accounts(frozen):SELECT",
+        *PAYOUT_OUTCOME,
+        "withdrawals(attempts):UPDATE",
+        "withdrawal_destinations:SELECT",
+        "webhook_events(event_id):SELECT",
+        "webhook_events:INSERT",
+        "balances:SELECT",
+        *(f"{c}:UPDATE" for c in BALANCE_WRITES),
+        *JOURNAL_POST,
+        "outbox:INSERT",
+        *OUTBOX_RELAY,
+    },
+    # Which accounts are frozen: their withdrawals are held on purpose, not stuck.
+    "exchange_payout_sweeper": {
+        "accounts(account_id):SELECT",
+        "accounts(frozen):SELECT",
+        "withdrawals:SELECT",
+    },
+    "exchange_notices_relay": set(OUTBOX_RELAY),
+    "exchange_emailer": {
+        "accounts(account_id):SELECT",
+        "accounts(kind):SELECT",
+        "notification_preferences:SELECT",
     },
     "exchange_settlement": {
         "settled_trades(symbol):SELECT",
@@ -271,12 +324,12 @@ def test_another_database_migrates_with_the_roles_existing_and_downgrades_alone(
     try:
         with psycopg.connect(url) as conn:
             # Given roles that another database created: the migration takes them as they are
-            assert migrations.upgrade(conn) == [1, 2, 3, 4]
+            assert migrations.upgrade(conn) == [1, 2, 3, 4, 5]
             assert {role: granted(conn, role) for role in LEDGER_ROLES} == GRANTS
             # When this database is downgraded, Then its grants go and the roles stay
-            assert migrations.downgrade(conn, to=2) == [4, 3]
+            assert migrations.downgrade(conn, to=2) == [5, 4, 3]
             assert all(granted(conn, role) == set() for role in LEDGER_ROLES)
-            assert migrations.upgrade(conn) == [3, 4]
+            assert migrations.upgrade(conn) == [3, 4, 5]
         with pool.connection() as other:
             assert {role: granted(other, role) for role in LEDGER_ROLES} == GRANTS
     finally:
@@ -378,7 +431,14 @@ def test_account_role_reads_the_profile_balances_positions_and_withdraws(
     assert record.kyc_status is KycStatus.VERIFIED
     assert account.balances(alice)[0].available == Decimal("100")
     assert account.positions(alice).pnl == []
-    assert account.request_withdrawal(new_id("wd"), alice, "USD", Decimal("40")).amount == 40
+    target = destination(account, alice, "USD")  # the account function adds it, too
+    withdrawal = account.request_withdrawal(
+        new_id("wd"), alice, "USD", Decimal("40"), destination_id=target
+    )
+    assert withdrawal.amount == 40
+    assert [d.destination_id for d in account.destinations(alice)] == [target]
+    assert account.cancel_withdrawal(alice, withdrawal.withdrawal_id).status.final
+    assert account.remove_destination(alice, target).removed_at is not None
 
 
 def test_onboarding_role_opens_an_account_pending_and_keeps_an_existing_one(
@@ -431,8 +491,12 @@ DEPOSITS_OVERSTEPS = [
     "DROP TABLE ledger.deposits",
     "UPDATE ledger.balances SET account_id = 'mine'",
     "UPDATE ledger.deposits SET amount = 1",
-    "SELECT * FROM ledger.withdrawals",
-    "GRANT SELECT ON ledger.withdrawals TO PUBLIC",
+    "SELECT * FROM ledger.notification_preferences",  # (withdrawals: the payout webhook's)
+    "GRANT SELECT ON ledger.notification_preferences TO PUBLIC",
+    "UPDATE ledger.withdrawals SET amount = 1",
+    "UPDATE ledger.withdrawals SET destination_id = 'mine'",
+    "UPDATE ledger.outbox SET notice = '{}'",
+    "DELETE FROM ledger.outbox",
 ]
 
 

@@ -45,7 +45,7 @@ from exchange.snapshots import snapshot_key
 from exchange.tables import TABLE_SPECS, TradeRecord, bind_tables
 from exchange.wire import JournalRecord
 from lambdas.reconciliation.handler import compose
-from tests.integration.ledger.conftest import _create_database, _drop_database
+from tests.integration.ledger.conftest import _create_database, _drop_database, destination
 from tests.unit.operations.test_reconciliation_snapshots import engine_snapshot, limit
 
 KEY = "reconciliation-test-key"
@@ -163,7 +163,9 @@ def exchange(admin: ConnectionPool, settings: ReconciliationSettings, cache_url:
         ledger.open_account(account, kyc_status=KycStatus.VERIFIED)
     deposit(ledger, "alice", "USD", "10000")
     deposit(ledger, "bob", "BTC", "1")
-    ledger.request_withdrawal("wd-1", "alice", "USD", Decimal(100))
+    target = destination(ledger, "alice", "USD")
+    ledger.request_withdrawal("wd-1", "alice", "USD", Decimal(100), destination_id=target)
+    ledger.claim_payout("wd-1")
     ledger.complete_withdrawal("wd-1")
     engine = Engine([CATALOG.get("BTC-USD")])
     seq = trade(

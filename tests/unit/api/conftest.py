@@ -3,6 +3,7 @@
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,9 @@ from exchange.orders.cancel_after import DeadMansSwitch, SwitchTrigger
 from exchange.orders.idempotency import IdempotentRunner
 from exchange.orders.mass_cancel import MassCancel
 from exchange.orders.service import OrderService
+from exchange.payouts.queue import InMemoryPayoutQueue
+from exchange.payouts.webhooks import PayoutWebhookReceiver
+from exchange.payouts.withdrawals import WithdrawalService
 from exchange.testing.fakes import (
     InMemoryCommandSink,
     InMemoryLedger,
@@ -62,6 +66,14 @@ class Exchange:
     accounts: AccountService
     markets: MarketService
     deposits: DepositReceiver
+    payouts: PayoutWebhookReceiver
+    payout_queue: InMemoryPayoutQueue
+    withdrawals: WithdrawalService
+
+    def account_services(self) -> list[object]:
+        """What the account function's routes look up: the ledger serves the notification
+        preferences (and whatever else it is a port of)."""
+        return [self.accounts, self.withdrawals, self.ledger]
 
     def call(self, method: str, path: str, **kwargs: Any) -> "Reply":
         from tests.unit.api.gateway import invoke  # noqa: PLC0415
@@ -102,6 +114,7 @@ def make_exchange(max_open_orders: int = 200, catalog: InstrumentCatalog | None 
     )
     books, market_store, keys = InMemoryBookStore(), InMemoryMarketStore(), InMemoryOrderKeys()
     lookup, switches = InMemoryOrderLookup(store), InMemorySwitchStore()
+    accounts, payout_queue = AccountService(ledger=ledger, directory=ledger), InMemoryPayoutQueue()
     mass_cancel = MassCancel(lookup=lookup, sink=sink, limit=max_open_orders)
     return Exchange(
         catalog=catalog,
@@ -130,9 +143,17 @@ def make_exchange(max_open_orders: int = 200, catalog: InstrumentCatalog | None 
                 max_seconds=900,
             ),
         ),
-        accounts=AccountService(ledger=ledger, directory=ledger),
+        accounts=accounts,
         markets=MarketService(instruments=catalog, books=books, store=market_store),
         deposits=DepositReceiver(ledger=ledger, secrets=lambda: [WEBHOOK_SECRET]),
+        payouts=PayoutWebhookReceiver(ledger=ledger, secrets=lambda: [WEBHOOK_SECRET]),
+        payout_queue=payout_queue,
+        withdrawals=WithdrawalService(
+            accounts=accounts,
+            withdrawals=ledger,
+            queue=payout_queue,
+            destination_delay=timedelta(0),  # a new destination is usable at once here
+        ),
     )
 
 

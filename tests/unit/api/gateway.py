@@ -67,11 +67,13 @@ def dispatch(exchange: "Exchange", event: dict[str, Any]) -> dict[str, Any]:
     if name == "orders":
         response = orders_handler(event, context, orders=exchange.orders)
     elif name == "account":
-        response = account_handler(event, context, accounts=exchange.accounts)
+        response = account_handler(event, context, services=exchange.account_services())
     elif name == "api_keys":
         response = api_keys_handler(event, context, keys=API_KEYS)
     elif name == "deposits":
-        response = deposits_handler(event, context, deposits=exchange.deposits)
+        response = deposits_handler(
+            event, context, deposits=exchange.deposits, payouts=exchange.payouts
+        )
     elif name == "kyc":
         from exchange.ledger.verification import KycWebhookReceiver  # noqa: PLC0415
         from tests.unit.api.test_kyc_api import SECRET, Registry  # noqa: PLC0415

@@ -212,16 +212,24 @@ def test_a_frozen_account_cannot_amend_for_more_but_can_cancel(market: Market) -
 
 
 def test_a_frozen_account_cannot_withdraw(market: Market) -> None:
+    destination = market.exchange.call(
+        "POST",
+        "/v1/withdrawal-destinations",
+        body={"asset": "USD", "kind": "BANK", "address": "000123456789", "label": "bank"},
+        headers={"Idempotency-Key": "d1"},
+        account_id=ALICE,
+    ).body["destination_id"]
     market.exchange.ledger.set_frozen(ALICE, True, actor="olga", reason="fraud review")
     reply = market.exchange.call(
         "POST",
         "/v1/withdrawals",
-        body={"asset": "USD", "amount": "10"},
+        body={"asset": "USD", "amount": "10", "destination_id": destination},
         headers={"Idempotency-Key": "w1"},
         account_id=ALICE,
     )
     assert (reply.status, reply.body["code"]) == (403, "account_frozen")
-    assert market.exchange.ledger.withdrawals == {}
+    assert market.exchange.ledger.withdrawals(ALICE) == []
+    assert market.exchange.payout_queue.sent == []
     assert market.exchange.ledger.held[(ALICE, "USD")] == Decimal(0)
 
 

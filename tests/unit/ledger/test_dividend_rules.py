@@ -20,6 +20,7 @@ from exchange.ledger import (
 from exchange.ledger.dividends import check_declaration, payout_amounts
 from exchange.ledger.model import AccountKind
 from exchange.ledger.payouts import DividendPayer
+from exchange.ledger.payouts_port import DestinationKind, NewDestination
 from exchange.testing.lambda_events import LambdaContextStub, scheduled_event
 from exchange.testing.ledger import InMemoryLedger
 from lambdas.dividends.handler import handler
@@ -136,7 +137,12 @@ def test_the_fake_pays_the_holders_of_record_once_from_the_issuer(
     fake.fund("fees", "ACME", Decimal("5"))  # not a user: not a holder
     dividend = fake.declare_dividend(declared())
     clock.advance(2 * 3600)  # past the record time
-    fake.request_withdrawal("wd-1", "seller", "ACME", Decimal("2"))
+    fake.add_destination(
+        NewDestination("dst-1", "seller", "ACME", DestinationKind.BANK, "GB82WEST1234", "broker"),
+        delay=timedelta(0),
+    )
+    fake.request_withdrawal("wd-1", "seller", "ACME", Decimal("2"), destination_id="dst-1")
+    fake.claim_payout("wd-1")
     fake.complete_withdrawal("wd-1")
     fake.fund("late", "ACME", Decimal("7"))
     # When the payer runs before the pay time, then at it, then again

@@ -1,6 +1,7 @@
 """The in-memory ledger's freezes, as the PostgreSQL ledger's (tests/integration/ledger/
 test_freeze.py): what other sections' unit tests rely on."""
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -8,6 +9,7 @@ import pytest
 from exchange.domain import Side
 from exchange.ledger import AccountFrozen, KycStatus, UnknownAccount
 from exchange.ledger.model import AccountKind
+from exchange.ledger.payouts_port import DestinationKind, NewDestination
 from exchange.testing.ledger import InMemoryLedger
 from tests.unit.ledger.helpers import CATALOG, amend, order
 
@@ -18,6 +20,10 @@ def fake() -> InMemoryLedger:
     ledger.open_account("alice", kyc_status=KycStatus.VERIFIED)
     ledger.open_account("fees", kind=AccountKind.FEE)
     ledger.fund("alice", "USD", Decimal("1000"))
+    ledger.add_destination(
+        NewDestination("dst-1", "alice", "USD", DestinationKind.BANK, "GB82WEST1234", "bank"),
+        delay=timedelta(0),
+    )
     return ledger
 
 
@@ -32,7 +38,7 @@ def test_a_frozen_account_cannot_order_amend_up_or_withdraw_and_nothing_is_held(
     with pytest.raises(AccountFrozen):
         fake.reserve_amend(amend(resting, "cmd-up", qty=3000))
     with pytest.raises(AccountFrozen):
-        fake.request_withdrawal("wd-1", "alice", "USD", Decimal("1"))
+        fake.request_withdrawal("wd-1", "alice", "USD", Decimal("1"), destination_id="dst-1")
     assert fake.reserve_amend(amend(resting, "cmd-down", qty=1000)) == 0
     assert fake.reserve(resting).held == held  # a retry of an order placed before the freeze
     assert (fake.available[("alice", "USD")], fake.held[("alice", "USD")]) == (1000 - held, held)

@@ -12,6 +12,7 @@ from local.aws import AwsResources
 from local.cfn import TemplateError
 from local.engine import engine_settings
 from local.environment import as_role, engine_environment, function_environment, settings_values
+from local.notify import LocalTopic, configuration_set_name, topic_name
 from local.template import DeployedFunction, DeployedTask, Deployment
 
 AWS = AwsResources(
@@ -29,6 +30,8 @@ AWS = AwsResources(
     kyc_secret="kyc-s3cret",  # noqa: S106 - a test value
     role_secret_arns={"exchange_orders": "arn:aws:secretsmanager:us-east-1:0:secret:r"},
     api_key_kms_key_arn="arn:aws:kms:us-east-1:000000000000:key/mrk-local",
+    payout_provider_secret_arn="arn:aws:secretsmanager:us-east-1:0:secret:payout-provider",  # noqa: S106
+    payout_provider_secret="provider-s3cret",  # noqa: S106 - a test value
 )
 DATABASE = "postgresql://postgres@127.0.0.1:5432/exchange_local"
 
@@ -121,13 +124,24 @@ def deployment() -> Deployment:
 
 
 def queue_stand_ins(deployment: Deployment) -> dict[str, dict[str, str]]:
-    return {
+    """The local queues', topics' and SES configuration sets' stand-ins, as the stack makes
+    them (``local.sqs``, ``local.notify``)."""
+    queues = {
         logical: {
             "Ref": f"http://127.0.0.1:5000/000000000000/exchange-{logical}",
             "Arn": f"arn:aws:sqs:us-east-1:000000000000:exchange-{logical}",
         }
         for logical in deployment.queues
     }
+    topics = {
+        logical: LocalTopic(logical, f"arn:aws:sns:us-east-1:000000000000:{topic_name(topic)}")
+        for logical, topic in deployment.topics.items()
+    }
+    email = {
+        logical: {"Ref": configuration_set_name(logical, name)}
+        for logical, name in deployment.email.configuration_sets.items()
+    }
+    return {**queues, **{k: t.attributes for k, t in topics.items()}, **email}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -208,7 +222,9 @@ def test_the_reconciliation_gets_the_snapshots_the_reports_bucket_and_the_snapsh
     assert settings.redis_url == "redis://localhost:6379/0"
 
 
-def test_the_timer_queue_and_the_api_key_kms_key_are_the_local_ones(deployment: Deployment) -> None:
+def test_the_queues_the_topic_and_the_api_key_kms_key_are_the_local_ones(
+    deployment: Deployment,
+) -> None:
     stand_ins = queue_stand_ins(deployment)
     timers = deployment.queue_mapping_of("cancel_after").queue
     orders = function_environment(deployment.functions["orders"], values(), stand_ins)
@@ -217,6 +233,19 @@ def test_the_timer_queue_and_the_api_key_kms_key_are_the_local_ones(deployment: 
     for name in ("api_keys", "rest_authorizer", "ws_authorizer"):
         env = function_environment(deployment.functions[name], values(), stand_ins)
         assert env["EXCHANGE_API_KEY_KMS_KEY_ID"] == AWS.api_key_kms_key_arn, name
+    # The payout queue the account function and the sweeper send to is the one payouts reads
+    payouts = stand_ins[deployment.queue_mapping_of("payouts").queue]["Ref"]
+    for name in ("account", "payout_sweeper"):
+        env = function_environment(deployment.functions[name], values(), stand_ins)
+        assert env["EXCHANGE_PAYOUT_QUEUE_URL"] == payouts, name
+    # Every publisher publishes to the topic the emailer's queue is subscribed to
+    (subscription,) = deployment.subscriptions
+    assert subscription.queue == deployment.queue_mapping_of("emailer").queue
+    assert subscription.raw_message_delivery
+    topic = stand_ins[subscription.topic]["Ref"]
+    for name in ("api_keys", "deposits", "payouts", "notifier", "notices_relay"):
+        env = function_environment(deployment.functions[name], values(), stand_ins)
+        assert env["EXCHANGE_NOTIFICATIONS_TOPIC_ARN"] == topic, name
     # Without a local queue for the template's, the stack stops rather than run without timers
     with pytest.raises(TemplateError, match="EXCHANGE_CANCEL_AFTER_QUEUE_URL"):
         function_environment(deployment.functions["orders"], values(), {})

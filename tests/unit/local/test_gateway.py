@@ -366,3 +366,38 @@ def test_a_missing_identity_source_is_401_without_calling_the_authorizer() -> No
     # Without identity sources (as deployed), the authorizer decides: here it denies (403).
     assert asyncio.run(main(())) == 403
     assert len(calls) == 1
+
+
+def test_the_local_mailbox_lists_what_ses_sent_to_one_address() -> None:
+    sent = [
+        {"to": ["alice@example.com"], "subject": "Deposit credited: 5 USD"},
+        {"to": ["bob@example.com"], "subject": "Order filled"},
+    ]
+
+    def emails(to: str | None) -> list[dict[str, Any]]:
+        return [e for e in sent if to is None or to in e["to"]]
+
+    async def main() -> None:
+        host = FunctionHost(handlers={})
+        websocket = WebSocketApi(host)
+        server = TestServer(build_app(host, Verifier(), websocket, emails=emails))
+        bare = TestServer(build_app(host, Verifier(), websocket))
+        await server.start_server()
+        await bare.start_server()
+        try:
+            async with aiohttp.ClientSession() as http:
+                url = server.make_url("/_local/mailbox/emails")
+                async with http.get(url, params={"to": "alice@example.com"}) as answer:
+                    assert answer.status == 200
+                    assert await answer.json() == {"emails": [sent[0]]}
+                async with http.get(url) as answer:
+                    assert (await answer.json())["emails"] == sent
+                # A gateway without a mailbox says so, and never routes it to a Lambda
+                async with http.get(bare.make_url("/_local/mailbox/emails")) as answer:
+                    assert answer.status == 404
+        finally:
+            await server.close()
+            await bare.close()
+            host.close()
+
+    asyncio.run(main())

@@ -109,10 +109,13 @@ def test_each_scheduled_function_gets_its_own_schedule_in_the_status() -> None:
     assert status["dividends"]["last_result"] == {"ran": "dividends"}
 
 
-def test_make_run_keeps_the_deployed_rates_but_the_reconcilers_and_takes_overrides() -> None:
-    assert parse([]).schedules == LOCAL_SCHEDULES == {"reconciler": 5.0}
+def test_make_run_keeps_the_deployed_rates_but_the_reconcilers_and_relays_and_takes_overrides() -> (
+    None
+):
+    local_rates = {"reconciler": 5.0, "notices_relay": 5.0}
+    assert parse([]).schedules == LOCAL_SCHEDULES == local_rates
     options = parse(["--schedule", "dividends=2", "--schedule", "reconciliation=0.5"])
-    assert options.schedules == {"reconciler": 5.0, "dividends": 2.0, "reconciliation": 0.5}
+    assert options.schedules == {**local_rates, "dividends": 2.0, "reconciliation": 0.5}
     for bad in ("dividends", "dividends=0", "=3", "dividends=soon"):
         with pytest.raises(SystemExit):
             parse(["--schedule", bad])

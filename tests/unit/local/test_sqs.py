@@ -35,6 +35,7 @@ from local.sqs import (
     LocalQueue,
     QueueMappingConfig,
     QueuePoller,
+    QueuePollers,
     local_names,
     provision_queues,
 )
@@ -316,3 +317,64 @@ def test_the_timer_queue_is_named_after_its_function_for_the_iam_check(sqs: Any)
     made = provision_queues(sqs, deployment.queues, local_names(deployment))
     assert made["TimersQueueAB12"].name == CANCEL_AFTER_QUEUE == "exchange-cancel-after"
     assert made["TimersDlqCD34"].name == "exchange-cancel-after-dead-letters"
+
+
+def test_each_sqs_function_reads_its_own_queue_named_after_it(sqs: Any) -> None:
+    """The payout worker and the emailer read their own queues (``FunctionSpec.queue``), each
+    with its dead-letter queue, named after the function as the timer queue is."""
+    queues = {
+        logical: DeployedQueue(logical, None, {}, f"{logical}Dlq", 3)
+        for logical in ("PayoutQueue", "NotificationsQueue")
+    }
+    queues |= {f"{q}Dlq": DeployedQueue(f"{q}Dlq", None, {}, None, None) for q in list(queues)}
+    deployment = Deployment(
+        functions={},
+        methods=(),
+        websocket=None,  # type: ignore[arg-type]
+        mappings=(),
+        queues=queues,
+        queue_mappings=(
+            DeployedQueueMapping("payouts", "PayoutQueue"),
+            DeployedQueueMapping("emailer", "NotificationsQueue"),
+        ),
+    )
+    made = provision_queues(sqs, deployment.queues, local_names(deployment))
+    names = {logical: queue.name for logical, queue in made.items()}
+    assert names == {
+        "PayoutQueue": "exchange-payouts",
+        "PayoutQueueDlq": "exchange-payouts-dead-letters",
+        "NotificationsQueue": "exchange-emailer",
+        "NotificationsQueueDlq": "exchange-emailer-dead-letters",
+    }
+    redrive = sqs.get_queue_attributes(
+        QueueUrl=made["PayoutQueue"].url, AttributeNames=["RedrivePolicy"]
+    )["Attributes"]["RedrivePolicy"]
+    assert json.loads(redrive) == {
+        "deadLetterTargetArn": made["PayoutQueueDlq"].arn,
+        "maxReceiveCount": 3,
+    }
+
+
+def test_a_disabled_mapping_polls_nothing_and_its_queue_keeps_the_messages(sqs: Any) -> None:
+    """ "UpdateEventSourceMapping" (AWS Lambda API Reference): ``Enabled`` false pauses polling;
+    the messages wait in the queue, and are delivered once it is enabled again."""
+    queue = timers(sqs)["Timers"]
+    consumer = Consumer()
+    pollers = QueuePollers([poller(sqs, queue, consumer, idle_poll_s=0.05)])
+    assert pollers.set_enabled("cancel_after", False) == ["Timers"]
+    pollers.start()
+    try:
+        sqs.send_message(QueueUrl=queue.url, MessageBody="held")
+        time.sleep(0.5)
+        assert consumer.done == []
+        assert depth(sqs, queue) == (1, 0)
+        assert pollers.status()["cancel_after/Timers"]["enabled"] is False
+        pollers.set_enabled("cancel_after", True)
+        deadline = time.monotonic() + 5
+        while not consumer.done and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert consumer.done == ["held"]
+    finally:
+        pollers.stop()
+    with pytest.raises(KeyError):
+        pollers.set_enabled("payouts", False)

@@ -4,6 +4,7 @@ the money path."""
 
 import json
 from collections.abc import Sequence
+from datetime import timedelta
 from decimal import Decimal
 
 import msgspec
@@ -12,6 +13,7 @@ from exchange.domain import Event, OrderAccepted, Side, Trade
 from exchange.journal.batch import consume
 from exchange.ledger.accounts import AccountService
 from exchange.ledger.model import Balance, DepositNotice, KycStatus
+from exchange.ledger.payouts_port import DestinationKind, NewDestination
 from exchange.realtime.balances import (
     BalancesFeed,
     BalancesLedger,
@@ -120,13 +122,17 @@ def test_a_credited_deposit_and_a_withdrawal_hold_are_pushed_to_the_account() ->
     world = subscribed(("ann-1", "ann"), ("bob-1", "bob"))
     inner = InMemoryLedger(CATALOG)
     inner.open_account("ann", kyc_status=KycStatus.VERIFIED)
+    inner.add_destination(
+        NewDestination("dst-1", "ann", "USD", DestinationKind.BANK, "GB82WEST1234", "bank"),
+        delay=timedelta(0),
+    )
     ledger = BalancesLedger(inner, feed(world, inner))
     # When a deposit is credited, then she asks to withdraw part of it
     ledger.credit_deposit(
         DepositNotice("ev-1", "dep-1", "ann", "USD", Decimal("250.00"), "CREDITED", 0)
     )
     AccountService(ledger=ledger, directory=inner).withdraw(
-        "ann", asset="USD", amount="100", idempotency_key="k1"
+        "ann", asset="USD", amount="100", destination_id="dst-1", idempotency_key="k1"
     )
     # Then she got the balances after each, as REST shows them; bob got nothing
     assert balances_of(world, "ann-1") == [

@@ -12,6 +12,8 @@ behind the right authorizer, and the authorizer reads it to refuse a key without
 'withdraw'
 >>> required_scope("POST", "/v1/api-keys") is None
 True
+>>> required_scope("POST", "/v1/withdrawal-destinations") is None
+True
 """
 
 from collections.abc import Mapping
@@ -47,6 +49,15 @@ ROUTE_SCOPES: Final[Mapping[tuple[str, str], KeyScope]] = MappingProxyType(
         ("GET", "/v1/balances"): "read",
         ("GET", "/v1/positions"): "read",
         ("POST", "/v1/withdrawals"): "withdraw",
+        ("GET", "/v1/withdrawals"): "read",
+        ("GET", "/v1/withdrawals/{withdrawal_id}"): "read",
+        ("DELETE", "/v1/withdrawals/{withdrawal_id}"): "withdraw",
+        ("GET", "/v1/account/notifications"): "read",
+        ("GET", "/v1/transactions"): "read",
+        ("GET", "/v1/transactions/csv"): "read",
+        # Not listed, so the access token only: the withdrawal destinations (a stolen key must
+        # not add a payout address, nor remove the user's own), PUT /v1/account/notifications
+        # (a key must not silence the emails that would reveal its misuse).
     }
 )
 

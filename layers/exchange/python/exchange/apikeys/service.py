@@ -11,7 +11,11 @@ access token only: a key never manages keys).
   (``verifier``), so a revocation takes effect on the next request.
 
 Each creation and revocation is appended to the account's security log in the audit table, in
-the same transaction as the key's write (``audit``, ``store_dynamo``). The use of a key is
+the same transaction as the key's write (``audit``, ``store_dynamo``). A creation is also told
+to the owner: an ``api_key.created`` security notice is published once the key is stored, when
+the service has a publisher (``notices``). A publish that fails does not fail the creation (the
+key exists and its secret must reach the caller): it is logged and counted
+(``SecurityNoticesNotPublished``). The use of a key is
 recorded by the authorizers: one ``api_key_used`` log line per verified request.
 
 The active-key cap is counted from the account's index (``by_account``), which DynamoDB updates
@@ -22,6 +26,8 @@ yet (the function's reserved concurrency bounds them).
 import time
 from collections.abc import Callable
 from dataclasses import replace
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from exchange.apikeys.audit import SecurityEvent, SecurityKind
 from exchange.apikeys.cipher import SecretCipher, encryption_context
@@ -37,6 +43,9 @@ from exchange.apikeys.model import (
     scopes_of,
 )
 from exchange.apikeys.store import ApiKeyStore
+from exchange.notifications.publisher import NoticeNotPublished, NoticePublisher
+from exchange.notifications.security import api_key_created
+from exchange.observability import logger, metrics
 
 
 class ApiKeyService:
@@ -48,8 +57,10 @@ class ApiKeyService:
         default_rate_limit: int,
         max_per_account: int,
         clock_ns: Callable[[], int] = time.time_ns,
+        notices: NoticePublisher | None = None,
     ) -> None:
         self._store = store
+        self._notices = notices
         self._cipher = cipher
         self._default_rate_limit = default_rate_limit
         self._max_per_account = max_per_account
@@ -69,6 +80,7 @@ class ApiKeyService:
         )
         key = replace(key, secret_ciphertext=ciphertext)
         self._store.create(key, _event("api_key_created", key), now_ns=now_ns)
+        self._notify_created(key, now_ns)
         return CreatedKey(key=key, secret=secret)
 
     def list_keys(self, account_id: str) -> list[ApiKey]:
@@ -84,6 +96,22 @@ class ApiKeyService:
         if self._store.revoke(key, revoked_ns=revoked_ns, event=event) is None:
             return self._owned(account_id, key_id)  # revoked meanwhile: that revocation stands
         return revoked
+
+    def _notify_created(self, key: ApiKey, now_ns: int) -> None:
+        if self._notices is None:
+            return
+        notice = api_key_created(
+            key.account_id, key_id=key.key_id, label=key.label, scopes=list(key.scopes),
+            at_ns=now_ns,
+        )  # fmt: skip
+        try:
+            self._notices.publish(notice)
+        except NoticeNotPublished as exc:
+            metrics.add_metric(name="SecurityNoticesNotPublished", unit=MetricUnit.Count, value=1)
+            logger.warning(
+                "api_key.created notice not published",
+                extra={"key_id": key.key_id, "error": str(exc)},
+            )
 
     def _owned(self, account_id: str, key_id: str) -> ApiKey:
         key = self._store.get(key_id)

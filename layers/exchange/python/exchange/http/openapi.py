@@ -31,6 +31,8 @@ from exchange.http.routes.health import health_router
 from exchange.http.routes.kyc import kyc_router
 from exchange.http.routes.markets import markets_router
 from exchange.http.routes.orders import orders_router
+from exchange.http.routes.statements import statements_router
+from exchange.http.routes.withdrawals import withdrawals_router
 from exchange.http.routing import SECURITY_SCHEMES, TOKEN_OR_KEY
 
 TITLE: Final = "Exchange API"
@@ -56,6 +58,8 @@ def build_document() -> dict[str, Any]:
     for router in (
         orders_router(),
         account_router(),
+        withdrawals_router(),
+        statements_router(),
         markets_router(openapi_json),
         deposits_router(),
         kyc_router(),

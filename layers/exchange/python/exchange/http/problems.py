@@ -94,6 +94,7 @@ STATUS: Final[Mapping[str, HTTPStatus]] = {
     "invalid_amount": B,
     "unknown_asset": B,
     "invalid_webhook": B,
+    "invalid_destination": B,
     "validation_error": B,
     # who is asking
     "invalid_signature": U,
@@ -105,6 +106,7 @@ STATUS: Final[Mapping[str, HTTPStatus]] = {
     "market_not_found": N,
     "book_unavailable": N,
     "unknown_withdrawal": N,
+    "unknown_destination": N,
     # it clashes with what happened before
     "order_not_open": C,
     "idempotency_conflict": C,
@@ -112,6 +114,10 @@ STATUS: Final[Mapping[str, HTTPStatus]] = {
     "reservation_conflict": C,
     "invalid_transition": C,
     "replayed_webhook": C,
+    "destination_conflict": C,
+    # a withdrawal to a destination still waiting, removed or another asset's; one already sent
+    "destination_not_usable": C,
+    "withdrawal_not_cancellable": C,
     # ... or with the symbol's trading status (an operator's; ``InstrumentStatus``)
     "symbol_halted": C,
     "symbol_cancel_only": C,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from exchange.domain.enums import OrderStatus, OrderType, Side, StpMode, TimeInForce
 from exchange.ids import ORDER_ID_PATTERN
-from exchange.ledger.model import KycStatus, WithdrawalStatus
+from exchange.ledger.model import KycStatus
 from exchange.ledger.verification import KycResult
 
 SYMBOL_PATTERN: Final = r"^[A-Z0-9]{2,10}-[A-Z0-9]{2,10}$"
@@ -70,11 +70,6 @@ class AmendOrderBody(_Request):
         if self.price is None and self.qty is None:
             raise ValueError("an amend needs a price, a qty, or both")
         return self
-
-
-class WithdrawalBody(_Request):
-    asset: Annotated[str, Field(pattern=ASSET_PATTERN, examples=["USD"])]
-    amount: DecimalString
 
 
 # --- responses ----------------------------------------------------------------------------------
@@ -189,13 +184,6 @@ class PositionsOut(BaseModel):
     holdings: list[BalanceOut] = Field(description="Balances, dividends received included")
     pnl: list[PnlOut] = Field(description="Per symbol, from trades alone")
     dividends: list[DividendOut] = Field(description="Dividends credited, newest first")
-
-
-class WithdrawalOut(BaseModel):
-    withdrawal_id: str
-    asset: str
-    amount: str
-    status: WithdrawalStatus
 
 
 class LevelOut(BaseModel):

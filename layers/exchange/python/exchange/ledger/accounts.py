@@ -62,14 +62,24 @@ class AccountService:
         return self._ledger.positions(account_id)
 
     def withdraw(
-        self, account_id: str, *, asset: str, amount: str, idempotency_key: str
+        self,
+        account_id: str,
+        *,
+        asset: str,
+        amount: str,
+        destination_id: str,
+        idempotency_key: str,
     ) -> Withdrawal:
-        """Hold ``amount`` for a withdrawal, once per key.
+        """Hold ``amount`` for a withdrawal to one of the account's destinations, once per key.
 
         The withdrawal id follows from the account and the key, and the ledger records each id
-        once: a retry returns the same withdrawal, and the same key with another asset or amount
-        raises InvalidTransition (409), all inside one ledger transaction.
+        once: a retry returns the same withdrawal, and the same key with another asset, amount or
+        destination raises InvalidTransition (409), all inside one ledger transaction. A
+        destination that is not the account's, not for the asset, removed or still in its waiting
+        period raises DestinationNotUsable.
         """
         value = parse_decimal(amount, what="amount")
         withdrawal_id = f"wd-{command_id(account_id, 'withdraw', idempotency_key)}"
-        return self._ledger.request_withdrawal(withdrawal_id, account_id, asset, value)
+        return self._ledger.request_withdrawal(
+            withdrawal_id, account_id, asset, value, destination_id=destination_id
+        )

@@ -113,3 +113,28 @@ class DividendConflict(InvalidDividend):
     """A dividend id declared again with other terms (the same terms return the first)."""
 
     code = "dividend_conflict"
+
+
+class UnknownDestination(LedgerError):
+    """No such withdrawal destination for this account (or it was removed)."""
+
+    code = "unknown_destination"
+
+
+class DestinationConflict(LedgerError):
+    """A destination id already names another destination (other asset, kind or address)."""
+
+    code = "destination_conflict"
+
+
+class DestinationNotUsable(LedgerError):
+    """The destination is still in its waiting period, removed, another account's, or for
+    another asset."""
+
+    code = "destination_not_usable"
+
+
+class WithdrawalNotCancellable(InvalidTransition):
+    """The withdrawal was already sent to the provider (SENDING) or has finished."""
+
+    code = "withdrawal_not_cancellable"

@@ -59,9 +59,24 @@ class Deposit:
 
 
 class WithdrawalStatus(StrEnum):
+    """PENDING: held, not sent (the user may cancel it). SENDING: claimed by the payout worker and
+    sent to the provider (perhaps more than once, with the same idempotency key); it can no
+    longer be cancelled. COMPLETED: paid out (the hold debited). FAILED: the provider refused it
+    (the hold released). CANCELLED: the user cancelled it before it was sent (hold released)."""
+
     PENDING = "PENDING"
+    SENDING = "SENDING"
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+    @property
+    def final(self) -> bool:
+        return self in (
+            WithdrawalStatus.COMPLETED,
+            WithdrawalStatus.FAILED,
+            WithdrawalStatus.CANCELLED,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +86,12 @@ class Withdrawal:
     asset: str
     amount: Decimal
     status: WithdrawalStatus
+    destination_id: str | None = None
+    attempts: int = 0  # how many times the payout worker sent it
+    provider_reference: str | None = None  # the provider's id of the payout, once it answered
+    failure_reason: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -142,6 +142,16 @@ def check_instrument(instrument: Instrument, scales: AssetScales) -> None:
         raise LedgerError(f"{instrument.symbol}: unrounded fees need more than 18 decimals")
 
 
+def amount_text(scales: AssetScales, asset: str, amount: Decimal) -> str:
+    """An amount as the API and notices write it: at the asset's scale, never in exponent
+    notation.
+
+    >>> amount_text({"BTC": 8}, "BTC", Decimal("0.000000010000000000"))
+    '0.00000001'
+    """
+    return plain(to_scale(amount, scale_of(scales, asset)))
+
+
 def show(amount: Decimal) -> str:
     """An amount for a message: ``Decimal('100.000000000000000000')`` reads ``'100'``."""
     return plain(amount.normalize(EXACT)) if amount else "0"

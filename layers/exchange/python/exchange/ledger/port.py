@@ -107,16 +107,30 @@ class LedgerPort(ABC):
 
     @abstractmethod
     def request_withdrawal(
-        self, withdrawal_id: str, account_id: str, asset: str, amount: Decimal
+        self,
+        withdrawal_id: str,
+        account_id: str,
+        asset: str,
+        amount: Decimal,
+        *,
+        destination_id: str,
     ) -> Withdrawal:
-        """Hold ``amount`` for a withdrawal (idempotent on its id). Raises UnknownAccount,
-        KycNotAllowed, AccountFrozen or InsufficientFunds, and then holds nothing."""
+        """Hold ``amount`` for a withdrawal to one of the account's destinations (idempotent on
+        its id; the same id with other terms raises InvalidTransition), with a
+        ``withdrawal.requested`` notice in the outbox. Raises UnknownAccount, KycNotAllowed,
+        AccountFrozen, InsufficientFunds or DestinationNotUsable (unknown, removed, still
+        waiting, another asset's), and then holds nothing."""
 
     @abstractmethod
-    def complete_withdrawal(self, withdrawal_id: str) -> Withdrawal: ...
+    def complete_withdrawal(self, withdrawal_id: str) -> Withdrawal:
+        """SENDING -> COMPLETED: the hold debited to the outside world, a notice in the outbox.
+        COMPLETED again returns it; any other status raises InvalidTransition."""
 
     @abstractmethod
-    def fail_withdrawal(self, withdrawal_id: str) -> Withdrawal: ...
+    def fail_withdrawal(self, withdrawal_id: str, *, reason: str | None = None) -> Withdrawal:
+        """PENDING or SENDING -> FAILED (the provider refused it, or an operator gave up on it):
+        the hold released, ``reason`` kept, a notice in the outbox. FAILED again returns it;
+        COMPLETED or CANCELLED raises InvalidTransition."""
 
     @abstractmethod
     def balances(self, account_id: str) -> list[Balance]: ...

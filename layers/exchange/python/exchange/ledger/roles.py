@@ -1,12 +1,13 @@
 """Each ledger function's own database role: what it may do to the ledger, and nothing more.
 
-The migrations create the roles and their grants (``migrations/0003_roles.up.sql``, and
-``0004_operator_controls.up.sql`` for the admin, reconciliation and dividends functions); the
-roles they create are ``MIGRATED_ROLES``, one per function of ``lambdas.catalog`` that needs the
-ledger (the unit tests check both). The deploy step (``lambdas/migrate``) gives each its login;
-the CDK app lets each function's IAM role connect through RDS Proxy as that database role. The
-public deposits function, say, may credit a deposit but cannot alter a table or drop the triggers
-that keep the journal append-only.
+The migrations create the roles and their grants (``migrations/0003_roles.up.sql``,
+``0004_operator_controls.up.sql`` for the admin, reconciliation and dividends functions, and
+``0005_payouts_and_notices.up.sql`` for the payouts, payout sweeper, notices relay and emailer
+functions); the roles they create are ``MIGRATED_ROLES``, one per function of ``lambdas.catalog``
+that needs the ledger (the unit tests check both). The deploy step (``lambdas/migrate``) gives
+each its login; the CDK app lets each function's IAM role connect through RDS Proxy as that
+database role. The public deposits function, say, may credit a deposit but cannot alter a table or
+drop the triggers that keep the journal append-only.
 
 RDS Proxy logs in to the database with the password of each role's Secrets Manager secret ("Setting
 up database credentials for RDS Proxy": the secret's credentials must match a database user), so
@@ -45,6 +46,10 @@ MIGRATED_ROLES: Final = frozenset(
         "admin",
         "reconciliation",
         "dividends",
+        "payouts",
+        "payout_sweeper",
+        "notices_relay",
+        "emailer",
     )
 )
 

@@ -48,7 +48,7 @@ class TradeRow:
     qty: int
     aggressor_side: str
     ts_ns: int
-    expires_at_s: int
+    expires_at_s: int | None = None  # None: the trade never expires
 
 
 class RecorderStore(ABC):
@@ -92,17 +92,18 @@ class Recorder(JournalSink):
         *,
         catalog: InstrumentCatalog,
         asset_scales: Mapping[str, int],
-        trades_ttl_days: int = 30,
+        trades_ttl_days: int | None = None,
         clock: Clock = time.time_ns,
         instruments: InstrumentStore | None = None,
     ) -> None:
         """``instruments``: where the operators' status and listing events are materialized
-        (None: they are not, e.g. a tool replaying the journal into the orders alone)."""
+        (None: they are not, e.g. a tool replaying the journal into the orders alone).
+        ``trades_ttl_days``: None keeps the trade tape forever (see ``RecorderSettings``)."""
         self._store = store
         self._instruments = instruments
         self._catalog = catalog
         self._scales = dict(asset_scales)
-        self._trades_ttl_ns = trades_ttl_days * NANOS_PER_DAY
+        self._trades_ttl_ns = None if trades_ttl_days is None else trades_ttl_days * NANOS_PER_DAY
         self._clock = clock
         self._heads: dict[str, AuditLink | None] = {}
 
@@ -178,7 +179,9 @@ class Recorder(JournalSink):
                     qty=event.qty,
                     aggressor_side=event.aggressor_side.value,
                     ts_ns=event.ts,
-                    expires_at_s=(event.ts + self._trades_ttl_ns) // 10**9,
+                    expires_at_s=None
+                    if self._trades_ttl_ns is None
+                    else (event.ts + self._trades_ttl_ns) // 10**9,
                 )
 
     @staticmethod

@@ -191,7 +191,9 @@ class DynamoRecorderStore(RecorderStore):
                         qty=instrument.format_qty(row.qty),
                         aggressor_side=row.aggressor_side,
                         ts_ns=row.ts_ns,
-                        expires_at=dt.datetime.fromtimestamp(row.expires_at_s, tz=dt.UTC),
+                        expires_at=None
+                        if row.expires_at_s is None
+                        else dt.datetime.fromtimestamp(row.expires_at_s, tz=dt.UTC),
                     )
                 )
 

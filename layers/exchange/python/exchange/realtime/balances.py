@@ -180,9 +180,17 @@ class BalancesLedger(LedgerPort):
         return deposit
 
     def request_withdrawal(
-        self, withdrawal_id: str, account_id: str, asset: str, amount: Decimal
+        self,
+        withdrawal_id: str,
+        account_id: str,
+        asset: str,
+        amount: Decimal,
+        *,
+        destination_id: str,
     ) -> Withdrawal:
-        withdrawal = self._ledger.request_withdrawal(withdrawal_id, account_id, asset, amount)
+        withdrawal = self._ledger.request_withdrawal(
+            withdrawal_id, account_id, asset, amount, destination_id=destination_id
+        )
         self._balances.push([withdrawal.account_id])
         return withdrawal
 
@@ -191,8 +199,8 @@ class BalancesLedger(LedgerPort):
         self._balances.push([withdrawal.account_id])
         return withdrawal
 
-    def fail_withdrawal(self, withdrawal_id: str) -> Withdrawal:
-        withdrawal = self._ledger.fail_withdrawal(withdrawal_id)
+    def fail_withdrawal(self, withdrawal_id: str, *, reason: str | None = None) -> Withdrawal:
+        withdrawal = self._ledger.fail_withdrawal(withdrawal_id, reason=reason)
         self._balances.push([withdrawal.account_id])
         return withdrawal
 

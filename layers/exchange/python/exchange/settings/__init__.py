@@ -6,8 +6,9 @@ deployable (each Lambda function, the engine task), combined from the mixins. No
 set, ``load_settings(EngineSettings).symbols`` is ``['BTC-USD', 'ETH-USD']``.
 """
 
-from exchange.settings import base, deployables
+from exchange.settings import base, deployables, payments
 from exchange.settings.base import *  # noqa: F403 - the package is the one place to import from
 from exchange.settings.deployables import *  # noqa: F403
+from exchange.settings.payments import *  # noqa: F403
 
-__all__ = [*base.__all__, *deployables.__all__]  # noqa: PLE0604
+__all__ = [*base.__all__, *deployables.__all__, *payments.__all__]  # noqa: PLE0604

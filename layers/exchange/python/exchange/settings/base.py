@@ -210,6 +210,7 @@ class TableSettings(_Settings):
     api_keys_table: str = Field(default="exchange-api-keys", min_length=3)
     rate_limits_table: str = Field(default="exchange-rate-limits", min_length=3)
     instruments_table: str = Field(default="exchange-instruments", min_length=3)
+    notifications_table: str = Field(default="exchange-notifications", min_length=3)
 
 
 class AssetScaleSettings(_Settings):

@@ -190,9 +190,13 @@ class ConsumerSettings(ObservabilitySettings, AwsSettings, TableSettings, Instru
 
 class RecorderSettings(ConsumerSettings, AssetScaleSettings, WebSocketSettings):
     """The Management API endpoint pushes each record's ``orders`` frames (client order ids, fill
-    fees) once it is recorded (unset: orders are recorded, not pushed)."""
+    fees) once it is recorded (unset: orders are recorded, not pushed).
 
-    trades_ttl_days: Annotated[int, Field(gt=0, le=3650)] = 30
+    ``trades_ttl_days``: unset (the default), the trade tape keeps every trade, so
+    ``GET /v1/markets/{symbol}/trades`` pages back to the first one; set, each trade expires that
+    many days after it happened (DynamoDB TTL). The archive in S3 keeps the journal either way."""
+
+    trades_ttl_days: Annotated[int, Field(gt=0, le=3650)] | None = None
 
 
 class SettlementSettings(LedgerSettings, TableSettings, InstrumentSettings, WebSocketSettings):

@@ -43,6 +43,7 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 from exchange.tables.access import ApiKeyRecord, RateLimitRecord
 from exchange.tables.base import _Meta, _Table
 from exchange.tables.instruments import InstrumentRecord
+from exchange.tables.notifications import NotificationRecord
 
 # --- orders -------------------------------------------------------------------------------------
 
@@ -391,4 +392,5 @@ TABLE_MODELS: Final[tuple[type[_Table], ...]] = (
     ApiKeyRecord,
     RateLimitRecord,
     InstrumentRecord,
+    NotificationRecord,
 )

@@ -6,7 +6,8 @@ model, so the CDK app and local mode create exactly the tables the code uses.
 ['by_client_order_id', 'by_symbol_status', 'open_orders', 'pending_new']
 >>> [spec.logical_name for spec in TABLE_SPECS]  # doctest: +NORMALIZE_WHITESPACE
 ['orders', 'fills', 'trades', 'events', 'audit', 'candles', 'connections', 'idempotency',
- 'cursors', 'quarantine', 'order_keys', 'api_keys', 'rate_limits', 'instruments']
+ 'cursors', 'quarantine', 'order_keys', 'api_keys', 'rate_limits', 'instruments',
+ 'notifications']
 """
 
 from dataclasses import dataclass

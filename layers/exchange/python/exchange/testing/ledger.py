@@ -1,9 +1,10 @@
 """``InMemoryLedger``: the ledger port on dicts, for unit tests, the fuzz test and the benchmark.
 
 It holds and releases funds with the ledger's own rules (``new_hold``; amend increases with
-``amend_hold``), moves deposits and withdrawals, freezes accounts, and declares and pays dividends
-with the ledger's checks (``check_declaration``, ``payout_amounts``); settling engine events is
-the PostgreSQL ledger's job and is not faked. Holders of record come from a log of every change
+``amend_hold``), moves deposits and withdrawals (``InMemoryWithdrawals``: destinations, payouts
+and the outbox of notices), freezes accounts, and declares and pays dividends with the ledger's
+checks (``check_declaration``, ``payout_amounts``); settling engine events is the PostgreSQL
+ledger's job and is not faked. Holders of record come from a log of every change
 of an account's total (deposits, ``fund``, completed withdrawals, dividends), timed by ``clock``.
 """
 
@@ -30,13 +31,11 @@ from exchange.ledger.errors import (
     DividendConflict,
     InsufficientFunds,
     InvalidDividend,
-    InvalidTransition,
     KycNotAllowed,
     ReplayedWebhook,
     ReservationConflict,
     UnknownAccount,
     UnknownReservation,
-    UnknownWithdrawal,
 )
 from exchange.ledger.holds import Hold, new_hold
 from exchange.ledger.model import (
@@ -47,12 +46,13 @@ from exchange.ledger.model import (
     DividendCredit,
     KycStatus,
     Positions,
-    Withdrawal,
-    WithdrawalStatus,
 )
-from exchange.ledger.money import ZERO, add, check_amount, scale_of
+from exchange.ledger.money import ZERO, add, amount_text, check_amount, scale_of
 from exchange.ledger.port import LedgerPort
+from exchange.ledger.statements import MovementKind
+from exchange.notices import NoticeKind
 from exchange.settings import DEFAULT_ASSET_SCALES
+from exchange.testing.withdrawals import InMemoryWithdrawals
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +65,9 @@ class FreezeEvent:
     at: datetime
 
 
-class InMemoryLedger(LedgerPort, AccountDirectory):
-    """Holds, releases, deposits, withdrawals, freezes and dividends on dicts, with the ledger's
-    rules."""
+class InMemoryLedger(InMemoryWithdrawals, LedgerPort, AccountDirectory):
+    """Holds, releases, deposits, withdrawals (with their destinations and notices), freezes and
+    dividends on dicts, with the ledger's rules."""
 
     def __init__(
         self,
@@ -94,8 +94,9 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
         # settle) are those whose command id is in ``pending_amends``.
         self.amend_holds: dict[str, AmendHold] = {}
         self.pending_amends: set[str] = set()
-        self.withdrawals: dict[str, Withdrawal] = {}
         self._seen_events: set[str] = set()
+        self._init_withdrawals()
+        self._init_statements()
 
     # -- accounts -------------------------------------------------------------------------------
     def open_account(
@@ -120,10 +121,20 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
         """A test shortcut for a credited deposit."""
         self._credit(account_id, asset, amount)
 
-    def _credit(self, account_id: str, asset: str, amount: Decimal) -> None:
-        """Change the account's available, and so its total, by ``amount``."""
+    def _credit(
+        self,
+        account_id: str,
+        asset: str,
+        amount: Decimal,
+        *,
+        kind: MovementKind = MovementKind.DEPOSIT,
+        reference: str = "fund",
+    ) -> None:
+        """Change the account's available, and so its total, by ``amount``: a statement line."""
         self.available[(account_id, asset)] += amount
-        self.total_changes.append((self._clock(), account_id, asset, amount))
+        at = self._clock()
+        self.total_changes.append((at, account_id, asset, amount))
+        self._record_line(account_id, asset, kind, amount, reference, at=at)
 
     def _require_user(self, account_id: str) -> None:
         if account_id not in self.accounts or self.kinds.get(account_id) is not AccountKind.USER:
@@ -245,52 +256,20 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
             raise UnknownAccount(f"deposit names unknown account {notice.account_id!r}")
         self._seen_events.add(notice.event_id)
         if notice.status == "CREDITED":
-            self._credit(notice.account_id, notice.asset, amount)
+            self._credit(notice.account_id, notice.asset, amount, reference=notice.deposit_id)
+            self._notify(
+                NoticeKind.DEPOSIT,
+                "deposit.credited",
+                notice.account_id,
+                {
+                    "asset": notice.asset,
+                    "amount": amount_text(self._scales, notice.asset, amount),
+                    "deposit_id": notice.deposit_id,
+                },
+            )
         return Deposit(notice.deposit_id, notice.account_id, notice.asset, amount, notice.status)
 
-    def request_withdrawal(
-        self, withdrawal_id: str, account_id: str, asset: str, amount: Decimal
-    ) -> Withdrawal:
-        checked = check_amount(amount, scale_of(self._scales, asset), asset=asset)
-        self._require_trading(account_id)
-        existing = self.withdrawals.get(withdrawal_id)
-        if existing is not None:
-            if (existing.account_id, existing.asset, existing.amount) != (
-                account_id,
-                asset,
-                checked,
-            ):
-                raise InvalidTransition(f"withdrawal {withdrawal_id} exists with other terms")
-            return existing
-        self._refuse_frozen(account_id, f"withdrawal {withdrawal_id}")
-        self._hold_funds(account_id, asset, checked)
-        withdrawal = Withdrawal(withdrawal_id, account_id, asset, checked, WithdrawalStatus.PENDING)
-        self.withdrawals[withdrawal_id] = withdrawal
-        return withdrawal
-
-    def complete_withdrawal(self, withdrawal_id: str) -> Withdrawal:
-        return self._finish(withdrawal_id, WithdrawalStatus.COMPLETED)
-
-    def fail_withdrawal(self, withdrawal_id: str) -> Withdrawal:
-        return self._finish(withdrawal_id, WithdrawalStatus.FAILED)
-
-    def _finish(self, withdrawal_id: str, target: WithdrawalStatus) -> Withdrawal:
-        current = self.withdrawals.get(withdrawal_id)
-        if current is None:
-            raise UnknownWithdrawal(f"no withdrawal {withdrawal_id!r}")
-        if current.status is target:
-            return current
-        if current.status is not WithdrawalStatus.PENDING:
-            raise InvalidTransition(f"withdrawal {withdrawal_id} is {current.status}")
-        pocket = (current.account_id, current.asset)
-        self.held[pocket] -= current.amount
-        if target is WithdrawalStatus.FAILED:
-            self.available[pocket] += current.amount
-        else:
-            self.total_changes.append((self._clock(), *pocket, -current.amount))
-        finished = replace(current, status=target)
-        self.withdrawals[withdrawal_id] = finished
-        return finished
+    # (withdrawals, destinations and notices: ``InMemoryWithdrawals``)
 
     # -- reads ----------------------------------------------------------------------------------
     def balances(self, account_id: str) -> list[Balance]:
@@ -368,10 +347,22 @@ class InMemoryLedger(LedgerPort, AccountDirectory):
         issuer = dividend.issuer_account_id
         if self.available[(issuer, dividend.asset)] < total:
             return replace(payout, paid=False, detail=f"issuer {issuer} lacks {total}")
-        self._credit(issuer, dividend.asset, -total)
+        self._credit(
+            issuer,
+            dividend.asset,
+            -total,
+            kind=MovementKind.DIVIDEND,
+            reference=dividend.dividend_id,
+        )
         paid_at = self._clock()
         for account_id, amount in amounts.items():
-            self._credit(account_id, dividend.asset, amount)
+            self._credit(
+                account_id,
+                dividend.asset,
+                amount,
+                kind=MovementKind.DIVIDEND,
+                reference=dividend.dividend_id,
+            )
             self.credits[account_id].append(
                 DividendCredit(
                     dividend.dividend_id,

@@ -1,25 +1,21 @@
-"""Routes of the account function: profile, balances, positions and withdrawals."""
+"""Routes of the account function: profile, balances and positions (money out and the
+notification preferences: ``exchange.http.routes.withdrawals``)."""
 
 from datetime import UTC, datetime
-from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Header
 
 from exchange.http.app import service
 from exchange.http.identity import account_id, caller
 from exchange.http.problems import responses
 from exchange.http.routing import AUTHORIZED, new_router
 from exchange.http.schemas import (
-    IDEMPOTENCY_KEY_PATTERN,
     AccountOut,
     BalanceOut,
     BalancesOut,
     DividendOut,
     PnlOut,
     PositionsOut,
-    WithdrawalBody,
-    WithdrawalOut,
 )
 from exchange.ledger.accounts import AccountService
 from exchange.ledger.model import Balance, DividendCredit
@@ -85,36 +81,6 @@ def account_router() -> Router:
                 for p in positions.pnl
             ],
             dividends=[_dividend(d) for d in positions.dividends],
-        )
-
-    @router.post(
-        "/v1/withdrawals",
-        status_code=202,
-        summary="Request a withdrawal: the amount is held until the payout completes or fails",
-        description="The Idempotency-Key header is required: a retry with the same key returns "
-        "the same withdrawal; the same key with another asset or amount is a 409. 403 "
-        "account_frozen: an operator froze the account; nothing is held.",
-        responses=responses(202, "Accepted (PENDING)", 401, 403, 409, 413, 415, 422),
-        tags=["account"],
-        security=AUTHORIZED,
-    )
-    def request_withdrawal(
-        body: WithdrawalBody,
-        idempotency_key: Annotated[
-            str, Header(alias="Idempotency-Key", pattern=IDEMPOTENCY_KEY_PATTERN)
-        ],
-    ) -> WithdrawalOut:
-        withdrawal = accounts().withdraw(
-            account_id(router.current_event),
-            asset=body.asset,
-            amount=body.amount,
-            idempotency_key=idempotency_key,
-        )
-        return WithdrawalOut(
-            withdrawal_id=withdrawal.withdrawal_id,
-            asset=withdrawal.asset,
-            amount=show(withdrawal.amount),
-            status=withdrawal.status,
         )
 
     return router

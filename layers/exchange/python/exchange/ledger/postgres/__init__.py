@@ -10,7 +10,9 @@ A deadlock or serialization failure is retried a few times.
 
 Modules: ``ledger`` (the port: accounts, holds, funding, reads), ``events`` (engine events and
 listings' fees), ``amends`` (amend holds), ``accounts`` (trading checks and freezes),
-``dividends``, ``holds_sql``, ``journal`` (posting movements), ``funding``, ``reads``.
+``dividends``, ``holds_sql``, ``journal`` (posting movements), ``funding``, ``reads``;
+``withdrawals`` (destinations and payouts), ``notices`` (the outbox and notification
+preferences) and ``statements``, mixed into ``PostgresLedger``.
 """
 
 from exchange.ledger.postgres.ledger import PostgresLedger

@@ -1,6 +1,8 @@
 """``PostgresLedger``: the ledger port on PostgreSQL. Holds and funding here; engine events in
 ``postgres.events``, amend holds in ``postgres.amends``, freezes in ``postgres.accounts``,
-dividends in ``postgres.dividends``."""
+dividends in ``postgres.dividends``; withdrawal destinations and payouts, statements and the
+notices' outbox in the mixins ``postgres.withdrawals``, ``postgres.statements`` and
+``postgres.notices``."""
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -34,6 +36,7 @@ from exchange.ledger.model import (
     KycStatus,
     Positions,
     Withdrawal,
+    WithdrawalStatus,
 )
 from exchange.ledger.money import scale_of, show
 from exchange.ledger.movements import Bucket, Pocket, move
@@ -45,13 +48,16 @@ from exchange.ledger.postgres.accounts import refuse_frozen, require_trading
 from exchange.ledger.postgres.events import Settler, settles
 from exchange.ledger.postgres.holds_sql import find_hold, insert_hold, lock_holds
 from exchange.ledger.postgres.journal import hold_funds, post
+from exchange.ledger.postgres.notices import PostgresNotices
+from exchange.ledger.postgres.statements import PostgresStatements
+from exchange.ledger.postgres.withdrawals import PostgresWithdrawals
 from exchange.settings import LedgerSettings
 
 Row = tuple[object, ...]
 _RETRYABLE = (DeadlockDetected, SerializationFailure)
 
 
-class PostgresLedger(LedgerPort):
+class PostgresLedger(LedgerPort, PostgresWithdrawals, PostgresStatements, PostgresNotices):
     """Accounts, holds, settlement, deposits and withdrawals in PostgreSQL."""
 
     def __init__(
@@ -223,23 +229,43 @@ class PostgresLedger(LedgerPort):
         return [next(applied) if settles(event) else False for event in events]
 
     # -- deposits and withdrawals ---------------------------------------------------------------
+    # (the rest of a withdrawal's life, and destinations: ``postgres.withdrawals``)
     def credit_deposit(self, notice: DepositNotice) -> Deposit:
         amount = funding.checked_amount(self._scales, notice.asset, notice.amount)
-        return self._run(lambda cur: funding.credit_deposit(cur, replace(notice, amount=amount)))
+        credited = replace(notice, amount=amount)
+        return self._run(lambda cur: funding.credit_deposit(cur, self._scales, credited))
 
     def request_withdrawal(
-        self, withdrawal_id: str, account_id: str, asset: str, amount: Decimal
+        self,
+        withdrawal_id: str,
+        account_id: str,
+        asset: str,
+        amount: Decimal,
+        *,
+        destination_id: str,
     ) -> Withdrawal:
         checked = funding.checked_amount(self._scales, asset, amount)
-        return self._run(
-            lambda cur: funding.request_withdrawal(cur, withdrawal_id, account_id, asset, checked)
+        wanted = Withdrawal(
+            withdrawal_id,
+            account_id,
+            asset,
+            checked,
+            WithdrawalStatus.PENDING,
+            destination_id=destination_id,
         )
+        return self._run(lambda cur: funding.request_withdrawal(cur, self._scales, wanted))
 
     def complete_withdrawal(self, withdrawal_id: str) -> Withdrawal:
-        return self._run(lambda cur: funding.finish_withdrawal(cur, withdrawal_id, completed=True))
+        return self._run(
+            lambda cur: funding.finish_withdrawal(cur, self._scales, withdrawal_id, completed=True)
+        )
 
-    def fail_withdrawal(self, withdrawal_id: str) -> Withdrawal:
-        return self._run(lambda cur: funding.finish_withdrawal(cur, withdrawal_id, completed=False))
+    def fail_withdrawal(self, withdrawal_id: str, *, reason: str | None = None) -> Withdrawal:
+        return self._run(
+            lambda cur: funding.finish_withdrawal(
+                cur, self._scales, withdrawal_id, completed=False, failure_reason=reason
+            )
+        )
 
     # -- reads ----------------------------------------------------------------------------------
     def balances(self, account_id: str) -> list[Balance]:

@@ -1,0 +1,1 @@
+"""The archive's Firehose transform function (see lambdas/money.py)."""

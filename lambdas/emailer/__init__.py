@@ -1,0 +1,1 @@
+"""The emailer Lambda function (see lambdas/catalog.py)."""

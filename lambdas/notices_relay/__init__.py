@@ -1,0 +1,1 @@
+"""The notices_relay Lambda function (see lambdas/catalog.py)."""

@@ -1,0 +1,1 @@
+"""The notifier Lambda function (see lambdas/catalog.py)."""

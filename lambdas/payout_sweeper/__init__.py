@@ -1,0 +1,1 @@
+"""The stuck-payout sweeper, scheduled every five minutes (see lambdas/money.py)."""

@@ -1,0 +1,1 @@
+"""The payout worker, on the payout queue (see lambdas/money.py)."""

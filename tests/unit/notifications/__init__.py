@@ -1,0 +1,1 @@
+"""Unit tests of the notifications: templates, notifier, relay, emailer, security notices."""
