@@ -4,7 +4,7 @@
 queue, its hold pushed to the account's ``balances`` subscribers); the email notification
 preferences (GET/PUT /v1/account/notifications)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -39,10 +39,12 @@ def compose(
     bind_tables(settings)  # rate_limits (API keys' limit) and connections (balances pushes)
     ledger = PostgresLedger.from_settings(settings, live_catalog(settings))
     port: LedgerPort = ledger
+    pushed: Callable[[Iterable[str]], object] | None = None
     if settings.ws_management_endpoint:  # unset: nothing is pushed
         from exchange.realtime.balances import balances_pushed  # noqa: PLC0415 - with the ledger
 
-        port = balances_pushed(ledger, settings)
+        pushing = balances_pushed(ledger, settings)
+        port, pushed = pushing, pushing.feed.push
     if queue is None and settings.payout_queue_url:
         queue = payout_queue(settings)
     if queue is None:  # every withdrawal waits for the sweeper: slow, but nothing is lost
@@ -53,6 +55,7 @@ def compose(
         withdrawals=ledger,
         queue=queue,
         destination_delay=timedelta(seconds=settings.destination_delay_seconds),
+        pushed=pushed,
     )
     return (accounts, withdrawals, ledger)
 

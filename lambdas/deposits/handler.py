@@ -5,6 +5,7 @@ the ledger's notices are relayed to the notifications topic, best effort
 (``lambdas.payouts.relay``)."""
 
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
@@ -40,15 +41,19 @@ def compose(settings: MoneyDepositsSettings) -> Webhooks:
 
     ledger = PostgresLedger.from_settings(settings, live_catalog(settings))
     port: LedgerPort = ledger
+    pushed: Callable[[Iterable[str]], object] | None = None
     if settings.ws_management_endpoint:  # unset: nothing is pushed
         from exchange.realtime.balances import balances_pushed  # noqa: PLC0415 - with the ledger
 
-        port = balances_pushed(ledger, settings)
+        pushing = balances_pushed(ledger, settings)
+        port, pushed = pushing, pushing.feed.push
     secrets = webhook_secrets(settings)  # one secret for both: the provider signs both alike
     tolerance = settings.ledger_webhook_tolerance_seconds
     return Webhooks(
         deposits=DepositReceiver(ledger=port, secrets=secrets, tolerance_seconds=tolerance),
-        payouts=PayoutWebhookReceiver(ledger=ledger, secrets=secrets, tolerance_seconds=tolerance),
+        payouts=PayoutWebhookReceiver(
+            ledger=ledger, secrets=secrets, tolerance_seconds=tolerance, pushed=pushed
+        ),
         notices=ledger,
         publisher=notice_publisher(settings),
     )

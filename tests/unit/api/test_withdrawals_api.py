@@ -46,12 +46,14 @@ class Money:
             self.ledger.open_account(account, kyc_status=KycStatus.VERIFIED)
             self.ledger.fund(account, "USD", Decimal("1000"))
         accounts = AccountService(ledger=self.ledger, directory=self.ledger)
+        self.pushed: list[str] = []  # accounts whose balances were pushed
         withdrawals = WithdrawalService(
             accounts=accounts,
             withdrawals=self.ledger,
             queue=self.queue,
             destination_delay=DELAY,
             clock=self.clock,
+            pushed=self.pushed.extend,
         )
         self.services: list[object] = [accounts, withdrawals, self.ledger]
 
@@ -284,6 +286,7 @@ def test_a_pending_withdrawal_is_cancelled_and_its_hold_released_once(money: Mon
     assert (cancelled.status, cancelled.body["status"]) == (200, "CANCELLED")
     assert again.body == cancelled.body
     assert money.usd() == (Decimal("1000"), Decimal("0"))
+    assert ALICE in money.pushed  # the hold went back: her balances channel hears it
     # A late retry of the request returns it CANCELLED and queues nothing more
     sent = list(money.queue.sent)
     destination_id = money.ledger.withdrawal(ALICE, withdrawal_id).destination_id

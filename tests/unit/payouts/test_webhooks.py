@@ -140,6 +140,16 @@ def test_a_completion_debits_the_hold_once_and_its_replay_is_a_duplicate() -> No
     assert ledger.released == {}
 
 
+def test_a_finished_payout_pushes_its_owners_balances_once() -> None:
+    ledger = sending_ledger()
+    pushed: list[str] = []
+    webhooks = PayoutWebhookReceiver(ledger=ledger, secrets=lambda: [SECRET], pushed=pushed.extend)
+    body = event()
+    webhooks.receive(body, signed(body), now=NOW)
+    webhooks.receive(body, signed(body), now=NOW + 60)  # the duplicate moves nothing
+    assert pushed == [ledger.withdrawals["wd-1"].account_id]
+
+
 def test_a_forged_webhook_changes_nothing() -> None:
     ledger = sending_ledger()
     body = event(type="payout.failed")

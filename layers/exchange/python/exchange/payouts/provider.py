@@ -16,9 +16,11 @@ of ``exchange.ledger.webhooks``, with the API secret; re-signed per attempt, the
 Answers: 200, 201 or 202 ``{"id": "<provider reference>", "status": "PENDING" | "COMPLETED" |
 "FAILED", "reason"?: "..."}``; the final outcome comes later by the signed webhook
 (``exchange.payouts.webhooks``). 408, 409 (the same key in flight), 425, 429 and 5xx are worth a
-retry (``Retry-After`` honoured); 401, 403 and 407 mean our credentials or network are wrong
-(not the user's fault: nothing is failed, an operator must look); any other 4xx refuses the payout
-for good (``PayoutRefused``: the withdrawal fails and its hold goes back).
+retry (``Retry-After`` honoured). Only 400 and 422, the provider's refusal of the payout itself
+(a bad destination, an amount it will not pay), refuse it for good (``PayoutRefused``: the
+withdrawal fails and its hold goes back). Any other 4xx (401, 403, 407: our credentials; 404, 405,
+410, 415...: our URL, a proxy or a load balancer) is ours to fix, and may hide an earlier attempt
+that went through: nothing is failed (``ProviderUnavailable``) and an operator must look.
 
 The adapter sends with a per-socket-operation timeout and retries timeouts, connection errors and
 the retryable statuses with exponential backoff and full jitter ("Exponential Backoff And Jitter",
@@ -49,8 +51,10 @@ from exchange.settings import PayoutProviderSettings
 PAYOUTS_PATH: Final = "/v1/payouts"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
 RETRYABLE_STATUSES: Final = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-# Our credentials or proxy are wrong: a retry will not help, and the user is not to blame.
-OUR_FAULT_STATUSES: Final = frozenset({401, 403, 407})
+# The provider read the payout and refused it. Every other 4xx is our configuration's (credentials,
+# URL, a proxy answering for the provider): failing the withdrawal then would release a hold whose
+# payout an earlier, timed-out attempt may have made.
+REFUSAL_STATUSES: Final = frozenset({400, 422})
 _LOOPBACK: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 _MAX_ANSWER: Final = 64 * 1024
 _MAX_REASON: Final = 500
@@ -259,12 +263,12 @@ class HttpPayoutProvider(PayoutProvider):
             connection.close()
         if status in RETRYABLE_STATUSES or status >= 500:
             raise _Retry(f"HTTP {status}", retry_after)
-        if status in OUR_FAULT_STATUSES:
-            raise ProviderUnavailable(
-                f"payout {key}: the provider answered {status}: check the key"
-            )
-        if 400 <= status < 500:
+        if status in REFUSAL_STATUSES:
             raise PayoutRefused(status, _reason(text))
+        if 400 <= status < 500:
+            raise ProviderUnavailable(
+                f"payout {key}: the provider answered {status}: check the key and the URL"
+            )
         if status not in (200, 201, 202):
             raise ProviderUnavailable(f"payout {key}: unexpected HTTP {status} from the provider")
         try:

@@ -22,7 +22,7 @@ nothing is written either way.
 """
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
@@ -142,10 +142,12 @@ class PayoutWebhookReceiver:
         ledger: PayoutOutcomes,
         secrets: Callable[[], Sequence[bytes]],
         tolerance_seconds: int = DEFAULT_TOLERANCE_SECONDS,
+        pushed: Callable[[Iterable[str]], object] | None = None,
     ) -> None:
         self._ledger = ledger
         self._secrets = secrets
         self._tolerance = tolerance_seconds
+        self._pushed = pushed  # the balances channel's push (never raises); None: no push
 
     def receive(self, body: bytes, signature: str | None, *, now: int) -> PayoutReceipt:
         notice = verify_payout_webhook(
@@ -163,6 +165,8 @@ class PayoutWebhookReceiver:
             "payout finished by the provider's webhook",
             extra={"withdrawal_id": withdrawal.withdrawal_id, "status": notice.status},
         )
+        if self._pushed is not None:  # the hold was debited, or went back to available
+            self._pushed([withdrawal.account_id])
         return PayoutReceipt(notice.status, withdrawal.withdrawal_id)
 
 

@@ -23,7 +23,7 @@ True
 True
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -64,12 +64,14 @@ class WithdrawalService:
         queue: PayoutQueue | None,
         destination_delay: timedelta,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        pushed: Callable[[Iterable[str]], object] | None = None,
     ) -> None:
         self._accounts = accounts
         self._withdrawals = withdrawals
         self._queue = queue
         self._delay = destination_delay
         self.clock = clock
+        self._pushed = pushed  # the balances channel's push (never raises); None: no push
 
     # -- destinations ---------------------------------------------------------------------------
     def add_destination(
@@ -139,7 +141,10 @@ class WithdrawalService:
         """PENDING -> CANCELLED, the hold released. WithdrawalNotCancellable once the payout
         worker has sent it (SENDING) or it has finished. A queue message already sent for it
         finds it cancelled and sends nothing."""
-        return self._withdrawals.cancel_withdrawal(account_id, withdrawal_id)
+        withdrawal = self._withdrawals.cancel_withdrawal(account_id, withdrawal_id)
+        if self._pushed is not None:  # the hold went back to available
+            self._pushed([withdrawal.account_id])
+        return withdrawal
 
     def _enqueue(self, withdrawal_id: str) -> None:
         if self._queue is None:

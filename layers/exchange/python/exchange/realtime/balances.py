@@ -134,6 +134,12 @@ class BalancesLedger(LedgerPort):
         self._ledger = ledger
         self._balances = balances
 
+    @property
+    def feed(self) -> BalancesFeed:
+        """The push, for the money-out calls this port does not carry (a withdrawal cancelled,
+        a payout finished by the provider's webhook)."""
+        return self._balances
+
     def open_account(
         self,
         account_id: str,
