@@ -164,6 +164,10 @@ def test_the_athena_workgroup_enforces_encrypted_results_in_the_bucket(
         assert "symbol = '" in query["QueryString"]
         assert f'"{database}"."events"' in query["QueryString"]
     assert "min_by(price, seq)" in queries["Candles1m"]["QueryString"]
+    # "Understand data delivery in Amazon Data Firehose": delivery is at least once, so a record
+    # may land twice; every query reads distinct rows (a duplicate doubles no trade or volume).
+    for query in queries.values():
+        assert "SELECT DISTINCT seq" in query["QueryString"]
 
 
 @pytest.mark.parametrize("stack", MAIN_STACKS)
