@@ -2,12 +2,13 @@
 
 A withdrawal is stuck when it is PENDING or SENDING and has not changed for
 ``payout_stuck_seconds``: its queue message was lost (the account function's send failed), the
-provider never answered within the worker's retries, the provider accepted it but its webhook never
-came, or the account is frozen. While its ``attempts`` (sends by the worker) are below
+provider never answered within the worker's retries, or the provider accepted it but its webhook
+never came. A frozen account's withdrawals are not stuck: they are held on purpose, and the ledger
+leaves them out until the freeze is lifted. While its ``attempts`` (sends by the worker) are below
 ``payout_max_attempts`` it is queued again: the worker claims it and sends it with the same
 idempotency key, so the provider pays it once and answers with the first payout. The rest are
 logged one by one and counted as the metric ``PayoutsStuck``, which the CDK alarms on: an operator
-must look at them (the provider's dashboard, the account's freeze).
+must look at them (the provider's dashboard).
 
 ``PayoutsStuck`` is emitted on every run, 0 included, so the alarm always has data; the sweep
 reads at most ``limit`` of the oldest, so a backlog of hopeless ones can hide newer ones from the

@@ -12,9 +12,9 @@
   redelivered message finds the withdrawal FAILED, which the claim answers with None (``SKIPPED``),
   so the hold is released once.
 - ``FROZEN``: an operator froze the account (``AccountFrozen`` from the claim). The withdrawal
-  stays PENDING and the message is consumed: no hot retry while an operator looks; the sweeper
-  sends it again every sweep once it is older than the stuck age, and the freeze's lifting lets it
-  through.
+  stays PENDING and the message is consumed: no hot retry while an operator looks. The sweeper
+  leaves a frozen account's withdrawals alone (held on purpose, not stuck) and sends them again
+  once the freeze is lifted.
 - ``SKIPPED``: nothing to send (cancelled, already final, or unknown to the ledger).
 
 ``ProviderUnavailable`` (and any error of the ledger) is raised: the message fails, SQS delivers
