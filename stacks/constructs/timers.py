@@ -13,23 +13,33 @@ refuses a mapping whose function timeout exceeds it.
 
 from typing import Final
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_kms as kms
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.constructs.nag import acknowledge
+from stacks.constructs.work_queues import (
+    DEAD_LETTER_RETENTION,
+    MAX_RECEIVE_COUNT,
+    VISIBILITY_TIMEOUT_FACTOR,
+    WorkQueue,
+)
+
+__all__ = [
+    "DEAD_LETTER_RETENTION",
+    "MAX_DELAY_SECONDS",
+    "MAX_RECEIVE_COUNT",
+    "RETENTION",
+    "VISIBILITY_TIMEOUT_FACTOR",
+    "TimerQueue",
+]
 
 # The most SQS delays a message ("Amazon SQS message timers"; SendMessage DelaySeconds 0-900).
 MAX_DELAY_SECONDS: Final = 900
-VISIBILITY_TIMEOUT_FACTOR: Final = 6
-MAX_RECEIVE_COUNT: Final = 5
 # A timer is a deadline minutes away at most; a day covers any retry and any redrive delay.
 RETENTION: Final = Duration.days(1)
-DEAD_LETTER_RETENTION: Final = Duration.days(14)
 
 
-class TimerQueue(Construct):
+class TimerQueue(WorkQueue):
     """``queue`` (the timers) and ``dead_letters`` (timers the function could not handle)."""
 
     def __init__(
@@ -41,37 +51,12 @@ class TimerQueue(Construct):
         consumer_timeout_seconds: int,
         retain: bool,
     ) -> None:
-        super().__init__(scope, construct_id)
-        removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=DEAD_LETTER_RETENTION,
-            removal_policy=removal,
-        )
-        acknowledge(
-            self.dead_letters,
-            {
-                "AwsSolutions-SQS3": "This queue is itself the dead-letter queue of the dead man's"
-                " switch's timers; an operator inspects and redrives it after a fix.",
-            },
-        )
-        self.visibility_timeout = Duration.seconds(
-            VISIBILITY_TIMEOUT_FACTOR * consumer_timeout_seconds
-        )
-        self.queue = sqs.Queue(
-            self,
-            "Queue",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            visibility_timeout=self.visibility_timeout,
-            retention_period=RETENTION,
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letters
-            ),
-            removal_policy=removal,
+        super().__init__(
+            scope,
+            construct_id,
+            purpose="the dead man's switch's timers",
+            key=key,
+            consumer_timeout_seconds=consumer_timeout_seconds,
+            retain=retain,
+            retention=RETENTION,
         )

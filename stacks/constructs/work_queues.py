@@ -1,5 +1,5 @@
-"""The SQS queues a catalog function consumes (``FunctionSpec.queue``) besides the dead man's
-switch's timers (``stacks.constructs.timers``): the payouts to send, and the notices to email.
+"""The SQS queues a catalog function consumes (``FunctionSpec.queue``): the payouts to send, the
+notices to email, and the dead man's switch's timers (``stacks.constructs.timers``).
 
 Each is encrypted with the region's data key, refuses plain HTTP, and sends a message its consumer
 failed ``MAX_RECEIVE_COUNT`` times to its own dead-letter queue, which pages
@@ -16,10 +16,17 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.constructs.nag import acknowledge
-from stacks.constructs.timers import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT_FACTOR
 
-__all__ = ["MAX_RECEIVE_COUNT", "RETENTION", "VISIBILITY_TIMEOUT_FACTOR", "WorkQueue"]
+__all__ = [
+    "DEAD_LETTER_RETENTION",
+    "MAX_RECEIVE_COUNT",
+    "RETENTION",
+    "VISIBILITY_TIMEOUT_FACTOR",
+    "WorkQueue",
+]
 
+VISIBILITY_TIMEOUT_FACTOR: Final = 6
+MAX_RECEIVE_COUNT: Final = 5
 # A payout or a notice waits out an outage of its consumer's downstream (the provider, SES) for
 # four days, SQS's default; its dead letters are kept the longest SQS allows.
 RETENTION: Final = Duration.days(4)
@@ -38,8 +45,10 @@ class WorkQueue(Construct):
         key: kms.IKey,
         consumer_timeout_seconds: int,
         retain: bool,
+        retention: Duration = RETENTION,
     ) -> None:
-        """``purpose`` says what the queue holds, for the dead-letter queue's acknowledgment."""
+        """``purpose`` says what the queue holds, for the dead-letter queue's acknowledgment;
+        ``retention`` how long a message waits for its consumer."""
         super().__init__(scope, construct_id)
         removal = RemovalPolicy.RETAIN if retain else RemovalPolicy.DESTROY
         self.dead_letters = sqs.Queue(
@@ -68,7 +77,7 @@ class WorkQueue(Construct):
             encryption_master_key=key,
             enforce_ssl=True,
             visibility_timeout=self.visibility_timeout,
-            retention_period=RETENTION,
+            retention_period=retention,
             dead_letter_queue=sqs.DeadLetterQueue(
                 max_receive_count=MAX_RECEIVE_COUNT, queue=self.dead_letters
             ),
