@@ -2,7 +2,7 @@
 payment provider with one webhook secret (no JWT). A credited deposit is pushed to the account's
 ``balances`` subscribers. After a webhook that changed the ledger (a 200 other than DUPLICATE),
 the ledger's notices are relayed to the notifications topic, best effort
-(``lambdas.payouts.relay``)."""
+(``exchange.notifications.relay``)."""
 
 import json
 from collections.abc import Callable, Iterable
@@ -20,10 +20,10 @@ from exchange.ledger.deposits import DepositReceiver, webhook_secrets
 from exchange.ledger.notices_port import NoticesPort
 from exchange.ledger.port import LedgerPort
 from exchange.notifications.publisher import NoticePublisher
+from exchange.notifications.relay import relay_best_effort
 from exchange.observability import logger, metrics, tracer
 from exchange.payouts.webhooks import PayoutWebhookReceiver
 from exchange.settings import MoneyDepositsSettings
-from lambdas.payouts.relay import relay_best_effort
 
 
 @dataclass(frozen=True, slots=True)

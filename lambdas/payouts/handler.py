@@ -28,11 +28,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from exchange.composition import CompositionRoot
 from exchange.ledger.notices_port import NoticesPort
 from exchange.notifications.publisher import NoticePublisher
+from exchange.notifications.relay import relay_best_effort
 from exchange.observability import logger, metrics, tracer
 from exchange.payouts.queue import decode_message
 from exchange.payouts.worker import Outcome, PayoutWorker
 from exchange.settings import PayoutsSettings
-from lambdas.payouts.relay import relay_best_effort
 
 
 @dataclass(frozen=True, slots=True)

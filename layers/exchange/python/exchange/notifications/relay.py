@@ -13,12 +13,17 @@ publishing and marking publishes those notices again next time; the emailer send
 ``notice_id`` once, so a duplicate costs one SNS message and nothing more.
 """
 
+import psycopg
+
+from exchange.domain.errors import ExchangeError
 from exchange.journal.batch import count
 from exchange.ledger.notices_port import NoticesPort
 from exchange.notifications.publisher import NoticeNotPublished, NoticePublisher
 from exchange.observability import logger
 
 DEFAULT_RELAY_LIMIT = 500
+# Relayed right after one invocation's commit: a batch of ten payouts, or one webhook, writes a few.
+AFTER_COMMIT_LIMIT = 100
 
 
 def relay_notices(
@@ -44,3 +49,18 @@ def relay_notices(
             ledger.mark_published(published)
     count("NoticesRelayed", len(published))
     return len(published)
+
+
+def relay_best_effort(notices: NoticesPort | None, publisher: NoticePublisher | None) -> int:
+    """Relay up to ``AFTER_COMMIT_LIMIT`` notices right after a commit, by the functions that
+    write them outside the API (the payout worker, the provider's webhooks); 0 when not
+    configured or when the ledger failed. Whatever this misses (the topic throttled, the database
+    gone between the commit and the relay) the notices_relay schedule publishes within a minute:
+    the notices are in the outbox already."""
+    if notices is None or publisher is None:
+        return 0
+    try:
+        return relay_notices(notices, publisher, limit=AFTER_COMMIT_LIMIT)
+    except (ExchangeError, psycopg.Error) as exc:  # the caller's work is committed already
+        logger.warning("notices not relayed; the schedule will", extra={"error": str(exc)})
+        return 0
