@@ -1,9 +1,15 @@
 """Matching-engine benchmark: ``python -m bench.engine_bench [--messages N] [--runs R]``.
 
-Reports throughput (median of R runs), per-message latency percentiles (a separate pass), peak
-RSS, snapshot size and snapshot/restore time for a book of 100,000 resting orders, the wire format
-(msgspec vs stdlib json), and the same workload through installed Python peers. The last line
-printed is one JSON object for machines.
+Measures the compiled core (``_ccore``, C via Cython; ``make build-engine``): throughput through
+``Engine.apply_batch`` in chunks of 1,000 commands (how the service applies what the broker
+delivers; the headline ``msgs_per_s``) and through per-command ``apply``, each the median of R
+runs on one CPU core with every event (book deltas included) produced; per-command latency
+percentiles through ``apply`` (a separate pass). In the same run: the pure-Python core's
+throughput as the baseline, a check that both cores give byte-identical event streams
+(``exchange.wire``), peak RSS, snapshot size and snapshot/restore time for a book of 100,000
+resting orders, the wire format (msgspec vs stdlib json), and the same workload through installed
+Python peers. Without the compiled core it measures the pure one, and says so. The last line
+printed is one JSON object for machines, with ``targets_met`` for issue 21's targets.
 """
 
 import argparse
@@ -20,8 +26,7 @@ import msgspec
 
 from bench.engine_peers import PEERS, PeerRun
 from bench.engine_workload import INSTRUMENT, SYMBOL, generate, to_commands
-from engine_service.core import Engine
-from engine_service.core import matcher as _matcher
+from engine_service.core import Engine, cores
 from exchange import wire
 from exchange.domain import (
     AnyEvent,
@@ -35,31 +40,77 @@ from exchange.domain import (
 )
 
 SEED = 20_261_122
+# Commands per apply_batch call: about what one broker delivery (prefetch) brings the service.
+BATCH = 1_000
+# Issue 21's targets: msgs/s through the batch path, times the best peer, p99 latency in us.
+TARGETS = {"msgs_per_s": 1_000_000, "vs_best_peer": 3.0, "p99_us": 5.0}
 
 
-def _throughput(commands: list[Command], runs: int) -> tuple[float, int, int]:
-    """Median msgs/s over ``runs`` fresh engines; also events and traded quantity of one run."""
+def _engine(core: str) -> Engine:
+    return Engine([INSTRUMENT], core=core)
+
+
+def _feed_apply(engine: Engine, commands: list[Command], _chunks: list[list[Command]]) -> None:
+    apply = engine.apply
+    for command in commands:
+        apply(command)
+
+
+def _feed_batch(engine: Engine, _commands: list[Command], chunks: list[list[Command]]) -> None:
+    apply_batch = engine.apply_batch
+    for chunk in chunks:
+        apply_batch(chunk)
+
+
+Feed = Callable[[Engine, list[Command], list[list[Command]]], None]
+Row = tuple[str, str]
+
+
+def _throughput(core: str, feed: Feed, commands: list[Command], runs: int) -> float:
+    """Median msgs/s over ``runs`` fresh engines on ``core``."""
+    chunks = [commands[i : i + BATCH] for i in range(0, len(commands), BATCH)]
     rates = []
-    events = traded = 0
     for _ in range(runs):
-        engine = Engine([INSTRUMENT])
-        apply = engine.apply
+        engine = _engine(core)
         gc.collect()
         started = time.perf_counter()
-        for command in commands:
-            apply(command)
+        feed(engine, commands, chunks)
         rates.append(len(commands) / (time.perf_counter() - started))
-    engine = Engine([INSTRUMENT])
-    for command in commands:
-        for event in engine.apply(command):
-            events += 1
-            if type(event) is Trade:
-                traded += event.qty
-    return statistics.median(rates), events, traded
+    return statistics.median(rates)
 
 
-def _latencies(commands: list[Command]) -> dict[str, float]:
-    engine = Engine([INSTRUMENT])
+def _stream(commands: list[Command], native: bool) -> tuple[int, int]:
+    """Events and traded quantity of the workload. With ``native``, the compiled core runs it
+    through ``apply_batch`` and ``apply`` beside the pure core, and the first command whose events
+    differ (as encoded on the wire) stops the benchmark."""
+    pure = _engine(cores.PURE)
+    batched, single = (_engine(cores.NATIVE), _engine(cores.NATIVE)) if native else (None, None)
+    encode = wire.encode_event
+    events = traded = 0
+    for start in range(0, len(commands), BATCH):
+        chunk = commands[start : start + BATCH]
+        expected = [pure.apply(command) for command in chunk]
+        for found in expected:
+            events += len(found)
+            traded += sum(event.qty for event in found if type(event) is Trade)
+        if batched is None or single is None:
+            continue
+        for name, got in (
+            ("apply_batch", batched.apply_batch(chunk)),
+            ("apply", [single.apply(command) for command in chunk]),
+        ):
+            for i, (want, have) in enumerate(zip(expected, got, strict=True)):
+                if [encode(e) for e in want] != [encode(e) for e in have]:
+                    raise RuntimeError(
+                        f"the native core's {name} differs from the pure core at command "
+                        f"{start + i:,} ({chunk[i]!r}):\n  pure:   {[encode(e) for e in want]}"
+                        f"\n  native: {[encode(e) for e in have]}"
+                    )
+    return events, traded
+
+
+def _latencies(core: str, commands: list[Command]) -> dict[str, float]:
+    engine = _engine(core)
     apply = engine.apply
     clock = time.perf_counter_ns
     samples = [0] * len(commands)
@@ -83,9 +134,9 @@ def _latencies(commands: list[Command]) -> dict[str, float]:
     }
 
 
-def _deep_book(orders: int) -> Engine:
+def _deep_book(core: str, orders: int) -> Engine:
     """A book of ``orders`` resting orders over 2,000 levels, nothing crossing."""
-    engine = Engine([INSTRUMENT])
+    engine = _engine(core)
     for i in range(orders):
         buy = i % 2 == 0
         offset = 1 + (i // 2) % 1_000
@@ -115,10 +166,10 @@ def _best_of(repeat: int, action: Callable[[], Any]) -> tuple[float, Any]:
     return best, result
 
 
-def _snapshot(orders: int) -> dict[str, float]:
-    engine = _deep_book(orders)
+def _snapshot(core: str, orders: int) -> dict[str, float]:
+    engine = _deep_book(core, orders)
     snap_s, data = _best_of(3, engine.snapshot)
-    restore_s, restored = _best_of(3, lambda: Engine.restore(data, [INSTRUMENT]))
+    restore_s, restored = _best_of(3, lambda: Engine.restore(data, [INSTRUMENT], core=core))
     if restored.snapshot() != data:
         raise RuntimeError("restore(snapshot) does not give the same snapshot back")
     return {
@@ -207,44 +258,16 @@ def _wire_text(stats: dict[str, float], name: str) -> str:
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--messages", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--snapshot-orders", type=int, default=100_000)
-    args = parser.parse_args()
+def _targets(rate: float, vs_peer: float | None, p99_us: float) -> dict[str, bool]:
+    return {
+        "msgs_per_s": rate >= TARGETS["msgs_per_s"],
+        "vs_best_peer": vs_peer is not None and vs_peer >= TARGETS["vs_best_peer"],
+        "p99_us": p99_us <= TARGETS["p99_us"],
+    }
 
-    compiled = not _matcher.__file__.endswith(".py") if _matcher.__file__ else False
-    ops = generate(SEED, args.messages)
-    commands = to_commands(ops)
-    peers = [peer for make in PEERS if (peer := make(ops)) is not None]
-    gc.collect()
-    gc.freeze()  # the prebuilt workload is long-lived: keep it out of every collection
-    baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
-    rate, event_count, traded = _throughput(commands, args.runs)
-    latency = _latencies(commands)
-    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    sample = commands[: min(len(commands), 100_000)]
-    sample_engine = Engine([INSTRUMENT])
-    sample_events = [e for c in sample for e in sample_engine.apply(c)]
-    wire_stats = _wire(sample, sample_events)
-    snapshot = _snapshot(args.snapshot_orders)
-    peer_results = [_peer(peer, max(1, min(args.runs, 3))) for peer in peers]
-
-    best_peer = max((p["msgs_per_s"] for p in peer_results), default=None)
-    mode = "mypyc-compiled" if compiled else "pure Python"
-    print(f"engine core ({mode}), {args.messages:,} messages, seed {SEED}, {args.runs} runs")
-    rows = [
-        ("throughput", f"{rate:,.0f} msgs/s ({event_count / args.messages:.2f} events/msg)"),
-        ("latency p50 / p99 / p99.9", _latency_text(latency)),
-        ("peak RSS", f"{peak_rss:,.0f} MB (workload alone {baseline_rss:,.0f} MB)"),
-        ("traded qty", f"{traded:,} lots"),
-        (f"snapshot, {snapshot['orders']:,} orders", _snapshot_text(snapshot)),
-        ("wire, commands enc+dec", _wire_text(wire_stats, "commands")),
-        ("wire, events enc+dec", _wire_text(wire_stats, "events")),
-        ("wire, json / msgspec time", f"{wire_stats['json_over_msgspec']:.1f}x"),
-    ]
+def _peer_rows(peer_results: list[dict[str, Any]], rate: float, traded: int) -> list[Row]:
+    rows: list[Row] = []
     for result in peer_results:
         same = result["traded_qty"] == traded
         agree = "agrees" if same else f"DIFFERS: {result['traded_qty']:,}"
@@ -257,22 +280,103 @@ def main() -> None:
         )
     if not peer_results:
         rows.append(("peers", "none installed (pip install matching-engine==0.1.1)"))
+    return rows
+
+
+def _targets_text(targets: dict[str, bool]) -> str:
+    return (
+        f"msgs/s >= {TARGETS['msgs_per_s']:,} {targets['msgs_per_s']}; "
+        f"vs best peer >= {TARGETS['vs_best_peer']:g} {targets['vs_best_peer']}; "
+        f"p99 <= {TARGETS['p99_us']:g} us {targets['p99_us']}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--snapshot-orders", type=int, default=100_000)
+    args = parser.parse_args()
+
+    problem = cores.native_problem()
+    core = cores.PURE if problem else cores.NATIVE
+    native = core == cores.NATIVE
+    ops = generate(SEED, args.messages)
+    commands = to_commands(ops)
+    peers = [peer for make in PEERS if (peer := make(ops)) is not None]
+    gc.collect()
+    gc.freeze()  # the prebuilt workload is long-lived: keep it out of every collection
+    baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    rate = _throughput(core, _feed_batch, commands, args.runs)
+    apply_rate = _throughput(core, _feed_apply, commands, args.runs)
+    latency = _latencies(core, commands)
+    peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    few = max(1, min(args.runs, 3))
+    pure_rate = _throughput(cores.PURE, _feed_apply, commands, few) if native else apply_rate
+    event_count, traded = _stream(commands, native)
+    sample = commands[: min(len(commands), 100_000)]
+    sample_engine = _engine(core)
+    sample_events = [e for c in sample for e in sample_engine.apply(c)]
+    wire_stats = _wire(sample, sample_events)
+    snapshot = _snapshot(core, args.snapshot_orders)
+    peer_results = [_peer(peer, few) for peer in peers]
+
+    best_peer = max((p["msgs_per_s"] for p in peer_results), default=None)
+    vs_peer = None if best_peer is None else rate / best_peer
+    if native:
+        print("engine core: native (compiled, C via Cython)")
+    else:
+        print(f"engine core: PURE PYTHON ONLY (the compiled core is unavailable: {problem})")
+    print(f"  {args.messages:,} messages, seed {SEED}, median of {args.runs} runs, one CPU core")
+    per_msg = f"{event_count / args.messages:.2f} events/msg, book deltas included"
+    rows: list[Row] = [
+        (f"throughput, apply_batch x{BATCH:,}", f"{rate:,.0f} msgs/s ({per_msg}): msgs_per_s"),
+        ("throughput, apply per command", f"{apply_rate:,.0f} msgs/s"),
+    ]
+    if native:
+        rows += [
+            (
+                "pure-Python core, apply",
+                f"{pure_rate:,.0f} msgs/s; native apply_batch is {rate / pure_rate:.1f}x",
+            ),
+            ("events, native vs pure", f"{event_count:,} byte-identical (apply_batch and apply)"),
+        ]
+    rows += [
+        ("latency p50 / p99 / p99.9", _latency_text(latency) + ", per apply"),
+        ("peak RSS", f"{peak_rss:,.0f} MB (workload alone {baseline_rss:,.0f} MB)"),
+        ("traded qty", f"{traded:,} lots"),
+        (f"snapshot, {snapshot['orders']:,} orders", _snapshot_text(snapshot)),
+        ("wire, commands enc+dec", _wire_text(wire_stats, "commands")),
+        ("wire, events enc+dec", _wire_text(wire_stats, "events")),
+        ("wire, json / msgspec time", f"{wire_stats['json_over_msgspec']:.1f}x"),
+    ]
+    rows += _peer_rows(peer_results, rate, traded)
+    targets = _targets(rate, vs_peer, latency["p99_us"])
+    rows.append(("targets", _targets_text(targets)))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"  {name:<{width}}  {value}")
     result = {
+        "core": core,
         "msgs_per_s": round(rate),
+        "apply_msgs_per_s": round(apply_rate),
+        "pure_msgs_per_s": round(pure_rate),
         "p50_us": round(latency["p50_us"], 3),
         "p99_us": round(latency["p99_us"], 3),
         "p999_us": round(latency["p999_us"], 3),
-        "vs_best_peer": None if best_peer is None else round(rate / best_peer, 3),
+        "vs_best_peer": None if vs_peer is None else round(vs_peer, 3),
+        "targets_met": targets,
+        "events_per_msg": round(event_count / args.messages, 3),
         "peak_rss_mb": round(peak_rss),
         "snapshot_bytes": snapshot["bytes"],
         "snapshot_ms": round(snapshot["snapshot_ms"], 1),
         "restore_ms": round(snapshot["restore_ms"], 1),
         "wire_json_over_msgspec": round(wire_stats["json_over_msgspec"], 2),
-        "compiled": compiled,
+        "compiled": native,
+        "cores_identical": True if native else None,
         "messages": args.messages,
+        "batch": BATCH,
         "peers": {p["name"]: round(p["msgs_per_s"]) for p in peer_results},
         "peers_agree": all(p["traded_qty"] == traded for p in peer_results),
     }

@@ -1,24 +1,39 @@
 """``python -m engine_service run`` (the ECS task) or ``python -m engine_service demo``.
 
-``run`` reads ``EngineSettings`` from the environment: the shard and its symbols, the broker URL,
-the Kinesis stream, Redis and the S3 bucket for snapshots. It recovers, consumes until SIGTERM or
-SIGINT, then drains, snapshots and exits 0.
+``run`` first chooses the matching core (``EXCHANGE_ENGINE_CORE``): where the compiled core is
+required (the engine image sets ``native``) and cannot load, it logs why and exits 3 before
+touching anything. It then reads ``EngineSettings`` from the environment: the shard and its
+symbols, the broker URL, the Kinesis stream, Redis and the S3 bucket for snapshots. It recovers,
+consumes until SIGTERM or SIGINT, then drains, snapshots and exits 0.
 """
 
+import gc
 import signal
 import sys
 import threading
 import time
 from types import FrameType
 
-from engine_service.composition import build_runtime
+from engine_service.composition import build_runtime, choose_core
+from engine_service.core import NativeCoreUnavailable
 from engine_service.health import HealthServer
 from engine_service.telemetry import MetricsReporter
 from exchange.observability import logger
 from exchange.settings import EngineSettings, load_settings
 
+# The exit status of a task that refuses to start on the wrong core (ECS shows it as the stopped
+# task's exit code; 1 is any crash).
+EXIT_NO_CORE = 3
+
 
 def run() -> int:
+    try:
+        choice = choose_core()
+    except (NativeCoreUnavailable, ValueError) as exc:
+        logger.error(f"not starting: {exc}", extra={"reason": "engine core"})
+        return EXIT_NO_CORE
+    log = logger.warning if choice.fallback else logger.info
+    log(choice.describe(), extra={"core": choice.core.name, "requested": choice.requested})
     settings = load_settings(EngineSettings)
     runtime = build_runtime(settings)
     stop = threading.Event()
@@ -29,10 +44,16 @@ def run() -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    health = HealthServer(settings.health_port, runtime.health).start()
+    health = HealthServer(
+        settings.health_port, runtime.health, details={"core": choice.core.name}
+    ).start()
     reporter = MetricsReporter(runtime)
     try:
         runtime.recover()
+        # The recovered books are long-lived: keep them out of every later collection, so the
+        # cyclic collector's passes stay short (a full pass over a deep book paused it 100+ ms).
+        gc.collect()
+        gc.freeze()
         runtime.connect()
         logger.info("ready", extra={"shard": settings.shard_id, "symbols": settings.symbols})
         last_report = time.monotonic()

@@ -1,8 +1,12 @@
 """The engine task's composition root: its object graph, built from ``EngineSettings``.
 
 ``python -m engine_service run`` (the ECS task) builds it with the real adapters. Local mode's
-in-process broker passes its own ``intake`` and otherwise runs exactly this graph.
+in-process broker passes its own ``intake`` and otherwise runs exactly this graph. Both choose the
+matching core first (``choose_core``): the image requires the compiled one.
 """
+
+import warnings
+from dataclasses import dataclass
 
 import redis
 from botocore.config import Config
@@ -18,6 +22,7 @@ from engine_service.adapters.snapshots import (
     RedisSnapshotStore,
     S3SnapshotStore,
 )
+from engine_service.core import cores
 from engine_service.ports import Intake, ListingSource, SnapshotStore, StoreHealth
 from engine_service.runtime import EngineRuntime, RuntimeConfig
 from exchange.aws import aws_client, secrets_client_factory
@@ -30,6 +35,37 @@ from exchange.snapshots import KeyProvider, signing_key
 
 # S3 fails fast too (boto3 waits 60 s by default): a snapshot must not stall the matching loop.
 S3_CLIENT_CONFIG = Config(connect_timeout=2, read_timeout=10, retries={"max_attempts": 2})
+
+
+@dataclass(frozen=True)
+class CoreChoice:
+    """The matching core a task runs; ``fallback`` says why it is not the compiled one when
+    ``auto`` fell back to the pure-Python core."""
+
+    core: cores.Core
+    requested: str
+    fallback: str | None = None
+
+    def describe(self) -> str:
+        if self.fallback is not None:
+            return f"engine core: pure (slower, same results), since {self.fallback}"
+        return f"engine core: {self.core.name} ({cores.ENV}={self.requested})"
+
+
+def choose_core() -> CoreChoice:
+    """The core from ``EXCHANGE_ENGINE_CORE`` (``auto`` when unset; the engine image sets
+    ``native``), chosen once at start; every ``Engine`` the task builds then gets the same one.
+
+    Raises ``NativeCoreUnavailable`` (why, and the cure) when ``native`` is required and cannot
+    load, and ``ValueError`` for a value other than ``native``, ``pure`` or ``auto``.
+    """
+    requested = cores.requested()
+    with warnings.catch_warnings():
+        # ``auto``'s fallback warning is said by the caller's log line instead (``describe``).
+        warnings.simplefilter("ignore", RuntimeWarning)
+        core = cores.resolve(requested)
+    fell_back = requested == cores.AUTO and core.name == cores.PURE
+    return CoreChoice(core, requested, cores.native_problem() if fell_back else None)
 
 
 def runtime_config(settings: EngineSettings) -> RuntimeConfig:

@@ -8,11 +8,14 @@ matches and journals, and the body says ``"status": "degraded"`` with each store
 ``problems``. Failing the check would make ECS restart the task, which cannot bring Redis back,
 and every restart returns the unacknowledged commands to the queue, pushing valid orders towards
 the dead-letter queue. A body without ``serving`` is judged by ``status == "ready"``.
+
+``details`` are facts fixed for the task's life, added to every body: the engine says which
+matching core it runs (``"core": "native"``).
 """
 
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -20,8 +23,15 @@ StatusFn = Callable[[], dict[str, Any]]
 
 
 class HealthServer:
-    def __init__(self, port: int, status: StatusFn, host: str = "0.0.0.0") -> None:  # noqa: S104 - the container's health check reaches it from outside the process
-        handler = _handler(status)
+    def __init__(
+        self,
+        port: int,
+        status: StatusFn,
+        host: str = "0.0.0.0",  # noqa: S104 - the container's health check reaches it from outside the process
+        *,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        handler = _handler(status, dict(details or {}))
         self._server = ThreadingHTTPServer((host, port), handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="health", daemon=True
@@ -40,13 +50,13 @@ class HealthServer:
         self._server.server_close()
 
 
-def _handler(status: StatusFn) -> type[BaseHTTPRequestHandler]:
+def _handler(status: StatusFn, details: dict[str, Any]) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path.rstrip("/") not in {"/health", ""}:
                 self.send_error(404)
                 return
-            body = status()
+            body = {**details, **status()}
             payload = json.dumps(body, default=str).encode()
             serving = body.get("serving", body.get("status") == "ready")
             self.send_response(200 if serving else 503)

@@ -12,18 +12,13 @@
 * ``engine``: routing to symbols, snapshots; ``replay``: rebuilding from journaled events;
   ``state``: snapshot and view shapes.
 
-The hot modules compile with mypyc (``python engine_service/core/build.py``, git-ignored ``.so``
-files next to the sources). Without them the same ``.py`` files run as plain Python.
+Two cores implement it: these ``.py`` modules (the pure-Python reference) and ``_ccore.pyx``, the
+same classes compiled to C with Cython (``make build-engine``; a git-ignored ``.so``), which also
+routes and batches commands in C. ``cores`` chooses between them (``EXCHANGE_ENGINE_CORE``); both
+give byte-identical events and snapshots.
 """
 
-from engine_service.core.build import stale_sources
-
-if stale := stale_sources():
-    raise ImportError(
-        f"the compiled engine core is older than {', '.join(stale)}: rebuild it with "
-        "`python engine_service/core/build.py` (or remove it with `--clean`)"
-    )
-
+from engine_service.core.cores import NativeCoreUnavailable, native_problem
 from engine_service.core.engine import DEFAULT_DEDUPE_WINDOW, Engine
 from engine_service.core.replay import ReplayError
 from engine_service.core.state import (
@@ -41,6 +36,8 @@ __all__ = [
     "L3Level",
     "L3View",
     "LevelView",
+    "NativeCoreUnavailable",
     "OrderView",
     "ReplayError",
+    "native_problem",
 ]

@@ -147,6 +147,10 @@ class BookSide:
     def key(self, price: int) -> int:
         return price if self.is_buy else -price
 
+    def level(self, key: int) -> Level | None:
+        """The level at ``key``, or None."""
+        return self.levels.get(key)
+
     def best(self) -> Level | None:
         keys = self.keys
         return self.levels[keys[-1]] if keys else None

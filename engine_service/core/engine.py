@@ -23,6 +23,7 @@ from typing import Final
 
 import msgspec
 
+from engine_service.core.cores import Core, resolve
 from engine_service.core.matcher import SymbolBook
 from engine_service.core.operator import is_stale, listed, new_listing, operate
 from engine_service.core.replay import BookReplayer, listed_book
@@ -63,15 +64,33 @@ class Engine:
     """Books for a set of symbols (a shard). ``apply`` never raises on a bad command."""
 
     def __init__(
-        self, instruments: Iterable[Instrument], *, dedupe_window: int = DEFAULT_DEDUPE_WINDOW
+        self,
+        instruments: Iterable[Instrument],
+        *,
+        dedupe_window: int = DEFAULT_DEDUPE_WINDOW,
+        core: str | None = None,
     ) -> None:
+        """``core``: ``native``, ``pure`` or ``auto`` (None: ``EXCHANGE_ENGINE_CORE``, see
+        ``engine_service.core.cores``)."""
         self.dedupe_window = dedupe_window
+        self._core: Core = resolve(core)
+        self.core = self._core.name
         self.books: dict[str, SymbolBook] = {}
         self._replayers: dict[str, BookReplayer] = {}
         for instrument in instruments:
             if instrument.symbol in self.books:
                 raise ValueError(f"duplicate instrument {instrument.symbol}")
-            self.books[instrument.symbol] = SymbolBook(instrument, dedupe_window)
+            self.books[instrument.symbol] = self._core.symbol_book(instrument, dedupe_window)
+        native = self._core.module
+        if native is not None:
+            # The compiled core routes and applies in C; ``_operate`` takes what it does not
+            # handle itself (operators' commands, listings, unknown symbols).
+            self._router = native.Router(self.books, self._operate)
+            self.apply = self._router.apply  # type: ignore[method-assign]
+            self._batch = self._router.apply_batch
+        else:
+            self._router = None
+            self._batch = None
 
     def apply(self, command: EngineCommand) -> list[Event]:
         """Apply one command; returns the events it caused, in ``seq`` order.
@@ -96,11 +115,35 @@ class Engine:
             return book.amend(command)  # type: ignore[arg-type]
         return operate(book, command)  # type: ignore[arg-type]
 
+    def apply_batch(self, commands: Iterable[EngineCommand]) -> list[list[Event]]:
+        """``[apply(c) for c in commands]``: in one call into the compiled core, which then
+        goes back to Python only for what it does not handle itself (operators' commands)."""
+        if self._batch is not None:
+            return self._batch(commands)  # type: ignore[no-any-return]
+        apply = self.apply
+        return [apply(command) for command in commands]
+
+    def _books_changed(self) -> None:
+        """Tell the compiled router that ``books`` changed (it caches the last book)."""
+        if self._router is not None:
+            self._router.forget()
+
+    def _operate(self, command: EngineCommand) -> list[Event]:
+        """``apply`` for a command the compiled core hands back: an operator's command, a
+        listing, or one for a symbol this shard does not list."""
+        book = self.books.get(command.symbol)
+        if book is None:
+            if type(command) is _LIST:
+                return self._list(command)
+            return [_unknown_symbol(command)]
+        return operate(book, command)  # type: ignore[arg-type]
+
     def _list(self, command: ListInstrument) -> list[Event]:
-        book = new_listing(command, self.dedupe_window)
+        book = new_listing(command, self.dedupe_window, self._core)
         if isinstance(book, OrderRejected):
             return [book]
         self.books[command.symbol] = book
+        self._books_changed()
         return [listed(book, command)]
 
     def is_duplicate(self, command: EngineCommand) -> bool:
@@ -133,8 +176,9 @@ class Engine:
         for event in events:
             book = self.books.get(event.symbol)
             if book is None:
-                book = listed_book(event, self.dedupe_window)
+                book = listed_book(event, self.dedupe_window, self._core)
                 self.books[event.symbol] = book
+                self._books_changed()
             replayer = self._replayers.get(event.symbol)
             if replayer is None or replayer.book is not book:
                 replayer = BookReplayer(book)
@@ -175,6 +219,7 @@ class Engine:
         instruments: Iterable[Instrument],
         *,
         dedupe_window: int = DEFAULT_DEDUPE_WINDOW,
+        core: str | None = None,
     ) -> "Engine":
         """An engine that continues exactly where the snapshotted one stood.
 
@@ -189,11 +234,16 @@ class Engine:
             raise ValueError(
                 f"snapshot version {state.version}, expected one of {READABLE_VERSIONS}"
             )
-        engine = cls(instruments, dedupe_window=dedupe_window)
+        engine = cls(instruments, dedupe_window=dedupe_window, core=core)
         for book_state in state.books:
             engine.books[book_state.symbol] = restore_book(
-                book_state, engine.books.get(book_state.symbol), dedupe_window, state.version
+                book_state,
+                engine.books.get(book_state.symbol),
+                dedupe_window,
+                state.version,
+                engine._core,
             )
+        engine._books_changed()
         return engine
 
 

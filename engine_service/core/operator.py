@@ -28,6 +28,7 @@ followed it, would cancel them.
 """
 
 from engine_service.core.book import Order
+from engine_service.core.cores import Core
 from engine_service.core.matcher import SymbolBook
 from exchange.domain import (
     AccountFrozen,
@@ -99,7 +100,9 @@ def cancel_open_orders(
     return events
 
 
-def new_listing(cmd: ListInstrument, dedupe_window: int) -> SymbolBook | OrderRejected:
+def new_listing(
+    cmd: ListInstrument, dedupe_window: int, core: Core | None = None
+) -> SymbolBook | OrderRejected:
     """The book a listing of a symbol not listed yet creates (its ``InstrumentListed`` is then
     ``seq`` 1, see ``listed``), or its refusal with ``seq`` 0 (no stream to journal it in)."""
     instrument = parse_listing(cmd.instrument)
@@ -110,7 +113,8 @@ def new_listing(cmd: ListInstrument, dedupe_window: int) -> SymbolBook | OrderRe
     elif cmd.version < 1:
         problem = f"a new listing's version is 1 or more, was {cmd.version}"
     else:
-        book = SymbolBook(instrument, dedupe_window, cmd.instrument, cmd.version)
+        kind = SymbolBook if core is None else core.symbol_book
+        book = kind(instrument, dedupe_window, cmd.instrument, cmd.version)
         book.seen_commands.add(cmd.command_id)
         return book
     return OrderRejected(

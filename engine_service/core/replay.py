@@ -18,6 +18,7 @@ cancels like any other. Each remembers its command id, as the matcher did.
 """
 
 from engine_service.core.book import BookSide, Order
+from engine_service.core.cores import Core, core_of
 from engine_service.core.matcher import SymbolBook
 from engine_service.core.operator import parse_listing
 from exchange.domain import (
@@ -49,6 +50,7 @@ class BookReplayer:
     def __init__(self, book: SymbolBook) -> None:
         self.book = book
         self.taker: Order | None = None
+        self._order = core_of(book).order  # the book's own core's order class
 
     def apply(self, event: Event) -> None:
         book = self.book
@@ -86,7 +88,7 @@ class BookReplayer:
         book = self.book
         book.seen_orders.add(event.order_id)
         book.arrival += 1
-        order = Order(
+        order = self._order(
             event.order_id,
             event.account_id,
             event.side is Side.BUY,
@@ -124,7 +126,9 @@ class BookReplayer:
         if maker is None or maker.held:
             raise ReplayError(f"{book.symbol}: maker {event.maker_order_id} is not on the book")
         side = self._side(maker.is_buy)
-        level = side.levels[side.key(maker.price)]
+        level = side.level(side.key(maker.price))
+        if level is None:
+            raise ReplayError(f"{book.symbol}: maker {event.maker_order_id} has no level")
         maker.open_qty -= event.qty
         maker.filled += event.qty
         level.qty -= event.qty
@@ -143,7 +147,7 @@ class BookReplayer:
         is_buy = event.side is Side.BUY
         side = self._side(is_buy)
         key = side.key(event.price)
-        level = side.levels.get(key)
+        level = side.level(key)
         taker = self.taker
         if (
             taker is not None
@@ -198,12 +202,15 @@ class BookReplayer:
             reduce = order.qty - event.qty
             order.qty = event.qty
             order.open_qty -= reduce
-            side.levels[side.key(order.price)].qty -= reduce
+            level = side.level(side.key(order.price))
+            if level is None:
+                raise ReplayError(f"{book.symbol}: amended {event.order_id} has no level")
+            level.qty -= reduce
             return
         del book.orders[order.order_id]
         side.remove(order)
         book.arrival += 1
-        self.taker = Order(
+        self.taker = self._order(
             order.order_id,
             order.account_id,
             order.is_buy,
@@ -234,12 +241,13 @@ class BookReplayer:
         self.taker = None
 
 
-def listed_book(event: Event, dedupe_window: int) -> SymbolBook:
+def listed_book(event: Event, dedupe_window: int, core: Core | None = None) -> SymbolBook:
     """The empty book of a symbol listed at run time, from its first event (which the book's
     replayer then applies as its ``seq`` 1)."""
     if not isinstance(event, InstrumentListed):
         raise ReplayError(f"event of {event.symbol}, which this engine does not list")
-    return SymbolBook(_instrument(event), dedupe_window, event.instrument, event.version)
+    kind = SymbolBook if core is None else core.symbol_book
+    return kind(_instrument(event), dedupe_window, event.instrument, event.version)
 
 
 def _instrument(event: InstrumentListed) -> Instrument:

@@ -7,9 +7,9 @@ instrument in force. Dead entries awaiting compaction are not: they never change
 """
 
 from engine_service.core.book import BookSide, Order
+from engine_service.core.cores import Core, load
 from engine_service.core.matcher import SymbolBook
 from engine_service.core.operator import parse_listing
-from engine_service.core.recent import RecentIds
 from engine_service.core.state import (
     SNAPSHOT_VERSION,
     BookState,
@@ -40,8 +40,8 @@ def _order_state(order: Order) -> OrderState:
     )
 
 
-def _order(state: OrderState) -> Order:
-    return Order(
+def _order(core: Core, state: OrderState) -> Order:
+    return core.order(  # type: ignore[no-any-return]
         state.order_id,
         state.account_id,
         state.is_buy,
@@ -84,7 +84,11 @@ def export_book(book: SymbolBook) -> BookState:
 
 
 def restore_book(
-    state: BookState, static: SymbolBook | None, dedupe_window: int, version: int = SNAPSHOT_VERSION
+    state: BookState,
+    static: SymbolBook | None,
+    dedupe_window: int,
+    version: int = SNAPSHOT_VERSION,
+    core: Core | None = None,
 ) -> SymbolBook:
     """The book ``state`` describes; ``static`` is the (empty) book of the static instruments
     file's definition of the symbol, if it has one.
@@ -94,15 +98,18 @@ def restore_book(
     snapshot's JSON when the file lacks the symbol. The status: the snapshot's (it is journaled
     state); a snapshot before version 3 has none, so the instrument's. A version 1 snapshot
     predates the band's own reference: its band followed every trade, so its last trade becomes
-    the band's reference.
+    the band's reference. ``core``: whose classes to build it from (None: the pure core's).
     """
+    core = load("pure") if core is None else core
+    kind = core.symbol_book
+    book: SymbolBook  # the compiled core's SymbolBook has the pure one's interface
     if static is not None and state.instrument_version == 0:
-        book = SymbolBook(static.instrument, dedupe_window, static.listing)
+        book = kind(static.instrument, dedupe_window, static.listing)
     elif state.instrument:
         instrument = parse_listing(state.instrument)
         if isinstance(instrument, str):
             raise ValueError(f"snapshot of {state.symbol}: {instrument}")
-        book = SymbolBook(instrument, dedupe_window, state.instrument, state.instrument_version)
+        book = kind(instrument, dedupe_window, state.instrument, state.instrument_version)
     else:
         raise ValueError(f"snapshot holds {state.symbol}, not among the instruments")
     if book.symbol != state.symbol:
@@ -112,15 +119,15 @@ def restore_book(
     book.band_price = state.last_price if version == 1 else state.band_price
     book.arrival = state.arrival
     for item in state.resting:
-        order = _order(item)
+        order = _order(core, item)
         book.orders[order.order_id] = order
         (book.bids if order.is_buy else book.asks).add(order)
     for item in state.stops:
-        order = _order(item)
+        order = _order(core, item)
         book.orders[order.order_id] = order
         book.stops.add(order)
-    book.seen_orders = RecentIds(dedupe_window, state.seen_orders, state.cancelled_early)
-    book.seen_commands = RecentIds(dedupe_window, state.seen_commands)
+    book.seen_orders = core.recent_ids(dedupe_window, state.seen_orders, state.cancelled_early)
+    book.seen_commands = core.recent_ids(dedupe_window, state.seen_commands)
     for account_id in state.frozen:
         book.set_frozen(account_id, True)
     if state.status is not None:

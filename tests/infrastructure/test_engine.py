@@ -176,3 +176,19 @@ def test_the_cluster_reports_container_insights_for_the_running_task_alarms(
     assert {"Name": "containerInsights", "Value": "enhanced"} in cluster["Properties"][
         "ClusterSettings"
     ]
+
+
+def test_the_image_builds_the_compiled_core_and_runs_nothing_else() -> None:
+    # Given the engine image's Dockerfile, split into its build and runtime stages
+    text = (constants.REPO_ROOT / constants.ENGINE_DOCKERFILE).read_text()
+    build_stage, runtime_stage = text.split("\nFROM ${PYTHON_RUNTIME_IMAGE}")
+    # Then the build stage compiles the core with Cython at the constraints' pin, checks that it
+    # loads, and drops the build tools
+    assert "pip install Cython setuptools -c constraints.txt" in build_stage
+    assert "/opt/app/engine_service/core/build.py --force" in build_stage
+    assert "cores.load(cores.NATIVE)" in build_stage
+    assert "pip uninstall --yes Cython setuptools" in build_stage
+    assert "mypy" not in text
+    # And the runtime image requires it: without it the task refuses to start
+    assert "EXCHANGE_ENGINE_CORE=native" in runtime_stage
+    assert "build.py" not in runtime_stage

@@ -166,11 +166,20 @@ def test_min_and_max_are_exposed_in_lots() -> None:
         ({"band_min_qty": "0.00015"}, "band_min_qty must be a multiple of lot size"),
         ({"reference_price": "700", "max_price": "600"}, "above max_price"),
         ({"reference_price": "0"}, "greater than 0"),
+        # The engine's 64-bit limits: 2**53 lots, 2**62 ticks (lot 0.0001, tick 0.01)
+        ({"max_qty": "900719925474.0992"}, "max_qty is 9007199254740992 lots, above the engine's"),
+        ({"max_price": "46116860184273879.04"}, "max_price is 4611686018427387904 ticks, above"),
+        ({"reference_price": "46116860184273879.04"}, "reference_price is 461168601842738790"),
     ],
 )
 def test_inconsistent_instrument_is_refused(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make(**overrides)
+
+
+def test_the_largest_limits_the_engine_holds_are_accepted() -> None:
+    instrument = make(max_qty="900719925474.0991", max_price="46116860184273879.03")
+    assert (instrument.max_lots, instrument.max_price_ticks) == (2**53 - 1, 2**62 - 1)
 
 
 def test_engine_limits_are_exposed_in_ticks_and_lots() -> None:

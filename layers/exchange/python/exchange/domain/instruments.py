@@ -49,6 +49,11 @@ AssetCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,10}$")]
 # Fixed once an instrument is listed: open orders are held in its ticks and lots, and balances in
 # its assets. The instruments store refuses a change of any of these (``exchange.instruments``),
 # and the engine refuses it again, so the journal never holds a listing that re-prices orders.
+# The largest max_qty (in lots) and price (in ticks) an instrument may set. The engine's compiled
+# core holds quantities and prices in 64-bit integers: a price level's total stays exact while it
+# holds fewer than 1,024 orders of the largest size.
+MAX_LOTS: Final = (1 << 53) - 1
+MAX_TICKS: Final = (1 << 62) - 1
 IMMUTABLE_FIELDS: Final = ("symbol", "base", "quote", "tick_size", "lot_size", "asset_class")
 
 
@@ -105,6 +110,18 @@ class Instrument(BaseModel):
             value = getattr(self, name)
             if value is not None and steps_in(value, step) is None:
                 raise ValueError(f"{name} must be a multiple of {unit} {step}, was {value}")
+        # The engine holds prices and quantities in 64-bit integers (its compiled core does):
+        # these limits keep every price, order and price level's total inside them.
+        if self.max_lots > MAX_LOTS:
+            raise ValueError(f"max_qty is {self.max_lots} lots, above the engine's {MAX_LOTS}")
+        for name in ("reference_price", "max_price"):
+            ticks = (
+                None
+                if getattr(self, name) is None
+                else steps_in(getattr(self, name), self.tick_size)
+            )
+            if ticks is not None and ticks > MAX_TICKS:
+                raise ValueError(f"{name} is {ticks} ticks, above the engine's {MAX_TICKS}")
         if self.reference_price and self.max_price and self.reference_price > self.max_price:
             raise ValueError(
                 f"reference_price {self.reference_price} is above max_price {self.max_price}"
