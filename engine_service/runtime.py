@@ -1,11 +1,17 @@
 """The engine service's loop: broker intake -> pure engine -> durable journal -> ack.
 
 Exactly-once effect on at-least-once delivery:
-- a broker message is acknowledged only after the events it caused are durable in the journal;
+- a broker message is acknowledged only after the events it caused are durable in the journal,
+  and acknowledgements go out in delivery order;
 - a redelivered command whose effect the engine already holds (same order id, or same command id
   for a cancel or amend) is dropped without events;
 - on start, the state is the newest snapshot plus every journal event after it, so commands whose
   events were durable before a crash are known when they come again.
+
+The journal is pipelined (``engine_service.journal_writer``): a writer thread writes what the
+loop hands it while the loop goes on matching; each step acknowledges through the last delivery
+of every write that has become durable. While ``max_waiting_events`` wait for the journal the loop
+takes no commands. A failed write makes ``step`` raise with nothing it or after it acknowledged.
 
 Snapshots and the L2 views are best-effort: a store that fails (Redis down, say) is recorded in
 ``store_health`` and reported by ``health()`` as ``degraded`` with the reason, while the engine
@@ -22,13 +28,11 @@ adopts what the instruments store lists that the engine lacks: ``engine_service.
 """
 
 import dataclasses
-import enum
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 
-from engine_service.adapters.kinesis import pack
 from engine_service.core import Engine
+from engine_service.journal_writer import Held, JournalWriter, Written
 from engine_service.ports import (
     BookPublisher,
     BrokerUnavailable,
@@ -45,56 +49,15 @@ from engine_service.ports import (
     StoreHealth,
 )
 from engine_service.recovery import adopt, rebuild
+from engine_service.runtime_config import Counters, RuntimeConfig, Status, SystemClock
 from engine_service.snapshot import SNAPSHOT_FORMAT, ShardSnapshot, encode_snapshot
 from exchange.domain import Event, Instrument, WireFormatError
 from exchange.domain.commands import OPERATOR_COMMAND_TYPES, ListInstrument
-from exchange.heartbeat import HEARTBEAT_INTERVAL_S
 from exchange.l2 import BookLevel, L2Book
 from exchange.observability import logger
 from exchange.wire import decode_command
 
 _OPERATOR_COMMANDS = frozenset(OPERATOR_COMMAND_TYPES)
-
-
-class Status(enum.StrEnum):
-    STARTING = "starting"
-    RECOVERING = "recovering"
-    READY = "ready"
-    DEGRADED = "degraded"  # broker or journal unreachable; retrying (not serving)
-    STOPPED = "stopped"
-
-
-class SystemClock:
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-
-@dataclass(frozen=True, kw_only=True)
-class RuntimeConfig:
-    shard: str
-    poll_max: int = 1_000  # deliveries taken per poll
-    linger_s: float = 0.002  # longest an event waits before the journal write
-    max_batch_events: int = 20_000  # flush when this many events are waiting
-    snapshot_every_events: int = 10_000
-    snapshot_every_s: float = 60.0
-    book_depth: int = 50
-    heartbeat_every_s: float = HEARTBEAT_INTERVAL_S
-    reconnect_backoff_s: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
-
-
-@dataclass
-class Counters:
-    commands: int = 0
-    operator_commands: int = 0  # of ``commands``: operators' (status, mass cancel, ...)
-    events: int = 0
-    duplicates: int = 0
-    poison: int = 0
-    flushes: int = 0
-    snapshots: int = 0
-    reconnects: int = 0
-    journal_ms: float = 0.0  # total time spent in journal writes
-    recovery_ms: float = 0.0
-    replayed_events: int = 0
 
 
 class EngineRuntime:
@@ -129,9 +92,10 @@ class EngineRuntime:
         self.status = Status.STARTING
         self.counters = Counters()
         self.store_health = store_health or StoreHealth()
-        self._pending_events: list[Event] = []
-        self._pending_tag: int | None = None
-        self._oldest_pending_at: float | None = None
+        self._held = Held()  # applied, not yet handed to the writer
+        self.writer = JournalWriter(
+            journal, max_batch_events=config.max_batch_events, name=f"journal-{config.shard}"
+        )
         self._events_since_snapshot = 0
         self._books_snapshotted = 0  # a new book (a listing) is snapshotted at once
         self._last_snapshot_at = self._clock.monotonic()
@@ -158,7 +122,8 @@ class EngineRuntime:
         self._books_snapshotted = len(self.engine.books)
         self.counters.recovery_ms = (time.perf_counter() - started) * 1000
         self.counters.replayed_events = recovered.replayed
-        self._journaled()  # everything recovered came from the journal
+        # Everything recovered came from the journal, so the engine's seqs are durable ones.
+        self.journaled_seqs = {symbol: self.engine.seq(symbol) for symbol in self.engine.books}
         logger.info(
             "recovered",
             extra={
@@ -170,7 +135,7 @@ class EngineRuntime:
         )
         adopted = adopt(self.engine, recovered.adoptable)
         self.counters.operator_commands += len(recovered.adoptable)
-        self._pending_events.extend(adopted)
+        self._held.add(adopted, self._clock.monotonic())
         if recovered.replayed or adopted:
             self.snapshot()  # the next start need not replay them again
 
@@ -193,11 +158,23 @@ class EngineRuntime:
 
     # -- loop ------------------------------------------------------------------------------------
     def step(self) -> int:
-        """One poll: process what came, flush and snapshot when due. Returns deliveries taken."""
+        """One poll: process what came, hand events to the journal writer, acknowledge what has
+        become durable, snapshot and beat when due. Returns deliveries taken. Raises the
+        journal's error once a write has failed."""
         try:
-            taken = self._take(self.config.linger_s)
-            if self._flush_due():
-                self.flush()
+            self._settle(self.writer.results())
+            queued, writing = self.writer.lag()
+            if len(self._held.events) + queued + writing >= self.config.max_waiting_events:
+                self._intake.poll(0, 0.0)  # take nothing (the broker keeps the commands) for now
+                taken = 0
+            else:
+                taken = self._take(self._poll_timeout())
+            if self._held.due(self._clock.monotonic(), self.config):
+                self._held.hand_to(self.writer)
+            if not taken and self.writer.busy:
+                # Nothing came: the next write cannot start before this one ends anyway.
+                self.writer.wait(self.config.idle_wait_s)
+            self._settle(self.writer.results())
         except BrokerUnavailable as exc:
             self._on_broker_lost(exc)
             return 0
@@ -206,6 +183,18 @@ class EngineRuntime:
         if self._heartbeat is not None and self._beat_due():
             self._beat(self._heartbeat)
         return taken
+
+    @property
+    def _pending_events(self) -> list[Event]:
+        """Events applied and not yet handed to the journal writer."""
+        return self._held.events
+
+    def _poll_timeout(self) -> float:
+        if self._held.since is not None:  # hand the held events over on time
+            waited = self._clock.monotonic() - self._held.since
+            return max(0.0, min(self.config.linger_s - waited, self.config.idle_wait_s))
+        idle = self._held.tag is None and not self.writer.busy
+        return self.config.idle_wait_s if idle else 0.0  # else: acknowledge, or wait for the write
 
     def _take(self, timeout_s: float) -> int:
         deliveries = self._intake.poll(self.config.poll_max, timeout_s)
@@ -237,11 +226,9 @@ class EngineRuntime:
             if new_symbol and command.symbol not in self.engine.books:  # refused, with seq 0
                 self._dead_letter(delivery, f"listing refused: {events[0]}")
                 return
-            self._pending_events.extend(events)
+            self._held.add(events, self._clock.monotonic())
             self._events_since_snapshot += len(events)
-            if self._oldest_pending_at is None:
-                self._oldest_pending_at = self._clock.monotonic()
-        self._pending_tag = delivery.tag
+        self._held.tag = delivery.tag
 
     def _dead_letter(self, delivery: Delivery, reason: str) -> None:
         # Settle what came before first, so the journal and the acks stay in delivery order.
@@ -250,50 +237,50 @@ class EngineRuntime:
         self.counters.poison += 1
         logger.error("command dead-lettered", extra={"reason": reason, "tag": delivery.tag})
 
-    def _flush_due(self) -> bool:
-        if self._pending_tag is None:
-            return False
-        if (
-            len(self._pending_events) >= self.config.max_batch_events
-            or self._oldest_pending_at is None
-        ):
-            return True
-        return self._clock.monotonic() - self._oldest_pending_at >= self.config.linger_s
+    def _settle(self, results: list[Written], *, ack: bool = True) -> None:
+        """Take in the writes that have ended, in order: advance the durable position and seqs,
+        acknowledge through the last delivery they cover, then raise a failed write's error
+        (nothing it or anything after it covers is acknowledged)."""
+        tag = None
+        for written in results:
+            if written.error is not None:
+                break
+            if written.position is not None:
+                self.position = self.position.advanced(written.position)
+                self.journaled_seqs.update(written.seqs)
+                self.counters.events += written.events
+                self.counters.flushes += 1
+                self.counters.journal_ms += written.ms
+            tag = written.tag if written.tag is not None else tag
+        if ack and tag is not None:
+            self._intake.ack_through(tag)  # cumulative: covers every earlier delivery
+        if (error := self.writer.failed) is not None:
+            self.status = Status.DEGRADED
+            logger.error("journal write failed; nothing after it is acknowledged")
+            raise error
 
     def flush(self) -> None:
-        """Make pending events durable, then acknowledge the commands that caused them."""
-        self._write_pending()
-        if self._pending_tag is not None:
-            tag, self._pending_tag = self._pending_tag, None
-            self._intake.ack_through(tag)
+        """Make every applied event durable, and acknowledge the commands that caused them."""
+        self._held.hand_to(self.writer)
+        self._settle(self.writer.drain())
 
     def _on_broker_lost(self, exc: BrokerUnavailable) -> None:
         # The unacked commands will come again. Their events are already applied to the book, so
-        # make them durable: the redelivered copies are then recognised as duplicates.
+        # make them durable: the redelivered copies are then recognised as duplicates. Their tags
+        # belong to the lost channel: nothing is acknowledged.
         self.status = Status.DEGRADED
         logger.warning("broker connection lost", extra={"error": str(exc)})
         self._write_pending()
-        self._pending_tag = None
         self._intake.close()
         self.counters.reconnects += 1
         self.connect()
 
     def _write_pending(self) -> None:
-        """Append the pending events to the journal; on return they are durable."""
-        if self._pending_events:
-            started = time.perf_counter()
-            self.position = self.position.advanced(self._journal.append(pack(self._pending_events)))
-            self.counters.journal_ms += (time.perf_counter() - started) * 1000
-            self.counters.events += len(self._pending_events)
-            self.counters.flushes += 1
-            self._pending_events = []
-            self._journaled()
-        self._oldest_pending_at = None
-
-    def _journaled(self) -> None:
-        # Called with nothing pending, so the engine's seqs are the durable ones.
-        for symbol in self.engine.books:
-            self.journaled_seqs[symbol] = self.engine.seq(symbol)
+        """Make the applied events durable without acknowledging anything (the channel their
+        deliveries came on is gone)."""
+        self._held.tag = None
+        self._held.hand_to(self.writer)
+        self._settle(self.writer.drain(), ack=False)
 
     # -- heartbeat -------------------------------------------------------------------------------
     def _beat_due(self) -> bool:
@@ -320,6 +307,7 @@ class EngineRuntime:
             "problems": problems,
             "shard": self.config.shard,
             "seqs": {symbol: self.engine.seq(symbol) for symbol in self.engine.books},
+            "journal": {"held_events": len(self._held.events), **self.writer.lag_report()},
             "counters": {
                 **dataclasses.asdict(self.counters),
                 "snapshot_store_failures": self.store_health.failures,
@@ -391,7 +379,19 @@ class EngineRuntime:
             logger.warning("broker lost during shutdown", extra={"error": str(exc)})
             self._write_pending()
         finally:
+            self.writer.close()
             self._intake.close()
             self.status = Status.STOPPED
             if self._heartbeat is not None:
                 self._heartbeat.close()
+
+    def abandon(self) -> None:
+        """Stop as ``kill -9`` would, for an in-process runtime (local mode's crash, tests):
+        nothing more is written, acknowledged or snapshotted. The write in flight ends first, so
+        a successor that recovers from the journal sees it or not, never half of it later."""
+        self.writer.abandon()
+        self._intake.close()
+        self.status = Status.STOPPED
+
+
+__all__ = ["Counters", "EngineRuntime", "RuntimeConfig", "Status", "SystemClock"]

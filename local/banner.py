@@ -38,7 +38,9 @@ def banner(stack: "Stack") -> str:
         "  Services:",
         *(f"    {name:<11} {kind}" for name, kind in state["services"].items()),
         "    Engine      "
-        + ", ".join(f"{shard} ({s['mode']})" for shard, s in state["engines"].items()),
+        + ", ".join(
+            f"{shard} ({s['mode']}, {s['core']} core)" for shard, s in state["engines"].items()
+        ),
         "",
         "  Instruments:",
         *(

@@ -7,6 +7,9 @@ that dies is started again, and it recovers from its snapshot plus the journal.
   ``EngineSettings``) on a thread of this process, reading ``InMemoryIntake``. ``crash`` abandons
   the runtime without flushing (unacknowledged commands go back to the queue, unjournaled events
   are lost) and a new one recovers, as after a kill.
+
+Every engine runs the matching core ``engines_core`` chose once, at start, and printed: the
+compiled one when it is built, else the pure-Python one, with why and the cure.
 """
 
 import signal
@@ -20,11 +23,13 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from engine_service.adapters.memory import InMemoryBroker, InMemoryIntake
-from engine_service.composition import build_runtime
+from engine_service.composition import build_runtime, choose_core
+from engine_service.core import NativeCoreUnavailable, cores
 from engine_service.runtime import EngineRuntime
 from exchange.observability import logger
 from exchange.settings import EngineSettings, settings_from_environment
 from local import recording
+from local.services import ServiceError
 
 # Locally the REST book view (published with each snapshot) should stay fresh.
 SNAPSHOT_EVERY_SECONDS: Final = 1
@@ -127,6 +132,7 @@ class EngineProcess:
     def status(self) -> dict[str, Any]:
         return {
             "mode": "process",
+            "core": self._env.get(cores.ENV),
             "pid": self.pid,
             "restarts": self.restarts,
             "log": str(self._log_path),
@@ -168,8 +174,9 @@ class EngineThread:
             while not self._stop.is_set() and not self._crash.is_set():
                 runtime.step()
             if self._crash.is_set():
-                # A kill: no flush, no ack, no snapshot. Unacked deliveries go back in front.
-                intake.close()
+                # A kill: no flush, no ack, no snapshot; the journal write in flight ends before
+                # the successor reads the journal. Unacked deliveries go back in front.
+                runtime.abandon()
                 self._crash.clear()
                 self.restarts += 1
                 continue
@@ -191,7 +198,12 @@ class EngineThread:
     def status(self) -> dict[str, Any]:
         runtime = self.runtime
         health = runtime.health() if runtime else {}
-        return {"mode": "thread", "restarts": self.restarts, "status": health.get("status")}
+        return {
+            "mode": "thread",
+            "core": runtime.engine.core if runtime else None,
+            "restarts": self.restarts,
+            "status": health.get("status"),
+        }
 
 
 # Local tuning on top of the deployed task's environment: a snapshot every second, so a killed
@@ -202,19 +214,36 @@ LOCAL_ENGINE_TUNING: Final[Mapping[str, str]] = {
 }
 
 
+def engines_core() -> str:
+    """The matching core of every local engine: ``EXCHANGE_ENGINE_CORE`` of this process (``auto``
+    when unset: the compiled core where ``make build-engine`` built it, else the pure-Python one),
+    chosen once and said in one printed line; on the fallback the line says why and the cure.
+    An engine thread reads the same variable; ``engine_env`` gives a process the choice."""
+    try:
+        choice = choose_core()
+    except (NativeCoreUnavailable, ValueError) as exc:  # native required, or a misspelled value
+        raise ServiceError(str(exc)) from exc
+    print(f"  {choice.describe()}", flush=True)
+    return choice.core.name
+
+
 def engine_settings(task_environment: Mapping[str, str]) -> EngineSettings:
     """An engine thread's settings: the task's environment (``local.environment``) and the
     local tuning."""
     return settings_from_environment(EngineSettings, {**task_environment, **LOCAL_ENGINE_TUNING})
 
 
-def engine_env(base: Mapping[str, str], task_environment: Mapping[str, str]) -> dict[str, str]:
+def engine_env(
+    base: Mapping[str, str], task_environment: Mapping[str, str], core: str
+) -> dict[str, str]:
     """An engine process's environment: the process's own (``PATH`` and the like, none of the
-    exchange's), the task's environment and the local tuning."""
+    exchange's), the task's environment, the local tuning and the ``core`` ``engines_core``
+    chose."""
     return {
         **{key: value for key, value in base.items() if not key.startswith("EXCHANGE_")},
         **task_environment,
         **LOCAL_ENGINE_TUNING,
+        cores.ENV: core,
     }
 
 

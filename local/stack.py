@@ -34,6 +34,7 @@ from local.engine import (
     EngineThread,
     engine_env,
     engine_settings,
+    engines_core,
     kill_all,
 )
 from local.functions import FunctionHost
@@ -281,8 +282,9 @@ class Stack:
         broker_url = broker.url
         if broker.shared and broker_url is not None:
             services.purge_shard_queues(broker_url, list(shard_map.shards))
+        core = engines_core()
         self.engines = [
-            self._engine(shard, symbols, broker_url, self.in_process_broker)
+            self._engine(shard, symbols, broker_url, self.in_process_broker, core)
             for shard, symbols in shard_map.shards.items()
         ]
         self._undo.append(lambda: kill_all(self.engines))
@@ -302,7 +304,12 @@ class Stack:
         self._undo.append(self.operations.stop)
 
     def _engine(
-        self, shard: str, symbols: list[str], broker_url: str | None, in_process: InMemoryBroker
+        self,
+        shard: str,
+        symbols: list[str],
+        broker_url: str | None,
+        in_process: InMemoryBroker,
+        core: str,
     ) -> EngineTask:
         aws = self.resources  # the engine gets its deployed task's environment, made local
         task = self.twin.engines.get(shard)
@@ -320,7 +327,7 @@ class Stack:
         if broker_url is None:
             return EngineThread(engine_settings(env), broker=in_process)
         log_path = self.workdir / f"engine-{shard}.log"
-        process_env = engine_env(os.environ, env)
+        process_env = engine_env(os.environ, env, core)
         return EngineProcess(shard, process_env, log_path=log_path, health_port=health_port)
 
     def _start_pollers(self) -> None:
