@@ -235,13 +235,13 @@ cdef inline long long _num(object value) except? -1:
 
 # -- events ----------------------------------------------------------------------------------------
 cdef inline object _delta_event(object symbol, object ts, long long seq, object side,
-                                long long price, long long qty, long long orders):
+                                object price, long long qty, long long orders):
     cdef object e = ccore_alloc(T_DELTA)
     _put(e, C_DELTA, 0, symbol)
     _put(e, C_DELTA, 1, ts)
     _put_int(e, C_DELTA, 2, seq)
     _put(e, C_DELTA, 3, side)
-    _put_int(e, C_DELTA, 4, price)
+    _put(e, C_DELTA, 4, price)
     _put_int(e, C_DELTA, 5, qty)
     _put_int(e, C_DELTA, 6, orders)
     return e
@@ -351,14 +351,16 @@ cdef inline Order _new_order(object order_id, object account_id, bint is_buy, ob
 cdef class Level:
     """``book.Level``."""
 
-    cdef public long long price
+    cdef readonly long long price
     cdef public long long qty
     cdef public long long count
     cdef public list orders
     cdef public Py_ssize_t head
+    cdef object pobj  # ``price`` as an int object, made once: every delta and trade here uses it
 
     def __init__(self, long long price):
         self.price = price
+        self.pobj = price
         self.orders = []
         self.head = 0
         self.qty = 0
@@ -401,6 +403,7 @@ cdef class Level:
 cdef inline Level _new_level(long long price):
     cdef Level level = Level.__new__(Level)
     level.price = price
+    level.pobj = price
     level.orders = []
     level.head = 0
     level.qty = 0
@@ -914,7 +917,7 @@ cdef class SymbolBook:
         return 0
 
     cdef int _ev_trade(self, list events, ts, maker_order_id, taker_order_id, maker_account_id,
-                       taker_account_id, long long price, long long qty, aggressor) except -1:
+                       taker_account_id, price, long long qty, aggressor) except -1:
         cdef object e
         e = ccore_alloc(T_TRADE)
         _put(e, C_TRADE, 0, self.symbol)
@@ -924,7 +927,7 @@ cdef class SymbolBook:
         _put(e, C_TRADE, 4, taker_order_id)
         _put(e, C_TRADE, 5, maker_account_id)
         _put(e, C_TRADE, 6, taker_account_id)
-        _put_int(e, C_TRADE, 7, price)
+        _put(e, C_TRADE, 7, price)
         _put_int(e, C_TRADE, 8, qty)
         _put(e, C_TRADE, 9, aggressor)
         events.append(e)
@@ -980,7 +983,7 @@ cdef class SymbolBook:
         return 0
 
     cdef int _ev_delta(self, list events, ts, side, Level level) except -1:
-        events.append(_delta_event(self.symbol, ts, self.seq, side, level.price, level.qty,
+        events.append(_delta_event(self.symbol, ts, self.seq, side, level.pobj, level.qty,
                                    level.count))
         return 0
 
@@ -1356,8 +1359,8 @@ cdef class SymbolBook:
             if fill >= self.band_min:
                 self.band_price = price
             self.seq += 1
-            self._ev_trade(events, ts, maker.order_id, taker_id, maker.account_id, account, price,
-                           fill, aggressor)
+            self._ev_trade(events, ts, maker.order_id, taker_id, maker.account_id, account,
+                           level.pobj, fill, aggressor)
             if maker.open_qty == 0:
                 PyDict_DelItem(orders, maker.order_id)
                 level.remove(maker)

@@ -43,7 +43,10 @@ static inline int ccore_put_int(PyObject *obj, Py_ssize_t i, long long value) {
 static inline PyObject *ccore_alloc(PyTypeObject *type) {
     PyObject *obj = _PyObject_New(type);
     if (obj == NULL) return NULL;
-    memset((char *)obj + sizeof(PyObject), 0, (size_t)(type->tp_basicsize - sizeof(PyObject)));
+    /* A few slots: plain stores, cheaper than a call to memset. */
+    PyObject **slots = (PyObject **)((char *)obj + sizeof(PyObject));
+    Py_ssize_t n = (type->tp_basicsize - (Py_ssize_t)sizeof(PyObject)) / (Py_ssize_t)sizeof(PyObject *);
+    for (Py_ssize_t i = 0; i < n; i++) slots[i] = NULL;
     return obj;
 }
 
