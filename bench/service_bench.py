@@ -9,8 +9,9 @@ bottleneck being measured):
   with the runtime's pipelined journal (``engine_service.journal_writer``, no linger).
 
 Then each again at a fixed offered rate of half the ceiling, for latency from publish (the
-command's ``ts``) to ack (ceiling) or to the journal write returning (full path). Every pair of
-runs alternates the two, and the report gives medians over ``--runs``.
+command's ``ts``) to ack (ceiling) or to the journal write returning (full path). Each pair of
+runs has the same offered rate, count and seed; which of the two goes first alternates from one
+pair to the next, and the report gives medians over ``--runs``.
 
 The targets: the full path at 90% of the ceiling or more, and at half the ceiling a p99 at most
 one journal write (the writer's own p99 in the same runs) plus a millisecond above the broker's.
@@ -49,6 +50,7 @@ PREFETCH = 2_000
 LINGER_S = 0.002  # the broker-only consumer's poll wait
 VS_CEILING_TARGET = 0.9
 ADDED_P99_SLACK_MS = 1.0  # p99 added at half rate <= journal write p99 + this
+STALL_S = 60.0  # a run that takes nothing for this long fails
 
 
 def publisher(shard: str, count: int, rate: float, seed: int) -> None:
@@ -98,9 +100,11 @@ def broker_only(count: int, rate: float, seed: int) -> tuple[float, list[float]]
     latencies: list[float] = []
     received = 0
     first: float | None = None
+    progress = (0, time.monotonic())
     try:
         while received < count:
             batch = intake.poll(1_000, LINGER_S)
+            progress = _stalled(progress, received, count, process)
             if not batch:
                 continue
             first = first or time.perf_counter()
@@ -155,10 +159,12 @@ def full_path(count: int, rate: float, seed: int, endpoint: str) -> tuple[float,
     runtime.connect()
     process = start_publisher(shard, count, rate, seed)
     first: float | None = None
+    progress = (0, time.monotonic())  # (commands taken, when that count was first seen)
     try:
         while runtime.counters.commands < count:
             if runtime.step() and first is None:
                 first = time.perf_counter()
+            progress = _stalled(progress, runtime.counters.commands, count, process)
         runtime.flush()
         elapsed = time.perf_counter() - (first or time.perf_counter())
     finally:
@@ -172,6 +178,34 @@ def full_path(count: int, rate: float, seed: int, endpoint: str) -> tuple[float,
         JOURNAL_MS.append(counters.journal_ms / max(counters.flushes, 1))
         BATCH_EVENTS.append(counters.events / max(counters.flushes, 1))
     return count / elapsed, journal.latencies
+
+
+Result = tuple[float, list[float]]
+
+
+def pair(run: int, count: int, rate: float, *, seed: int, endpoint: str) -> tuple[Result, Result]:
+    """The broker alone and the full path on the same count, rate and seed: the broker first on
+    even runs, the full path first on odd ones."""
+    if run % 2 == 0:
+        broker = broker_only(count, rate, seed)
+        return broker, full_path(count, rate, seed, endpoint)
+    full = full_path(count, rate, seed, endpoint)
+    return broker_only(count, rate, seed), full
+
+
+def _stalled(
+    progress: tuple[int, float], taken: int, count: int, process: subprocess.Popen[bytes]
+) -> tuple[int, float]:
+    """Raise, rather than wait for ever, when nothing has been taken for ``STALL_S`` (the
+    publisher publishes without confirms, so a lost publish would leave the run one short)."""
+    if taken != progress[0]:
+        return taken, time.monotonic()
+    if time.monotonic() - progress[1] > STALL_S:
+        raise RuntimeError(
+            f"stalled: {taken} of {count} commands taken, none for {STALL_S:g} s;"
+            f" publisher exit status {process.poll()}"
+        )
+    return progress
 
 
 def pct(values: list[float], q: float) -> float:
@@ -214,18 +248,21 @@ def main(argv: list[str]) -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        # Throughput: alternate the two so drift on this shared machine hits both alike.
+        # Alternate the two, each run of a pair first in turn, so drift on this shared machine
+        # (or in the moto server, which keeps every run's stream) hits both alike.
         ceilings, fulls = [], []
         for run in range(args.runs):
-            ceilings.append(broker_only(args.messages, 0, seed=run)[0])
-            fulls.append(full_path(args.messages, 0, seed=run, endpoint=endpoint)[0])
+            alone, through = pair(run, args.messages, 0, seed=run, endpoint=endpoint)
+            ceilings.append(alone[0])
+            fulls.append(through[0])
         ceiling, full = statistics.median(ceilings), statistics.median(fulls)
         half = ceiling / 2
         offered = int(half * args.seconds)
         broker_lats, full_lats = [], []
         for run in range(args.runs):
-            broker_lats.append(broker_only(offered, half, seed=99 + run)[1])
-            full_lats.append(full_path(offered, half, seed=99 + run, endpoint=endpoint)[1])
+            alone, through = pair(run, offered, half, seed=99 + run, endpoint=endpoint)
+            broker_lats.append(alone[1])
+            full_lats.append(through[1])
     finally:
         moto.terminate()
         moto.wait()

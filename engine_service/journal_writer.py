@@ -21,12 +21,16 @@ A write that fails (``JournalUnavailable`` after the adapter's own retries, or a
 stops the writer: nothing after it is written (it would leave a seq gap), its ``Written`` carries
 the error, and the loop acknowledges nothing it covers. The thread starts with the first
 submission and ends after ``idle_s`` without one, or at ``close`` or ``abandon``.
+
+After posting each outcome the writer calls ``on_settled`` (the runtime passes its intake's
+``wake``): the loop, which waits for deliveries while a write is in flight rather than for the
+write, then acknowledges at once instead of at the end of its wait.
 """
 
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -45,6 +49,9 @@ class HandOver(Protocol):
 
     @property
     def max_batch_events(self) -> int: ...
+
+    @property
+    def idle_wait_s(self) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +77,11 @@ class Held:
     since: float | None = None  # when the oldest held event was applied
 
     def add(self, events: list[Event], now: float) -> None:
+        """Hold ``events``; the linger runs from the first one held (an empty list, such as a
+        start that adopted no listing, starts no clock: a clock with nothing behind it made the
+        idle loop poll without waiting)."""
+        if not events:
+            return
         self.events.extend(events)
         if self.since is None:
             self.since = now
@@ -82,6 +94,15 @@ class Held:
         if self.since is None or len(self.events) >= config.max_batch_events:
             return True
         return now - self.since >= config.linger_s
+
+    def poll_timeout(self, now: float, config: HandOver) -> float:
+        """How long the loop's next poll may wait for deliveries."""
+        if self.since is not None:  # hand the held events over on time
+            return max(0.0, min(config.linger_s - (now - self.since), config.idle_wait_s))
+        if self.tag is not None:
+            return 0.0  # hand the acknowledgement over
+        # Idle, or a write in flight: its end wakes the poll (``Intake.wake``).
+        return config.idle_wait_s
 
     def hand_to(self, writer: "JournalWriter") -> None:
         if self.tag is not None or self.events:
@@ -127,8 +148,10 @@ class JournalWriter:
         max_batch_events: int,
         idle_s: float = 10.0,
         name: str = "journal-writer",
+        on_settled: Callable[[], None] | None = None,
     ) -> None:
         self._journal = journal
+        self._on_settled = on_settled  # called (on the writer's thread) after each outcome
         self._max_batch_events = max_batch_events
         self._idle_s = idle_s
         self._name = name
@@ -257,7 +280,10 @@ class JournalWriter:
                 state.failed = written.error
                 state.running = False
             self._cond.notify_all()
-            return state.failed is None
+            going_on = state.failed is None
+        if self._on_settled is not None:
+            self._on_settled()  # outside the lock: it may take the loop's own (the intake's)
+        return going_on
 
     def _take(self, state: _State) -> list[_Submission]:
         batch = [state.inbox.popleft()]

@@ -34,7 +34,13 @@ class Intake(Protocol):
         """(Re)connect and start consuming; raises BrokerUnavailable."""
 
     def poll(self, max_messages: int, timeout_s: float) -> list[Delivery]:
-        """Up to ``max_messages`` deliveries, waiting at most ``timeout_s`` for the first."""
+        """Up to ``max_messages`` deliveries, waiting at most ``timeout_s`` for the first (or
+        until ``wake``)."""
+
+    def wake(self) -> None:
+        """From any thread: end the wait of a ``poll`` under way, or else the next one's (the
+        journal writer calls it when a write settles, so its acks go out at once). Never
+        raises."""
 
     def ack_through(self, tag: int) -> None:
         """Acknowledge every delivery up to and including ``tag`` (AMQP ``multiple``)."""

@@ -94,7 +94,10 @@ class EngineRuntime:
         self.store_health = store_health or StoreHealth()
         self._held = Held()  # applied, not yet handed to the writer
         self.writer = JournalWriter(
-            journal, max_batch_events=config.max_batch_events, name=f"journal-{config.shard}"
+            journal,
+            max_batch_events=config.max_batch_events,
+            name=f"journal-{config.shard}",
+            on_settled=intake.wake,
         )
         self._events_since_snapshot = 0
         self._books_snapshotted = 0  # a new book (a listing) is snapshotted at once
@@ -166,14 +169,16 @@ class EngineRuntime:
             queued, writing = self.writer.lag()
             if len(self._held.events) + queued + writing >= self.config.max_waiting_events:
                 self._intake.poll(0, 0.0)  # take nothing (the broker keeps the commands) for now
+                # Nothing can be taken before a write ends.
+                self.writer.wait(self.config.idle_wait_s)
                 taken = 0
             else:
-                taken = self._take(self._poll_timeout())
+                # While a write is in flight this waits for deliveries, not for the write: what
+                # comes is matched meanwhile, so the next write can start as soon as this one
+                # ends; the writer wakes the poll when it ends, to acknowledge at once.
+                taken = self._take(self._held.poll_timeout(self._clock.monotonic(), self.config))
             if self._held.due(self._clock.monotonic(), self.config):
                 self._held.hand_to(self.writer)
-            if not taken and self.writer.busy:
-                # Nothing came: the next write cannot start before this one ends anyway.
-                self.writer.wait(self.config.idle_wait_s)
             self._settle(self.writer.results())
         except BrokerUnavailable as exc:
             self._on_broker_lost(exc)
@@ -188,13 +193,6 @@ class EngineRuntime:
     def _pending_events(self) -> list[Event]:
         """Events applied and not yet handed to the journal writer."""
         return self._held.events
-
-    def _poll_timeout(self) -> float:
-        if self._held.since is not None:  # hand the held events over on time
-            waited = self._clock.monotonic() - self._held.since
-            return max(0.0, min(self.config.linger_s - waited, self.config.idle_wait_s))
-        idle = self._held.tag is None and not self.writer.busy
-        return self.config.idle_wait_s if idle else 0.0  # else: acknowledge, or wait for the write
 
     def _take(self, timeout_s: float) -> int:
         deliveries = self._intake.poll(self.config.poll_max, timeout_s)

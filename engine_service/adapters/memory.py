@@ -41,6 +41,7 @@ class InMemoryIntake:
         self._next_tag = 1
         self._connected = False
         self._consuming = False
+        self._woken = False  # under the broker's lock
 
     def connect(self) -> None:
         self._connected = True
@@ -66,8 +67,9 @@ class InMemoryIntake:
         lock = self._broker._lock
         with lock:
             queue = self._broker._queues.setdefault(self._shard, deque())
-            if not queue:
+            if not queue and not self._woken:
                 lock.wait(timeout_s)
+            self._woken = False
             out: list[Delivery] = []
             while queue and len(out) < max_messages:
                 body, redelivered = queue.popleft()
@@ -76,6 +78,11 @@ class InMemoryIntake:
                 self._unacked[tag] = body
                 out.append(Delivery(tag, body, redelivered))
             return out
+
+    def wake(self) -> None:
+        with self._broker._lock:
+            self._woken = True
+            self._broker._lock.notify_all()
 
     def ack_through(self, tag: int) -> None:
         self._check()

@@ -5,6 +5,8 @@ which also services heartbeats. Acks are cumulative (``multiple=True``), sent on
 runtime has made the batch's events durable.
 """
 
+import contextlib
+
 import pika
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 from pika.exceptions import AMQPError
@@ -73,6 +75,16 @@ class RabbitIntake:
         batch, self._buffer = self._buffer[:max_messages], self._buffer[max_messages:]
         return batch
 
+    def wake(self) -> None:
+        # ``add_callback_threadsafe`` is the one BlockingConnection method safe from another
+        # thread; the callback, run by the loop's next ``process_data_events``, ends its wait.
+        connection = self._connection
+        if connection is None:
+            return
+        # Closed or closing: no poll waits on it, and the loop reconnects.
+        with contextlib.suppress(AMQPError):
+            connection.add_callback_threadsafe(_nothing)
+
     def ack_through(self, tag: int) -> None:
         _, channel = self._live()
         try:
@@ -112,3 +124,7 @@ class RabbitIntake:
                 connection.close()
             except AMQPError as exc:
                 logger.warning("closing RabbitMQ connection failed", extra={"error": repr(exc)})
+
+
+def _nothing() -> None:
+    """The callback of ``RabbitIntake.wake``: being called is its whole effect."""

@@ -1,5 +1,7 @@
 """Each adapter against the real thing: RabbitMQ, Redis, and moto's Kinesis and S3."""
 
+import threading
+import time
 from typing import Any
 
 import msgspec
@@ -71,6 +73,28 @@ def test_intake_delivers_in_order_and_acks_cumulatively(
     assert (
         rabbit.queue_declare(messaging.command_queue(shard), passive=True).method.message_count == 0
     )
+
+
+def test_wake_from_another_thread_ends_a_polls_wait(rabbitmq_url: str, shard: str) -> None:
+    # Given an intake polling an empty queue with a long wait
+    intake = RabbitIntake(rabbitmq_url, shard)
+    intake.wake()  # not connected yet: nothing to wake, and no error
+    intake.connect()
+    try:
+        intake.poll(1_000, 0)  # the consumer is set up
+        # When another thread (the journal writer) wakes it 50 ms into its wait
+        timer = threading.Timer(0.05, intake.wake)
+        started = time.monotonic()
+        timer.start()
+        got = intake.poll(1_000, 5.0)
+        waited = time.monotonic() - started
+        timer.join()
+    finally:
+        intake.close()
+    intake.wake()  # closed: no error either
+    # Then the poll returned, empty, long before its 5 s
+    assert got == []
+    assert waited < 2.0
 
 
 def test_unacked_deliveries_come_again_after_the_connection_drops(

@@ -74,10 +74,14 @@ def test_a_beat_carries_the_journaled_seq_not_the_applied_one() -> None:
     assert runtime._pending_events
     # Then the beat says 0 for BTC-USD: none of its events is durable yet
     assert beats.beats[-1][0]["BTC-USD"] == 0
-    # When the linger passes, the events are written and the next beat comes
+    # When the linger passes, the events are handed to the writer and written, and the next
+    # beat comes (the step that hands them over does not wait for their write)
     clock.now = 1.0
     runtime.step()
     assert not runtime._pending_events
+    runtime.writer.wait(5)  # the write ends (its outcome is left for the step to take)
+    clock.now = 2.0
+    runtime.step()
     assert beats.beats[-1][0]["BTC-USD"] == applied
 
 

@@ -171,6 +171,55 @@ def test_a_write_in_flight_holds_back_acks_and_the_next_write_takes_everything_t
     assert runtime.counters.flushes == 3
 
 
+def test_while_a_write_is_in_flight_the_loop_waits_for_deliveries_not_for_the_write() -> None:
+    # Given a write in flight that does not end, and a loop that waits up to 5 s when idle
+    broker, journal = InMemoryBroker(), GatedJournal()
+    cmds = commands(2)
+    runtime = runtime_on(broker, journal, idle_wait_s=5.0)
+    journal.close_gate()
+    publish(broker, cmds[:1])
+    runtime.step()
+    assert journal.entered.wait(5)
+    # When a command comes 50 ms into the next step's wait
+    threading.Timer(0.05, publish, (broker, cmds[1:])).start()
+    started = time.monotonic()
+    taken = runtime.step()
+    # Then the step takes and matches it at once, while the write is still in flight
+    assert taken == 1
+    assert time.monotonic() - started < 2.0
+    assert runtime.counters.commands == 2
+    assert journal.writes == []
+    journal.gate.set()
+    run_until_idle(runtime, broker)
+    assert journal.writes == events_of(cmds)
+
+
+def test_the_end_of_a_write_wakes_a_waiting_step_which_acknowledges_at_once() -> None:
+    # Given a write in flight, and a step waiting (up to 5 s) for deliveries that do not come
+    broker, journal = InMemoryBroker(), GatedJournal()
+    runtime = runtime_on(broker, journal, idle_wait_s=5.0)
+    journal.close_gate()
+    publish(broker, commands(1))
+    runtime.step()
+    assert journal.entered.wait(5)
+    # When the write ends 50 ms into that wait
+    threading.Timer(0.05, journal.gate.set).start()
+    started = time.monotonic()
+    runtime.step()
+    # Then the writer woke the step, which acknowledged the command well before its 5 s
+    assert time.monotonic() - started < 2.0
+    assert unacked(runtime) == 0
+
+
+def test_a_start_with_nothing_held_waits_for_deliveries_instead_of_polling_in_a_spin() -> None:
+    # Given a runtime that recovered with no listing to adopt (so nothing held)
+    broker, journal = InMemoryBroker(), InMemoryJournal()
+    runtime = runtime_on(broker, journal, linger_s=0.002, idle_wait_s=0.3)
+    # Then its first poll waits the idle wait (a linger clock started by nothing made it 0)
+    assert runtime._held.since is None
+    assert runtime._held.poll_timeout(0.0, runtime.config) == 0.3
+
+
 def test_a_write_takes_at_most_max_batch_events() -> None:
     broker, journal = InMemoryBroker(), GatedJournal()
     cmds = commands(200)
