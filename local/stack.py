@@ -368,7 +368,11 @@ class Stack:
         if path is None:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.state(), indent=2))
+        # Whole or not at all: a reader waits for the file to exist, then reads it (an empty file,
+        # created and not yet written, failed the e2e suite's start once under load).
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(json.dumps(self.state(), indent=2))
+        partial.replace(path)
         self._undo.append(lambda: path.unlink(missing_ok=True))
 
     # -- stop ------------------------------------------------------------------------------------
