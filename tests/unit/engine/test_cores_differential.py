@@ -19,6 +19,7 @@ from bench.engine_workload import generate, to_commands
 from engine_service.core import Engine, cores
 from engine_service.core.engine import DEFAULT_DEDUPE_WINDOW
 from exchange.domain import EngineCommand, Instrument
+from exchange.domain.instruments import MAX_LOTS
 from tests.unit.engine.differential import (
     PURE,
     assert_agree_or_shortest,
@@ -29,7 +30,7 @@ from tests.unit.engine.differential import (
     encoded,
     run_both,
 )
-from tests.unit.engine.helpers import BANDED, INSTRUMENT, command_streams, trading_streams
+from tests.unit.engine.helpers import BANDED, INSTRUMENT, command_streams, new, trading_streams
 from tests.unit.engine.mixed_streams import WIDE, extreme_streams, mixed_streams, seeded_stream
 
 ENGINE_CORES = (cores.NATIVE,)  # conftest: the compiled core must load for these tests
@@ -167,3 +168,15 @@ def test_an_engine_restored_on_the_other_core_keeps_its_history() -> None:
         assert encoded(pure.apply(command)) == encoded(back.apply(command)) == expected
     assert pure.snapshot() == back.snapshot() == native.snapshot()
     assert outputs
+
+
+def test_a_level_total_beyond_64_bits_raises_on_the_compiled_core_instead_of_wrapping() -> None:
+    # Given an instrument at the largest order size an instrument may set (2**53 - 1 lots), and
+    # 1,024 such orders resting at one price (a total of 2**63 - 1,024 lots: it still fits)
+    engine = Engine([WIDE], core=OTHER)
+    for i in range(1_024):
+        (accepted, _delta) = engine.apply(new(f"o{i}", qty=MAX_LOTS, price=100))
+        assert accepted.seq == 2 * i + 1
+    # When one more would take the level past 2**63 - 1, Then the compiled core refuses to wrap
+    with pytest.raises(OverflowError, match="would hold more than 9223372036854775807 lots"):
+        engine.apply(new("o1024", qty=MAX_LOTS, price=100))
