@@ -17,9 +17,15 @@ The choice, per ``Engine`` (``core=``) or by default from ``EXCHANGE_ENGINE_CORE
 import importlib
 import os
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from engine_service.core.book import Order
+    from engine_service.core.matcher import SymbolBook
+    from engine_service.core.recent import RecentIds
 
 NATIVE: Final = "native"
 PURE: Final = "pure"
@@ -38,11 +44,12 @@ class Core:
     """One core's classes. ``name`` is ``native`` or ``pure``."""
 
     name: str
-    order: Any
+    # The compiled classes have the pure ones' interfaces: they are typed as the pure ones.
+    order: Callable[..., "Order"]
     book_side: Any
     stop_book: Any
-    recent_ids: Any
-    symbol_book: Any
+    recent_ids: Callable[..., "RecentIds"]
+    symbol_book: Callable[..., "SymbolBook"]
     module: ModuleType | None = None  # the compiled module (its batch entry point), or None
 
 
@@ -136,15 +143,3 @@ def resolve(choice: str | None = None) -> Core:
             stacklevel=2,
         )
     return load(PURE)
-
-
-def core_of(book: object) -> Core:
-    """The core whose ``SymbolBook`` ``book`` is."""
-    for name in (PURE, NATIVE):
-        found = _cache.get(name)
-        if isinstance(found, Core) and type(book) is found.symbol_book:
-            return found
-    pure = load(PURE)
-    if type(book) is pure.symbol_book:
-        return pure
-    return load(NATIVE)

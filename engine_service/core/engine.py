@@ -19,6 +19,7 @@ True
 """
 
 from collections.abc import Iterable
+from functools import partial
 from typing import Final
 
 import msgspec
@@ -83,9 +84,9 @@ class Engine:
             self.books[instrument.symbol] = self._core.symbol_book(instrument, dedupe_window)
         native = self._core.module
         if native is not None:
-            # The compiled core routes and applies in C; ``_operate`` takes what it does not
-            # handle itself (operators' commands, listings, unknown symbols).
-            self._router = native.Router(self.books, self._operate)
+            # The compiled core routes and applies in C, and hands what it does not handle itself
+            # (operators' commands, listings, unknown symbols) to the class's own ``apply``.
+            self._router = native.Router(self.books, partial(Engine.apply, self))
             self.apply = self._router.apply  # type: ignore[method-assign]
             self._batch = self._router.apply_batch
         else:
@@ -127,16 +128,6 @@ class Engine:
         """Tell the compiled router that ``books`` changed (it caches the last book)."""
         if self._router is not None:
             self._router.forget()
-
-    def _operate(self, command: EngineCommand) -> list[Event]:
-        """``apply`` for a command the compiled core hands back: an operator's command, a
-        listing, or one for a symbol this shard does not list."""
-        book = self.books.get(command.symbol)
-        if book is None:
-            if type(command) is _LIST:
-                return self._list(command)
-            return [_unknown_symbol(command)]
-        return operate(book, command)  # type: ignore[arg-type]
 
     def _list(self, command: ListInstrument) -> list[Event]:
         book = new_listing(command, self.dedupe_window, self._core)
@@ -181,7 +172,7 @@ class Engine:
                 self._books_changed()
             replayer = self._replayers.get(event.symbol)
             if replayer is None or replayer.book is not book:
-                replayer = BookReplayer(book)
+                replayer = BookReplayer(book, self._core.order)
                 self._replayers[event.symbol] = replayer
             replayer.apply(event)
 
@@ -240,8 +231,8 @@ class Engine:
                 book_state,
                 engine.books.get(book_state.symbol),
                 dedupe_window,
-                state.version,
                 engine._core,
+                state.version,
             )
         engine._books_changed()
         return engine

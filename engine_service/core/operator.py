@@ -100,9 +100,7 @@ def cancel_open_orders(
     return events
 
 
-def new_listing(
-    cmd: ListInstrument, dedupe_window: int, core: Core | None = None
-) -> SymbolBook | OrderRejected:
+def new_listing(cmd: ListInstrument, dedupe_window: int, core: Core) -> SymbolBook | OrderRejected:
     """The book a listing of a symbol not listed yet creates (its ``InstrumentListed`` is then
     ``seq`` 1, see ``listed``), or its refusal with ``seq`` 0 (no stream to journal it in)."""
     instrument = parse_listing(cmd.instrument)
@@ -113,8 +111,7 @@ def new_listing(
     elif cmd.version < 1:
         problem = f"a new listing's version is 1 or more, was {cmd.version}"
     else:
-        kind = SymbolBook if core is None else core.symbol_book
-        book = kind(instrument, dedupe_window, cmd.instrument, cmd.version)
+        book = core.symbol_book(instrument, dedupe_window, cmd.instrument, cmd.version)
         book.seen_commands.add(cmd.command_id)
         return book
     return OrderRejected(

@@ -17,8 +17,10 @@ book of a symbol listed at run time from it); an operator's cancels (reason OPER
 cancels like any other. Each remembers its command id, as the matcher did.
 """
 
+from collections.abc import Callable
+
 from engine_service.core.book import BookSide, Order
-from engine_service.core.cores import Core, core_of
+from engine_service.core.cores import Core
 from engine_service.core.matcher import SymbolBook
 from engine_service.core.operator import parse_listing
 from exchange.domain import (
@@ -47,10 +49,11 @@ class ReplayError(ValueError):
 class BookReplayer:
     """Applies one symbol's events, in ``seq`` order, to its book."""
 
-    def __init__(self, book: SymbolBook) -> None:
+    def __init__(self, book: SymbolBook, order: Callable[..., Order]) -> None:
+        """``order``: the order class of the book's own core (``Core.order``)."""
         self.book = book
         self.taker: Order | None = None
-        self._order = core_of(book).order  # the book's own core's order class
+        self._order = order
 
     def apply(self, event: Event) -> None:
         book = self.book
@@ -241,13 +244,12 @@ class BookReplayer:
         self.taker = None
 
 
-def listed_book(event: Event, dedupe_window: int, core: Core | None = None) -> SymbolBook:
+def listed_book(event: Event, dedupe_window: int, core: Core) -> SymbolBook:
     """The empty book of a symbol listed at run time, from its first event (which the book's
     replayer then applies as its ``seq`` 1)."""
     if not isinstance(event, InstrumentListed):
         raise ReplayError(f"event of {event.symbol}, which this engine does not list")
-    kind = SymbolBook if core is None else core.symbol_book
-    return kind(_instrument(event), dedupe_window, event.instrument, event.version)
+    return core.symbol_book(_instrument(event), dedupe_window, event.instrument, event.version)
 
 
 def _instrument(event: InstrumentListed) -> Instrument:

@@ -7,7 +7,7 @@ instrument in force. Dead entries awaiting compaction are not: they never change
 """
 
 from engine_service.core.book import BookSide, Order
-from engine_service.core.cores import Core, load
+from engine_service.core.cores import Core
 from engine_service.core.matcher import SymbolBook
 from engine_service.core.operator import parse_listing
 from engine_service.core.state import (
@@ -41,7 +41,7 @@ def _order_state(order: Order) -> OrderState:
 
 
 def _order(core: Core, state: OrderState) -> Order:
-    return core.order(  # type: ignore[no-any-return]
+    return core.order(
         state.order_id,
         state.account_id,
         state.is_buy,
@@ -87,8 +87,8 @@ def restore_book(
     state: BookState,
     static: SymbolBook | None,
     dedupe_window: int,
+    core: Core,
     version: int = SNAPSHOT_VERSION,
-    core: Core | None = None,
 ) -> SymbolBook:
     """The book ``state`` describes; ``static`` is the (empty) book of the static instruments
     file's definition of the symbol, if it has one.
@@ -98,11 +98,9 @@ def restore_book(
     snapshot's JSON when the file lacks the symbol. The status: the snapshot's (it is journaled
     state); a snapshot before version 3 has none, so the instrument's. A version 1 snapshot
     predates the band's own reference: its band followed every trade, so its last trade becomes
-    the band's reference. ``core``: whose classes to build it from (None: the pure core's).
+    the band's reference. ``core``: whose classes to build it from.
     """
-    core = load("pure") if core is None else core
     kind = core.symbol_book
-    book: SymbolBook  # the compiled core's SymbolBook has the pure one's interface
     if static is not None and state.instrument_version == 0:
         book = kind(static.instrument, dedupe_window, static.listing)
     elif state.instrument:

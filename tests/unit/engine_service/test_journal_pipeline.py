@@ -26,6 +26,7 @@ from tests.unit.engine_service.test_runtime import (
     journaled,
     publish,
     run_until_idle,
+    step_many,
     uninterrupted,
 )
 
@@ -421,8 +422,3 @@ def test_a_broker_drop_while_a_write_is_in_flight_loses_and_duplicates_nothing()
     assert journaled(journal) == uninterrupted(cmds)
     assert runtime.counters.duplicates == 30
     assert runtime.counters.reconnects == 1
-
-
-def step_many(runtime: EngineRuntime, steps: int) -> None:
-    for _ in range(steps):
-        runtime.step()
