@@ -13,9 +13,11 @@ busy, whatever came during a write goes in the next one (throughput). ``KinesisJ
 splits a batch into ``PutRecords`` calls of at most 500 records and 5 MB; ``max_batch_events``
 (20,000 by default, about 3 MB of records) keeps a batch to about one call.
 
-One write is in flight at a time. Kinesis orders a shard's records by arrival, so two writes in
-flight could land a symbol's records out of order; one at a time, each symbol's records land in
-seq order (``KinesisJournal.append`` keeps the order within a write).
+One write is in flight at a time. Kinesis orders a shard's records only by arrival (the Kinesis
+API Reference, PutRecord, SequenceNumberForOrdering: "If this parameter is not set, records are
+coarsely ordered based on arrival time"), so two writes in flight could land a symbol's records
+out of order; one at a time, each symbol's records land in seq order (``KinesisJournal.append``
+keeps the order within a write).
 
 A write that fails (``JournalUnavailable`` after the adapter's own retries, or anything else)
 stops the writer: nothing after it is written (it would leave a seq gap), its ``Written`` carries

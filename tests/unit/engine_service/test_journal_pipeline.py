@@ -138,7 +138,9 @@ def test_every_ack_covers_only_durable_commands_and_acks_go_out_in_order() -> No
 
 
 def test_a_write_in_flight_holds_back_acks_and_the_next_write_takes_everything_that_came() -> None:
-    # Given a write in flight that does not end (its first 10 commands)
+    # Given a write in flight that does not end (its first 10 commands). The next write must not
+    # start before it ends: Kinesis orders a shard's records only by arrival (Kinesis API Reference,
+    # PutRecord, SequenceNumberForOrdering), and consumers refuse a seq gap.
     broker, journal = InMemoryBroker(), GatedJournal()
     cmds = commands(51)
     caused = events_of(cmds)
