@@ -131,6 +131,12 @@ migrate-ledger: $(STAMP) ## Migrate the ledger schema to head (EXCHANGE_DATABASE
 bench-e2e: $(STAMP) ## Orders over HTTP at a fixed rate on the local stack: HTTP-in to fill-out p50/p99
 	$(PY) -m bench.e2e_bench
 
+# Needs root or the postgres user's server binaries (initdb, pg_ctl), rabbitmqctl and Redis: it
+# starts two PostgreSQL servers of its own (5434, and 5435 streaming from it) in /tmp.
+.PHONY: dr-drill
+dr-drill: build-engine ## Disaster-recovery drill: kill the primary under load, fail over, print RPO/RTO JSON
+	POWERTOOLS_METRICS_DISABLED=true POWERTOOLS_LOG_LEVEL=WARNING $(PY) -m bench.dr_drill $(ARGS)
+
 .PHONY: bench-service
 bench-service: $(STAMP) ## Engine service vs the broker ceiling: throughput and p50/p99 at half rate
 	$(PY) -m bench.service_bench

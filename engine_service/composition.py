@@ -5,6 +5,7 @@ in-process broker passes its own ``intake`` and otherwise runs exactly this grap
 matching core first (``choose_core``): the image requires the compiled one.
 """
 
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -13,8 +14,14 @@ from botocore.config import Config
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from engine_service.adapters.dynamo import (
+    DynamoAuditHeads,
+    DynamoCursors,
+    DynamoFence,
+    DynamoReplicatedEvents,
+)
 from engine_service.adapters.heartbeat import RedisHeartbeat
-from engine_service.adapters.kinesis import KinesisJournal
+from engine_service.adapters.kinesis import KinesisJournal, pack
 from engine_service.adapters.rabbitmq import RabbitIntake
 from engine_service.adapters.snapshots import (
     CompositeSnapshotStore,
@@ -23,7 +30,9 @@ from engine_service.adapters.snapshots import (
     S3SnapshotStore,
 )
 from engine_service.core import cores
-from engine_service.ports import Intake, ListingSource, SnapshotStore, StoreHealth
+from engine_service.fence import FencedJournal, FenceSource, FenceState
+from engine_service.ports import Intake, Journal, ListingSource, SnapshotStore, StoreHealth
+from engine_service.recovery import Promotion, contiguous
 from engine_service.runtime import EngineRuntime, RuntimeConfig
 from exchange.aws import aws_client, secrets_client_factory
 from exchange.domain import ConfigurationError
@@ -68,12 +77,34 @@ def choose_core() -> CoreChoice:
     return CoreChoice(core, requested, cores.native_problem() if fell_back else None)
 
 
-def runtime_config(settings: EngineSettings) -> RuntimeConfig:
+def runtime_config(settings: EngineSettings, epoch: int = 0) -> RuntimeConfig:
     return RuntimeConfig(
         shard=settings.shard_id,
         linger_s=settings.linger_ms / 1000,
         snapshot_every_events=settings.snapshot_every_events,
         snapshot_every_s=settings.snapshot_every_seconds,
+        epoch=epoch,
+    )
+
+
+def fence_source(settings: EngineSettings) -> FenceSource | None:
+    """The failover table's fence when the task is fenced (``EXCHANGE_FENCE``), else None."""
+    if not settings.fence:
+        return None
+    client = aws_client("dynamodb", settings)
+    return DynamoFence(client, settings.failover_table, primary_region=settings.primary_region)
+
+
+def promotion(settings: EngineSettings, epoch: int) -> Promotion | None:
+    """How a fenced task at ``epoch`` > 0 takes over: from the events table (failover)."""
+    if not settings.fence or epoch == 0:
+        return None
+    events = DynamoReplicatedEvents(aws_client("dynamodb", settings), settings.events_table)
+    return Promotion(
+        events,
+        epoch,
+        quiet_s=settings.promotion_quiet_ms / 1000,
+        timeout_s=settings.promotion_timeout_ms / 1000,
     )
 
 
@@ -110,9 +141,72 @@ def redis_client(settings: EngineSettings) -> redis.Redis:
     )
 
 
-def build_runtime(settings: EngineSettings, *, intake: Intake | None = None) -> EngineRuntime:
+def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
+    """After a promotion (``runtime.promoting``: recovery rebuilt from a snapshot of an older
+    epoch, or none), before the first command: bring the region's consumers to the rebuilt books,
+    then take the first snapshot at the new epoch (so a restart does not promote again). A no-op
+    otherwise.
+
+    1. Cursors past the rebuilt seqs are moved back to them (``adapters.dynamo.DynamoCursors``),
+       and the audit entries and events-table rows past them are set aside
+       (``DynamoAuditHeads.supersede``):
+       what they applied beyond is lost, and the new region's events at those seqs are not reused
+       seqs to them.
+    2. What the consumers furthest behind lack, from their lowest position (cursors, and the
+       recorder's audit head) through the rebuilt seq, is copied from the events table into this
+       region's stream, stamped with the previous epoch (the one its events were journaled
+       under), ahead of anything this engine journals. This region's consumers, which read only
+       its own stream, so settle and record the old region's last events that they had not
+       reached: no gap, and nothing applied twice (a duplicate of the same epoch is skipped).
+    """
+    epoch = runtime.config.epoch
+    if not settings.fence or not runtime.promoting:
+        return
+    seqs = {symbol: runtime.engine.seq(symbol) for symbol in runtime.engine.books}
+    client = aws_client("dynamodb", settings)
+    rewound = DynamoCursors(client, settings.cursors_table).rewind(seqs, now_ns=time.time_ns())
+    for consumer, symbol, was, now in rewound.done:
+        logger.warning(
+            "cursor rewound at promotion: the events it applied past the rebuilt seq are lost",
+            extra={"consumer": consumer, "symbol": symbol, "from_seq": was, "to_seq": now},
+        )
+    audit = DynamoAuditHeads(client, settings.audit_table)
+    copy = DynamoReplicatedEvents(client, settings.events_table)
+    records = []
+    events_rows = DynamoAuditHeads(client, settings.events_table)  # same keys and shape
+    for symbol, top in sorted(seqs.items()):
+        for table, rows in (("audit", audit), ("events", events_rows)):
+            if moved := rows.supersede(symbol, after=top, epoch=epoch, now_ns=time.time_ns()):
+                logger.warning(
+                    "entries past the rebuilt seq set aside (superseded)",
+                    extra={"table": table, "symbol": symbol, "after_seq": top, "entries": moved},
+                )
+        start = min(rewound.lowest.get(symbol, top), audit.head(symbol), top)
+        events = [e for e in contiguous(copy.events_after(symbol, start), start) if e.seq <= top]
+        records.extend(pack(events, epoch=epoch - 1))
+    if records:
+        journal = KinesisJournal(aws_client("kinesis", settings), settings.journal_stream)
+        fence = fence_source(settings)
+        assert fence is not None  # noqa: S101 - settings.fence
+        FencedJournal(journal, fence, region=settings.aws_region, epoch=epoch).append(records)
+        logger.info(
+            "journaled again for this region's consumers",
+            extra={"records": len(records), "events": sum(len(r.events) for r in records)},
+        )
+    runtime.snapshot()  # at the new epoch, after the catch-up: a restart need not promote again
+
+
+def build_runtime(
+    settings: EngineSettings,
+    *,
+    intake: Intake | None = None,
+    fence: FenceSource | None = None,
+    held: FenceState | None = None,
+) -> EngineRuntime:
     """The runtime of one shard. ``intake`` replaces the RabbitMQ consumer (local mode's
-    in-process broker, tests); everything else is what runs on ECS."""
+    in-process broker, tests); everything else is what runs on ECS. A fenced task passes the
+    ``fence`` and the state it waited for (``held``): the runtime then journals at its epoch and
+    only while the fence stays so."""
     catalog = settings.catalog()
     instruments = [catalog.get(symbol) for symbol in settings.symbols]
     client = redis_client(settings)
@@ -134,15 +228,23 @@ def build_runtime(settings: EngineSettings, *, intake: Intake | None = None) -> 
     else:
         logger.warning("no snapshot HMAC key: snapshots are neither written to nor read from Redis")
     health = StoreHealth()
+    journal: Journal = KinesisJournal(aws_client("kinesis", settings), settings.journal_stream)
+    epoch = held.epoch if held is not None else 0
+    if fence is not None:
+        journal = FencedJournal(
+            journal, fence, region=settings.aws_region, epoch=epoch,
+            ttl_s=settings.fence_ttl_ms / 1000,
+        )  # fmt: skip
     return EngineRuntime(
-        config=runtime_config(settings),
+        config=runtime_config(settings, epoch),
         instruments=instruments,
         intake=intake,
-        journal=KinesisJournal(aws_client("kinesis", settings), settings.journal_stream),
+        journal=journal,
         snapshots=CompositeSnapshotStore(stores, health=health),
         books=RedisBookPublisher(client, retry_after_s=retry_after_s),
         store_health=health,
         # On the same Redis client (its pool); GET /v1/health reads it.
         heartbeat=RedisHeartbeat(client, settings.shard_id, health=health),
         listings=listing_source(settings),
+        promotion=promotion(settings, epoch) if fence is not None else None,
     )

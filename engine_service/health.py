@@ -7,7 +7,9 @@ A store that only speeds things up does not fail the check: with Redis down the 
 matches and journals, and the body says ``"status": "degraded"`` with each store's reason under
 ``problems``. Failing the check would make ECS restart the task, which cannot bring Redis back,
 and every restart returns the unacknowledged commands to the queue, pushing valid orders towards
-the dead-letter queue. A body without ``serving`` is judged by ``status == "ready"``.
+the dead-letter queue. A body without ``serving`` is judged by ``status == "ready"``. A standby
+(``"standby": true``: a fenced task waiting for the failover fence) answers 200 too, with
+``"serving": false``: it is well, and ECS must not restart it.
 
 ``details`` are facts fixed for the task's life, added to every body: the engine says which
 matching core it runs (``"core": "native"``).
@@ -31,7 +33,8 @@ class HealthServer:
         *,
         details: Mapping[str, Any] | None = None,
     ) -> None:
-        handler = _handler(status, dict(details or {}))
+        self.status = status  # replaceable: the standby's, then the runtime's
+        handler = _handler(lambda: self.status(), dict(details or {}))  # noqa: PLW0108 - late-bound
         self._server = ThreadingHTTPServer((host, port), handler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="health", daemon=True
@@ -59,7 +62,7 @@ def _handler(status: StatusFn, details: dict[str, Any]) -> type[BaseHTTPRequestH
             body = {**details, **status()}
             payload = json.dumps(body, default=str).encode()
             serving = body.get("serving", body.get("status") == "ready")
-            self.send_response(200 if serving else 503)
+            self.send_response(200 if serving or body.get("standby") else 503)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

@@ -151,8 +151,11 @@ class JournalWriter:
         idle_s: float = 10.0,
         name: str = "journal-writer",
         on_settled: Callable[[], None] | None = None,
+        epoch: int = 0,
     ) -> None:
+        """``epoch``: the engine's failover epoch, stamped on every record it writes."""
         self._journal = journal
+        self._epoch = epoch
         self._on_settled = on_settled  # called (on the writer's thread) after each outcome
         self._max_batch_events = max_batch_events
         self._idle_s = idle_s
@@ -306,7 +309,7 @@ class JournalWriter:
             return Written(tag, 0, {}, None, 0.0)
         started = time.perf_counter()
         try:
-            records = pack(events)
+            records = pack(events, epoch=self._epoch)
             position = self._journal.append(records)
         except Exception as exc:  # noqa: BLE001 - carried to the loop's thread, which raises it
             return Written(tag, len(events), {}, None, 0.0, error=exc)

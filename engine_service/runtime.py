@@ -48,7 +48,7 @@ from engine_service.ports import (
     SnapshotStoreUnavailable,
     StoreHealth,
 )
-from engine_service.recovery import adopt, rebuild
+from engine_service.recovery import Promotion, adopt, rebuild
 from engine_service.runtime_config import Counters, RuntimeConfig, Status, SystemClock
 from engine_service.snapshot import SNAPSHOT_FORMAT, ShardSnapshot, encode_snapshot
 from exchange.domain import Event, Instrument, WireFormatError
@@ -74,6 +74,7 @@ class EngineRuntime:
         store_health: StoreHealth | None = None,
         heartbeat: HeartbeatSink | None = None,
         listings: ListingSource | None = None,
+        promotion: Promotion | None = None,
     ) -> None:
         """``store_health`` is shared with the snapshot stores that record their own failures
         (``CompositeSnapshotStore``); by default the runtime keeps its own. ``heartbeat`` gets a
@@ -85,7 +86,7 @@ class EngineRuntime:
         self._snapshots = snapshots
         self._books = books
         self._heartbeat = heartbeat
-        self._listings = listings
+        self._listings, self._promotion = listings, promotion
         self._clock = clock or SystemClock()
         self.engine = Engine(self._instruments)
         self.position = JournalPosition()
@@ -98,6 +99,7 @@ class EngineRuntime:
             max_batch_events=config.max_batch_events,
             name=f"journal-{config.shard}",
             on_settled=intake.wake,
+            epoch=config.epoch,
         )
         self._events_since_snapshot = 0
         self._books_snapshotted = 0  # a new book (a listing) is snapshotted at once
@@ -120,6 +122,7 @@ class EngineRuntime:
             journal=self._journal,
             listings=self._listings,
             store_failed=self._store_failed,
+            promotion=self._promotion,
         )
         self.engine, self.position = recovered.engine, recovered.position
         self._books_snapshotted = len(self.engine.books)
@@ -139,7 +142,8 @@ class EngineRuntime:
         adopted = adopt(self.engine, recovered.adoptable)
         self.counters.operator_commands += len(recovered.adoptable)
         self._held.add(adopted, self._clock.monotonic())
-        if recovered.replayed or adopted:
+        self.promoting = recovered.promoting  # composition.promote_consumers snapshots then
+        if (recovered.replayed or adopted) and not self.promoting:
             self.snapshot()  # the next start need not replay them again
 
     def connect(self) -> None:
@@ -333,6 +337,7 @@ class EngineRuntime:
             position=self.position,
             engine_state=self.engine.snapshot(),
             taken_ns=time.time_ns(),  # only tells a reader (the reconciliation) its age
+            epoch=self.config.epoch,
         )
         try:
             self._snapshots.save(self.config.shard, encode_snapshot(snapshot))

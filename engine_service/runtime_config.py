@@ -37,6 +37,9 @@ class RuntimeConfig:
     book_depth: int = 50
     heartbeat_every_s: float = HEARTBEAT_INTERVAL_S
     reconnect_backoff_s: tuple[float, ...] = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+    # The failover epoch this engine matches at (``engine_service.fence``): stamped on every
+    # journal record and snapshot.
+    epoch: int = 0
 
 
 @dataclass

@@ -222,8 +222,10 @@ FUNCTIONS: Final[Mapping[str, FunctionSpec]] = MappingProxyType(
                     settings=SettlementSettings,
                     # Quarantine: records the ledger refuses, kept for a redrive. Connections: the
                     # balances a batch changed are pushed to their owners' balances channel.
+                    # Events: the replication gate reads its DR replica (exchange.journal.gate).
                     tables={
                         "instruments": "read",
+                        "events": "read",
                         "cursors": "write",
                         "quarantine": "write",
                         "connections": "write",

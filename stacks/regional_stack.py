@@ -21,6 +21,7 @@ from stacks.constructs.auth import Auth
 from stacks.constructs.data import Data
 from stacks.constructs.dns import ApiFailoverRecord
 from stacks.constructs.engine import Engine
+from stacks.constructs.failover import dr_automation, gate_reads_replica
 from stacks.constructs.functions import FunctionDeps, Functions
 from stacks.constructs.keys import ApiKeySecretsKey
 from stacks.constructs.messaging import Broker, Journal
@@ -227,7 +228,8 @@ class RegionalStack(ExchangeStack):
             cache=self.data.cache,
             journal=self.journal,
             snapshots=snapshots,
-            instruments_table=self.data.table_names["instruments"],
+            table_names=self.data.table_names,
+            primary_region=config.primary_region,
             key=key,
             retention=retention,
             retain=retain,
@@ -280,8 +282,11 @@ class RegionalStack(ExchangeStack):
                 snapshot_key=self.engine.snapshot_key,
                 reports=reports,
                 primary=is_primary,
+                replica_region=replica_region,
             ),
         )
+        if replica_region is not None and peer_key is not None:
+            gate_reads_replica(self.functions, self.data.table_names, replica_region, peer_key)
         self.api.route(self.functions.functions)
         self.archive = Archive(
             self,
@@ -293,6 +298,10 @@ class RegionalStack(ExchangeStack):
             key_arn=base.data_key.key_arn,
             retention=retention,
             retain=retain,
+        )
+        # The DR region's failover and failback state machines (the primary's half is its DNS).
+        self.failover = (
+            dr_automation(self, self, primary, config=config, key=key) if primary else None
         )
         self.monitoring = Monitoring(
             self,
@@ -329,18 +338,10 @@ class RegionalStack(ExchangeStack):
                 tables=self.data.table_names,
                 ledger=self.data.ledger.cluster,
                 engine=self.engine,
+                state_machines=self.failover.state_machines if self.failover else {},
             ),
         )
-        if config.hosted_zone_id and config.hosted_zone_name and config.api_domain:
-            ApiFailoverRecord(
-                self,
-                "Dns",
-                zone_id=config.hosted_zone_id,
-                zone_name=config.hosted_zone_name,
-                domain_name=config.api_domain,
-                api=self.api.rest.api,
-                primary=is_primary,
-            )
+        self.dns = ApiFailoverRecord.configured(self, "Dns", config=config, api=self.api.rest.api)
         CfnOutput(self, "SharedLayerArn", value=self.shared_layer.layer.layer_version_arn)
         CfnOutput(self, "RestApiUrl", value=self.api.rest.api.url)
         CfnOutput(self, "WebSocketUrl", value=self.api.websocket.stage.url)

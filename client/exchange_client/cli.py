@@ -22,6 +22,7 @@
     exchange transactions [--asset USD] [--start T] [--end T] [--all] [--csv FILE]
     exchange statuses                               # status changes as they happen
     exchange admin ...                              # operators: see exchange_client.admin_cli
+    exchange dr failover|failback|status            # AWS operators: see exchange_client.dr_cli
 
 The exchange's address comes from ``EXCHANGE_API_URL`` etc., else from the local stack's state
 file; ``login`` saves it with the tokens, so later commands need no flags. With an API key
@@ -40,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from exchange_client import admin_cli, money_cli, session, statements_cli
+from exchange_client import admin_cli, dr_cli, money_cli, session, statements_cli
 from exchange_client.api import ExchangeClient
 from exchange_client.config import ClientConfig
 from exchange_client.credentials import API_KEY_FILE, ApiKey
@@ -103,6 +104,13 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     admin_cli.add_parser(admin)
+    dr = commands.add_parser(
+        "dr",
+        help="fail over to the DR region and back (AWS credentials; see --help)",
+        description=dr_cli.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    dr_cli.add_parser(dr)
     return parser
 
 
@@ -136,6 +144,8 @@ async def _client(args: argparse.Namespace, *, token_only: bool = False) -> Exch
 
 
 async def run(args: argparse.Namespace) -> int:
+    if args.command == "dr":  # boto3 and the operator's AWS credentials, not the exchange's API
+        return dr_cli.run(args)
     if args.command == "login":
         config = ClientConfig.discover(args.stack)
         async with ExchangeClient(config) as client:

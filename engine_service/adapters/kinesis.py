@@ -23,23 +23,26 @@ MAX_REQUEST_RECORDS: Final = 500
 MAX_REQUEST_BYTES: Final = 5_000_000
 
 
-def pack(events: Sequence[Event], max_bytes: int = MAX_RECORD_BYTES) -> list[JournalRecord]:
-    """Group events by symbol, in order, into records of at most ``max_bytes`` encoded."""
+def pack(
+    events: Sequence[Event], max_bytes: int = MAX_RECORD_BYTES, *, epoch: int = 0
+) -> list[JournalRecord]:
+    """Group events by symbol, in order, into records of at most ``max_bytes`` encoded, each
+    stamped with the engine's failover ``epoch``."""
     by_symbol: dict[str, list[Event]] = {}
     for event in events:
         by_symbol.setdefault(event.symbol, []).append(event)
     records: list[JournalRecord] = []
     for run in by_symbol.values():
-        records.extend(_split(run, max_bytes))
+        records.extend(_split(run, max_bytes, epoch))
     return records
 
 
-def _split(run: list[Event], max_bytes: int) -> list[JournalRecord]:
-    record = JournalRecord.of(run)
+def _split(run: list[Event], max_bytes: int, epoch: int) -> list[JournalRecord]:
+    record = JournalRecord.of(run, epoch=epoch)
     if len(run) == 1 or len(encode_record(record)) <= max_bytes:
         return [record]
     middle = len(run) // 2
-    return _split(run[:middle], max_bytes) + _split(run[middle:], max_bytes)
+    return _split(run[:middle], max_bytes, epoch) + _split(run[middle:], max_bytes, epoch)
 
 
 class KinesisJournal:

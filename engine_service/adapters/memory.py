@@ -2,9 +2,10 @@
 
 import threading
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from engine_service.ports import BrokerUnavailable, Delivery, JournalPosition
+from exchange.domain.events import AnyEvent
 from exchange.wire import JournalRecord, decode_record, encode_record
 
 
@@ -141,3 +142,27 @@ class InMemorySnapshotStore:
     def load(self, shard: str) -> bytes | None:
         saved = self.snapshots.get(shard)
         return saved[-1] if saved else None
+
+
+class InMemoryReplicatedEvents:
+    """The events table's copy of the journal (``recovery.ReplicatedEvents``) in a dict: what the
+    DR region holds of the primary's events, for tests and the DR drill."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: dict[str, dict[int, AnyEvent]] = {}
+
+    def put(self, events: Iterable[AnyEvent]) -> None:
+        with self._lock:
+            for event in events:
+                self._events.setdefault(event.symbol, {})[event.seq] = event
+
+    def events_after(self, symbol: str, seq: int) -> Iterator[AnyEvent]:
+        with self._lock:
+            held = self._events.get(symbol, {})
+            chosen = [held[s] for s in sorted(held) if s > seq]
+        return iter(chosen)
+
+    def tail(self, symbol: str) -> int:
+        with self._lock:
+            return max(self._events.get(symbol, {}), default=0)

@@ -1,6 +1,7 @@
 """Route 53 failover for the API: each region publishes its own record (PRIMARY or SECONDARY) for
-the same name, guarded by a health check on that region's ``/v1/health``. Each region's half needs
-nothing from the other, so no cross-region reference is involved."""
+the same name, guarded by a health check on that region's ``/v1/health`` (the primary's also by the
+failover switch, which the DR state machines flip: ``stacks.constructs.failover``). Each region's
+half needs nothing from the other, so no cross-region reference is involved."""
 
 import hashlib
 import re
@@ -13,6 +14,7 @@ from aws_cdk import aws_route53 as route53
 from constructs import Construct
 
 from stacks import constants
+from stacks.config import DeploymentConfig
 
 
 @jsii.implements(route53.IAliasRecordTarget)
@@ -50,6 +52,23 @@ def unique_id_outside_nested_stacks(construct: Construct) -> str:
 
 
 class ApiFailoverRecord(Construct):
+    @classmethod
+    def configured(
+        cls, scope: Construct, construct_id: str, *, config: DeploymentConfig, api: apigw.RestApi
+    ) -> "ApiFailoverRecord | None":
+        """The region's half of the failover, if a hosted zone is configured (else nothing)."""
+        if not (config.hosted_zone_id and config.hosted_zone_name and config.api_domain):
+            return None
+        return cls(
+            scope,
+            construct_id,
+            zone_id=config.hosted_zone_id,
+            zone_name=config.hosted_zone_name,
+            domain_name=config.api_domain,
+            api=api,
+            primary=Stack.of(scope).region == config.primary_region,
+        )
+
     def __init__(
         self,
         scope: Construct,
@@ -102,6 +121,32 @@ class ApiFailoverRecord(Construct):
             request_interval=Duration.seconds(10),
             failure_threshold=3,
         )
+        # The primary's record answers while its region is healthy *and* the failover switch is
+        # on: a calculated check of the two (HealthThreshold 2 of 2). The switch is a calculated
+        # check with HealthThreshold 0, which Route 53 always considers healthy ("HealthThreshold",
+        # Route 53 API reference: "If you specify 0, Route 53 always considers this health check
+        # to be healthy"); the failover state machine inverts it ("Inverted": unhealthy when
+        # healthy), so DNS answers with the DR region even while the primary's own check passes
+        # (a drill, a partial outage), and does not turn back by itself when the primary returns
+        # before the failback. Inverting the region's own check instead (the former runbook)
+        # would make a primary that is down look healthy.
+        self.failover_switch: route53.HealthCheck | None = None
+        guard = self.health_check
+        if primary:
+            self.failover_switch = route53.HealthCheck(
+                self,
+                "FailoverSwitch",
+                type=route53.HealthCheckType.CALCULATED,
+                child_health_checks=[self.health_check],
+                health_threshold=0,
+            )
+            guard = route53.HealthCheck(
+                self,
+                "Gate",
+                type=route53.HealthCheckType.CALCULATED,
+                child_health_checks=[self.health_check, self.failover_switch],
+                health_threshold=2,
+            )
         self.record = route53.ARecord(
             self,
             "Record",
@@ -110,5 +155,5 @@ class ApiFailoverRecord(Construct):
             target=route53.RecordTarget.from_alias(_ApiDomainTarget(domain)),
             failover=route53.Failover.PRIMARY if primary else route53.Failover.SECONDARY,
             set_identifier=f"api-{region}",
-            health_check=self.health_check,
+            health_check=guard,
         )

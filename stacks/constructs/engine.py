@@ -24,14 +24,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from exchange.observability import METRICS_NAMESPACE
 from exchange.settings import EngineSettings, env_var
 from exchange.tables import InstrumentRecord, table_spec
 from stacks import constants
 from stacks.constructs.data import BookCache
-from stacks.constructs.grants import key_statement, table_statements
+from stacks.constructs.grants import key_statement, table_arns, table_statements
 from stacks.constructs.messaging import Broker, Journal
 from stacks.constructs.nag import acknowledge, render
 
@@ -58,7 +58,8 @@ class Engine(Construct):
         cache: BookCache,
         journal: Journal,
         snapshots: s3.IBucket,
-        instruments_table: str,
+        table_names: Mapping[str, str],
+        primary_region: str,
         key: kms.IKey,
         retention: logs.RetentionDays,
         retain: bool,
@@ -122,7 +123,15 @@ class Engine(Construct):
             env_var(EngineSettings, "snapshot_hmac_secret_arn"): self.snapshot_key.secret_arn,
             env_var(EngineSettings, "health_port"): str(HEALTH_PORT),
             env_var(EngineSettings, "read_instruments_store"): "true",
-            env_var(EngineSettings, "instruments_table"): instruments_table,
+            env_var(EngineSettings, "instruments_table"): table_names["instruments"],
+            # The failover (engine_service.fence): the fence item, the events table promotion
+            # rebuilds from, and the cursors it rewinds.
+            env_var(EngineSettings, "fence"): "true",
+            env_var(EngineSettings, "primary_region"): primary_region,
+            env_var(EngineSettings, "failover_table"): table_names["failover"],
+            env_var(EngineSettings, "events_table"): table_names["events"],
+            env_var(EngineSettings, "cursors_table"): table_names["cursors"],
+            env_var(EngineSettings, "audit_table"): table_names["audit"],
         }
         self.services: dict[str, ecs.Ec2Service] = {}
         for shard, symbols in self.shards.items():
@@ -166,10 +175,12 @@ class Engine(Construct):
             for statement in table_statements(
                 task,
                 logical_name=INSTRUMENTS.logical_name,
-                table_name=instruments_table,
+                table_name=table_names["instruments"],
                 index_names=[index.name for index in INSTRUMENTS.indexes],
                 access="read",
             ):
+                task.task_role.add_to_principal_policy(statement)
+            for statement in failover_statements(task, table_names):
                 task.task_role.add_to_principal_policy(statement)
             broker.secret.grant_read(task.task_role)
             self.snapshot_key.grant_read(task.task_role)
@@ -311,3 +322,23 @@ class Engine(Construct):
             enable_managed_draining=True,
             target_capacity_percent=100,
         )
+
+
+def failover_statements(
+    scope: IConstruct, table_names: Mapping[str, str]
+) -> list[iam.PolicyStatement]:
+    """What the fence and promotion read and write (``engine_service.adapters.dynamo``): the
+    fence item (GetItem), the events table (Query: the replicated journal), the cursors (Scan,
+    then a conditional UpdateItem of each one past the rebuilt seq) and the audit log (its head);
+    in both the events table and the audit log, the rows past the rebuilt seq are moved to their
+    ``#superseded`` partition (PutItem, DeleteItem)."""
+    names = ("failover", "events", "cursors", "audit")
+    failover, events, cursors, audit = (table_arns(scope, table_names[n], [])[0] for n in names)
+    return [
+        iam.PolicyStatement(actions=["dynamodb:GetItem"], resources=[failover]),
+        iam.PolicyStatement(actions=["dynamodb:Scan", "dynamodb:UpdateItem"], resources=[cursors]),
+        iam.PolicyStatement(
+            actions=["dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            resources=[events, audit],
+        ),
+    ]

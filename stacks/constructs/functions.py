@@ -29,6 +29,7 @@ from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -125,6 +126,7 @@ class FunctionDeps:
     # Schedules run in the primary (failover enables the DR region's); the Cognito trigger and
     # the deploy-time migration are wired only there (the pool and the writable cluster).
     primary: bool
+    replica_region: str | None = None  # where the primary's settlement gate reads (journal.gate)
 
 
 class Functions(Construct):
@@ -140,6 +142,7 @@ class Functions(Construct):
         )
         self.failure_queues: dict[str, sqs.Queue] = {}
         self.deploy_triggers: dict[str, triggers.Trigger] = {}
+        self.schedules: dict[str, events.Rule] = {}  # each scheduled function's rule
         self.functions: Mapping[str, lambda_.Function] = MappingProxyType(
             {name: self._build(spec) for name, spec in FUNCTIONS.items()}
         )
@@ -220,7 +223,7 @@ class Functions(Construct):
                     retain=deps.retain,
                 )
             case Trigger.SCHEDULE:
-                run_every(scope, spec, function, enabled=deps.primary)
+                self.schedules[spec.name] = run_every(scope, spec, function, enabled=deps.primary)
             case Trigger.AMAZON_MQ:
                 consume_dead_letters(scope, function, role, broker=deps.broker, shards=deps.shards)
             case Trigger.SQS if spec.queue is not None:
@@ -297,6 +300,7 @@ class Functions(Construct):
             "reports_bucket": deps.reports.bucket_name,
             **{table.settings_field: deps.table_names[table.logical_name] for table in TABLE_SPECS},
             **deps.money.values(),
+            **({"settle_after_replica_region": r} if (r := deps.replica_region) else {}),
         }
         return function_environment(spec, values)
 

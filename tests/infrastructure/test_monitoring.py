@@ -157,7 +157,7 @@ def test_money_safety_faults_page_the_topic(resources: dict[str, Resources], sta
         *[
             (fault, {"service": consumer})
             for consumer in consumers
-            for fault in ("JournalSequenceGaps", "JournalQuarantined")
+            for fault in ("JournalSequenceGaps", "JournalQuarantined", "JournalSeqReused")
         ],
         *[
             (fault, {"service": "engine", "shard": shard})

@@ -250,3 +250,32 @@ def test_decoded_record_whose_range_disagrees_with_its_events_is_refused(
 ) -> None:
     with pytest.raises(WireFormatError, match="journal record for BTC-USD"):
         wire.decode_record(b"\x01" + msgspec.msgpack.encode(fields))
+
+
+def test_a_record_carries_its_epoch_and_one_of_epoch_0_is_encoded_as_before_epochs() -> None:
+    run = [delta(5), delta(6)]
+    stamped = wire.JournalRecord.of(run, epoch=3)
+    # An epoch round-trips, as the record's fifth element
+    assert wire.decode_record(wire.encode_record(stamped)).epoch == 3
+    assert msgspec.msgpack.decode(wire.encode_record(stamped)[1:])[4] == 3
+    # Epoch 0 (the primary's first run) is the 4-element layout an older consumer reads
+    legacy = wire.JournalRecord.of(run)
+    assert legacy.epoch == 0
+    assert len(msgspec.msgpack.decode(wire.encode_record(legacy)[1:])) == 4
+
+
+def test_a_4_element_record_written_before_epochs_decodes_as_epoch_0() -> None:
+    # Given a record as a writer from before the epoch field encoded it
+    events = [delta(1), delta(2)]
+    old = b"\x01" + msgspec.msgpack.encode(["BTC-USD", 1, 2, events])
+    # When decoded, Then it is that record at epoch 0
+    assert wire.decode_record(old) == wire.JournalRecord("BTC-USD", 1, 2, tuple(events), 0)
+    assert wire.encode_record(wire.decode_record(old)) == old
+
+
+def test_a_record_with_a_negative_or_a_sixth_element_is_refused() -> None:
+    events = [delta(1)]
+    with pytest.raises(WireFormatError, match="negative epoch"):
+        wire.decode_record(b"\x01" + msgspec.msgpack.encode(["BTC-USD", 1, 1, events, -1]))
+    with pytest.raises(WireFormatError):
+        wire.decode_record(b"\x01" + msgspec.msgpack.encode(["BTC-USD", 1, 1, events, 1, 2]))

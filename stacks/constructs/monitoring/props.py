@@ -1,12 +1,13 @@
 """What the region's monitoring watches: what the main stack built that pages or is graphed."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 
 from stacks.constructs.engine import Engine
 
@@ -37,3 +38,5 @@ class MonitoringProps:
     tables: Mapping[str, str]  # logical name -> table name
     ledger: rds.DatabaseCluster
     engine: Engine
+    # The DR region's failover and failback state machines (none in the primary), by name.
+    state_machines: Mapping[str, sfn.IStateMachine] = field(default_factory=dict)

@@ -25,7 +25,8 @@ dead-letter queue, ``OUTAGE_FAILURES`` failed sends to the provider or SES in 15
 record is older than ``ARCHIVE_FRESHNESS_LIMIT_SECONDS`` ("Implement best practices with
 CloudWatch Alarms", Amazon Data Firehose: DeliveryToS3.DataFreshness beyond the buffering limit,
 at most 15 minutes), when a record fails Parquet conversion, or when a transform invocation
-fails.
+fails. In the DR region, a failed or timed-out failover or failback execution pages
+(``automation``).
 """
 
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from constructs import Construct
 
 from exchange.messaging import command_queue, dead_letter_queue
 from stacks.constructs.monitoring import metrics
+from stacks.constructs.monitoring.automation import automation_panels
 from stacks.constructs.monitoring.metrics import FIVE_MINUTES, ONE_MINUTE, RECORDER
 from stacks.constructs.monitoring.props import MonitoringProps
 from stacks.constructs.timers import MAX_DELAY_SECONDS
@@ -104,6 +106,7 @@ class AlarmsAndDashboard(NestedStack):
             *self._money(props),
             *self._money_out(props),
             *self._data(props),
+            *automation_panels(self._alarm, props),
         ]
         self.dashboard = cloudwatch.Dashboard(
             self,
@@ -151,7 +154,8 @@ class AlarmsAndDashboard(NestedStack):
             )
             ages.append(age)
             self._alarm(f"IteratorAge-{consumer}", age, ITERATOR_AGE_LIMIT_MS, periods=3)
-            for fault in ("JournalSequenceGaps", "JournalQuarantined"):
+            # A reused seq (exchange.journal.epochs) blocks its symbol until an operator acts.
+            for fault in ("JournalSequenceGaps", "JournalQuarantined", "JournalSeqReused"):
                 metric = metrics.emitted(fault, consumer)
                 faults.append(metric)
                 self._alarm(f"{fault}-{consumer}", metric, 0)
@@ -174,7 +178,7 @@ class AlarmsAndDashboard(NestedStack):
             ("Lambda throttles", throttles),
             ("Lambda duration p99 (ms)", durations),
             ("Kinesis consumer iterator age (ms)", ages),
-            ("Journal gaps / quarantined records", faults),
+            ("Journal gaps / quarantined records / reused seqs", faults),
             ("Dead man's switch timers: oldest (s) / dead-lettered", timers),
         ]
 

@@ -235,5 +235,5 @@ def test_payouts_migration_is_not_undone_while_a_payout_is_in_flight(empty_datab
             "notification_preferences",
         }
         # And it can be upgraded again
-        assert migrations.upgrade(conn) == [5]
+        assert migrations.upgrade(conn) == list(range(5, len(migrations.discover()) + 1))
         migrations.downgrade(conn, to=0)

@@ -4,6 +4,7 @@ poison record in the middle, then the same batch again."""
 import json
 from typing import Any, cast
 
+import msgspec
 import pytest
 
 from exchange.journal import audit_log as audit
@@ -14,6 +15,7 @@ from exchange.realtime.session import open_connection
 from exchange.settings import CandlesSettings, RecorderSettings
 from exchange.tables import AuditRecord, CandleRecord, FillRecord, OrderRecord, symbol_status_key
 from exchange.testing.stores import InMemoryBookStore, InMemorySender
+from exchange.wire import JournalRecord
 from lambdas.candles.handler import compose as build_candles
 from lambdas.candles.handler import handler as candles_handler
 from lambdas.fanout.handler import handler as fanout_handler
@@ -174,3 +176,21 @@ def test_fanout_reports_only_the_poison_record_and_a_replay_posts_nothing_again(
         (n, min(n + 3, 19)) for n in range(0, 19, 3)
     ]
     assert [cid for cid, _ in posted if cid == "c-carol"] == []
+
+
+def test_recorder_refuses_other_events_at_seqs_its_audit_log_holds(aws: Aws) -> None:
+    # Given the primary's journal recorded (the audit log on DynamoDB holds seqs 1..19)
+    write_pending_rows()
+    events = busy_market().events
+    assert failures(recorder_handler(aws.journal_batch(encoded(records(events, 3))), CONTEXT,
+                                     sink=build_recorder(RecorderSettings()))) == []  # fmt: skip
+    recorded = aws.dump()
+    # When the DR engine (epoch 1) journals seqs 18..19 again, once with the very events and
+    # once with others (seq 19 an event of another kind)
+    same = JournalRecord.of(events[17:19], epoch=1)
+    other = JournalRecord.of([events[17], msgspec.structs.replace(events[0], seq=19)], epoch=1)
+    batch = aws.journal_batch(encoded([same, other]))
+    response = recorder_handler(batch, CONTEXT, sink=build_recorder(RecorderSettings()))
+    # Then the same events are duplicates, the others fail, and no table changed
+    assert failures(response) == [batch["Records"][-1]["kinesis"]["sequenceNumber"]]
+    assert aws.dump() == recorded

@@ -10,13 +10,14 @@ from collections import defaultdict
 from collections.abc import Iterator
 from decimal import Decimal
 
+import msgspec
 import psycopg
 import pytest
 from psycopg_pool import ConnectionPool
 
 from exchange.domain import NewOrder, Side, TimeInForce
 from exchange.journal.batch import consume
-from exchange.journal.cursors import DynamoCursorStore
+from exchange.journal.cursors import Cursor, CursorConflict, DynamoCursorStore
 from exchange.journal.quarantine import DynamoQuarantineStore
 from exchange.ledger import migrations
 from exchange.ledger.connection import open_pool
@@ -26,7 +27,7 @@ from exchange.ledger.redrive import main as redrive
 from exchange.orders.recorder import Recorder
 from exchange.settings import DEFAULT_ASSET_SCALES, SettlementSettings, load_settings
 from exchange.testing.stores import InMemoryRecorderStore
-from exchange.wire import decode_record
+from exchange.wire import JournalRecord, decode_record
 from lambdas.settlement.handler import compose, handler
 from tests.integration.ledger.conftest import _create_database, _drop_database, make_ledger, total
 from tests.integration.ledger.test_conservation import check_books
@@ -167,6 +168,7 @@ def test_a_refused_event_is_quarantined_with_its_payload_and_the_symbol_settles_
     try:
         response = handler(aws.journal_batch(payloads), LambdaContext(), sink=sink)
     finally:
+        assert isinstance(sink, Settlement)  # no replication gate without a replica region
         assert isinstance(sink.ledger, PostgresLedger)
         sink.ledger.pool.close()
     # Then no record fails: the symbol's settlement goes on past the refused events
@@ -234,3 +236,57 @@ def test_redrive_applies_a_quarantined_record_after_the_fix(
         ).fetchone()
     assert held == (Decimal(0), 0)
     check_books(database_pool)
+
+
+def test_the_cursor_keeps_its_epochs_and_refusals_on_dynamodb(aws: Aws) -> None:
+    store = DynamoCursorStore()
+    # A refusal before the symbol's first record leaves a cursor at 0 that it can advance
+    store.refuse("settlement", "ETH-USD", 2, now_ns=1)
+    store.advance("settlement", "ETH-USD", after=0, to=3, now_ns=2)
+    assert store.read("settlement", "ETH-USD") == Cursor(3, (), frozenset({2}))
+    # An epoch history written at a change stays through advances that do not write one
+    store.advance("settlement", "BTC-USD", after=0, to=6, now_ns=1)
+    store.advance("settlement", "BTC-USD", after=6, to=9, now_ns=2, epochs=((7, 1),))
+    store.advance("settlement", "BTC-USD", after=9, to=12, now_ns=3)
+    store.refuse("settlement", "BTC-USD", 0, now_ns=4)
+    assert store.read("settlement", "BTC-USD") == Cursor(12, ((7, 1),), frozenset({0}))
+    assert store.get("settlement", "BTC-USD") == 12
+    with pytest.raises(CursorConflict):
+        store.advance("settlement", "BTC-USD", after=9, to=15, now_ns=5)
+    assert store.read("settlement", "NONE-USD") == Cursor()
+
+
+def test_a_seq_the_dr_engine_reused_fails_and_stops_the_symbols_settlement(
+    aws: Aws, ledger_pool: ConnectionPool
+) -> None:
+    # Given the primary's journal (epoch 0) settled, its cursor in DynamoDB at the last seq
+    ledger = make_ledger(ledger_pool, CATALOG)
+    ledger.bootstrap()
+    market = traded_market(ledger)
+    last = market.events[-1].seq
+    first = handler(
+        aws.journal_batch(encoded(records(market.events, 3))),
+        LambdaContext(),
+        sink=Settlement(ledger, DynamoCursorStore()),
+    )
+    assert failures(first) == []
+    before = snapshot(ledger_pool)
+    # When the promoted DR engine (epoch 1) journals other events at the last two seqs, and its
+    # next ones after them; the batch holds the primary's records again too
+    other = Market(symbol="BTC-USD")
+    other.order("dr1", Side.BUY, "0.01", "60000.00", account="erin")
+    other.order("dr2", Side.BUY, "0.01", "60001.00", account="erin")
+    dr = [msgspec.structs.replace(e, seq=last - 1 + i) for i, e in enumerate(other.events[:4])]
+    batch = aws.journal_batch(
+        encoded([JournalRecord.of(dr[:2], epoch=1), JournalRecord.of(dr[2:], epoch=1)])
+    )
+    numbers = [record["kinesis"]["sequenceNumber"] for record in batch["Records"]]
+    response = handler(batch, LambdaContext(), sink=Settlement(ledger, DynamoCursorStore()))
+    # Then both DR records failed (the reuse, and the one after it), the primary's passed as
+    # duplicates, no money moved, and the cursor refuses epoch 1 for the symbol
+    assert failures(response) == numbers[-2:]
+    assert snapshot(ledger_pool) == before
+    assert DynamoCursorStore().read("settlement", "BTC-USD") == Cursor(last, (), frozenset({1}))
+    # And so does the retry: the symbol stays stopped until an operator clears the refusal
+    again = handler(batch, LambdaContext(), sink=Settlement(ledger, DynamoCursorStore()))
+    assert failures(again) == numbers[-2:]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from engine_service.adapters.kinesis import pack
 from engine_service.adapters.memory import InMemoryBroker, InMemoryIntake, InMemoryJournal
 from engine_service.adapters.memory import InMemorySnapshotStore as Snapshots
 from engine_service.core import Engine
@@ -424,3 +425,25 @@ def test_a_broker_drop_while_a_write_is_in_flight_loses_and_duplicates_nothing()
     assert journaled(journal) == uninterrupted(cmds)
     assert runtime.counters.duplicates == 30
     assert runtime.counters.reconnects == 1
+
+
+def test_pack_stamps_every_record_with_the_epoch_it_is_given() -> None:
+    events = uninterrupted(commands(40))
+    assert {record.epoch for record in pack(events, max_bytes=300)} == {0}
+    stamped = pack(events, max_bytes=300, epoch=4)
+    assert len(stamped) > len(by_symbol(events))  # split, and each part stamped
+    assert {record.epoch for record in stamped} == {4}
+
+
+def test_the_runtime_journals_at_its_configured_epoch() -> None:
+    # Given an engine promoted to epoch 2
+    broker, journal = InMemoryBroker(), InMemoryJournal()
+    runtime = runtime_on(broker, journal, epoch=2)
+    cmds = commands(30)
+    # When it matches and journals
+    publish(broker, cmds)
+    run_until_idle(runtime, broker)
+    # Then every record it wrote carries epoch 2, and the events are the uninterrupted run's
+    assert journal.records()
+    assert {record.epoch for record in journal.records()} == {2}
+    assert journaled(journal) == uninterrupted(cmds)

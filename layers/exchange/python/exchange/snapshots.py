@@ -55,6 +55,10 @@ class ShardSnapshot(msgspec.Struct, frozen=True):
     position: JournalPosition
     engine_state: bytes
     taken_ns: int = 0
+    # The failover epoch of the engine that took it (``engine_service.fence``); 0 in snapshots
+    # older than the field. A snapshot of an older epoch than the engine's was taken in the other
+    # region: its ``position`` names that region's stream, and recovery promotes from it.
+    epoch: int = 0
 
     @property
     def progress(self) -> int:

@@ -3,7 +3,8 @@
 A payload is one version byte followed by msgpack::
 
     b"\\x01" + msgpack([tag, field, field, ...])                 # one command or event
-    b"\\x01" + msgpack([symbol, first_seq, last_seq, [event...]]) # a journal record
+    b"\\x01" + msgpack([symbol, first_seq, last_seq, [event...]]) # a journal record (epoch 0)
+    b"\\x01" + msgpack([symbol, first_seq, last_seq, [event...], epoch])  # of a later epoch
 
 msgspec encodes and validates in C, several times faster than the stdlib's json (the benchmark is
 ``make bench-engine``). Every malformed payload raises ``WireFormatError`` and nothing else.
@@ -32,19 +33,27 @@ _VERSION_PREFIX: Final = bytes([WIRE_VERSION])
 class JournalRecord(
     msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False
 ):
-    """Consecutive events of one symbol, packed into one journal (Kinesis) record."""
+    """Consecutive events of one symbol, packed into one journal (Kinesis) record.
+
+    ``epoch`` is the failover generation of the engine that wrote it (0 for the primary's first
+    run, one more at every promotion or failback): a consumer that meets a seq it applied under
+    another epoch knows the seq was reused (``exchange.journal.epochs``). A record of epoch 0 is
+    encoded without it, byte for byte as before epochs existed, and a 4-element record decodes
+    as epoch 0.
+    """
 
     symbol: str
     first_seq: int
     last_seq: int
     events: tuple[AnyEvent, ...]
+    epoch: int = 0
 
     @classmethod
-    def of(cls, events: Sequence[Event]) -> "JournalRecord":
+    def of(cls, events: Sequence[Event], *, epoch: int = 0) -> "JournalRecord":
         """Pack events, which must be one symbol's and gap-free, into a record."""
         if not events:
             raise WireFormatError("a journal record holds at least one event")
-        record = cls(events[0].symbol, events[0].seq, events[-1].seq, tuple(events))  # type: ignore[arg-type]
+        record = cls(events[0].symbol, events[0].seq, events[-1].seq, tuple(events), epoch)  # type: ignore[arg-type]
         _check_record(record)
         return record
 
@@ -59,7 +68,7 @@ _event_decoder: msgspec.msgpack.Decoder[AnyEvent] = msgspec.msgpack.Decoder(AnyE
 _record_decoder = msgspec.msgpack.Decoder(JournalRecord)
 
 
-def _encode(message: msgspec.Struct) -> bytes:
+def _encode(message: object) -> bytes:
     buffer = bytearray(_VERSION_PREFIX)
     _encoder.encode_into(message, buffer, 1)
     return bytes(buffer)
@@ -97,6 +106,10 @@ def decode_event(payload: bytes | bytearray | memoryview) -> AnyEvent:
 
 
 def encode_record(record: JournalRecord) -> bytes:
+    if record.epoch == 0:
+        # The 4-element layout of before epochs, so a consumer not yet upgraded reads it (msgspec
+        # writes every field of an array-like struct, defaults included).
+        return _encode((record.symbol, record.first_seq, record.last_seq, record.events))
     return _encode(record)
 
 
@@ -113,6 +126,8 @@ def _check_record(record: JournalRecord) -> None:
     if not record.events:
         raise WireFormatError(f"journal record for {record.symbol} holds no events")
     where = f"journal record for {record.symbol}"
+    if record.epoch < 0:
+        raise WireFormatError(f"{where} has a negative epoch {record.epoch}")
     expected = record.first_seq
     for event in record.events:
         if event.symbol != record.symbol:

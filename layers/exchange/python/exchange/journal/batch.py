@@ -10,6 +10,13 @@ Each Kinesis record is one ``JournalRecord``: a gap-free run of one symbol's eve
   batch) rather than silently skipping events;
 - otherwise applied from the next seq on (a record that overlaps what was applied is trimmed).
 
+A duplicate, and the overlapping part of a trimmed record, are first checked by the sink
+(``JournalSink.verify``): seqs it applied under another failover epoch, or with other content,
+raise ``SeqReused`` (``exchange.journal.epochs``; metric ``JournalSeqReused``, an error log), the
+sink refuses the record's epoch for the symbol (``JournalSink.refuse``), and the record and the
+symbol's later records of that epoch in the batch fail: a reused seq blocks its symbol, it is
+never skipped as a duplicate. A sink that cannot tell keeps the old behaviour (the default).
+
 A record that does not decode is a **poison record**: ``WireFormatError``, logged and counted.
 Failures are reported with Powertools' partial batch response; Lambda checkpoints before the
 first failed record and redelivers the rest, which are then duplicates. Records after a failed
@@ -34,6 +41,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import (
 
 from exchange.domain.errors import ExchangeError, WireFormatError
 from exchange.domain.events import AnyEvent
+from exchange.journal.epochs import EpochRefused, SeqReused
 from exchange.observability import logger, metrics, tracer
 from exchange.wire import JournalRecord, decode_record
 
@@ -69,6 +77,17 @@ class JournalSink(ABC):
     def apply(self, record: JournalRecord, events: Sequence[AnyEvent], after: int) -> None:
         """Apply ``events`` (the record's events after seq ``after``, in order)."""
 
+    def verify(self, record: JournalRecord, through: int) -> None:
+        """Check the record's events up to seq ``through``, which this sink applied before: raise
+        ``SeqReused`` if it applied them under another epoch or with other content. The default
+        cannot tell, and passes (a duplicate is then skipped, as it always was)."""
+        return
+
+    def refuse(self, record: JournalRecord) -> None:
+        """Remember that ``record``'s epoch reused seqs of its symbol, so its later records fail
+        (``EpochRefused``). The default remembers nothing beyond the batch."""
+        return
+
 
 def count(name: str, value: int = 1) -> None:
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -79,11 +98,41 @@ def consume(sink: JournalSink, record: JournalRecord, positions: dict[str, int])
 
     ``positions`` caches each symbol's last seq for the rest of one batch.
     """
+    try:
+        return _consume(sink, record, positions)
+    except SeqReused as exc:
+        positions.pop(record.symbol, None)
+        reused(sink, record, exc)
+        raise
+
+
+def reused(sink: JournalSink, record: JournalRecord, exc: SeqReused) -> None:
+    """Count and log a reused seq, and have the sink refuse the record's epoch from now on."""
+    count("JournalSeqReused")
+    logger.error(
+        "journal seq reused",
+        extra={"consumer": sink.name, "symbol": record.symbol, "first_seq": record.first_seq,
+               "last_seq": record.last_seq, "epoch": record.epoch, "error": str(exc)},
+    )  # fmt: skip
+    if isinstance(exc, EpochRefused):
+        return  # refused already
+    try:
+        sink.refuse(record)
+    except Exception as error:  # noqa: BLE001 - the record fails anyway; the batch blocks it
+        logger.error(
+            "epoch refusal not stored",
+            extra={"consumer": sink.name, "symbol": record.symbol, "epoch": record.epoch,
+                   "error": f"{type(error).__name__}: {error}"},
+        )  # fmt: skip
+
+
+def _consume(sink: JournalSink, record: JournalRecord, positions: dict[str, int]) -> int:
     symbol = record.symbol
     last = positions.get(symbol)
     if last is None:
         last = sink.last_seq(symbol)
     if record.last_seq <= last:
+        sink.verify(record, record.last_seq)
         positions[symbol] = last
         count("JournalDuplicateRecords")
         logger.debug(
@@ -100,6 +149,8 @@ def consume(sink: JournalSink, record: JournalRecord, positions: dict[str, int])
                    "first_seq": record.first_seq},
         )  # fmt: skip
         raise SequenceGap(sink.name, symbol, last + 1, record.first_seq)
+    if record.first_seq <= last:
+        sink.verify(record, last)
     fresh = record.events[last + 1 - record.first_seq :]
     # Forgotten until applied: after a failure the next record of the symbol re-reads the store.
     positions.pop(symbol, None)
@@ -124,11 +175,26 @@ class _BatchRun:
     def __init__(self, sink: JournalSink) -> None:
         self._sink = sink
         self._positions: dict[str, int] = {}
+        self._refused: set[tuple[str, int]] = set()  # (symbol, epoch) caught reusing seqs
 
     def __call__(self, record: KinesisStreamRecord) -> int:
         sequence_number = record.kinesis.sequence_number
         journal = decode(record.kinesis.data_as_bytes(), sequence_number=sequence_number)
-        return consume(self._sink, journal, self._positions)
+        if (journal.symbol, journal.epoch) in self._refused:
+            # Failed, whatever its seqs, like the records after a gap: whether or not the sink
+            # stores refusals, nothing of that epoch passes the reuse in this batch.
+            refused = EpochRefused(self._sink.name, journal.symbol, _seqs(journal), journal.epoch)
+            reused(self._sink, journal, refused)
+            raise refused
+        try:
+            return consume(self._sink, journal, self._positions)
+        except SeqReused:
+            self._refused.add((journal.symbol, journal.epoch))
+            raise
+
+
+def _seqs(record: JournalRecord) -> range:
+    return range(record.first_seq, record.last_seq + 1)
 
 
 def consume_batch(

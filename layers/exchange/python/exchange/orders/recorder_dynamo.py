@@ -242,6 +242,17 @@ class DynamoRecorderStore(RecorderStore):
     def audit_entries(self, symbol: str) -> Iterator[AuditEntry]:
         return audit_entries(symbol)
 
+    def audit_payloads(self, symbol: str, first: int, last: int) -> dict[int, bytes]:
+        return {
+            int(row.seq): bytes(row.payload)
+            for row in AuditRecord.query(
+                symbol,
+                AuditRecord.seq.between(first, last),
+                consistent_read=True,
+                attributes_to_get=["seq", "payload"],
+            )
+        }
+
 
 def _connection(model: Any) -> Connection:
     return Connection(region=model.Meta.region, host=model.Meta.host)

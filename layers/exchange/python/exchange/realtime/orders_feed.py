@@ -116,3 +116,6 @@ class PublishingRecorderStore(RecorderStore):
 
     def audit_entries(self, symbol: str) -> Iterator[AuditEntry]:
         return self._inner.audit_entries(symbol)
+
+    def audit_payloads(self, symbol: str, first: int, last: int) -> dict[int, bytes]:
+        return self._inner.audit_payloads(symbol, first, last)

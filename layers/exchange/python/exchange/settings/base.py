@@ -211,6 +211,31 @@ class TableSettings(_Settings):
     rate_limits_table: str = Field(default="exchange-rate-limits", min_length=3)
     instruments_table: str = Field(default="exchange-instruments", min_length=3)
     notifications_table: str = Field(default="exchange-notifications", min_length=3)
+    failover_table: str = Field(default="exchange-failover", min_length=3)
+
+
+class FailoverSettings(_Settings):
+    """The failover fence and promotion (``engine_service.fence``, the ``failover`` table)."""
+
+    # With ``fence`` (the ECS task sets it), the task waits as a standby until the fence names its
+    # region (``aws_region``), takes the fence's epoch, promotes from the events table when its
+    # newest snapshot is of an older epoch, and stops journaling once the fence moves away.
+    fence: bool = False
+    primary_region: str = "us-east-1"  # who holds the fence while the table has no item
+    fence_ttl_ms: Annotated[int, Field(gt=0, le=60_000)] = 1_000  # a fence read is reused this long
+    # Promotion waits until the events table's tail has not moved for this long (replication
+    # drained; DynamoDB global tables replicate within about a second), at most the timeout.
+    promotion_quiet_ms: Annotated[int, Field(ge=0, le=60_000)] = 2_000
+    promotion_timeout_ms: Annotated[int, Field(gt=0, le=600_000)] = 30_000
+
+
+class ReplicationGateSettings(_Settings):
+    """Settlement in the primary region settles a journal record only once the DR region's events
+    table holds it (``exchange.journal.gate``): ``settle_after_replica_region`` names that region
+    (the primary's settlement sets it; unset: no gate, as in DR and locally)."""
+
+    settle_after_replica_region: str | None = None
+    settle_replica_timeout_ms: Annotated[int, Field(gt=0, le=600_000)] = 20_000
 
 
 class AssetScaleSettings(_Settings):

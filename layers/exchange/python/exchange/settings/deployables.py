@@ -15,6 +15,7 @@ from exchange.settings.base import (
     AwsSettings,
     BrokerSettings,
     CancelAfterQueueSettings,
+    FailoverSettings,
     InstrumentSettings,
     JournalSettings,
     LedgerDatabaseSettings,
@@ -22,6 +23,7 @@ from exchange.settings.base import (
     OpenOrderCapSettings,
     OperatorSettings,
     RedisSettings,
+    ReplicationGateSettings,
     ReportSettings,
     SnapshotStoreSettings,
     TableSettings,
@@ -199,9 +201,10 @@ class RecorderSettings(ConsumerSettings, AssetScaleSettings, WebSocketSettings):
     trades_ttl_days: Annotated[int, Field(gt=0, le=3650)] | None = None
 
 
-class SettlementSettings(LedgerSettings, TableSettings, InstrumentSettings, WebSocketSettings):
-    """The ledger's database settings plus the cursors table; the Management API endpoint pushes
-    ``balances`` frames to the accounts a batch changed (unset: nothing is pushed)."""
+class SettlementSettings(
+    LedgerSettings, TableSettings, InstrumentSettings, WebSocketSettings, ReplicationGateSettings
+):
+    """The ledger, the cursors table, and the Management API endpoint for ``balances`` frames."""
 
 
 class FanoutSettings(ConsumerSettings, RedisSettings, WebSocketSettings):
@@ -324,6 +327,7 @@ class EngineSettings(
     InstrumentSettings,
     TableSettings,
     SnapshotStoreSettings,
+    FailoverSettings,
 ):
     """The matching-engine service: one process per shard, a shard being a set of symbols.
 

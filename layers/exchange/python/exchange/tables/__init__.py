@@ -8,6 +8,8 @@ from pynamodb.exceptions import PynamoDBException
 
 from exchange.aws import AwsLocation
 from exchange.tables.access import ApiKeyRecord, RateLimitRecord
+from exchange.tables.cursors import CursorRecord
+from exchange.tables.failover import FailoverRecord
 from exchange.tables.instruments import CURRENT, InstrumentRecord, version_record
 from exchange.tables.models import (
     CANCEL_AFTER_KEY,
@@ -16,7 +18,6 @@ from exchange.tables.models import (
     AuditRecord,
     CandleRecord,
     ConnectionRecord,
-    CursorRecord,
     EventRecord,
     FillRecord,
     IdempotencyRecord,
@@ -82,6 +83,7 @@ __all__ = [
     "ConnectionRecord",
     "CursorRecord",
     "EventRecord",
+    "FailoverRecord",
     "FillRecord",
     "IdempotencyRecord",
     "IndexSpec",

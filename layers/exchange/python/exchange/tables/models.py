@@ -42,6 +42,8 @@ from pynamodb.indexes import AllProjection, GlobalSecondaryIndex, KeysOnlyProjec
 
 from exchange.tables.access import ApiKeyRecord, RateLimitRecord
 from exchange.tables.base import _Meta, _Table
+from exchange.tables.cursors import CursorRecord
+from exchange.tables.failover import FailoverRecord
 from exchange.tables.instruments import InstrumentRecord
 from exchange.tables.notifications import NotificationRecord
 
@@ -305,20 +307,6 @@ class IdempotencyRecord(_Table):
 # --- journal consumers' progress ---------------------------------------------------------------
 
 
-class CursorRecord(_Table):
-    """How far one consumer (fanout, candles, settlement) has applied one symbol's events."""
-
-    logical_name = "cursors"
-
-    class Meta(_Meta):
-        pass
-
-    consumer = UnicodeAttribute(hash_key=True)
-    symbol = UnicodeAttribute(range_key=True)
-    last_seq = NumberAttribute()
-    updated_ns = NumberAttribute()
-
-
 class QuarantineRecord(_Table):
     """A journal record (or one event of it) a consumer could not apply, kept whole so it can be
     redriven after a fix (Kinesis keeps the original only 24 hours). sk ``position`` is
@@ -393,4 +381,5 @@ TABLE_MODELS: Final[tuple[type[_Table], ...]] = (
     RateLimitRecord,
     InstrumentRecord,
     NotificationRecord,
+    FailoverRecord,
 )

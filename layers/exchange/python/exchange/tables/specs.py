@@ -7,7 +7,7 @@ model, so the CDK app and local mode create exactly the tables the code uses.
 >>> [spec.logical_name for spec in TABLE_SPECS]  # doctest: +NORMALIZE_WHITESPACE
 ['orders', 'fills', 'trades', 'events', 'audit', 'candles', 'connections', 'idempotency',
  'cursors', 'quarantine', 'order_keys', 'api_keys', 'rate_limits', 'instruments',
- 'notifications']
+ 'notifications', 'failover']
 """
 
 from dataclasses import dataclass

@@ -13,7 +13,8 @@ from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import D
 
 from exchange.domain.events import AnyEvent, BookDelta
 from exchange.journal.audit import AuditConflict, AuditEntry, AuditLink
-from exchange.journal.cursors import CursorConflict, CursorStore
+from exchange.journal.cursors import Cursor, CursorConflict, CursorStore
+from exchange.journal.epochs import EpochHistory
 from exchange.journal.quarantine import Quarantined, QuarantineStore
 from exchange.l2 import L2Book
 from exchange.market.books import BookStore, advanced
@@ -116,14 +117,37 @@ class InMemorySender(Sender):
 class InMemoryCursorStore(CursorStore):
     def __init__(self) -> None:
         self.positions: dict[tuple[str, str], int] = {}
+        self.epochs: dict[tuple[str, str], EpochHistory] = {}
+        self.refused: dict[tuple[str, str], frozenset[int]] = {}
 
     def get(self, consumer: str, symbol: str) -> int:
         return self.positions.get((consumer, symbol), 0)
 
-    def advance(self, consumer: str, symbol: str, *, after: int, to: int, now_ns: int) -> None:
+    def read(self, consumer: str, symbol: str) -> Cursor:
+        key = (consumer, symbol)
+        return Cursor(
+            self.get(consumer, symbol), self.epochs.get(key, ()), self.refused.get(key, frozenset())
+        )
+
+    def advance(
+        self,
+        consumer: str,
+        symbol: str,
+        *,
+        after: int,
+        to: int,
+        now_ns: int,
+        epochs: EpochHistory | None = None,
+    ) -> None:
         if self.get(consumer, symbol) != after:
             raise CursorConflict(f"{consumer}/{symbol} is not at seq {after}")
         self.positions[(consumer, symbol)] = to
+        if epochs is not None:
+            self.epochs[(consumer, symbol)] = epochs
+
+    def refuse(self, consumer: str, symbol: str, epoch: int, *, now_ns: int) -> None:
+        key = (consumer, symbol)
+        self.refused[key] = self.refused.get(key, frozenset()) | {epoch}
 
 
 class InMemoryQuarantineStore(QuarantineStore):

@@ -3,7 +3,14 @@ fees recorded.
 
 Each event is idempotent on ``(symbol, seq)``: a trade claims its row in ``settled_trades``, a
 listing its row in ``fee_schedule``, any other event that moves money its row in
-``applied_events``, in the transaction that applies it.
+``applied_events``, in the transaction that applies it. A seq is claimed in one of the three only:
+a claim fails while another table holds the seq.
+
+A claim that fails is a replay only if the row holds the same event (a trade's orders, price and
+quantity; another event's kind and order; a listing's version and fees). Anything else is a seq
+reused with other content (a failover's DR engine emitting seqs the primary's events had taken):
+``SeqReused`` is raised, which is no ``LedgerError`` (settlement's quarantine does not take it),
+so the transaction rolls back and the record fails, blocking its symbol.
 """
 
 from dataclasses import dataclass
@@ -23,6 +30,7 @@ from exchange.domain.events import (
     Trade,
 )
 from exchange.domain.instruments import Instrument
+from exchange.journal.epochs import SeqReused
 from exchange.ledger.catalog import LedgerInstruments
 from exchange.ledger.errors import LedgerInconsistency
 from exchange.ledger.fees import FeeRates
@@ -42,6 +50,51 @@ _KINDS: dict[type[Event], str] = {
     OrderAmended: "AMEND",
     OrderRejected: "REJECT",
 }
+
+# A seq claimed in none of the tables but the one the claim inserts into (each ``%(symbol)s`` and
+# ``%(seq)s``); the settlement role may read these two columns of each.
+_UNCLAIMED_ELSEWHERE = {
+    "settled_trades": "NOT EXISTS (SELECT 1 FROM ledger.applied_events a "
+    "WHERE a.symbol = %(symbol)s AND a.seq = %(seq)s) AND NOT EXISTS (SELECT 1 FROM "
+    "ledger.fee_schedule f WHERE f.symbol = %(symbol)s AND f.effective_seq = %(seq)s)",
+    "applied_events": "NOT EXISTS (SELECT 1 FROM ledger.settled_trades t "
+    "WHERE t.symbol = %(symbol)s AND t.seq = %(seq)s) AND NOT EXISTS (SELECT 1 FROM "
+    "ledger.fee_schedule f WHERE f.symbol = %(symbol)s AND f.effective_seq = %(seq)s)",
+    "fee_schedule": "NOT EXISTS (SELECT 1 FROM ledger.settled_trades t "
+    "WHERE t.symbol = %(symbol)s AND t.seq = %(seq)s) AND NOT EXISTS (SELECT 1 FROM "
+    "ledger.applied_events a WHERE a.symbol = %(symbol)s AND a.seq = %(seq)s)",
+}
+
+# What the ledger holds at one (symbol, seq), whichever table claimed it: (what, content...).
+_HELD_AT = (
+    "SELECT 'TRADE', maker_order_id, taker_order_id, price_ticks::text, qty_lots::text "
+    "FROM ledger.settled_trades WHERE symbol = %(symbol)s AND seq = %(seq)s "
+    "UNION ALL SELECT 'EVENT', kind, order_id, NULL, NULL "
+    "FROM ledger.applied_events WHERE symbol = %(symbol)s AND seq = %(seq)s "
+    "UNION ALL SELECT 'LISTING', version::text, maker_fee_bps::text, taker_fee_bps::text, NULL "
+    "FROM ledger.fee_schedule WHERE symbol = %(symbol)s AND effective_seq = %(seq)s"
+)
+
+
+def _trade_content(trade: Trade) -> tuple[object, ...]:
+    return ("TRADE", trade.maker_order_id, trade.taker_order_id, str(trade.price), str(trade.qty))
+
+
+def _replay_or_reused(cur: Cursor[Row], event: Event, content: tuple[object, ...]) -> None:
+    """A claim of ``event``'s (symbol, seq) failed: fine if the ledger holds this very event
+    (a replay), ``SeqReused`` if it holds anything else."""
+    held = cur.execute(_HELD_AT, {"symbol": event.symbol, "seq": event.seq}).fetchall()
+    if held == [content]:
+        return
+    shown = "; ".join(" ".join(str(part) for part in row) for row in held) or "nothing"
+    raise SeqReused(
+        "ledger",
+        event.symbol,
+        [event.seq],
+        None,
+        None,
+        detail=f"holds {shown}, not {' '.join(str(part) for part in content)}",
+    )
 
 
 def settles(event: Event) -> bool:
@@ -119,21 +172,24 @@ class Settler:
         claimed = cur.execute(
             "INSERT INTO ledger.settled_trades (symbol, seq, maker_order_id, taker_order_id, "
             "maker_account_id, taker_account_id, aggressor_side, price_ticks, qty_lots) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "SELECT %(symbol)s, %(seq)s, %(maker)s, %(taker)s, %(maker_account)s, "
+            "%(taker_account)s, %(side)s, %(price)s, %(qty)s "
+            f"WHERE {_UNCLAIMED_ELSEWHERE['settled_trades']} "
             "ON CONFLICT (symbol, seq) DO NOTHING RETURNING 1",
-            (
-                trade.symbol,
-                trade.seq,
-                trade.maker_order_id,
-                trade.taker_order_id,
-                trade.maker_account_id,
-                trade.taker_account_id,
-                trade.aggressor_side.value,
-                trade.price,
-                trade.qty,
-            ),
+            {
+                "symbol": trade.symbol,
+                "seq": trade.seq,
+                "maker": trade.maker_order_id,
+                "taker": trade.taker_order_id,
+                "maker_account": trade.maker_account_id,
+                "taker_account": trade.taker_account_id,
+                "side": trade.aggressor_side.value,
+                "price": trade.price,
+                "qty": trade.qty,
+            },
         ).fetchone()
         if claimed is None:
+            _replay_or_reused(cur, trade, _trade_content(trade))
             return False  # settled before: a replay changes nothing
         holds = lock_holds(cur, [trade.maker_order_id, trade.taker_order_id])
         instrument = self.instruments.get(trade.symbol)
@@ -182,19 +238,42 @@ class Settler:
         check_instrument(listed, self.scales)
         row = cur.execute(
             "INSERT INTO ledger.fee_schedule (symbol, effective_seq, maker_fee_bps, "
-            "taker_fee_bps, version) VALUES (%s, %s, %s, %s, %s) "
+            "taker_fee_bps, version) SELECT %(symbol)s, %(seq)s, %(maker)s, %(taker)s, "
+            f"%(version)s WHERE {_UNCLAIMED_ELSEWHERE['fee_schedule']} "
             "ON CONFLICT (symbol, effective_seq) DO NOTHING RETURNING 1",
-            (event.symbol, event.seq, listed.maker_fee_bps, listed.taker_fee_bps, event.version),
+            {
+                "symbol": event.symbol,
+                "seq": event.seq,
+                "maker": listed.maker_fee_bps,
+                "taker": listed.taker_fee_bps,
+                "version": event.version,
+            },
         ).fetchone()
-        return row is not None
+        if row is None:
+            content = (
+                "LISTING",
+                str(event.version),
+                str(listed.maker_fee_bps),
+                str(listed.taker_fee_bps),
+                None,
+            )
+            _replay_or_reused(cur, event, content)
+            return False
+        return True
 
     def _claim(self, cur: Cursor[Row], event: HoldEvent) -> bool:
+        kind = _KINDS[type(event)]
         row = cur.execute(
             "INSERT INTO ledger.applied_events (symbol, seq, kind, order_id) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (symbol, seq) DO NOTHING RETURNING 1",
-            (event.symbol, event.seq, _KINDS[type(event)], event.order_id),
+            "SELECT %(symbol)s, %(seq)s, %(kind)s, %(order_id)s "
+            f"WHERE {_UNCLAIMED_ELSEWHERE['applied_events']} "
+            "ON CONFLICT (symbol, seq) DO NOTHING RETURNING 1",
+            {"symbol": event.symbol, "seq": event.seq, "kind": kind, "order_id": event.order_id},
         ).fetchone()
-        return row is not None
+        if row is None:
+            _replay_or_reused(cur, event, ("EVENT", kind, event.order_id, None, None))
+            return False
+        return True
 
     def _apply_to_hold(self, cur: Cursor[Row], event: HoldEvent) -> bool:
         if not self._claim(cur, event):

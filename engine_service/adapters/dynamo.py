@@ -1,0 +1,187 @@
+"""The engine's DynamoDB calls, all on global tables and all for failover:
+
+- ``DynamoReplicatedEvents``: the journal's copy in the events table (``EventRecord``), what a
+  region taking over rebuilds its books from, past the newest snapshot it holds. The recorder
+  writes every journal event there, keyed by ``(symbol, seq)``; global tables replicate
+  asynchronously, usually within a second ("How DynamoDB global tables work", DynamoDB Developer
+  Guide). A strongly consistent read is consistent within this region's replica only: a write
+  still on its way from the other region is not seen, which is why promotion waits for the tail
+  to stop moving (``engine_service.recovery.settled_tail``).
+- ``DynamoFence``: the ``failover`` table's item (``engine_service.fence``).
+- ``DynamoCursors``: the consumers' cursors, which promotion rewinds to the rebuilt seqs, and
+  ``DynamoAuditHeads``: the recorder's position (its audit log's head); promotion journals again,
+  in its own stream, what the consumers furthest behind still lack (``composition``).
+
+Both take a boto3 client of their region rather than the pynamodb models, whose table binding is
+process-wide: the DR drill runs both regions in one process. The attribute names are the
+models' (``exchange.tables.EventRecord`` and ``FailoverRecord``; a test checks they agree).
+"""
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine_service.fence import SCOPE, FenceState
+from exchange.domain.events import AnyEvent
+from exchange.wire import decode_event
+
+
+class DynamoReplicatedEvents:
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def events_after(self, symbol: str, seq: int) -> Iterator[AnyEvent]:
+        paginator = self._client.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="#s = :s AND #q > :q",
+            ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
+            ExpressionAttributeValues={":s": {"S": symbol}, ":q": {"N": str(seq)}},
+            ProjectionExpression="payload",
+            ConsistentRead=True,
+        ):
+            for item in page["Items"]:
+                yield decode_event(item["payload"]["B"])
+
+    def tail(self, symbol: str) -> int:
+        """The symbol's highest seq in the table (0: none)."""
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
+            ExpressionAttributeValues={":s": {"S": symbol}},
+            ProjectionExpression="#q",
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response["Items"]
+        return int(items[0]["seq"]["N"]) if items else 0
+
+
+class DynamoFence:
+    """The fence item, read strongly consistent in this region's replica. No item: the primary
+    region holds the fence at epoch 0."""
+
+    def __init__(self, client: Any, table: str, *, primary_region: str) -> None:
+        self._client = client
+        self._table = table
+        self._primary = primary_region
+
+    def read(self) -> FenceState:
+        item = self._client.get_item(
+            TableName=self._table, Key={"scope": {"S": SCOPE}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return FenceState(self._primary, 0)
+        return FenceState(item["active_region"]["S"], int(item["epoch"]["N"]))
+
+
+@dataclass
+class Rewound:
+    """What a rewind did: ``(consumer, symbol, from, to)`` per cursor moved back, and each
+    symbol's lowest cursor afterwards (where the consumers furthest behind stand)."""
+
+    done: list[tuple[str, str, int, int]] = field(default_factory=list)
+    lowest: dict[str, int] = field(default_factory=dict)
+
+
+class DynamoCursors:
+    """The consumers' cursors (``CursorRecord``: the ``cursors`` global table), as promotion
+    rewinds them.
+
+    A consumer in the old primary region (the recorder's feed, fan-out, candles) may have applied
+    events past what the promoting region rebuilt: they never replicated, and the new region
+    emits its own events at those seqs. Its cursor, replicated, would take the new events for
+    duplicates of another epoch and stop the symbol (``exchange.journal.epochs``). Promotion
+    therefore moves each such cursor back to the rebuilt seq and drops the epochs it had recorded
+    past it: those events are lost (they are the drill's RPO), and the consumer goes on with the
+    new region's. Settlement is never among them when it settles behind the replication gate
+    (``exchange.journal.gate``). Each rewind is logged, naming what the consumer had applied.
+    """
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def rewind(self, seqs: Mapping[str, int], *, now_ns: int) -> Rewound:
+        """Move every cursor of the symbols in ``seqs`` that is past its seq back to it."""
+        rewound = Rewound()
+        for page in self._client.get_paginator("scan").paginate(
+            TableName=self._table, ConsistentRead=True
+        ):
+            for item in page["Items"]:
+                symbol, consumer = item["symbol"]["S"], item["consumer"]["S"]
+                if symbol not in seqs:
+                    continue
+                last = int(item["last_seq"]["N"])
+                if last > seqs[symbol] and self._move_back(item, last, seqs[symbol], now_ns):
+                    rewound.done.append((consumer, symbol, last, seqs[symbol]))
+                    last = seqs[symbol]
+                rewound.lowest[symbol] = min(last, rewound.lowest.get(symbol, last))
+        return rewound
+
+    def _move_back(self, item: dict[str, Any], last: int, to: int, now_ns: int) -> bool:
+        kept = [
+            entry for entry in item.get("epochs", {}).get("L", []) if int(entry["L"][0]["N"]) <= to
+        ]
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"consumer": item["consumer"], "symbol": item["symbol"]},
+                UpdateExpression="SET last_seq = :to, epochs = :kept, updated_ns = :now",
+                ConditionExpression="last_seq = :from",
+                ExpressionAttributeValues={
+                    ":to": {"N": str(to)}, ":kept": {"L": kept},
+                    ":now": {"N": str(now_ns)}, ":from": {"N": str(last)},
+                },
+            )  # fmt: skip
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False  # it moved meanwhile: a consumer of this region, now legitimate
+        return True
+
+
+class DynamoAuditHeads:
+    """The recorder's position in a symbol's journal: the audit log's newest seq (it keeps no
+    cursor; ``exchange.orders.recorder``)."""
+
+    def __init__(self, client: Any, table: str) -> None:
+        self._client = client
+        self._table = table
+
+    def head(self, symbol: str) -> int:
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="#s = :s",
+            ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
+            ExpressionAttributeValues={":s": {"S": symbol}},
+            ProjectionExpression="#q",
+            ScanIndexForward=False,
+            Limit=1,
+            ConsistentRead=True,
+        )
+        items = response["Items"]
+        return int(items[0]["seq"]["N"]) if items else 0
+
+    def supersede(self, symbol: str, *, after: int, epoch: int, now_ns: int) -> int:
+        """Move the symbol's audit entries past seq ``after`` (the old region's events that the
+        promotion did not rebuild) to the partition ``<symbol>#superseded@<epoch>``, kept whole
+        with ``superseded_ns``; the chain then goes on from ``after``'s entry. How many moved."""
+        moved = 0
+        for page in self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="#s = :s AND #q > :q",
+            ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
+            ExpressionAttributeValues={":s": {"S": symbol}, ":q": {"N": str(after)}},
+            ConsistentRead=True,
+        ):
+            for item in page["Items"]:
+                aside = {**item, "symbol": {"S": f"{symbol}#superseded@{epoch}"},
+                         "superseded_ns": {"N": str(now_ns)}}  # fmt: skip
+                self._client.put_item(TableName=self._table, Item=aside)
+                self._client.delete_item(
+                    TableName=self._table, Key={"symbol": item["symbol"], "seq": item["seq"]}
+                )
+                moved += 1
+        return moved
