@@ -51,7 +51,13 @@ def run() -> int:
     signal.signal(signal.SIGINT, on_signal)
     fence = fence_source(settings)
     held: FenceState | None = None
-    standby = {"status": "standby", "serving": False, "standby": True}
+    # A fenced task answers 200 as a standby (it is well: ECS must not replace it); any other
+    # answers 503 until it serves.
+    standby = {
+        "status": "standby" if fence else "starting",
+        "serving": False,
+        "standby": bool(fence),
+    }
     health = HealthServer(
         settings.health_port, lambda: standby, details={"core": choice.core.name}
     ).start()
@@ -62,9 +68,12 @@ def run() -> int:
                 return 0
         runtime = build_runtime(settings, fence=fence, held=held)
         reporter = MetricsReporter(runtime)
-        # Recovery (a promotion waits for the copy to settle) answers as the standby did: ECS
-        # must not replace a task that waited hours at the fence, past its start period.
-        standby["status"] = "recovering"
+        if fence is None:
+            health.status = runtime.health  # 503 while recovering
+        else:
+            # A fenced task's recovery (a promotion waits for the copy to settle) answers as its
+            # standby did: ECS must not replace a task that waited hours, past its start period.
+            standby["status"] = "recovering"
         runtime.recover()
         promote_consumers(settings, runtime)  # after a promotion only
         # The recovered books are long-lived: keep them out of every later collection, so the

@@ -202,8 +202,9 @@ class S3SnapshotStore:
 
 class CompositeSnapshotStore:
     """Saves to every store it can; loads the newest trustworthy snapshot any of them has (by
-    progress). A store that fails or holds a refused snapshot is logged and recorded in
-    ``health``, and the others serve."""
+    failover epoch, then progress: after a failover, a snapshot the old region took late and S3
+    replicated over this region's never wins over this region's own). A store that fails or
+    holds a refused snapshot is logged and recorded in ``health``, and the others serve."""
 
     def __init__(
         self, stores: Mapping[str, SnapshotStore], *, health: StoreHealth | None = None
@@ -226,13 +227,14 @@ class CompositeSnapshotStore:
             raise SnapshotStoreUnavailable(f"no store took the snapshot: {sorted(self._stores)}")
 
     def load(self, shard: str) -> bytes | None:
-        best: tuple[int, bytes] | None = None
+        best: tuple[tuple[int, int], bytes] | None = None
         for name, store in self._stores.items():
             try:
                 payload = store.load(shard)
                 if payload is None:
                     continue
-                progress = trusted_snapshot(shard, payload).progress
+                trusted = trusted_snapshot(shard, payload)
+                rank = (trusted.epoch, trusted.progress)
             except SnapshotStoreUnavailable as exc:
                 self._failed(name, shard, exc)
                 continue
@@ -243,8 +245,8 @@ class CompositeSnapshotStore:
                     extra={"store": name, "shard": shard, "reason": str(exc)},
                 )
                 continue
-            if best is None or progress > best[0]:
-                best = (progress, payload)
+            if best is None or rank > best[0]:
+                best = (rank, payload)
         return best[1] if best else None
 
     def _failed(self, name: str, shard: str, exc: SnapshotStoreUnavailable) -> None:

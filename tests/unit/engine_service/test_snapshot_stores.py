@@ -52,7 +52,7 @@ class Plain(InMemorySnapshotStore):
     """Holds whatever it is given, as a compromised cache would."""
 
 
-def snapshot(seq: int, shard: str = SHARD) -> bytes:
+def snapshot(seq: int, shard: str = SHARD, epoch: int = 0) -> bytes:
     return encode_snapshot(
         ShardSnapshot(
             format=SNAPSHOT_FORMAT,
@@ -60,8 +60,21 @@ def snapshot(seq: int, shard: str = SHARD) -> bytes:
             seqs={"BTC-USD": seq},
             position=JournalPosition(),
             engine_state=b"state-%d" % seq,
+            epoch=epoch,
         )
     )
+
+
+def test_a_newer_epoch_wins_over_more_progress() -> None:
+    """After a failover, a snapshot the old region took late (more progress on its lost tail)
+    and S3 replicated over this region's must not win over this region's own, newer epoch."""
+    old_region, this_region = InMemorySnapshotStore(), InMemorySnapshotStore()
+    old_region.save(SHARD, snapshot(900, epoch=0))
+    this_region.save(SHARD, snapshot(850, epoch=1))
+    both = CompositeSnapshotStore({"s3": old_region, "redis": this_region})
+    loaded = both.load(SHARD)
+    assert loaded is not None
+    assert decode_snapshot(loaded).epoch == 1
 
 
 def runtime_with(
