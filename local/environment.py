@@ -14,7 +14,10 @@ Local mode keeps exactly that set and gives each variable the local stand-in's v
   ``EXCHANGE_DATABASE_USER`` with an IAM token; locally it gets ``EXCHANGE_DATABASE_URL`` to the
   local PostgreSQL as that same role (trust authentication stands in for IAM's);
 - the broker: Amazon MQ's endpoint and secret become the local RabbitMQ's URL (none with the
-  in-process broker).
+  in-process broker);
+- the other region: local mode is one region, so settlement's replication gate, which waits for
+  the DR region's copy of the journal (``settle_after_replica_region``), is dropped; there is no
+  copy to wait for (``make dr-drill`` runs two regions, gate and all).
 
 Anything else, a variable the function's settings do not read or an intrinsic local mode has no
 stand-in for, stops the stack: the twin must not quietly differ from the deployment.
@@ -104,6 +107,10 @@ def as_role(database_url: str, role: str) -> str:
     return make_conninfo(**{k: str(v) for k, v in parts.items() if v is not None})
 
 
+# Settings that name the other region: one region locally (the module's rules).
+_OTHER_REGION: Final = frozenset({"settle_after_replica_region"})
+
+
 def function_environment(
     function: DeployedFunction, values: Mapping[str, str], stand_ins: StandIns | None = None
 ) -> dict[str, str]:
@@ -169,7 +176,7 @@ def _translate(
         field = by_variable.get(variable)
         if field is None:
             raise TemplateError(f"{name}: {variable} is not read by {model.__name__}")
-        if field in _DATABASE_PARTS or field in _BROKER_PARTS:
+        if field in _DATABASE_PARTS or field in _BROKER_PARTS or field in _OTHER_REGION:
             continue
         if field == "database_user":
             role = _literal(name, variable, value)

@@ -91,6 +91,22 @@ def test_amazon_mq_becomes_the_local_broker_url_or_nothing_in_process() -> None:
     assert "EXCHANGE_BROKER_URL" not in function_environment(function, values(None))
 
 
+def test_local_mode_is_one_region_so_settlement_waits_for_no_replica() -> None:
+    """The primary's settlement settles behind the replication gate (``exchange.journal.gate``),
+    waiting for us-west-2's events replica; locally there is no second region, and a gate on a
+    region that does not exist would never settle anything."""
+    function = deployed(
+        "settlement",
+        {
+            "EXCHANGE_SETTLE_AFTER_REPLICA_REGION": "us-west-2",
+            "EXCHANGE_EVENTS_TABLE": "exchange-prod-events",
+        },
+    )
+    env = function_environment(function, values())
+    assert "EXCHANGE_SETTLE_AFTER_REPLICA_REGION" not in env
+    assert env["EXCHANGE_EVENTS_TABLE"] == "exchange-events"
+
+
 def test_the_migrate_function_gets_the_admin_database_and_the_role_secrets() -> None:
     function = deployed(
         "migrate",
@@ -158,7 +174,8 @@ def test_every_deployed_function_loads_its_settings_from_its_local_twin(
     amazon_mq = {"EXCHANGE_BROKER_ENDPOINT", "EXCHANGE_BROKER_SECRET_ARN"}
     # Secrets' ARNs locally replaced: the admin database's URL, the snapshot key itself
     replaced = {"EXCHANGE_DATABASE_SECRET_ARN", "EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN"}
-    assert deployed_names - proxied - amazon_mq - replaced <= set(env)
+    other_region = {"EXCHANGE_SETTLE_AFTER_REPLICA_REGION"}  # one region locally
+    assert deployed_names - proxied - amazon_mq - replaced - other_region <= set(env)
     if "EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN" in deployed_names:
         assert env["EXCHANGE_SNAPSHOT_HMAC_KEY"] == "k" * 64
 
