@@ -268,9 +268,10 @@ class Drill:
         self.killed_at = time.monotonic()
         self.current = dr
         primary._killed = True  # type: ignore[attr-defined]
-        primary.stop.set()
-        if primary.runtime is not None:
-            primary.runtime.abandon()
+        primary.stop.set()  # its engine thread abandons at its next step (a kill: no drain)
+        for thread in primary.threads:
+            if thread.name.endswith("-engine"):
+                thread.join(timeout=5)
         replicator.cut()
         self.pg.kill_primary()
         self.primary_rate = len(self.placed) / run_for

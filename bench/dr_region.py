@@ -150,7 +150,9 @@ class Region:
                 runtime.step()
         except Fenced:
             return
-        if not killed(self):
+        if killed(self):
+            runtime.abandon()  # on its own thread: pika's connection is not thread-safe
+        else:
             runtime.shutdown()
 
     # -- consumers -------------------------------------------------------------------------------
