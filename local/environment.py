@@ -16,8 +16,9 @@ Local mode keeps exactly that set and gives each variable the local stand-in's v
 - the broker: Amazon MQ's endpoint and secret become the local RabbitMQ's URL (none with the
   in-process broker);
 - the other region: local mode is one region, so settlement's replication gate, which waits for
-  the DR region's copy of the journal (``settle_after_replica_region``), is dropped; there is no
-  copy to wait for (``make dr-drill`` runs two regions, gate and all).
+  the DR region's copy of the journal (``settle_after_replica_region``), and the engine's
+  failover fence (``fence``) are dropped: there is no copy to wait for and no other region to
+  fence against (``make dr-drill`` runs two regions, gate and fence and all).
 
 Anything else, a variable the function's settings do not read or an intrinsic local mode has no
 stand-in for, stops the stack: the twin must not quietly differ from the deployment.
@@ -108,7 +109,7 @@ def as_role(database_url: str, role: str) -> str:
 
 
 # Settings that name the other region: one region locally (the module's rules).
-_OTHER_REGION: Final = frozenset({"settle_after_replica_region"})
+_OTHER_REGION: Final = frozenset({"settle_after_replica_region", "fence"})
 
 
 def function_environment(

@@ -189,6 +189,9 @@ def test_the_engine_task_environment_is_the_deployed_one_made_local(deployment: 
     assert env["EXCHANGE_SNAPSHOT_HMAC_KEY"] == "k" * 64  # the key, where AWS has its secret
     assert "EXCHANGE_SNAPSHOT_HMAC_SECRET_ARN" not in env
     assert env["EXCHANGE_HEALTH_PORT"] == "18080"
+    # Deployed fenced (failover); one region locally, so nothing to fence against
+    assert task.environment["EXCHANGE_FENCE"] == "true"
+    assert "EXCHANGE_FENCE" not in env
     settings = engine_settings(env)
     assert (settings.journal_stream, settings.snapshot_bucket) == (
         "exchange-events",
