@@ -26,6 +26,23 @@ from exchange.domain.events import AnyEvent
 from exchange.wire import decode_event
 
 
+def newest_seq(client: Any, table: str, symbol: str) -> int:
+    """The symbol's highest seq in a table keyed ``(symbol, seq)`` (0: none), read strongly
+    consistent: the events table's tail, the audit log's head."""
+    response = client.query(
+        TableName=table,
+        KeyConditionExpression="#s = :s",
+        ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
+        ExpressionAttributeValues={":s": {"S": symbol}},
+        ProjectionExpression="#q",
+        ScanIndexForward=False,
+        Limit=1,
+        ConsistentRead=True,
+    )
+    items = response["Items"]
+    return int(items[0]["seq"]["N"]) if items else 0
+
+
 class DynamoReplicatedEvents:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
@@ -46,18 +63,7 @@ class DynamoReplicatedEvents:
 
     def tail(self, symbol: str) -> int:
         """The symbol's highest seq in the table (0: none)."""
-        response = self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
-            ExpressionAttributeValues={":s": {"S": symbol}},
-            ProjectionExpression="#q",
-            ScanIndexForward=False,
-            Limit=1,
-            ConsistentRead=True,
-        )
-        items = response["Items"]
-        return int(items[0]["seq"]["N"]) if items else 0
+        return newest_seq(self._client, self._table, symbol)
 
 
 class DynamoFence:
@@ -151,18 +157,7 @@ class DynamoAuditHeads:
         self._table = table
 
     def head(self, symbol: str) -> int:
-        response = self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="#s = :s",
-            ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
-            ExpressionAttributeValues={":s": {"S": symbol}},
-            ProjectionExpression="#q",
-            ScanIndexForward=False,
-            Limit=1,
-            ConsistentRead=True,
-        )
-        items = response["Items"]
-        return int(items[0]["seq"]["N"]) if items else 0
+        return newest_seq(self._client, self._table, symbol)
 
     def supersede(self, symbol: str, *, after: int, epoch: int, now_ns: int) -> int:
         """Move the symbol's audit entries past seq ``after`` (the old region's events that the
