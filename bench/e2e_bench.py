@@ -12,7 +12,7 @@ Each phase prints progress every second, then the achieved rate (accepted orders
 p50/p99/p99.9. At the end, the time each Lambda spent per invocation (from the stack's own
 counters) shows where the time goes. The last line is JSON.
 
-    python -m bench.e2e_bench [--rates 1000,3] [--seconds 10]
+    python -m bench.e2e_bench [--rates 1000,100] [--seconds 10]
 """
 
 import argparse
@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 
@@ -51,6 +51,7 @@ class Phase:
     seconds: float
     sent: dict[str, float] = field(default_factory=dict)  # order id -> send time (perf_counter)
     not_sent: int = 0
+    started: float = 0.0
     refused: int = 0
     accepted_at: list[float] = field(default_factory=list)
     filled: dict[str, float] = field(default_factory=dict)  # order id -> fill receive time
@@ -115,7 +116,7 @@ async def run_phase(taker: ExchangeClient, phase: Phase, max_in_flight: int) -> 
             slots.release()
 
     total = int(phase.offered * phase.seconds)
-    begin = time.perf_counter()
+    begin = phase.started = time.perf_counter()
     last_report = begin
     for n in range(total):
         await asyncio.sleep(max(0.0, begin + n / phase.offered - time.perf_counter()))
@@ -147,9 +148,16 @@ async def run_phase(taker: ExchangeClient, phase: Phase, max_in_flight: int) -> 
 def summary(phase: Phase) -> dict[str, Any]:
     lat = phase.latencies_ms()
     window = (max(phase.accepted_at) - min(phase.accepted_at)) if len(phase.accepted_at) > 1 else 0
+    # Sustained: orders filled (HTTP accepted and the fill out on the WebSocket), from the
+    # phase's first send to its last fill; not more than were accepted per second.
+    fills = [phase.filled[oid] for oid in phase.sent if oid in phase.filled]
+    span = max(fills) - phase.started if fills else 0.0
+    accepted_per_s = len(phase.accepted_at) / max(window, phase.seconds)
+    filled_per_s = len(fills) / max(span, phase.seconds) if fills else 0.0
     return {
         "offered_per_s": phase.offered,
-        "orders_per_s": round(len(phase.accepted_at) / max(window, phase.seconds), 1),
+        "orders_per_s": round(min(accepted_per_s, filled_per_s), 1),
+        "accepted_per_s": round(accepted_per_s, 1),
         "sent": len(phase.sent) + phase.refused,
         "not_sent_in_flight_full": phase.not_sent,
         "refused": phase.refused,
@@ -176,6 +184,7 @@ async def main(
     while (await maker.get_order(resting.order_id)).status != "NEW":
         await asyncio.sleep(0.2)
     phases = [Phase(offered=rate, seconds=seconds) for rate in rates]
+    costs: list[dict[str, Any]] = []
     async with MarketStream(config.ws_url, token=taker.auth.access_token) as stream:
         await stream.wait_connected()
         await stream.subscribe("orders")
@@ -189,18 +198,113 @@ async def main(
             print(
                 f"\nphase: {phase.offered:g} orders/s offered for {phase.seconds:g} s", flush=True
             )
+            before = await local_status(api)
             await run_phase(taker, phase, max_in_flight)
+            costs.append(cost_per_order(before, await local_status(api), len(phase.sent)))
             results.append(summary(phase))
             print("  " + json.dumps(results[-1]), flush=True)
         listener.cancel()
-    async with aiohttp.ClientSession() as http:
-        status = await (await http.get(f"{api}/_local/status")).json()
+    status = await local_status(api)
     await maker.close()
     await taker.close()
-    report(results, status, state)
+    report(results, costs, status, state)
 
 
-def report(results: list[dict[str, Any]], status: dict[str, Any], state: dict[str, Any]) -> None:
+async def local_status(api: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http:
+        status: dict[str, Any] = await (await http.get(f"{api}/_local/status")).json()
+        return status
+
+
+# The X-Amz-Target prefixes moto sees, by the service's name in IAM.
+_SERVICES: Final = {
+    "DynamoDB_20120810": "dynamodb",
+    "Kinesis_20131202": "kinesis",
+    "AmazonSQS": "sqs",
+    "AWSCognitoIdentityProviderService": "cognito-idp",
+    "secretsmanager": "secretsmanager",
+    "TrentService": "kms",
+    "Firehose_20150804": "firehose",
+    "AWSEvents": "events",
+    "GraniteServiceVersion20100801": "cloudwatch",
+}
+# What Lambda's event source mappings call to feed the functions (GetRecords on the stream, the
+# queues' receives and deletes): the service's own work in AWS, not the functions' calls, and
+# paced by polling, not by orders. Reported apart.
+_POLLING: Final = frozenset(
+    {
+        "kinesis.GetRecords",
+        "kinesis.GetShardIterator",
+        "kinesis.ListShards",
+        "kinesis.DescribeStream",
+        "kinesis.DescribeStreamSummary",
+        "sqs.ReceiveMessage",
+        "sqs.DeleteMessage",
+        "sqs.DeleteMessageBatch",
+        "sqs.ChangeMessageVisibility",
+        "sqs.ChangeMessageVisibilityBatch",
+        "sqs.GetQueueAttributes",
+    }
+)
+
+
+def operation_name(target: str) -> str:
+    """``DynamoDB_20120810.PutItem`` -> ``dynamodb.PutItem``; others (REST protocols) as seen."""
+    prefix, dot, action = target.partition(".")
+    if dot and prefix in _SERVICES:
+        return f"{_SERVICES[prefix]}.{action}"
+    return target
+
+
+def cost_per_order(before: dict[str, Any], after: dict[str, Any], orders: int) -> dict[str, Any]:
+    """AWS calls and DynamoDB write units between two status snapshots, per order sent."""
+    per = max(orders, 1)
+    calls: dict[str, int] = {}
+    for target, timing in after["moto"].items():
+        n = timing["calls"] - before["moto"].get(target, {"calls": 0})["calls"]
+        if n:
+            name = operation_name(target)
+            calls[name] = calls.get(name, 0) + n
+    posted = after["websocket"]["posted"] - before["websocket"]["posted"]
+    if posted:  # the Management API (the fan-out's PostToConnection): served by the gateway
+        calls["execute-api.PostToConnection"] = posted
+    code = {name: n for name, n in calls.items() if name not in _POLLING}
+    polling = {name: n for name, n in calls.items() if name in _POLLING}
+    units_before = before.get("dynamodb_write_units") or {}
+    units_after = after.get("dynamodb_write_units") or {}
+
+    def delta(kind: str) -> dict[str, float]:
+        old = units_before.get(kind, {})
+        return {
+            name: round((n - old.get(name, 0)) / per, 2)
+            for name, n in units_after.get(kind, {}).items()
+            if n - old.get(name, 0)
+        }
+
+    tables, indexes = delta("tables"), delta("indexes")
+    return {
+        "orders": orders,
+        "aws_calls_per_order": {
+            "total": round(sum(code.values()) / per, 2),
+            "by_operation": {
+                name: round(n / per, 2) for name, n in sorted(code.items(), key=lambda kv: -kv[1])
+            },
+            "event_source_mapping_polls": round(sum(polling.values()) / per, 2),
+        },
+        "dynamodb_write_units_per_order": {
+            "total": round(sum(tables.values()) + sum(indexes.values()), 2),
+            "tables": tables,
+            "indexes": indexes,
+        },
+    }
+
+
+def report(
+    results: list[dict[str, Any]],
+    costs: list[dict[str, Any]],
+    status: dict[str, Any],
+    state: dict[str, Any],
+) -> None:
     print("\nwhere the time goes (per invocation, in the stack's Lambda host):")
     per_function = {}
     for name, counters in status["functions"].items():
@@ -215,24 +319,49 @@ def report(results: list[dict[str, Any]], status: dict[str, Any], state: dict[st
     calls = sum(timing["calls"] for timing in status["moto"].values())
     moto_ms = sum(timing["ms_total"] for timing in status["moto"].values())
     orders = status["functions"]["orders"]["invocations"] or 1
-    per_order = {"moto_calls": round(calls / orders, 1), "moto_ms": round(moto_ms / orders, 1)}
-    print(f"  per order placed: {per_order['moto_calls']} moto calls, {per_order['moto_ms']} ms")
+    print(f"  over the whole run, per order placed: {calls / orders:.1f} moto calls,"
+          f" {moto_ms / orders:.1f} ms")  # fmt: skip
     print(f"services: {json.dumps(state['services'])}")
     print(f"\n{'offered/s':>10} {'achieved/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9}")
     for r in results:
         print(f"{r['offered_per_s']:>10g} {r['orders_per_s']:>11} {r['p50_ms']:>8} "
               f"{r['p99_ms']:>8} {r['p999_ms']:>9}")  # fmt: skip
-    head = results[0]
+    # The cost per order at the steadiest phase: the one at 100/s offered, else the slowest.
+    steady = min(
+        range(len(results)),
+        key=lambda i: (results[i]["offered_per_s"] != 100, results[i]["offered_per_s"]),
+    )
+    cost = costs[steady]
+    print(
+        f"\nper order, at {results[steady]['offered_per_s']:g}/s offered ({cost['orders']} orders):"
+    )
+    calls = cost["aws_calls_per_order"]
+    print(f"  AWS calls: {calls['total']} (+ {calls['event_source_mapping_polls']} event source"
+          " mapping polls)")  # fmt: skip
+    for name, n in calls["by_operation"].items():
+        print(f"    {name:<40} {n:6.2f}")
+    units = cost["dynamodb_write_units_per_order"]
+    print(f"  DynamoDB write units: {units['total']}")
+    for name, n in {**units["tables"], **units["indexes"]}.items():
+        print(f"    {name:<40} {n:6.2f}")
+    at_100 = [r for r in results if r["offered_per_s"] == 100]
     print(
         json.dumps(
-            {**head, "phases": results, "ms_per_invocation": per_function, "per_order": per_order}
+            {
+                "orders_per_s": max(r["orders_per_s"] for r in results),
+                "p99_ms_at_100": at_100[0]["p99_ms"] if at_100 else None,
+                "aws_calls_per_order": calls,
+                "dynamodb_write_units_per_order": units,
+                "phases": results,
+                "ms_per_invocation": per_function,
+            }
         )
     )
 
 
 def cli() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.e2e_bench")
-    parser.add_argument("--rates", default="1000,3", help="offered orders/s per phase")
+    parser.add_argument("--rates", default="1000,100", help="offered orders/s per phase")
     parser.add_argument("--seconds", type=float, default=10.0, help="per phase")
     parser.add_argument("--max-in-flight", type=int, default=64)
     parser.add_argument("--embedded", action="store_true", help="embedded services only")

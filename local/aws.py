@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import boto3
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -31,7 +33,9 @@ from werkzeug.serving import make_server
 from exchange.settings import OPERATORS_GROUP, cognito_issuer, database_role, jwks_url_of
 from exchange.tables import TABLE_SPECS
 from lambdas.catalog import FUNCTIONS, Need
+from local import moto_patches
 from local.mailbox import Mailbox
+from local.metering import WRITES, WriteMeter
 from local.triggers import CognitoTriggers, TriggerFailed, failure_body
 
 REGION: Final = "us-east-1"
@@ -115,6 +119,7 @@ class MotoTimings:
         self._lock = threading.Lock()
         self.calls: dict[str, list[float]] = {}  # operation -> [count, total ms]
         self.on_stream_write: list[Callable[[], None]] = []
+        self.writes = WriteMeter(_moto_table)
         # The user pool's Lambda triggers (local.triggers) and confirmation codes (local.mailbox),
         # with a Cognito client and the pool id.
         self.cognito: tuple[CognitoTriggers, Mailbox, Any, str] | None = None
@@ -157,6 +162,9 @@ class MotoTimings:
                 self.cognito[0].watches(operation) or self.cognito[1].watches(operation)
             ):
                 return self._cognito_call(environ, start_response, operation)
+            service, _, action = operation.partition(".")
+            if service == "DynamoDB_20120810" and action in WRITES:
+                return self._metered(environ, start_response, action)
             return self._app(environ, start_response)
         finally:
             elapsed = (time.perf_counter() - started) * 1000
@@ -167,6 +175,21 @@ class MotoTimings:
             if operation in _STREAM_WRITES:
                 for callback in self.on_stream_write:
                     callback()
+
+    def _metered(self, environ: dict[str, Any], start_response: Any, action: str) -> Any:
+        """A DynamoDB write, with its write units counted (``local.metering``)."""
+        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            writes = self.writes.before(action, json.loads(raw or b"{}"))
+        except Exception:  # noqa: BLE001 - a request moto will refuse: nothing to count
+            writes = []
+        body = list(self._app(environ, start_response))
+        try:
+            self.writes.after(writes)
+        except Exception:  # counting never fails the request
+            logging.getLogger(__name__).debug("write units not counted", exc_info=True)
+        return body
 
     def summary(self) -> dict[str, dict[str, float]]:
         with self._lock:
@@ -186,6 +209,11 @@ def _answer(
         [*kept, ("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],
     )
     return [body]
+
+
+def _moto_table(name: str) -> Any:
+    """moto's table by name (or ARN), in the one account and region the stack uses."""
+    return dynamodb_backends[DEFAULT_ACCOUNT_ID][REGION].get_table(name.rpartition("/")[2])
 
 
 class _CachedDispatcher(DomainDispatcherApplication):
@@ -225,11 +253,16 @@ class MotoServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         # werkzeug logs every request at INFO: thousands of lines a second under load.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto_patches.install()  # transactions copy the items they write, not whole tables
         self._server = _TimedMotoServer(ip_address=host, port=port, verbose=False)
         self.endpoint_url = ""
 
     def timings(self) -> dict[str, dict[str, float]]:
         return self._server.timings.summary()
+
+    def write_units(self) -> dict[str, Any]:
+        """DynamoDB write units billed so far, by table and index (``local.metering``)."""
+        return self._server.timings.writes.summary()
 
     def on_stream_write(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after each Kinesis write (as well as those given before): the local

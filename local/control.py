@@ -75,6 +75,7 @@ def status(stack: RunningStack) -> Mapping[str, Any]:
         # The fake payment provider, the topics, the archive poller.
         "outside": stack.outside.status(),
         "moto": stack.moto.timings() if stack.moto else {},
+        "dynamodb_write_units": stack.moto.write_units() if stack.moto else {},
         "websocket": {
             "connections": len(websocket.live) if websocket else 0,
             "posted": websocket.posted if websocket else 0,

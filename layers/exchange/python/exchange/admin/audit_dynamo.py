@@ -20,7 +20,7 @@ from exchange.apikeys.audit import Chained, next_entry
 from exchange.journal.audit import AuditEntry, AuditLink
 from exchange.journal.audit_log import audit_entries, audit_row
 from exchange.orders.errors import StoreUnavailable
-from exchange.tables import AuditRecord
+from exchange.tables import AuditRecord, transaction_connection
 
 _ATTEMPTS: Final = 8
 _BACKOFF_S: Final = 0.01
@@ -87,8 +87,7 @@ def _head(partition: str) -> AuditLink | None:
 
 
 def _connection() -> Connection:
-    meta = AuditRecord.Meta
-    return Connection(region=meta.region, host=meta.host)
+    return transaction_connection(AuditRecord)
 
 
 def _entry(row: AuditRecord) -> AuditEntry:

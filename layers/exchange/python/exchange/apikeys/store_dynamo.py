@@ -22,7 +22,7 @@ from exchange.apikeys.scopes import KEY_SCOPES
 from exchange.journal.audit import AuditEntry, AuditLink
 from exchange.journal.audit_log import audit_entries, audit_row
 from exchange.orders.errors import StoreUnavailable
-from exchange.tables import ApiKeyRecord, AuditRecord
+from exchange.tables import ApiKeyRecord, AuditRecord, transaction_connection
 
 _ATTEMPTS: Final = 8
 _BACKOFF_S: Final = 0.01
@@ -119,8 +119,7 @@ class DynamoApiKeyStore:
 
 def _connection() -> Connection:
     # Both tables are in one region (and, locally, behind one endpoint).
-    meta = ApiKeyRecord.Meta
-    return Connection(region=meta.region, host=meta.host)
+    return transaction_connection(ApiKeyRecord)
 
 
 def _row(key: ApiKey) -> ApiKeyRecord:

@@ -35,7 +35,13 @@ from exchange.instruments.errors import InstrumentStoreUnavailable, VersionConfl
 from exchange.instruments.model import Listing, definition
 from exchange.instruments.store import next_version_check, seed_store
 from exchange.messaging import ShardMap
-from exchange.tables import CURRENT, InstrumentRecord, condition_failed, version_record
+from exchange.tables import (
+    CURRENT,
+    InstrumentRecord,
+    condition_failed,
+    transaction_connection,
+    version_record,
+)
 
 _ATTEMPTS: Final = 5
 _BACKOFF_S: Final = 0.02
@@ -209,5 +215,4 @@ def _listing(row: InstrumentRecord) -> Listing:
 
 
 def _connection() -> Connection:
-    meta = InstrumentRecord.Meta
-    return Connection(region=meta.region, host=meta.host)
+    return transaction_connection(InstrumentRecord)

@@ -20,7 +20,13 @@ from pynamodb.transactions import TransactWrite
 
 from exchange.orders.errors import StoreUnavailable, TooManyOpenOrders
 from exchange.orders.keys import KeyClaim, OrderKeys
-from exchange.tables import OPEN_ORDERS_KEY, OrderKeyRecord, condition_failed, order_key
+from exchange.tables import (
+    OPEN_ORDERS_KEY,
+    OrderKeyRecord,
+    condition_failed,
+    order_key,
+    transaction_connection,
+)
 
 # DynamoDB cancels one of two transactions that touch the same item at once (the account's
 # counter, for concurrent placements): retried a few times, with jitter.
@@ -166,5 +172,4 @@ class DynamoOrderKeys(OrderKeys):
 
 
 def _connection() -> Connection:
-    meta = OrderKeyRecord.Meta
-    return Connection(region=meta.region, host=meta.host)
+    return transaction_connection(OrderKeyRecord)

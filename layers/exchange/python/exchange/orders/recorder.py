@@ -73,6 +73,16 @@ class RecorderStore(ABC):
     @abstractmethod
     def put_trades(self, trades: Sequence[TradeRow]) -> None: ...
 
+    def put_rows(
+        self, events: Sequence[AnyEvent], fills: Sequence[FillRow], trades: Sequence[TradeRow]
+    ) -> None:
+        """A record's events, fills and trades (each keyed by seq, so a rewrite is identical).
+        A store that can write them together (one request) does so; this default writes each
+        kind in turn."""
+        self.put_events(events)
+        self.put_fills(fills)
+        self.put_trades(trades)
+
     @abstractmethod
     def save_order(self, state: OrderState, *, expected_last_seq: int | None) -> None:
         """Write the recorder's fields of an order if its ``last_seq`` is still
@@ -162,9 +172,7 @@ class Recorder(JournalSink):
                     changed.add(key)
                 if result.fill:
                     fills.append(result.fill)
-        self._store.put_events(events)
-        self._store.put_fills(fills)
-        self._store.put_trades(list(self._trades(events)))
+        self._store.put_rows(events, fills, list(self._trades(events)))
         for key in keys:
             state = states[key]
             if key in changed and state is not None:

@@ -34,7 +34,9 @@ from exchange.tables import (
     OrderKeyRecord,
     OrderRecord,
     TradeRecord,
+    batch_put,
     condition_failed,
+    transaction_connection,
 )
 from exchange.tables.models import pending_since
 from exchange.wire import encode_event
@@ -146,56 +148,56 @@ class DynamoRecorderStore(RecorderStore):
         }
 
     def put_events(self, events: Sequence[AnyEvent]) -> None:
-        with EventRecord.batch_write() as batch:
-            for event in events:
-                batch.save(
-                    EventRecord(
-                        event.symbol,
-                        event.seq,
-                        kind=kind_of(event),
-                        payload=encode_event(event),
-                        ts_ns=event.ts,
-                    )
-                )
+        batch_put([_event_row(event) for event in events])
 
     def put_fills(self, fills: Sequence[FillRow]) -> None:
-        with FillRecord.batch_write() as batch:
-            for row in fills:
-                instrument = self._catalog.get(row.symbol)
-                batch.save(
-                    FillRecord(
-                        row.account_id,
-                        row.fill_id,
-                        order_id=row.order_id,
-                        symbol=row.symbol,
-                        seq=row.seq,
-                        side=row.side.value,
-                        role=row.role.value,
-                        price=instrument.format_price(row.price),
-                        qty=instrument.format_qty(row.qty),
-                        fee=plain(row.fee),
-                        fee_asset=row.fee_asset,
-                        ts_ns=row.ts_ns,
-                    )
-                )
+        batch_put([self._fill_row(row) for row in fills])
 
     def put_trades(self, trades: Sequence[TradeRow]) -> None:
-        with TradeRecord.batch_write() as batch:
-            for row in trades:
-                instrument = self._catalog.get(row.symbol)
-                batch.save(
-                    TradeRecord(
-                        row.symbol,
-                        row.seq,
-                        price=instrument.format_price(row.price),
-                        qty=instrument.format_qty(row.qty),
-                        aggressor_side=row.aggressor_side,
-                        ts_ns=row.ts_ns,
-                        expires_at=None
-                        if row.expires_at_s is None
-                        else dt.datetime.fromtimestamp(row.expires_at_s, tz=dt.UTC),
-                    )
-                )
+        batch_put([self._trade_row(row) for row in trades])
+
+    def put_rows(
+        self, events: Sequence[AnyEvent], fills: Sequence[FillRow], trades: Sequence[TradeRow]
+    ) -> None:
+        """All three tables in shared ``BatchWriteItem`` requests (25 items each)."""
+        batch_put(
+            [
+                *(_event_row(event) for event in events),
+                *(self._fill_row(row) for row in fills),
+                *(self._trade_row(row) for row in trades),
+            ]
+        )
+
+    def _fill_row(self, row: FillRow) -> FillRecord:
+        instrument = self._catalog.get(row.symbol)
+        return FillRecord(
+            row.account_id,
+            row.fill_id,
+            order_id=row.order_id,
+            symbol=row.symbol,
+            seq=row.seq,
+            side=row.side.value,
+            role=row.role.value,
+            price=instrument.format_price(row.price),
+            qty=instrument.format_qty(row.qty),
+            fee=plain(row.fee),
+            fee_asset=row.fee_asset,
+            ts_ns=row.ts_ns,
+        )
+
+    def _trade_row(self, row: TradeRow) -> TradeRecord:
+        instrument = self._catalog.get(row.symbol)
+        return TradeRecord(
+            row.symbol,
+            row.seq,
+            price=instrument.format_price(row.price),
+            qty=instrument.format_qty(row.qty),
+            aggressor_side=row.aggressor_side,
+            ts_ns=row.ts_ns,
+            expires_at=None
+            if row.expires_at_s is None
+            else dt.datetime.fromtimestamp(row.expires_at_s, tz=dt.UTC),
+        )
 
     def save_order(self, state: OrderState, *, expected_last_seq: int | None) -> None:
         instrument = self._catalog.get(state.symbol)
@@ -254,8 +256,14 @@ class DynamoRecorderStore(RecorderStore):
         }
 
 
+def _event_row(event: AnyEvent) -> EventRecord:
+    return EventRecord(
+        event.symbol, event.seq, kind=kind_of(event), payload=encode_event(event), ts_ns=event.ts
+    )
+
+
 def _connection(model: Any) -> Connection:
-    return Connection(region=model.Meta.region, host=model.Meta.host)
+    return transaction_connection(model)
 
 
 def close_order(row: OrderRecord, actions: list[Action], condition: Condition) -> bool:

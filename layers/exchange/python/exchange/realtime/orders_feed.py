@@ -97,6 +97,13 @@ class PublishingRecorderStore(RecorderStore):
     def put_trades(self, trades: Sequence[TradeRow]) -> None:
         self._inner.put_trades(trades)
 
+    def put_rows(
+        self, events: Sequence[AnyEvent], fills: Sequence[FillRow], trades: Sequence[TradeRow]
+    ) -> None:
+        self._inner.put_rows(events, fills, trades)
+        self._events.extend(events)
+        self._fills.extend(fills)
+
     def save_order(self, state: OrderState, *, expected_last_seq: int | None) -> None:
         self._inner.save_order(state, expected_last_seq=expected_last_seq)
         self._orders[state.key] = state

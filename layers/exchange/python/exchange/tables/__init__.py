@@ -8,6 +8,8 @@ from pynamodb.exceptions import PynamoDBException
 
 from exchange.aws import AwsLocation
 from exchange.tables.access import ApiKeyRecord, RateLimitRecord
+from exchange.tables.batch import batch_put
+from exchange.tables.connections import transaction_connection
 from exchange.tables.cursors import CursorRecord
 from exchange.tables.failover import FailoverRecord
 from exchange.tables.instruments import CURRENT, InstrumentRecord, version_record
@@ -95,6 +97,7 @@ __all__ = [
     "RateLimitRecord",
     "TableSpec",
     "TradeRecord",
+    "batch_put",
     "bind_tables",
     "candle_series",
     "condition_failed",
@@ -102,5 +105,6 @@ __all__ = [
     "quarantine_position",
     "symbol_status_key",
     "table_spec",
+    "transaction_connection",
     "version_record",
 ]
