@@ -6,9 +6,11 @@ import os
 from pathlib import Path
 from typing import Final
 
+from lambdas.catalog import FUNCTIONS
 from local.operator import DEFAULT_STATE_FILE
 from local.options import (
     DEFAULT_ARCHIVE_DIR,
+    DEFAULT_WORKERS,
     LOCAL_DESTINATION_DELAY_S,
     LOCAL_SCHEDULES,
     StackOptions,
@@ -39,6 +41,16 @@ def schedule(text: str) -> tuple[str, float]:
     if not name or every_s <= 0:
         raise argparse.ArgumentTypeError(f"{text!r} is not FUNCTION=SECONDS (seconds > 0)")
     return name, every_s
+
+
+def workers(text: str) -> tuple[str, int]:
+    """``FUNCTION=N`` -> (function, worker processes)."""
+    name, _, count = text.partition("=")
+    if name not in FUNCTIONS or not count.isdigit():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not FUNCTION=N (a function of lambdas.catalog, N >= 0)"
+        )
+    return name, int(count)
 
 
 def parse(argv: list[str] | None) -> StackOptions:
@@ -89,6 +101,15 @@ def parse(argv: list[str] | None) -> StackOptions:
         metavar="SECONDS",
         help="how long the fake payment provider waits before its webhook (default 0.5)",
     )
+    parser.add_argument(
+        "--workers",
+        action="append",
+        type=workers,
+        default=[],
+        metavar="FUNCTION=N",
+        help="run a function in N worker processes (0: on a thread of the stack's process;"
+        f" repeatable; default {' '.join(f'{k}={v}' for k, v in DEFAULT_WORKERS.items())})",
+    )
     args = parser.parse_args(argv)
     if args.destination_delay < 0:
         parser.error("--destination-delay must be 0 or more seconds")
@@ -110,4 +131,5 @@ def parse(argv: list[str] | None) -> StackOptions:
         destination_delay_s=args.destination_delay,
         archive_dir=args.archive_dir,
         payout_provider_delay_s=args.payout_delay,
+        workers={**DEFAULT_WORKERS, **dict(args.workers)},
     )

@@ -6,6 +6,11 @@ one at a time, as a Lambda container does. Handlers rely on that (a container's 
 clients, such as a pika connection, serve one invocation at a time), so two invocations of one
 function never overlap; different functions run side by side.
 
+A function named in ``processes`` runs in worker processes instead (``local.workers``): that many
+execution environments, each one invocation at a time, as Lambda's concurrency gives a busy
+function, on the machine's other cores. Its handler runs in the worker, not here: only a
+function that reaches everything over the network (not the in-process broker) can.
+
 All functions share this process, but not their settings: ``configure`` gives each function's
 composition root (``ROOT``) the settings its own deployed environment makes (``local.environment``),
 before its first invocation (its cold start). A handler module that does not exist yet is reported
@@ -14,18 +19,21 @@ as missing, and its routes answer 502 as API Gateway does for a broken integrati
 
 import asyncio
 import importlib
+import multiprocessing
+import os
 import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from exchange.composition import CompositionRoot
 from exchange.settings import settings_from_environment
 from exchange.testing.lambda_events import LambdaContextStub
 from lambdas.catalog import FUNCTIONS, FunctionSpec
-from local import recording
+from local import recording, workers
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
@@ -36,12 +44,25 @@ class FunctionMissing(LookupError):
 
 class FunctionError(RuntimeError):
     """The handler raised: what Lambda reports as a function error. ``__cause__`` is the
-    handler's exception."""
+    handler's exception (a worker process's handler: its type and message only)."""
 
     def __init__(self, function: str, cause: BaseException) -> None:
-        super().__init__(f"{function}: {type(cause).__name__}: {cause}")
+        kind = cause.kind if isinstance(cause, WorkerFailed) else type(cause).__name__
+        super().__init__(f"{function}: {kind}: {cause}")
         self.function = function
         self.message = str(cause)
+
+
+class WorkerFailed(RuntimeError):
+    """What a worker process's handler raised, by type name and message, or its runtime
+    exiting (``BrokenProcessPool``)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+    def __str__(self) -> str:
+        return str(self.args[0])
 
 
 class FunctionHost:
@@ -53,6 +74,7 @@ class FunctionHost:
         *,
         handlers: Mapping[str, Handler] | None = None,
         timeouts: Mapping[str, int] | None = None,
+        processes: Mapping[str, int] | None = None,
     ) -> None:
         self.specs = dict(functions)
         # The deployed timeouts (the template's), else the catalog's.
@@ -60,7 +82,10 @@ class FunctionHost:
         self.timeouts.update(timeouts or {})
         # Tests pass handlers of their own; the stack imports the catalog's.
         self._handlers: dict[str, Handler] = dict(handlers or {})
-        self._executors: dict[str, ThreadPoolExecutor] = {}
+        self._executors: dict[str, Executor] = {}
+        # Functions run in worker processes: how many each (``local.workers``).
+        self.processes = {name: n for name, n in (processes or {}).items() if n > 0}
+        self._environments: dict[str, dict[str, str]] = {}
         self._lock = threading.Lock()
         self.invocations: dict[str, int] = dict.fromkeys(self.specs, 0)
         self.errors: dict[str, int] = dict.fromkeys(self.specs, 0)
@@ -101,6 +126,7 @@ class FunctionHost:
         for name, environment in environments.items():
             if not self.available(name):
                 continue
+            self._environments[name] = dict(environment)
             self.root(name).use_settings(
                 settings_from_environment(self.specs[name].settings, environment)
             )
@@ -124,24 +150,67 @@ class FunctionHost:
             recording.current_principal.reset(principal)
             self.busy_ms[name] += (time.perf_counter() - started) * 1000
 
-    def _environment(self, name: str) -> ThreadPoolExecutor:
+    def _environment(self, name: str) -> Executor:
         self.handler(name)  # FunctionMissing here, before queueing
         with self._lock:
             executor = self._executors.get(name)
             if executor is None:
-                executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fn-{name}")
-                self._executors[name] = executor
+                executor = self._executors[name] = self._new_executor(name)
             return executor
+
+    def _new_executor(self, name: str) -> Executor:
+        if name not in self.processes:
+            return ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fn-{name}")
+        # forkserver: each worker starts from a clean process, not a fork of this threaded one.
+        return ProcessPoolExecutor(
+            max_workers=self.processes[name],
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=workers.start,
+            initargs=(
+                self.specs[name],
+                self._environments.get(name, {}),
+                dict(os.environ),
+                self.timeouts[name],
+            ),
+        )
+
+    def _submit(self, name: str, event: dict[str, Any]) -> Future[Any]:
+        executor = self._environment(name)
+        if not isinstance(executor, ProcessPoolExecutor):
+            return executor.submit(self._run, name, event)
+        self.invocations[name] += 1
+        answer: Future[Any] = Future()
+
+        def done(future: Future[tuple[bool, Any, float]]) -> None:
+            try:
+                ok, value, busy_ms = future.result()
+            except BrokenProcessPool as exc:  # the worker died: Lambda's "Runtime exited"
+                with self._lock:
+                    if self._executors.get(name) is executor:
+                        del self._executors[name]  # the next invocation starts new workers
+                ok, value, busy_ms = False, ("Runtime.ExitError", str(exc)), 0.0
+            self.busy_ms[name] += busy_ms
+            if ok:
+                answer.set_result(value)
+                return
+            self.errors[name] += 1
+            kind, message = value
+            cause = WorkerFailed(kind, message)
+            error = FunctionError(name, cause)
+            error.__cause__ = cause
+            answer.set_exception(error)
+
+        executor.submit(workers.invoke, event).add_done_callback(done)
+        return answer
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
         """One invocation, after the function's previous ones; blocks the calling thread.
         A handler's exception is a FunctionError."""
-        return self._environment(name).submit(self._run, name, event).result()
+        return self._submit(name, event).result()
 
     async def ainvoke(self, name: str, event: dict[str, Any]) -> Any:
         """``invoke``, awaited from the event loop."""
-        future = self._environment(name).submit(self._run, name, event)
-        return await asyncio.wrap_future(future)
+        return await asyncio.wrap_future(self._submit(name, event))
 
     def close(self) -> None:
         for executor in self._executors.values():

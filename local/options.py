@@ -22,6 +22,17 @@ LOCAL_DESTINATION_DELAY_S: Final = 2
 # Where the archive poller writes the journal as Parquet (``events/symbol=<S>/date=<D>/``) when
 # the stack is not told otherwise: kept after the stack stops, for ``make backtest``.
 DEFAULT_ARCHIVE_DIR: Final = Path(__file__).resolve().parent.parent / ".cache" / "local" / "archive"
+# The functions on an order's path that run in worker processes (``local.workers``), and how many
+# execution environments each gets: the API's orders function several, as Lambda's concurrency
+# would give it under load; each stream consumer one (an event source mapping hands a shard's
+# batches to one invocation at a time). The rest run on threads of the stack's own process.
+DEFAULT_WORKERS: Final[Mapping[str, int]] = {
+    "orders": 3,
+    "recorder": 1,
+    "settlement": 1,
+    "fanout": 1,
+    "candles": 1,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +55,9 @@ class StackOptions:
     destination_delay_s: int = LOCAL_DESTINATION_DELAY_S  # a new destination's wait, in seconds
     archive_dir: Path = DEFAULT_ARCHIVE_DIR
     payout_provider_delay_s: float = 0.5  # the fake provider's wait before its webhook
+    # Function -> worker processes; ignored (all threads) with the in-process broker, which a
+    # worker process cannot reach.
+    workers: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_WORKERS))
 
 
 def free_port(host: str = "127.0.0.1") -> int:
