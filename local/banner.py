@@ -19,6 +19,7 @@ def banner(stack: "Stack") -> str:
         "",
         "The exchange is running locally.",
         "",
+        f"  Console      {state['console_url']}   (the trading console: open it in a browser)",
         f"  REST API     {state['api_url']}/v1        (e.g. GET {state['api_url']}/v1/markets)",
         f"  WebSocket    {state['ws_url']}?token=<access token>",
         f"  AWS (moto)   {state['aws_endpoint_url']}   region {state['region']}",

@@ -49,7 +49,7 @@ from local.options import StackOptions, free_port
 from local.outside import Outside
 from local.pollers import Pollers
 from local.sqs import LocalQueue, QueuePollers, local_names, provision_queues
-from local.state import stack_state
+from local.state import console_config, stack_state
 from local.template import Deployment
 from local.triggers import CognitoTriggers
 
@@ -175,8 +175,11 @@ class Stack:
         self.url = f"http://{options.host}:{port}"
         deployment = self.twin
         os.environ.update(twin_env.RUNTIME_ENVIRONMENT)
+        in_process_broker = self.services["RabbitMQ"].url is None
         self.functions = FunctionHost(
-            timeouts={name: f.timeout_seconds for name, f in deployment.functions.items()}
+            timeouts={name: f.timeout_seconds for name, f in deployment.functions.items()},
+            # A worker process cannot reach the in-process broker: all on threads then.
+            processes={} if in_process_broker else options.workers,
         )
         self._undo.append(self.functions.close)
         # Before the payout worker gets its environment: its provider URL is the fake's.
@@ -204,6 +207,7 @@ class Stack:
             routes=RestRoutes.from_deployment(deployment),
             responses=GatewayResponses(deployment.gateway_responses),
             emails=emails,
+            console=console_config(self.url, aws),
         )
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
         await self._runner.setup()

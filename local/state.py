@@ -1,6 +1,7 @@
 """The running stack's state file: what clients, the CLI (``~/.exchange/local-stack.json``) and
 the e2e tests need to reach it (URLs, moto's endpoint, Cognito, the webhook secrets, services,
-queues and topics, the fake payment provider, the archive directory)."""
+queues and topics, the fake payment provider, the archive directory), and the trading console's
+``config.json`` made of the same values."""
 
 import dataclasses
 import os
@@ -13,6 +14,7 @@ from lambdas.catalog import FUNCTIONS
 from local.accounts import DemoUser
 from local.aws import REGION, AwsResources
 from local.engine import EngineTask
+from local.gateway.console import ConsoleConfig
 from local.options import StackOptions
 from local.outside import Outside
 from local.services import Service
@@ -59,12 +61,31 @@ def settings_of(environments: dict[str, dict[str, str]]) -> dict[str, str]:
     return found
 
 
+def ws_url_of(api_url: str) -> str:
+    """The gateway's WebSocket API (``/ws``) for its base URL."""
+    return api_url.replace("http", "ws", 1) + "/ws"
+
+
+def console_config(api_url: str, aws: AwsResources) -> ConsoleConfig:
+    """The console's ``config.json`` (``local.gateway.console``): this stack's API, WebSocket
+    API, app client and Cognito (moto's endpoint, which answers browsers' CORS as Cognito
+    does)."""
+    return ConsoleConfig(
+        api_url=api_url,
+        ws_url=ws_url_of(api_url),
+        region=REGION,
+        user_pool_client_id=aws.app_client_id,
+        cognito_endpoint=aws.endpoint_url,
+    )
+
+
 def stack_state(stack: RunningStack) -> dict[str, Any]:
     aws = stack.resources
     return {
         "pid": os.getpid(),
         "api_url": stack.url,
-        "ws_url": stack.url.replace("http", "ws", 1) + "/ws",
+        "ws_url": ws_url_of(stack.url),
+        "console_url": f"{stack.url}/",
         "aws_endpoint_url": aws.endpoint_url,
         "region": REGION,
         "user_pool_id": aws.user_pool_id,

@@ -18,6 +18,7 @@ from stacks.config import DeploymentConfig, RegionRole
 from stacks.constructs.api import Api
 from stacks.constructs.archive import Archive
 from stacks.constructs.auth import Auth
+from stacks.constructs.console import Console
 from stacks.constructs.data import Data
 from stacks.constructs.dns import ApiFailoverRecord
 from stacks.constructs.engine import Engine
@@ -97,10 +98,7 @@ class RegionalStack(ExchangeStack):
             else None
         )
         snapshots = s3.Bucket.from_bucket_attributes(
-            self,
-            "Snapshots",
-            bucket_name=base.snapshots.bucket_name,
-            encryption_key=key,
+            self, "Snapshots", bucket_name=base.snapshots.bucket_name, encryption_key=key
         )
         reports = s3.Bucket.from_bucket_attributes(
             self, "Reports", bucket_name=base.reports.bucket_name, encryption_key=key
@@ -342,6 +340,7 @@ class RegionalStack(ExchangeStack):
             ),
         )
         self.dns = ApiFailoverRecord.configured(self, "Dns", config=config, api=self.api.rest.api)
+        Console(self, "Console", config=config, api=self.api, client=self.user_pool_client, key=key)
         CfnOutput(self, "SharedLayerArn", value=self.shared_layer.layer.layer_version_arn)
         CfnOutput(self, "RestApiUrl", value=self.api.rest.api.url)
         CfnOutput(self, "WebSocketUrl", value=self.api.websocket.stage.url)

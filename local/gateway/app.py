@@ -14,6 +14,8 @@
 - ``/ws``: the WebSocket API (see ``local.gateway.websocket``).
 - ``/@connections/{id}`` (also under ``/<stage>/``): the Management API the Lambdas post to;
   ``EXCHANGE_WS_MANAGEMENT_ENDPOINT`` points here.
+- ``/``, ``/config.json`` and the console's files: the trading console in a browser
+  (``local.gateway.console``), when the gateway is given its configuration.
 - ``/_local/...``: the local stack's own status and controls (not part of the product's API), and
   ``GET /_local/mailbox/emails?to=<address>``: the emails SES would have delivered (moto's).
 """
@@ -29,6 +31,7 @@ from aiohttp import web
 from exchange.observability import logger
 from local.functions import FunctionError, FunctionHost, FunctionMissing
 from local.gateway.auth import ClaimsVerifier, Unauthorized
+from local.gateway.console import ConsoleConfig, add_console_routes
 from local.gateway.events import (
     STAGE,
     BadIntegrationResponse,
@@ -168,6 +171,7 @@ def build_app(
     routes: RestRoutes | None = None,
     responses: GatewayResponses | None = None,
     emails: Emails | None = None,
+    console: ConsoleConfig | None = None,
 ) -> web.Application:
     rest = RestApi(functions, verifier, routes, responses=responses)
     app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -208,5 +212,7 @@ def build_app(
     app.router.add_get("/_local/status", local_status)
     app.router.add_get("/_local/mailbox/emails", local_emails)
     app.router.add_post("/_local/{action:.+}", local_control)
+    if console is not None:  # before the REST API's catch-all
+        add_console_routes(app, console)
     app.router.add_route("*", "/{tail:.*}", rest.handle)
     return app

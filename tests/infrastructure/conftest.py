@@ -2,9 +2,10 @@
 
 ``stacks``, ``templates`` and ``resources`` hold every stack by its path: the four top-level
 stacks by name, and each main stack's nested stacks: its monitoring as ``MONITORING[<main>]``, its
-REST API as ``REST[<main>]``, its archive as ``ARCHIVE[<main>]``. ``watched`` (the monitoring) and
-``nested`` (any of them) give a nested stack's resources as the main stack passes its parameters,
-so a reference to the main stack's topic, queue or function reads as it would there.
+REST API as ``REST[<main>]``, its archive as ``ARCHIVE[<main>]``, its trading console as
+``CONSOLE[<main>]``. ``watched`` (the monitoring) and ``nested`` (any of them) give a nested
+stack's resources as the main stack passes its parameters, so a reference to the main stack's
+topic, queue or function reads as it would there.
 """
 
 import os
@@ -29,7 +30,9 @@ MONITORING = {stack: f"{stack}/Monitoring/Watch" for stack in MAIN_STACKS}
 # Its REST API and its archive (Firehose, Glue, Athena): nested stacks too.
 REST = {stack: f"{stack}/Api/RestStack" for stack in MAIN_STACKS}
 ARCHIVE = {stack: f"{stack}/Archive" for stack in MAIN_STACKS}
-NESTED = (*MONITORING.values(), *REST.values(), *ARCHIVE.values())
+# Its trading console (S3, CloudFront, the bucket deployment): one more.
+CONSOLE = {stack: f"{stack}/Console" for stack in MAIN_STACKS}
+NESTED = (*MONITORING.values(), *REST.values(), *ARCHIVE.values(), *CONSOLE.values())
 
 Resources = dict[str, dict[str, Any]]
 
