@@ -17,16 +17,26 @@ sink refuses the record's epoch for the symbol (``JournalSink.refuse``), and the
 symbol's later records of that epoch in the batch fail: a reused seq blocks its symbol, it is
 never skipped as a duplicate. A sink that cannot tell keeps the old behaviour (the default).
 
+A symbol's records in a batch that chain (each starts at the seq after the previous one's end,
+under the same epoch) are applied as one record (``merge_runs``): what the engine
+would have written had it packed those events into one record, which it may do anyway under
+load. A consumer then reads, writes and pushes once per run instead of once per record (the
+recorder's one read of the orders the run touches, one write of each order's final state, its
+rows and audit entries in as few requests as they fit). The run succeeds or fails as a whole: a
+failure reports every record of the run failed, so Lambda retries from its first.
+
 A record that does not decode is a **poison record**: ``WireFormatError``, logged and counted.
 Failures are reported with Powertools' partial batch response; Lambda checkpoints before the
 first failed record and redelivers the rest, which are then duplicates. Records after a failed
 record of the same symbol fail as gaps, so one symbol's events are never applied out of order.
 """
 
+import base64
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Final
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
@@ -68,6 +78,10 @@ class JournalSink(ABC):
     """
 
     name: str
+    # Whether the batch may hand it a symbol's chaining records as one (``merge_runs``). Not a
+    # sink whose unit of failure is the record as journaled: settlement quarantines a record
+    # whole, and a merged one would hold back the good events beside a refused one.
+    merges_records: bool = True
 
     @abstractmethod
     def last_seq(self, symbol: str) -> int:
@@ -171,15 +185,79 @@ def decode(data: bytes, *, sequence_number: str = "") -> JournalRecord:
         raise
 
 
+# The most events one merged run holds (the records it merges are whole: a run stops before the
+# record that would take it past this).
+MAX_RUN_EVENTS: Final = 1000
+
+
+@dataclass(slots=True)
+class _Run:
+    """Consecutive chaining records applied as one: its record, and its outcome once applied."""
+
+    record: JournalRecord
+    members: list[str]  # the Kinesis sequence numbers, in order
+    outcome: int | BaseException | None = None
+
+
+def merge_runs(records: Sequence[tuple[str, bytes]]) -> dict[str, _Run]:
+    """Kinesis sequence number -> its run, for records that merge with another: each record joins
+    the run of the symbol's previous record in the batch when it chains on from it. A record
+    that does not decode, or chains with nothing, is left out (applied on its own); so is one
+    that does not decode, and a symbol's run ends at it."""
+    runs: dict[str, _Run] = {}
+    current: dict[str, _Run] = {}  # symbol -> its latest run
+    for sequence_number, data in records:
+        try:
+            journal = decode_record(data)
+        except WireFormatError:
+            current.clear()  # nothing chains across a poison record
+            continue
+        run = current.get(journal.symbol)
+        previous = run.record if run is not None else None
+        if (
+            run is not None
+            and previous is not None
+            and journal.epoch == previous.epoch
+            and journal.first_seq == previous.last_seq + 1
+            and len(previous.events) + len(journal.events) <= MAX_RUN_EVENTS
+        ):
+            run.record = JournalRecord(
+                journal.symbol,
+                previous.first_seq,
+                journal.last_seq,
+                previous.events + journal.events,
+                journal.epoch,
+            )
+            run.members.append(sequence_number)
+        else:
+            run = current[journal.symbol] = _Run(journal, [sequence_number])
+        runs[sequence_number] = run
+    return {number: run for number, run in runs.items() if len(run.members) > 1}
+
+
 class _BatchRun:
-    def __init__(self, sink: JournalSink) -> None:
+    def __init__(self, sink: JournalSink, runs: Mapping[str, _Run] | None = None) -> None:
         self._sink = sink
         self._positions: dict[str, int] = {}
         self._refused: set[tuple[str, int]] = set()  # (symbol, epoch) caught reusing seqs
+        self._runs = dict(runs or {})
 
     def __call__(self, record: KinesisStreamRecord) -> int:
         sequence_number = record.kinesis.sequence_number
-        journal = decode(record.kinesis.data_as_bytes(), sequence_number=sequence_number)
+        run = self._runs.get(sequence_number)
+        if run is None:
+            journal = decode(record.kinesis.data_as_bytes(), sequence_number=sequence_number)
+            return self._apply(journal)
+        if run.outcome is None:  # the run's first record: the whole run is applied now
+            try:
+                run.outcome = self._apply(run.record)
+            except Exception as exc:  # noqa: BLE001 - raised again for each record of the run
+                run.outcome = exc
+        if isinstance(run.outcome, BaseException):
+            raise run.outcome  # every record of a failed run is reported failed
+        return run.outcome if sequence_number == run.members[0] else 0
+
+    def _apply(self, journal: JournalRecord) -> int:
         if (journal.symbol, journal.epoch) in self._refused:
             # Failed, whatever its seqs, like the records after a gap: whether or not the sink
             # stores refusals, nothing of that epoch passes the reuse in this batch.
@@ -205,9 +283,19 @@ def consume_batch(
     processor: BatchProcessor | None = None,
 ) -> PartialItemFailureResponse:
     """The body of a Kinesis-triggered handler: ``{"batchItemFailures": [...]}``."""
+    runs = (
+        merge_runs(
+            [
+                (item["kinesis"]["sequenceNumber"], base64.b64decode(item["kinesis"]["data"]))
+                for item in event.get("Records", ())
+            ]
+        )
+        if sink.merges_records
+        else {}
+    )
     return process_partial_response(
         event=dict(event),
-        record_handler=_BatchRun(sink),
+        record_handler=_BatchRun(sink, runs),
         processor=processor or BatchProcessor(event_type=EventType.KinesisDataStreams),
         context=context,
     )

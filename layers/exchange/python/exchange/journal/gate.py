@@ -91,6 +91,7 @@ class ReplicationGate(JournalSink):
         self._sleep = sleep
         self._through: dict[str, int] = {}  # per symbol, the copy is known gap-free through here
         self.name = sink.name
+        self.merges_records = sink.merges_records  # the gated sink's unit of failure
 
     def last_seq(self, symbol: str) -> int:
         return self._sink.last_seq(symbol)

@@ -67,6 +67,8 @@ class Settlement(CursoredSink):
     symbol until it is redriven from the failure destination); the function always has one."""
 
     name = "settlement"
+    # A refused record is quarantined whole: records are applied as journaled, never merged.
+    merges_records = False
 
     def __init__(
         self,
