@@ -92,13 +92,17 @@ class RestApi:
         )
         return web.Response(status=response.status, headers=response.headers, body=response.body)
 
-    def _claims(self, request: HttpRequest, scopes: tuple[str, ...]) -> Mapping[str, Any] | None:
-        """The Cognito authorizer: the verified token's claims, or None (401)."""
+    async def _claims(
+        self, request: HttpRequest, scopes: tuple[str, ...]
+    ) -> Mapping[str, Any] | None:
+        """The Cognito authorizer: the verified token's claims, or None (401). Verified on a
+        worker thread: a signature check costs CPU, and a key not yet cached is fetched over
+        HTTP (the pool's JWKS), neither of which may hold up the event loop."""
         token = next((v for k, v in request.headers if k.lower() == "authorization"), None)
         if not token or self._verifier is None:
             return None
         try:
-            return self._verifier.verify(token, scopes)
+            return await asyncio.to_thread(self._verifier.verify, token, scopes)
         except Unauthorized:
             return None
 
@@ -112,7 +116,7 @@ class RestApi:
         if len(method_arn(request.method, request.path).encode()) > MAX_METHOD_ARN_BYTES:
             return Refusal("REQUEST_URI_TOO_LONG")
         if match.authorization == COGNITO:
-            claims = self._claims(request, match.scopes)
+            claims = await self._claims(request, match.scopes)
             return Refusal("UNAUTHORIZED") if claims is None else {"claims": claims}
         if match.authorization == CUSTOM and match.authorizer is not None:
             context = await self.authorizers.authorize(
