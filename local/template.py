@@ -7,8 +7,9 @@ will do:
 
 - each function's environment variables, timeout and reserved concurrency;
 - each REST method: its path, the function behind it, its authorization type and OAuth scopes, and
-  its authorizer (a Lambda REQUEST authorizer's function, identity sources and cache TTL), and the
-  gateway's customized responses (``local.template_api``);
+  its authorizer (a Lambda REQUEST authorizer's function, identity sources and cache TTL); each
+  MOCK method's answer (the CORS preflights), and the gateway's customized responses
+  (``local.template_api``);
 - each WebSocket route, and the ``$connect`` authorizer's identity sources;
 - each Kinesis event source mapping's batch size, retries, bisection and starting position;
 - each SQS queue, its event source mapping, and the KMS keys (``local.template_queues``);
@@ -43,6 +44,7 @@ from local.cfn import Resources, TemplateError, of_type, referenced_function
 from local.template_api import (
     DeployedGatewayResponse,
     DeployedMethod,
+    DeployedMock,
     DeployedWebSocket,
 )
 from local.template_events import DeployedSchedule
@@ -178,6 +180,7 @@ class Deployment:
     topics: Mapping[str, DeployedTopic] = field(default_factory=dict)  # logical id -> topic
     subscriptions: tuple[DeployedSubscription, ...] = ()  # SNS -> SQS
     email: DeployedEmail = field(default_factory=DeployedEmail)  # SES
+    mocks: tuple[DeployedMock, ...] = ()  # the REST methods API Gateway answers (CORS preflights)
 
     @classmethod
     def from_template(cls, template: Mapping[str, Any]) -> "Deployment":
@@ -199,6 +202,7 @@ class Deployment:
             topics=template_topics.topics(resources),
             subscriptions=template_topics.subscriptions(resources),
             email=template_topics.email(resources),
+            mocks=tuple(template_api.mocks(resources)),
         )
 
     @classmethod

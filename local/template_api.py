@@ -1,10 +1,16 @@
-"""The APIs the template deploys, read: REST methods with their authorizers, the gateway's own
-responses, and the WebSocket API's routes and ``$connect`` authorizer (``local.template``).
+"""The APIs the template deploys, read: REST methods with their authorizers, the MOCK methods (the
+CORS preflights), the gateway's own responses, and the WebSocket API's routes and ``$connect``
+authorizer (``local.template``).
 
 CloudFormation's shapes ("AWS::ApiGateway::Authorizer", "AWS::ApiGateway::GatewayResponse",
-AWS CloudFormation User Guide): an authorizer's ``IdentitySource`` is one string, its sources
-comma-separated; ``AuthorizerResultTtlInSeconds`` is 300 when not set, 0 turns caching off; a
-gateway response's headers are ``gatewayresponse.header.<name>`` with quoted literal values.
+"AWS::ApiGateway::Method Integration", AWS CloudFormation User Guide): an authorizer's
+``IdentitySource`` is one string, its sources comma-separated; ``AuthorizerResultTtlInSeconds`` is
+300 when not set, 0 turns caching off; a gateway response's headers are
+``gatewayresponse.header.<name>`` with quoted literal values, an integration response's
+``method.response.header.<name>``. A MOCK integration answers with its integration response
+(``IntegrationResponses``) whose ``SelectionPattern`` is empty, the default one: its status, its
+header mappings, its body template. Local mode serves the ones it can answer exactly (literal
+headers, no selection among several, no template to run) and refuses any other MOCK method.
 """
 
 from collections.abc import Iterator, Mapping
@@ -15,6 +21,7 @@ from local.cfn import Resources, TemplateError, of_type, referenced_function
 
 DEFAULT_AUTHORIZER_TTL_S: Final = 300
 _HEADER_PARAMETER: Final = "gatewayresponse.header."
+_METHOD_HEADER: Final = "method.response.header."
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +42,17 @@ class DeployedMethod:
     authorization_type: str  # NONE | COGNITO_USER_POOLS | CUSTOM | AWS_IAM
     scopes: tuple[str, ...]
     authorizer: DeployedAuthorizer | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeployedMock:
+    """A method whose integration is MOCK (the CORS preflights): API Gateway answers it itself."""
+
+    method: str
+    path: str
+    authorization_type: str  # NONE | ...: local mode serves only NONE (``RestRoutes``)
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +124,33 @@ def methods(resources: Resources, by_logical: Mapping[str, str]) -> Iterator[Dep
         )
 
 
+def mocks(resources: Resources) -> Iterator[DeployedMock]:
+    for _logical, props in of_type(resources, "AWS::ApiGateway::Method"):
+        integration = props.get("Integration") or {}
+        if integration.get("Type") != "MOCK":
+            continue
+        where = f"{props['HttpMethod']} {_resource_path(resources, props.get('ResourceId'))}"
+        answers: list[dict[str, Any]] = list(integration.get("IntegrationResponses") or ())
+        if len(answers) != 1 or answers[0].get("SelectionPattern"):
+            raise TemplateError(f"{where}: a MOCK with other than one default integration response")
+        (answer,) = answers
+        if any(str(body).strip() for body in (answer.get("ResponseTemplates") or {}).values()):
+            raise TemplateError(f"{where}: a MOCK response template local mode does not run")
+        parameters = answer.get("ResponseParameters") or {}
+        if any(not name.startswith(_METHOD_HEADER) for name in parameters):
+            raise TemplateError(f"{where}: a MOCK response parameter that is not a header")
+        yield DeployedMock(
+            method=props["HttpMethod"],
+            path=_resource_path(resources, props.get("ResourceId")),
+            authorization_type=props.get("AuthorizationType", "NONE"),
+            status=int(answer["StatusCode"]),
+            headers={
+                name.removeprefix(_METHOD_HEADER): _quoted(value)
+                for name, value in parameters.items()
+            },
+        )
+
+
 def gateway_responses(resources: Resources) -> dict[str, DeployedGatewayResponse]:
     """Response type -> the REST API's customized gateway response."""
     found: dict[str, DeployedGatewayResponse] = {}
@@ -127,9 +172,9 @@ def gateway_responses(resources: Resources) -> dict[str, DeployedGatewayResponse
 
 
 def _quoted(value: object) -> str:
-    """A gateway response header's literal value, ``'...'`` in the template."""
+    """A gateway or MOCK response header's literal value, ``'...'`` in the template."""
     if not isinstance(value, str) or len(value) < 2 or value[0] != "'" or value[-1] != "'":
-        raise TemplateError(f"a gateway response header {value!r} that is not a quoted literal")
+        raise TemplateError(f"a response header {value!r} that is not a quoted literal")
     return value[1:-1]
 
 

@@ -10,7 +10,9 @@
   run is refused (500), and one whose method ARN exceeds 1600 bytes is 414, before any Lambda
   runs. The path is taken as sent (still percent-encoded) for routing, the event's ``path`` and
   the method ARN; each path parameter is decoded once (``local.gateway.routes``). The gateway's
-  own answers are the template's gateway responses (``local.gateway.responses``).
+  own answers are the template's gateway responses (``local.gateway.responses``), and a MOCK
+  method (a CORS preflight, ``OPTIONS``) answers what its integration response maps, no Lambda
+  run.
 - ``/ws``: the WebSocket API (see ``local.gateway.websocket``).
 - ``/@connections/{id}`` (also under ``/<stage>/``): the Management API the Lambdas post to;
   ``EXCHANGE_WS_MANAGEMENT_ENDPOINT`` points here.
@@ -142,6 +144,8 @@ class RestApi:
         authorized = await self._authorize(request, match, request_id)
         if isinstance(authorized, Refusal):
             return self._responses.answer(authorized.response_type, authorized.message)
+        if match.mock is not None:  # API Gateway's own answer: the template's, exactly
+            return HttpResponse(match.mock.status, tuple(match.mock.headers.items()), b"")
         event = rest_event(
             request,
             resource=match.resource,
@@ -150,6 +154,10 @@ class RestApi:
             authorizer=authorized.get("authorizer"),
             request_id=request_id,
         )
+        return await self._integrate(match, event)
+
+    async def _integrate(self, match: RestMatch, event: dict[str, Any]) -> HttpResponse:
+        """The Lambda proxy integration's answer, or the gateway's when the function fails."""
         try:
             result = await asyncio.wait_for(
                 self._functions.ainvoke(match.function, event), self._timeout_s

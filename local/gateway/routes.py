@@ -6,6 +6,8 @@ build them from ``lambdas.catalog`` directly.
 
 A path matches the route whose literal segments come first: as in API Gateway, a literal resource
 (``/v1/orders/cancel-after``) takes precedence over a path parameter (``/v1/orders/{order_id}``).
+A MOCK method of the template (the CORS preflights, ``OPTIONS``) is a route too, whose match
+carries the answer API Gateway gives (``mock``) and no function.
 
 >>> table = RestRoutes.from_catalog()
 >>> match = table.match("DELETE", "/v1/orders/01HX")
@@ -33,7 +35,12 @@ from urllib.parse import unquote
 from lambdas.catalog import FUNCTIONS, FunctionSpec, Route, Trigger
 from local.gateway.lambda_authorizer import check_identity_sources
 from local.template import Deployment
-from local.template_api import DEFAULT_AUTHORIZER_TTL_S, DeployedAuthorizer, DeployedMethod
+from local.template_api import (
+    DEFAULT_AUTHORIZER_TTL_S,
+    DeployedAuthorizer,
+    DeployedMethod,
+    DeployedMock,
+)
 
 COGNITO: Final = "COGNITO_USER_POOLS"
 CUSTOM: Final = "CUSTOM"
@@ -47,12 +54,13 @@ _PARAM = re.compile(r"\{(\w+)\}")
 
 @dataclass(frozen=True, slots=True)
 class RestMatch:
-    function: str
+    function: str  # "" for a MOCK method
     resource: str
     path_parameters: dict[str, str]
     authorization: str  # NONE | COGNITO_USER_POOLS | CUSTOM
     scopes: tuple[str, ...] = ()
     authorizer: DeployedAuthorizer | None = None  # a CUSTOM method's REQUEST authorizer
+    mock: DeployedMock | None = None  # a MOCK method: what API Gateway answers, no function
 
     @property
     def authorized(self) -> bool:
@@ -68,6 +76,7 @@ class _RestRoute:
     authorization: str
     scopes: tuple[str, ...]
     authorizer: DeployedAuthorizer | None
+    mock: DeployedMock | None = None
 
     @property
     def precedence(self) -> tuple[int, ...]:
@@ -152,9 +161,9 @@ class RestRoutes:
     @classmethod
     def from_deployment(cls, deployment: Deployment) -> "RestRoutes":
         """The deployed methods: open ones, the Cognito user-pool authorizer's and the Lambda
-        REQUEST authorizer's. Any other authorization is refused here rather than served
-        open."""
-        routes = []
+        REQUEST authorizer's, and the open MOCK ones. Any other authorization is refused here
+        rather than served open."""
+        routes = [_mock_route(mock) for mock in deployment.mocks]
         for method in deployment.methods:
             authorizer = _deployed_authorizer(method)
             routes.append(
@@ -188,8 +197,19 @@ class RestRoutes:
                     route.authorization,
                     route.scopes,
                     route.authorizer,
+                    route.mock,
                 )
         return None
+
+
+def _mock_route(mock: DeployedMock) -> _RestRoute:
+    """A MOCK method: served open only when deployed open (the CORS preflights are)."""
+    if mock.authorization_type != NONE:
+        raise ValueError(
+            f"{mock.method} {mock.path}: a MOCK method with {mock.authorization_type}"
+            " authorization has no local twin"
+        )
+    return _RestRoute(mock.method, _pattern(mock.path), mock.path, "", NONE, (), None, mock)
 
 
 class WsRoutes:

@@ -74,9 +74,9 @@ def methods(resources: Resources) -> dict[tuple[str, str], dict[str, Any]]:
 def test_every_catalog_route_exists_and_nothing_else(
     resources: dict[str, Resources], stack: str
 ) -> None:
-    assert set(methods(with_nested(resources, stack))) == {
-        (route.method, route.path) for _, route in ROUTES
-    }
+    # Beside the CORS preflights (an OPTIONS per routed resource: test_cors)
+    found = {key for key in methods(with_nested(resources, stack)) if key[0] != "OPTIONS"}
+    assert found == {(route.method, route.path) for _, route in ROUTES}
 
 
 def authorizers(resources: Resources) -> dict[str, tuple[str, dict[str, Any]]]:

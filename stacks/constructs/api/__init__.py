@@ -116,3 +116,4 @@ class Api(Construct):
                         self.websocket.add_route(route_key, handler)
                 case _:
                     pass  # event sources and schedules: wired by the function factory
+        self.rest.add_preflights()  # CORS: once every route is on its resource

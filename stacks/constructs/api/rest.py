@@ -1,7 +1,19 @@
 """The REST API: on each private route either the Lambda REQUEST authorizer (the routes an API key
 may call: a Cognito access token or a signed request) or the Cognito authorizer (access tokens, by
 scope: the routes that take the user's own token only), request validation, stage throttling and a
-usage plan, JSON access logs, X-Ray, and problem+json for the gateway's own 4xx answers."""
+usage plan, JSON access logs, X-Ray, and problem+json for the gateway's own 4xx answers.
+
+CORS, for the trading console on its CloudFront origin ("CORS for REST APIs in API Gateway", API
+Gateway developer guide): each resource with a route answers the browser's preflight with an
+``OPTIONS`` method of its own, a MOCK integration (no Lambda runs) and no authorizer: a preflight
+never carries ``Authorization`` (the Fetch standard's CORS-preflight request has no credentials),
+so the REQUEST authorizer, whose identity source it is, would refuse it 401. The functions put
+``Access-Control-Allow-Origin`` on their own answers (``exchange.http.cors``: a proxy integration
+passes them through), and every gateway response carries it too, or a browser would hide a 401,
+403, 429 or 5XX of the gateway's from the page. The origin is ``*`` without credentials, as
+``exchange.http.cors`` explains: bearer tokens, never cookies; and the console's CloudFront domain
+cannot be named here without a dependency cycle (the console's ``config.json`` names this API).
+"""
 
 import json
 import re
@@ -56,6 +68,20 @@ _EXTRA_HEADERS = {
         "Retry-After": f"'{THROTTLED_RETRY_AFTER_SECONDS}'"
     },
 }
+# CORS, as the functions answer it (``exchange.http.cors``, which this package may not import; a
+# test compares them): the origin, what a preflight allows, what a page may read, and how long a
+# browser may keep a preflight's answer (browsers cap it: Chromium at 2 hours).
+CORS_ALLOW_ORIGIN: Final = "*"
+CORS_ALLOW_HEADERS: Final = ("Authorization", "Content-Type", "Idempotency-Key")
+CORS_EXPOSE_HEADERS: Final = ("Retry-After", "Allow", "Content-Disposition")
+CORS_MAX_AGE: Final = Duration.minutes(10)
+CORS_HEADERS: Final = {
+    "Access-Control-Allow-Origin": f"'{CORS_ALLOW_ORIGIN}'",
+    "Access-Control-Expose-Headers": f"'{','.join(CORS_EXPOSE_HEADERS)}'",
+}
+# The gateway's other answers (a path or method it does not have: 403 Missing Authentication
+# Token; 413, 504, an integration's failure, ...): their default body, with CORS.
+_DEFAULTS = (apigw.ResponseType.DEFAULT_4_XX, apigw.ResponseType.DEFAULT_5_XX)
 
 
 class RestApi(Construct):
@@ -142,6 +168,13 @@ class RestApi(Construct):
             throttle=apigw.ThrottleSettings(rate_limit=rate_limit, burst_limit=burst_limit),
             api_stages=[apigw.UsagePlanPerApiStage(api=self.api, stage=self.stage)],
         )
+        self._routed: dict[str, set[str]] = {}  # path -> its methods, for its preflight
+        for default in _DEFAULTS:
+            self.api.add_gateway_response(
+                default.response_type.title().replace("_", ""),
+                type=default,
+                response_headers={**SECURITY_HEADERS, **CORS_HEADERS},
+            )
         for response_type, (status, title) in _PROBLEMS.items():
             self.api.add_gateway_response(
                 f"Problem{status}{title.replace(' ', '')}",
@@ -150,6 +183,7 @@ class RestApi(Construct):
                 response_headers={
                     "Content-Type": "'application/problem+json'",
                     **SECURITY_HEADERS,
+                    **CORS_HEADERS,
                     **_EXTRA_HEADERS.get(response_type.response_type, {}),
                 },
                 templates={
@@ -187,6 +221,7 @@ class RestApi(Construct):
         (``/v1/admin``) must be a "cognito" one: a key or no token would bypass the group check
         the handler makes on the access token's ``cognito:groups`` claim."""
         resource = self.api.root.resource_for_path(route.path)
+        self._routed.setdefault(route.path, set()).add(route.method)
         scopes = list(route.authorization_scopes)
         kind = route.authorizer
         if route.group is not None and kind != "cognito":
@@ -247,3 +282,21 @@ class RestApi(Construct):
                     " client, scope) or the key's signature, scope, IP allow-list and expiry.",
                 },
             )
+
+    def add_preflights(self) -> None:
+        """An ``OPTIONS`` method on each resource with a route (after the last ``add_route``):
+        a MOCK integration answering 204 with the CORS headers and the resource's own methods,
+        and no authorizer (a preflight carries no ``Authorization``; the module's docstring)."""
+        for path, verbs in sorted(self._routed.items()):
+            preflight = self.api.root.resource_for_path(path).add_cors_preflight(
+                allow_origins=[CORS_ALLOW_ORIGIN],
+                allow_headers=list(CORS_ALLOW_HEADERS),
+                allow_methods=sorted(verbs),
+                max_age=CORS_MAX_AGE,
+            )
+            reason = (
+                f"OPTIONS {path} answers browsers' CORS preflight from a MOCK integration (no"
+                " function runs, no data is returned); a preflight carries no Authorization"
+                " header, so an authorizer would refuse every one of them."
+            )
+            acknowledge(preflight, {"AwsSolutions-APIG4": reason, "AwsSolutions-COG4": reason})

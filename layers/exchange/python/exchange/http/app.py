@@ -1,9 +1,10 @@
 """The pieces every REST function shares: the resolver, error mapping, body checks, headers.
 
 ``rest_app`` builds a Powertools ``APIGatewayRestResolver`` (data validation on) with the error
-handlers installed once. ``serve`` is what a handler calls: it refuses oversized, undecodable or
-non-JSON bodies before anything parses them (413/400/415), hands the request's services to the
-routes, resolves, and puts the security headers on every response, errors included.
+handlers installed once, and CORS (``exchange.http.cors``). ``serve`` is what a handler calls: it
+refuses oversized, undecodable or non-JSON bodies before anything parses them (413/400/415), hands
+the request's services to the routes, resolves, and puts the security headers on every response,
+errors included (and CORS on the answers it makes before the resolver runs).
 """
 
 import base64
@@ -26,6 +27,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from exchange.domain.errors import ExchangeError
 from exchange.http.admission import admission_problem, problem_headers
+from exchange.http.cors import CORS, cors_headers
 from exchange.http.problems import (
     PROBLEM_CONTENT_TYPE,
     MalformedRequest,
@@ -60,7 +62,9 @@ def rest_app(
     ``rejections`` names a metric per route, e.g. ``{("POST", "/v1/orders"): "OrdersRejected"}``,
     emitted with a ``reason`` dimension (the problem code) for every 4xx answer of that route.
     """
-    app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=strict_json)
+    app = APIGatewayRestResolver(
+        cors=CORS, enable_validation=True, json_body_deserializer=strict_json
+    )
     app.configure_openapi(security_schemes=SECURITY_SCHEMES)
     app.use(middlewares=[refuse_unknown_query])
     for router in routers:
@@ -160,6 +164,7 @@ def serve(
             "multiValueHeaders": {
                 "Content-Type": [PROBLEM_CONTENT_TYPE],
                 **problem_headers(refused),
+                **{name: [value] for name, value in cors_headers(event).items()},
             },
         }
     else:
