@@ -18,6 +18,7 @@ as missing, and its routes answer 502 as API Gateway does for a broken integrati
 """
 
 import asyncio
+import contextlib
 import importlib
 import multiprocessing
 import os
@@ -25,7 +26,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import (
+    Executor,
+    Future,
+    InvalidStateError,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+)
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
@@ -178,30 +185,54 @@ class FunctionHost:
         executor = self._environment(name)
         if not isinstance(executor, ProcessPoolExecutor):
             return executor.submit(self._run, name, event)
-        self.invocations[name] += 1
+        with self._lock:
+            self.invocations[name] += 1
         answer: Future[Any] = Future()
+        try:
+            work = executor.submit(workers.invoke, event)
+        except BrokenProcessPool:  # a worker died while idle: start afresh, once
+            self._forget(name, executor)
+            executor = self._environment(name)
+            work = executor.submit(workers.invoke, event)
+        work.add_done_callback(lambda future: self._answer(name, executor, future, answer))
+        return answer
 
-        def done(future: Future[tuple[bool, Any, float]]) -> None:
-            try:
-                ok, value, busy_ms = future.result()
-            except BrokenProcessPool as exc:  # the worker died: Lambda's "Runtime exited"
-                with self._lock:
-                    if self._executors.get(name) is executor:
-                        del self._executors[name]  # the next invocation starts new workers
-                ok, value, busy_ms = False, ("Runtime.ExitError", str(exc)), 0.0
+    def _forget(self, name: str, executor: Executor) -> None:
+        """Drop a broken pool: the next invocation starts new workers."""
+        with self._lock:
+            if self._executors.get(name) is executor:
+                del self._executors[name]
+
+    def _answer(
+        self,
+        name: str,
+        executor: Executor,
+        future: Future[tuple[bool, Any, float]],
+        answer: Future[Any],
+    ) -> None:
+        """A worker's outcome onto the caller's future; never raises (a done callback)."""
+        busy_ms = 0.0
+        try:
+            ok, value, busy_ms = future.result()
+        except BrokenProcessPool as exc:  # the worker died mid-invocation: "Runtime exited"
+            self._forget(name, executor)
+            ok, value = False, ("Runtime.ExitError", str(exc))
+        except BaseException as exc:  # noqa: BLE001 - cancelled at close, or anything else
+            ok, value = False, (type(exc).__name__, str(exc))
+        with self._lock:
             self.busy_ms[name] += busy_ms
+            if not ok:
+                self.errors[name] += 1
+        # The caller may have given up already (a gateway timeout cancels its future).
+        with contextlib.suppress(InvalidStateError):
             if ok:
                 answer.set_result(value)
                 return
-            self.errors[name] += 1
             kind, message = value
             cause = WorkerFailed(kind, message)
             error = FunctionError(name, cause)
             error.__cause__ = cause
             answer.set_exception(error)
-
-        executor.submit(workers.invoke, event).add_done_callback(done)
-        return answer
 
     def invoke(self, name: str, event: dict[str, Any]) -> Any:
         """One invocation, after the function's previous ones; blocks the calling thread.

@@ -13,6 +13,11 @@ the transaction names are copied instead: on a cancellation each is put back as 
 removed, if it did not exist). What a transaction does when it commits, and what it answers when
 it does not, are moto's own (``tests/unit/local/test_moto_patches.py``).
 
+moto's server is threaded and its backend takes no lock: a transaction's check-then-write, and
+its rollback, could interleave with another request's write to the same item (a rollback then
+undoing a committed put). So every DynamoDB write, the transaction whole, runs under one lock,
+as DynamoDB serializes writes to an item.
+
 ``install()`` is idempotent; the local stack calls it before its moto server starts.
 """
 
@@ -29,6 +34,20 @@ from moto.dynamodb.models.table import Table
 
 _installed = threading.Lock()
 _original: Any = None
+# One lock for every write to moto's DynamoDB (re-entrant: a batch or a transaction writes
+# through the single-item methods).
+_writing = threading.RLock()
+_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
+_originals: dict[str, Any] = {}
+
+
+def _locked(method: Any) -> Any:
+    @functools.wraps(method)
+    def locked(*args: Any, **kwargs: Any) -> Any:
+        with _writing:
+            return method(*args, **kwargs)
+
+    return locked
 
 
 def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -94,6 +113,9 @@ def install() -> None:
                 raise
 
         DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
+        for method in _WRITES:
+            _originals[method] = getattr(DynamoDBBackend, method)
+            setattr(DynamoDBBackend, method, _locked(_originals[method]))
         # moto's module reaches ``copy`` through its own namespace: only its table copy changes.
         vars(_models)["copy"] = types.SimpleNamespace(deepcopy=_deepcopy, copy=copy.copy)
 
@@ -105,5 +127,8 @@ def uninstall() -> None:
         if _original is None:
             return
         DynamoDBBackend.transact_write_items = _original  # type: ignore[method-assign]
+        for method, original in _originals.items():
+            setattr(DynamoDBBackend, method, original)
+        _originals.clear()
         vars(_models)["copy"] = copy
         _original = None

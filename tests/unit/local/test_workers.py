@@ -5,8 +5,10 @@ https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html)."""
 
 import asyncio
 import os
+import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import wait
 
 import pytest
 
@@ -86,3 +88,30 @@ def test_one_worker_runs_one_invocation_at_a_time() -> None:
         assert time.perf_counter() - started >= 0.4
     finally:
         host.close()
+
+
+def test_a_worker_killed_while_idle_does_not_break_its_function(host: FunctionHost) -> None:
+    first = host.invoke("echo", {})["pid"]
+    os.kill(first, signal.SIGKILL)
+    time.sleep(0.5)  # the pool notices its worker is gone
+    assert host.invoke("echo", {})["pid"] not in (first, os.getpid())
+
+
+def test_close_answers_every_invocation_still_queued() -> None:
+    host = FunctionHost({"slow": spec("slow", "slow")}, processes={"slow": 1})
+    host.invoke("slow", {"seconds": 0})
+    queued = [host._submit("slow", {"seconds": 0.3}) for _ in range(4)]
+    host.close()
+    wait(queued, timeout=5)
+    assert all(future.done() for future in queued)
+    assert any(isinstance(future.exception(), FunctionError) for future in queued)
+
+
+def test_a_caller_that_gave_up_leaves_no_error_behind(host: FunctionHost) -> None:
+    async def impatient() -> None:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(host.ainvoke("slow", {"seconds": 0.3}), 0.05)
+
+    asyncio.run(impatient())
+    # The worker finishes later; its answer finds the caller's future cancelled, quietly.
+    assert host.invoke("slow", {"seconds": 0}) != os.getpid()

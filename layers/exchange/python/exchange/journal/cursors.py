@@ -11,14 +11,6 @@ when a record of another epoch than the last is applied; none means epoch 0 thro
 ``refused_epochs``, the epochs caught reusing seqs of the symbol. A duplicate whose seqs were
 applied under another epoch raises ``SeqReused``; a record of a refused epoch, ``EpochRefused``.
 Clearing a refusal is an operator's act, after reconciling the symbol.
-
-A consumer does not read back the cursor it has just written: at the start of a batch it takes
-the cursor it wrote (or read) in an earlier invocation of its execution environment, if that is
-at most ``CURSOR_TRUSTED_S`` old. Lambda hands a shard's batches to one invocation at a time, but
-not always to the same environment: a cursor another environment moved since is caught by the
-conditional advance (``CursorConflict``, the record retried after a fresh read); a cursor moved
-back by an operator (``exchange.journal.refusals``, a failover's rewind) is read again once the
-trusted age has passed.
 """
 
 import time
@@ -45,8 +37,6 @@ from exchange.tables import CursorRecord, condition_failed
 from exchange.wire import JournalRecord
 
 Clock = Callable[[], int]
-# How long a consumer trusts the cursor it last wrote or read, instead of reading it again.
-CURSOR_TRUSTED_S = 10.0
 
 
 class CursorConflict(ExchangeError):
@@ -99,17 +89,11 @@ class CursoredSink(JournalSink):
     def __init__(self, cursors: CursorStore, clock: Clock = time.time_ns) -> None:
         self._cursors = cursors
         self._clock = clock
-        # The cursor as last read or written, per symbol, and when (this invocation alone moves
-        # it: Kinesis gives one symbol's records to one batch at a time).
+        # The cursor as last read or written, per symbol (this invocation alone moves it: Kinesis
+        # gives one symbol's records to one batch at a time).
         self._seen: dict[str, Cursor] = {}
-        self._seen_at: dict[str, float] = {}
-        self._monotonic = time.monotonic
 
     def last_seq(self, symbol: str) -> int:
-        cursor = self._seen.get(symbol)
-        age = self._monotonic() - self._seen_at.get(symbol, float("-inf"))
-        if cursor is not None and age <= CURSOR_TRUSTED_S:
-            return cursor.last_seq  # not read back: this environment wrote (or read) it
         return self._read(symbol).last_seq
 
     def verify(self, record: JournalRecord, through: int) -> None:
@@ -138,11 +122,9 @@ class CursoredSink(JournalSink):
         self._seen[symbol] = Cursor(
             record.last_seq, cursor.epochs if epochs is None else epochs, cursor.refused
         )
-        self._seen_at[symbol] = self._monotonic()
 
     def _read(self, symbol: str) -> Cursor:
         cursor = self._seen[symbol] = self._cursors.read(self.name, symbol)
-        self._seen_at[symbol] = self._monotonic()
         return cursor
 
     def _cursor(self, symbol: str, *, at_least: int) -> Cursor:
