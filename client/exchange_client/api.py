@@ -79,6 +79,7 @@ class ExchangeClient(
 
     async def close(self) -> None:
         await self.http.close()
+        self.auth.close()
 
     # -- identity --------------------------------------------------------------------------------
     async def sign_in(self, username: str, password: str) -> None:

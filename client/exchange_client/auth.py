@@ -54,6 +54,12 @@ class CognitoAuth:
         self.tokens: Tokens | None = None
         self._lock = asyncio.Lock()
 
+    def close(self) -> None:
+        """Close the Cognito client's connections (its HTTP pool)."""
+        close = getattr(self._client, "close", None)
+        if callable(close):
+            close()
+
     def sign_in(self, username: str, password: str) -> Tokens:
         result = self._call(
             "initiate_auth",
