@@ -129,8 +129,7 @@ class MotoTimings:
         it, a code issued after, and the user pool's trigger run before the answer."""
         assert self.cognito is not None  # noqa: S101 - checked by the caller
         triggers, mailbox, cognito, pool_id = self.cognito
-        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        environ["wsgi.input"] = io.BytesIO(raw)
+        raw = _request_body(environ)
         request = json.loads(raw or b"{}")
         refused = mailbox.refuse(target, request)
         if refused is not None:
@@ -178,8 +177,7 @@ class MotoTimings:
 
     def _metered(self, environ: dict[str, Any], start_response: Any, action: str) -> Any:
         """A DynamoDB write, with its write units counted (``local.metering``)."""
-        raw = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
-        environ["wsgi.input"] = io.BytesIO(raw)
+        raw = _request_body(environ)
         try:
             writes = self.writes.before(action, json.loads(raw or b"{}"))
         except Exception:  # noqa: BLE001 - a request moto will refuse: nothing to count
@@ -209,6 +207,13 @@ def _answer(
         [*kept, ("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(body)))],
     )
     return [body]
+
+
+def _request_body(environ: dict[str, Any]) -> bytes:
+    """The request's body, read here and put back for moto to read again."""
+    raw: bytes = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(raw)
+    return raw
 
 
 def _moto_table(name: str) -> Any:

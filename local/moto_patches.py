@@ -33,12 +33,11 @@ from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
 _installed = threading.Lock()
-_original: Any = None
 # One lock for every write to moto's DynamoDB (re-entrant: a batch or a transaction writes
 # through the single-item methods).
 _writing = threading.RLock()
 _WRITES = ("put_item", "update_item", "delete_item", "batch_write_item", "transact_write_items")
-_originals: dict[str, Any] = {}
+_originals: dict[str, Any] = {}  # moto's own methods, once installed
 
 
 def _locked(method: Any) -> Any:
@@ -93,13 +92,13 @@ def _restore(saved: list[Any]) -> None:
 
 
 def install() -> None:
-    """Patch moto's ``DynamoDBBackend.transact_write_items`` (once)."""
-    global _original  # noqa: PLW0603 - the one original, kept for ``uninstall``
+    """Patch moto's DynamoDB writes (once): every write under the lock, and transactions with
+    item-level rollback."""
     with _installed:
-        if _original is not None:
+        if _originals:
             return
-        _original = DynamoDBBackend.transact_write_items
-        original = _original
+        _originals.update({method: getattr(DynamoDBBackend, method) for method in _WRITES})
+        original = _originals["transact_write_items"]
 
         @functools.wraps(original)
         def transact_write_items(
@@ -112,23 +111,8 @@ def install() -> None:
                 _restore(saved)
                 raise
 
-        DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
-        for method in _WRITES:
-            _originals[method] = getattr(DynamoDBBackend, method)
-            setattr(DynamoDBBackend, method, _locked(_originals[method]))
+        replaced = {**_originals, "transact_write_items": transact_write_items}
+        for method, implementation in replaced.items():
+            setattr(DynamoDBBackend, method, _locked(implementation))
         # moto's module reaches ``copy`` through its own namespace: only its table copy changes.
         vars(_models)["copy"] = types.SimpleNamespace(deepcopy=_deepcopy, copy=copy.copy)
-
-
-def uninstall() -> None:
-    """Put moto back as it was (for tests)."""
-    global _original  # noqa: PLW0603
-    with _installed:
-        if _original is None:
-            return
-        DynamoDBBackend.transact_write_items = _original  # type: ignore[method-assign]
-        for method, original in _originals.items():
-            setattr(DynamoDBBackend, method, original)
-        _originals.clear()
-        vars(_models)["copy"] = copy
-        _original = None
