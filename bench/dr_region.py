@@ -89,6 +89,7 @@ class Region:
             linger_ms=2,
             fence_ttl_ms=200,
             promotion_quiet_ms=1_500,
+            promotion_consumers=("settlement",),  # the drill runs no fan-out or candles
         )
         self.stop = threading.Event()
         self.runtime: EngineRuntime | None = None

@@ -152,8 +152,9 @@ def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
        (``DynamoAuditHeads.supersede``):
        what they applied beyond is lost, and the new region's events at those seqs are not reused
        seqs to them.
-    2. What the consumers furthest behind lack, from their lowest position (cursors, and the
-       recorder's audit head) through the rebuilt seq, is copied from the events table into this
+    2. What the consumers furthest behind lack, from their lowest position (cursors, where one
+       of ``settings.promotion_consumers`` without a cursor here stands at 0, and the recorder's
+       audit head) through the rebuilt seq, is copied from the events table into this
        region's stream, stamped with the previous epoch (the one its events were journaled
        under), ahead of anything this engine journals. This region's consumers, which read only
        its own stream, so settle and record the old region's last events that they had not
@@ -164,7 +165,9 @@ def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
         return
     seqs = {symbol: runtime.engine.seq(symbol) for symbol in runtime.engine.books}
     client = aws_client("dynamodb", settings)
-    rewound = DynamoCursors(client, settings.cursors_table).rewind(seqs, now_ns=time.time_ns())
+    rewound = DynamoCursors(client, settings.cursors_table).rewind(
+        seqs, now_ns=time.time_ns(), consumers=settings.promotion_consumers
+    )
     for consumer, symbol, was, now in rewound.done:
         logger.warning(
             "cursor rewound at promotion: the events it applied past the rebuilt seq are lost",

@@ -17,7 +17,7 @@ process-wide: the DR drill runs both regions in one process. The attribute names
 models' (``exchange.tables.EventRecord`` and ``FailoverRecord``; a test checks they agree).
 """
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -111,9 +111,18 @@ class DynamoCursors:
         self._client = client
         self._table = table
 
-    def rewind(self, seqs: Mapping[str, int], *, now_ns: int) -> Rewound:
-        """Move every cursor of the symbols in ``seqs`` that is past its seq back to it."""
+    def rewind(
+        self, seqs: Mapping[str, int], *, now_ns: int, consumers: Iterable[str] = ()
+    ) -> Rewound:
+        """Move every cursor of the symbols in ``seqs`` that is past its seq back to it.
+
+        ``consumers`` are those that must be counted in ``lowest`` even without a cursor: one
+        whose cursor for a symbol is not in this region's table (it never wrote one, or its
+        first write has not replicated yet) stands at 0 for that symbol, and the copy has to
+        begin at the symbol's first event, or its first record here would be a gap.
+        """
         rewound = Rewound()
+        seen: set[tuple[str, str]] = set()
         for page in self._client.get_paginator("scan").paginate(
             TableName=self._table, ConsistentRead=True
         ):
@@ -121,11 +130,16 @@ class DynamoCursors:
                 symbol, consumer = item["symbol"]["S"], item["consumer"]["S"]
                 if symbol not in seqs:
                     continue
+                seen.add((consumer, symbol))
                 last = int(item["last_seq"]["N"])
                 if last > seqs[symbol] and self._move_back(item, last, seqs[symbol], now_ns):
                     rewound.done.append((consumer, symbol, last, seqs[symbol]))
                     last = seqs[symbol]
                 rewound.lowest[symbol] = min(last, rewound.lowest.get(symbol, last))
+        for consumer in consumers:
+            for symbol in seqs:
+                if (consumer, symbol) not in seen:
+                    rewound.lowest[symbol] = 0
         return rewound
 
     def _move_back(self, item: dict[str, Any], last: int, to: int, now_ns: int) -> bool:

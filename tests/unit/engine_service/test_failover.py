@@ -472,3 +472,36 @@ def test_promotion_rewinds_cursors_past_the_rebuilt_seq(monkeypatch: pytest.Monk
         assert fanout.epochs == ((1, 0),)
         assert store.get("candles", "BTC-USD") == 40
         assert store.get("fanout", "ETH-USD") == 500
+        # A consumer named as one promotion waits for, with no cursor here (its first write had
+        # not replicated when the primary died), stands at 0: the copy begins at seq 1
+        named = DynamoCursors(client, settings.cursors_table).rewind(
+            {"BTC-USD": 50}, now_ns=3, consumers=("settlement", "fanout", "candles")
+        )
+        assert named.done == []
+        assert named.lowest == {"BTC-USD": 0}
+        # ... and one that has a cursor for every symbol asked changes nothing
+        present = DynamoCursors(client, settings.cursors_table).rewind(
+            {"BTC-USD": 50, "ETH-USD": 500}, now_ns=4, consumers=("fanout",)
+        )
+        assert present.lowest == {"BTC-USD": 40, "ETH-USD": 500}
+
+
+def test_promotion_waits_for_every_consumer_that_keeps_a_cursor() -> None:
+    """The default ``promotion_consumers`` names every ``CursoredSink``: a consumer left out
+    would, without a replicated cursor, meet a gap at DR's first record."""
+    import importlib  # noqa: PLC0415
+    import pkgutil  # noqa: PLC0415
+
+    import exchange  # noqa: PLC0415
+    from exchange.journal.cursors import CursoredSink  # noqa: PLC0415
+    from exchange.settings.base import FailoverSettings  # noqa: PLC0415
+
+    for module in pkgutil.walk_packages(exchange.__path__, "exchange."):
+        importlib.import_module(module.name)
+    names = {  # the product's sinks, not the ones other tests define
+        sink.name
+        for sink in CursoredSink.__subclasses__()
+        if sink.__module__.startswith("exchange.")
+    }
+    assert names >= {"settlement", "fanout", "candles"}
+    assert set(FailoverSettings().promotion_consumers) == names

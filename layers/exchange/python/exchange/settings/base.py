@@ -227,6 +227,12 @@ class FailoverSettings(_Settings):
     # drained; DynamoDB global tables replicate within about a second), at most the timeout.
     promotion_quiet_ms: Annotated[int, Field(ge=0, le=60_000)] = 2_000
     promotion_timeout_ms: Annotated[int, Field(gt=0, le=600_000)] = 30_000
+    # The consumers that keep a cursor (``exchange.journal.cursors.CursoredSink``; a test checks
+    # the list). Promotion journals again from the lowest of their cursors, and one with no
+    # cursor in this region yet (never written, or not replicated) stands at 0 (found by the DR
+    # drill in CI: settlement's first cursor had not replicated when the primary died, promotion
+    # began at the recorder's audit head, and DR's settlement met a gap).
+    promotion_consumers: tuple[str, ...] = ("settlement", "fanout", "candles")
 
 
 class ReplicationGateSettings(_Settings):
