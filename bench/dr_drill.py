@@ -248,6 +248,7 @@ class Drill:
             buckets=(f"{BUCKET}-{PRIMARY}", f"{BUCKET}-{DR}"),
             symbols=[SYMBOL],
             lag_s=self.args.lag_s,
+            cursor_lag_s=self.args.cursor_lag_s,
         ).start()
         primary.spawn(primary.serve_engine, "engine")
         dr.spawn(dr.serve_engine, "engine")  # a warm standby: waits at the fence
@@ -344,6 +345,11 @@ def serialize_moto() -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lag-s", type=float, default=1.0, help="emulated replication lag")
+    parser.add_argument(
+        "--cursor-lag-s", type=float, default=None,
+        help="the consumers' cursors' own replication lag (default: --lag-s); one longer than the "
+        "run has DR promote with no cursor of settlement's replicated",
+    )  # fmt: skip
     parser.add_argument("--rate", type=float, default=100.0, help="orders per second offered")
     parser.add_argument("--kill-after-min-s", type=float, default=5.0)
     parser.add_argument("--kill-after-max-s", type=float, default=10.0)

@@ -135,6 +135,7 @@ class Replicator:
         buckets: tuple[str, str],  # source, target
         symbols: list[str],
         lag_s: float,
+        cursor_lag_s: float | None = None,  # the cursors' own lag (default: ``lag_s``)
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source, self._target = source, target
@@ -144,6 +145,7 @@ class Replicator:
         self._cursor_history: dict[tuple[str, str], list[tuple[float, dict[str, Any]]]] = {}
         self._symbols = symbols
         self._lag_s = lag_s
+        self._cursor_lag_s = lag_s if cursor_lag_s is None else cursor_lag_s
         self._clock = clock
         self._seen_items: dict[tuple[str, str, int], tuple[float, dict[str, Any]]] = {}
         self._read_through = {(t, s): 0 for t in self._tables for s in symbols}
@@ -208,14 +210,14 @@ class Replicator:
                 self._seen_objects[obj] = float("inf")  # copied
 
     def _copy_cursors(self, now: float) -> None:
-        """Each cursor as it stood ``lag_s`` ago (its newest value at least that old)."""
+        """Each cursor as it stood ``cursor_lag_s`` ago (its newest value at least that old)."""
         for item in self._source["dynamodb"].scan(TableName=self._cursors_table)["Items"]:
             key = (item["consumer"]["S"], item["symbol"]["S"])
             history = self._cursor_history.setdefault(key, [])
             if not history or history[-1][1]["last_seq"] != item["last_seq"]:
                 history.append((now, item))
         for key, history in self._cursor_history.items():
-            due = [entry for entry in history if now - entry[0] >= self._lag_s]
+            due = [entry for entry in history if now - entry[0] >= self._cursor_lag_s]
             if due and not self._cut.is_set():
                 self._target["dynamodb"].put_item(TableName=self._cursors_table, Item=due[-1][1])
                 self._cursor_history[key] = history[len(due) :]
