@@ -7,7 +7,9 @@ matching core first (``choose_core``): the image requires the compiled one.
 
 import time
 import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Final
 
 import redis
 from botocore.config import Config
@@ -32,10 +34,10 @@ from engine_service.adapters.snapshots import (
 from engine_service.core import cores
 from engine_service.fence import FencedJournal, FenceSource, FenceState
 from engine_service.ports import Intake, Journal, ListingSource, SnapshotStore, StoreHealth
-from engine_service.recovery import Promotion, contiguous
+from engine_service.recovery import Promotion
 from engine_service.runtime import EngineRuntime, RuntimeConfig
 from exchange.aws import aws_client, secrets_client_factory
-from exchange.domain import ConfigurationError
+from exchange.domain import ConfigurationError, Event
 from exchange.instruments.composition import instrument_store
 from exchange.messaging import broker_url_from_settings
 from exchange.observability import logger
@@ -141,6 +143,37 @@ def redis_client(settings: EngineSettings) -> redis.Redis:
     )
 
 
+# What promotion journals again is read, packed and written this many events at a time (a symbol's
+# whole history when a consumer's cursor has not replicated), in records smaller than the engine's
+# 1 MB: settlement quarantines a record it refuses whole, and a DynamoDB item holds 400 KB.
+CATCH_UP_CHUNK_EVENTS: Final = 10_000
+CATCH_UP_RECORD_BYTES: Final = 300_000
+
+
+def catch_up(events: Iterable[Event], *, after: int, through: int) -> Iterator[list[Event]]:
+    """The gap-free run of ``events`` (ascending seqs) from ``after`` + 1 through ``through``, in
+    lists of at most ``CATCH_UP_CHUNK_EVENTS``; it stops at the first hole (as
+    ``recovery.contiguous``: a copy may hold n + 2 before n + 1).
+
+    >>> from types import SimpleNamespace as E
+    >>> [[e.seq for e in c] for c in catch_up([E(seq=4), E(seq=5), E(seq=7)], after=3, through=9)]
+    [[4, 5]]
+    >>> [[e.seq for e in c] for c in catch_up([E(seq=4), E(seq=5)], after=3, through=4)]
+    [[4]]
+    """
+    chunk: list[Event] = []
+    for event in events:
+        if event.seq != after + 1 or event.seq > through:
+            break
+        chunk.append(event)
+        after = event.seq
+        if len(chunk) == CATCH_UP_CHUNK_EVENTS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
     """After a promotion (``runtime.promoting``: recovery rebuilt from a snapshot of an older
     epoch, or none), before the first command: bring the region's consumers to the rebuilt books,
@@ -154,11 +187,12 @@ def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
        seqs to them.
     2. What the consumers furthest behind lack, from their lowest position (cursors, where one
        of ``settings.promotion_consumers`` without a cursor here stands at 0, and the recorder's
-       audit head) through the rebuilt seq, is copied from the events table into this
-       region's stream, stamped with the previous epoch (the one its events were journaled
-       under), ahead of anything this engine journals. This region's consumers, which read only
-       its own stream, so settle and record the old region's last events that they had not
-       reached: no gap, and nothing applied twice (a duplicate of the same epoch is skipped).
+       audit head) through the rebuilt seq, is copied from the events table into this region's
+       stream, ``CATCH_UP_CHUNK_EVENTS`` at a time, stamped with the previous epoch (the one its
+       events were journaled under), ahead of anything this engine journals. This region's
+       consumers, which read only its own stream, so settle and record the old region's last
+       events that they had not reached: no gap, and nothing applied twice (a duplicate of the
+       same epoch is skipped).
     """
     epoch = runtime.config.epoch
     if not settings.fence or not runtime.promoting:
@@ -173,10 +207,17 @@ def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
             "cursor rewound at promotion: the events it applied past the rebuilt seq are lost",
             extra={"consumer": consumer, "symbol": symbol, "from_seq": was, "to_seq": now},
         )
+    for consumer, symbol in rewound.missing:
+        logger.warning(
+            "no cursor here at promotion: the consumer counts as at seq 0, so the symbol is "
+            "journaled again from its first event",
+            extra={"consumer": consumer, "symbol": symbol},
+        )
     audit = DynamoAuditHeads(client, settings.audit_table)
     copy = DynamoReplicatedEvents(client, settings.events_table)
-    records = []
     events_rows = DynamoAuditHeads(client, settings.events_table)  # same keys and shape
+    journal: FencedJournal | None = None
+    records = events = 0
     for symbol, top in sorted(seqs.items()):
         for table, rows in (("audit", audit), ("events", events_rows)):
             if moved := rows.supersede(symbol, after=top, epoch=epoch, now_ns=time.time_ns()):
@@ -185,16 +226,20 @@ def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
                     extra={"table": table, "symbol": symbol, "after_seq": top, "entries": moved},
                 )
         start = min(rewound.lowest.get(symbol, top), audit.head(symbol), top)
-        events = [e for e in contiguous(copy.events_after(symbol, start), start) if e.seq <= top]
-        records.extend(pack(events, epoch=epoch - 1))
+        for chunk in catch_up(copy.events_after(symbol, start), after=start, through=top):
+            if journal is None:
+                fence = fence_source(settings)
+                assert fence is not None  # noqa: S101 - settings.fence
+                kinesis = KinesisJournal(aws_client("kinesis", settings), settings.journal_stream)
+                journal = FencedJournal(kinesis, fence, region=settings.aws_region, epoch=epoch)
+            packed = pack(chunk, CATCH_UP_RECORD_BYTES, epoch=epoch - 1)
+            journal.append(packed)
+            records += len(packed)
+            events += len(chunk)
     if records:
-        journal = KinesisJournal(aws_client("kinesis", settings), settings.journal_stream)
-        fence = fence_source(settings)
-        assert fence is not None  # noqa: S101 - settings.fence
-        FencedJournal(journal, fence, region=settings.aws_region, epoch=epoch).append(records)
         logger.info(
             "journaled again for this region's consumers",
-            extra={"records": len(records), "events": sum(len(r.events) for r in records)},
+            extra={"records": records, "events": events},
         )
     runtime.snapshot()  # at the new epoch, after the catch-up: a restart need not promote again
 

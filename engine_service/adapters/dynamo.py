@@ -86,11 +86,13 @@ class DynamoFence:
 
 @dataclass
 class Rewound:
-    """What a rewind did: ``(consumer, symbol, from, to)`` per cursor moved back, and each
-    symbol's lowest cursor afterwards (where the consumers furthest behind stand)."""
+    """What a rewind did: ``(consumer, symbol, from, to)`` per cursor moved back, each symbol's
+    lowest cursor afterwards (where the consumers furthest behind stand), and the named consumers
+    that have no cursor for a symbol (counted at 0)."""
 
     done: list[tuple[str, str, int, int]] = field(default_factory=list)
     lowest: dict[str, int] = field(default_factory=dict)
+    missing: list[tuple[str, str]] = field(default_factory=list)  # (consumer, symbol): no cursor
 
 
 class DynamoCursors:
@@ -139,6 +141,7 @@ class DynamoCursors:
         for consumer in consumers:
             for symbol in seqs:
                 if (consumer, symbol) not in seen:
+                    rewound.missing.append((consumer, symbol))
                     rewound.lowest[symbol] = 0
         return rewound
 

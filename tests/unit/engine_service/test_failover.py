@@ -37,6 +37,7 @@ from tests.unit.engine_service.test_runtime import (
     journaled,
     publish,
     run_until_idle,
+    uninterrupted,
 )
 
 PRIMARY, DR = "us-east-1", "us-west-2"
@@ -479,6 +480,7 @@ def test_promotion_rewinds_cursors_past_the_rebuilt_seq(monkeypatch: pytest.Monk
         )
         assert named.done == []
         assert named.lowest == {"BTC-USD": 0}
+        assert named.missing == [("settlement", "BTC-USD")]
         # ... and one that has a cursor for every symbol asked changes nothing
         present = DynamoCursors(client, settings.cursors_table).rewind(
             {"BTC-USD": 50, "ETH-USD": 500}, now_ns=4, consumers=("fanout",)
@@ -487,21 +489,63 @@ def test_promotion_rewinds_cursors_past_the_rebuilt_seq(monkeypatch: pytest.Monk
 
 
 def test_promotion_waits_for_every_consumer_that_keeps_a_cursor() -> None:
-    """The default ``promotion_consumers`` names every ``CursoredSink``: a consumer left out
-    would, without a replicated cursor, meet a gap at DR's first record."""
+    """The default ``promotion_consumers`` names every ``CursoredSink`` of the product (found in
+    the layer's source): a consumer left out would, without a replicated cursor, meet a gap at
+    DR's first record."""
+    import ast  # noqa: PLC0415
     import importlib  # noqa: PLC0415
-    import pkgutil  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
 
     import exchange  # noqa: PLC0415
-    from exchange.journal.cursors import CursoredSink  # noqa: PLC0415
     from exchange.settings.base import FailoverSettings  # noqa: PLC0415
 
-    for module in pkgutil.walk_packages(exchange.__path__, "exchange."):
-        importlib.import_module(module.name)
-    names = {  # the product's sinks, not the ones other tests define
-        sink.name
-        for sink in CursoredSink.__subclasses__()
-        if sink.__module__.startswith("exchange.")
-    }
-    assert names >= {"settlement", "fanout", "candles"}
-    assert set(FailoverSettings().promotion_consumers) == names
+    root = Path(exchange.__file__).parent
+    names = set()
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and any(
+                isinstance(base, ast.Name) and base.id == "CursoredSink" for base in node.bases
+            ):
+                module = ".".join(("exchange", *path.relative_to(root).with_suffix("").parts))
+                names.add(getattr(importlib.import_module(module), node.name).name)
+    assert names == {"settlement", "fanout", "candles"}
+    default = FailoverSettings.model_fields["promotion_consumers"].default
+    assert set(default) == names
+
+
+@pytest.mark.parametrize("value", ["[]", '["fanout", "candles"]', '["setlement"]', "settlement"])
+def test_promotion_consumers_must_name_settlement_and_only_known_consumers(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from exchange.settings.base import FailoverSettings  # noqa: PLC0415
+
+    monkeypatch.setenv("EXCHANGE_PROMOTION_CONSUMERS", value)
+    with pytest.raises((ValidationError, ValueError)):
+        FailoverSettings()
+
+
+def test_catch_up_is_read_and_written_in_bounded_chunks_of_small_records() -> None:
+    """A symbol's whole history (a consumer without a cursor) is journaled again in chunks, each
+    packed into records small enough for a quarantine item."""
+    from engine_service.adapters.kinesis import pack  # noqa: PLC0415
+    from engine_service.composition import (  # noqa: PLC0415
+        CATCH_UP_CHUNK_EVENTS,
+        CATCH_UP_RECORD_BYTES,
+        catch_up,
+    )
+    from exchange.wire import encode_record  # noqa: PLC0415
+
+    history = uninterrupted(commands(9_000))
+    assert len(history) > 2 * CATCH_UP_CHUNK_EVENTS
+    top = history[-1].seq
+    chunks = list(catch_up(iter(history), after=0, through=top))
+    assert [len(c) for c in chunks[:-1]] == [CATCH_UP_CHUNK_EVENTS] * (len(chunks) - 1)
+    assert [e for c in chunks for e in c] == history  # all of it, in order, nothing twice
+    for chunk in chunks:
+        for record in pack(chunk, CATCH_UP_RECORD_BYTES, epoch=0):
+            assert len(encode_record(record)) <= CATCH_UP_RECORD_BYTES
+    # Through a seq short of the tail, and from a position inside the history
+    partial = [e for c in catch_up(iter(history[99:]), after=99, through=150) for e in c]
+    assert [e.seq for e in partial] == list(range(100, 151))

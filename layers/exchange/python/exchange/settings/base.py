@@ -12,7 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -228,11 +228,21 @@ class FailoverSettings(_Settings):
     promotion_quiet_ms: Annotated[int, Field(ge=0, le=60_000)] = 2_000
     promotion_timeout_ms: Annotated[int, Field(gt=0, le=600_000)] = 30_000
     # The consumers that keep a cursor (``exchange.journal.cursors.CursoredSink``; a test checks
-    # the list). Promotion journals again from the lowest of their cursors, and one with no
-    # cursor in this region yet (never written, or not replicated) stands at 0 (found by the DR
-    # drill in CI: settlement's first cursor had not replicated when the primary died, promotion
-    # began at the recorder's audit head, and DR's settlement met a gap).
-    promotion_consumers: tuple[str, ...] = ("settlement", "fanout", "candles")
+    # the list), JSON: '["settlement", "fanout", "candles"]'. Promotion journals again from the
+    # lowest of their cursors, and one with no cursor in this region yet (never written, or not
+    # replicated) stands at 0 (found by the DR drill in CI: settlement's first cursor had not
+    # replicated when the primary died, promotion began at the recorder's audit head, and DR's
+    # settlement met a gap). Settlement is always among them: the ledger must not miss a trade.
+    promotion_consumers: Annotated[
+        tuple[Literal["settlement", "fanout", "candles"], ...], Field(min_length=1)
+    ] = ("settlement", "fanout", "candles")
+
+    @field_validator("promotion_consumers")
+    @classmethod
+    def _settlement_counts(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if "settlement" not in value:
+            raise ValueError("promotion_consumers must name settlement")
+        return value
 
 
 class ReplicationGateSettings(_Settings):
