@@ -290,3 +290,39 @@ def test_a_seq_the_dr_engine_reused_fails_and_stops_the_symbols_settlement(
     # And so does the retry: the symbol stays stopped until an operator clears the refusal
     again = handler(batch, LambdaContext(), sink=Settlement(ledger, DynamoCursorStore()))
     assert failures(again) == numbers[-2:]
+
+
+def test_a_refused_event_in_a_record_too_large_for_one_item_is_kept_in_parts(aws: Aws) -> None:
+    """A journal record may be 1 MB (Kinesis' limit), a DynamoDB item 400 KB (Amazon DynamoDB
+    Developer Guide, "Constraints in Amazon DynamoDB": Items; moto enforces it too). A refused
+    event in such a record is quarantined as the record's parts that hold it, each one item, and
+    the symbol settles on: the put no longer fails, which retried the record for ever."""
+    from exchange.journal.quarantine import MAX_PAYLOAD_BYTES, Quarantined  # noqa: PLC0415
+    from exchange.wire import encode_record  # noqa: PLC0415
+    from tests.unit.engine_service.test_runtime import commands, uninterrupted  # noqa: PLC0415
+    from tests.unit.ledger.test_settlement_quarantine import ScriptedLedger  # noqa: PLC0415
+
+    history = uninterrupted(commands(8_000))
+    record = JournalRecord.of(history[:14_000])
+    assert len(encode_record(record)) > 2 * 400 * 1024
+    store = DynamoQuarantineStore()
+    # Kept whole, the record is refused by DynamoDB
+    with pytest.raises(Exception, match="Item size has exceeded the maximum allowed size"):
+        store.put(Quarantined.of("settlement", record, error="too big", now_ns=1))
+    refused = {record.first_seq + 10, record.last_seq - 3}
+    sink = Settlement(ScriptedLedger(refused), DynamoCursorStore(), DynamoQuarantineStore())  # type: ignore[arg-type]
+    assert consume(sink, record, {}) == len(record.events)
+    # Then each refused seq is in exactly one item, each item small and gap-free, in seq order
+    items = store.items("settlement", symbol=record.symbol)
+    assert 2 <= len(items) < 10
+    held = sorted(s for item in items for s in refused if item.first_seq <= s <= item.last_seq)
+    assert held == sorted(refused)
+    for item in items:
+        assert len(item.payload) <= MAX_PAYLOAD_BYTES
+        events = decode_record(item.payload).events
+        assert [e.seq for e in events] == list(range(item.first_seq, item.last_seq + 1))
+        assert events == tuple(history[item.first_seq - 1 : item.last_seq])
+        assert [f"seq {s} " in item.error for s in sorted(refused)] == [
+            item.first_seq <= s <= item.last_seq for s in sorted(refused)
+        ]
+    assert DynamoCursorStore().get("settlement", record.symbol) == record.last_seq

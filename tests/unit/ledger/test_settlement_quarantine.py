@@ -205,3 +205,24 @@ def test_a_refused_batch_is_retried_one_event_at_a_time() -> None:
     assert settled.applied == 4
     assert [event.seq for event, _ in settled.refused] == [3]
     assert isinstance(settled.refused[0][1], LedgerError)
+
+
+def test_a_record_too_large_for_one_item_is_kept_as_its_parts_that_hold_a_refusal() -> None:
+    from exchange.journal.quarantine import pieces  # noqa: PLC0415
+
+    market = busy_market()
+    (record,) = records(market.events, len(market.events))
+    size = len(encode_record(record))
+    # Small enough: the record itself, when it holds a refusal; nothing when it does not
+    assert pieces(record, {record.first_seq}, max_bytes=size) == [record]
+    assert pieces(record, set(), max_bytes=size) == []
+    # Too large: gap-free parts, each within the limit, only those holding a refused seq
+    refused = {record.first_seq + 1, record.last_seq}
+    parts = pieces(record, refused, max_bytes=size // 5)
+    assert 2 <= len(parts) < len(record.events)
+    for part in parts:
+        assert len(encode_record(part)) <= size // 5
+        assert part.epoch == record.epoch
+        assert part.events == record.events[part.first_seq - record.first_seq :][: len(part.events)]
+        assert any(part.first_seq <= s <= part.last_seq for s in refused)
+    assert {s for p in parts for s in refused if p.first_seq <= s <= p.last_seq} == refused

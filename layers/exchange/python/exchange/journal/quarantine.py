@@ -2,7 +2,9 @@
 redriven after a fix (the ``quarantine`` table).
 
 A consumer whose own rules refuse an event (not an outage: that fails the record, so Lambda
-retries) stores the whole record here, with the error, and moves its cursor past it. Kinesis keeps
+retries) stores the whole record here, with the error, and moves its cursor past it; a record too
+large for one DynamoDB item is stored as its gap-free parts that hold a refused event
+(``pieces``). Kinesis keeps
 the original only 24 hours, so the record's wire payload is kept whole. An item is keyed by
 consumer and ``SYMBOL#<first seq>``, so a symbol's items list in seq order; a record quarantined
 again replaces its earlier item. A redrive (e.g. ``python -m exchange.ledger.redrive``) applies the
@@ -10,10 +12,37 @@ payload again and marks the item ``redriven_ns``.
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Final
 
 from exchange.tables import QuarantineRecord, quarantine_position
 from exchange.wire import JournalRecord, decode_record, encode_record
+
+# A DynamoDB item holds at most 400 KB, attribute names and values together (Amazon DynamoDB
+# Developer Guide, "Constraints in Amazon DynamoDB", Items). A journal record may be 1 MB (Kinesis'
+# limit), so a large one is kept in parts (``pieces``) of at most this many bytes each, and an
+# item's error text is cut at ``MAX_ERROR_CHARS``.
+MAX_PAYLOAD_BYTES: Final = 350_000
+MAX_ERROR_CHARS: Final = 8_000
+
+
+def pieces(
+    record: JournalRecord, refused: Collection[int], max_bytes: int = MAX_PAYLOAD_BYTES
+) -> list[JournalRecord]:
+    """The parts of ``record`` to quarantine: ``record`` itself when it encodes to at most
+    ``max_bytes``, else its gap-free halves (and theirs, ...) that hold a ``refused`` seq. The
+    others' events were all applied, so a redrive of them would do nothing. A single event over
+    ``max_bytes`` stays whole (an event is far smaller than any record limit)."""
+    if len(record.events) == 1 or len(encode_record(record)) <= max_bytes:
+        return [record] if any(record.first_seq <= s <= record.last_seq for s in refused) else []
+    middle = len(record.events) // 2
+    halves = (record.events[:middle], record.events[middle:])
+    return [
+        piece
+        for half in halves
+        for piece in pieces(JournalRecord.of(half, epoch=record.epoch), refused, max_bytes)
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +64,7 @@ class Quarantined:
             first_seq=record.first_seq,
             last_seq=record.last_seq,
             payload=encode_record(record),
-            error=error,
+            error=error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…",
             quarantined_ns=now_ns,
         )
 

@@ -21,7 +21,7 @@ from exchange.domain.errors import UnknownInstrument
 from exchange.domain.events import AnyEvent, Event
 from exchange.journal.batch import count
 from exchange.journal.cursors import Clock, CursoredSink, CursorStore
-from exchange.journal.quarantine import Quarantined, QuarantineStore
+from exchange.journal.quarantine import MAX_ERROR_CHARS, Quarantined, QuarantineStore, pieces
 from exchange.ledger.errors import LedgerError
 from exchange.ledger.port import LedgerPort
 from exchange.observability import logger
@@ -38,10 +38,12 @@ class Settled:
     applied: int
     refused: list[tuple[Event, Exception]] = field(default_factory=list)
 
-    def error_text(self) -> str:
+    def error_text(self, first_seq: int = 0, last_seq: int | None = None) -> str:
+        """The refusals (those from ``first_seq`` through ``last_seq``), one after another."""
         return "; ".join(
             f"seq {event.seq} {type(event).__name__}: {type(error).__name__}: {error}"
             for event, error in self.refused
+            if first_seq <= event.seq and (last_seq is None or event.seq <= last_seq)
         )
 
 
@@ -96,7 +98,11 @@ class Settlement(CursoredSink):
 
     def _set_aside(self, record: JournalRecord, settled: Settled, store: QuarantineStore) -> None:
         error = settled.error_text()
-        store.put(Quarantined.of(self.name, record, error=error, now_ns=self._clock()))
+        now_ns = self._clock()
+        parts = pieces(record, [event.seq for event, _ in settled.refused])
+        for part in parts:
+            text = settled.error_text(part.first_seq, part.last_seq)
+            store.put(Quarantined.of(self.name, part, error=text, now_ns=now_ns))
         count("JournalQuarantined")
         logger.error(
             "journal record quarantined",
@@ -106,6 +112,7 @@ class Settlement(CursoredSink):
                 "first_seq": record.first_seq,
                 "last_seq": record.last_seq,
                 "refused_seqs": [event.seq for event, _ in settled.refused],
-                "error": error,
+                "items": [part.first_seq for part in parts],  # each kept from its first seq
+                "error": error[:MAX_ERROR_CHARS],
             },
         )
