@@ -145,7 +145,8 @@ def redis_client(settings: EngineSettings) -> redis.Redis:
 
 # What promotion journals again is read, packed and written this many events at a time (a symbol's
 # whole history when a consumer's cursor has not replicated), in records smaller than the engine's
-# 1 MB: settlement quarantines a record it refuses whole, and a DynamoDB item holds 400 KB.
+# 1 MB, each small enough for one quarantine item (``exchange.journal.quarantine``) should
+# settlement refuse an event in it.
 CATCH_UP_CHUNK_EVENTS: Final = 10_000
 CATCH_UP_RECORD_BYTES: Final = 300_000
 

@@ -297,7 +297,7 @@ def test_a_refused_event_in_a_record_too_large_for_one_item_is_kept_in_parts(aws
     Developer Guide, "Constraints in Amazon DynamoDB": Items; moto enforces it too). A refused
     event in such a record is quarantined as the record's parts that hold it, each one item, and
     the symbol settles on: the put no longer fails, which retried the record for ever."""
-    from exchange.journal.quarantine import MAX_PAYLOAD_BYTES, Quarantined  # noqa: PLC0415
+    from exchange.journal.quarantine import MAX_PAYLOAD_BYTES, Quarantined, pieces  # noqa: PLC0415
     from exchange.wire import encode_record  # noqa: PLC0415
     from tests.unit.engine_service.test_runtime import commands, uninterrupted  # noqa: PLC0415
     from tests.unit.ledger.test_settlement_quarantine import ScriptedLedger  # noqa: PLC0415
@@ -314,6 +314,9 @@ def test_a_refused_event_in_a_record_too_large_for_one_item_is_kept_in_parts(aws
     assert consume(sink, record, {}) == len(record.events)
     # Then each refused seq is in exactly one item, each item small and gap-free, in seq order
     items = store.items("settlement", symbol=record.symbol)
+    assert [(i.first_seq, i.last_seq) for i in items] == [
+        (p.first_seq, p.last_seq) for p in pieces(record, refused)
+    ]
     assert 2 <= len(items) < 10
     held = sorted(s for item in items for s in refused if item.first_seq <= s <= item.last_seq)
     assert held == sorted(refused)

@@ -226,3 +226,35 @@ def test_a_record_too_large_for_one_item_is_kept_as_its_parts_that_hold_a_refusa
         assert part.events == record.events[part.first_seq - record.first_seq :][: len(part.events)]
         assert any(part.first_seq <= s <= part.last_seq for s in refused)
     assert {s for p in parts for s in refused if p.first_seq <= s <= p.last_seq} == refused
+
+
+def test_the_parts_of_a_large_record_are_redriven_one_by_one_and_long_errors_are_cut() -> None:
+    from exchange.journal.quarantine import MAX_ERROR_CHARS, MAX_PAYLOAD_BYTES, Quarantined  # noqa: PLC0415
+    from tests.unit.engine_service.test_runtime import commands, uninterrupted  # noqa: PLC0415
+
+    record = JournalRecord.of(uninterrupted(commands(8_000))[:14_000])
+    assert len(encode_record(record)) > 2 * MAX_PAYLOAD_BYTES
+    early, late = record.first_seq + 10, record.last_seq - 3
+    ledger, store = ScriptedLedger({early, late}), InMemoryQuarantineStore()
+    sink = Settlement(ledger, InMemoryCursorStore(), store)  # type: ignore[arg-type]
+    assert consume(sink, record, {}) == len(record.events)
+    parts = store.items("settlement")
+    assert len(parts) == 2  # one part per refused seq here; the parts between hold none
+    assert [p.first_seq <= early <= p.last_seq for p in parts] == [True, False]
+    assert [p.first_seq <= late <= p.last_seq for p in parts] == [False, True]
+    # When only the late refusal is fixed, Then its part is redriven and the early one still fails
+    ledger.refused = {early}
+    code, replayed = run(["replay", "--consumer", "settlement"], ledger, store)
+    assert code == 1
+    assert [(r["first_seq"], r["status"]) for r in replayed] == [
+        (parts[0].first_seq, "failed"),
+        (parts[1].first_seq, "redriven"),
+    ]
+    ledger.refused = set()
+    assert run(["replay", "--consumer", "settlement"], ledger, store)[0] == 0
+    assert store.items("settlement") == []
+    assert set(ledger.applied) == {e.seq for e in record.events}
+    # And an error text is cut to MAX_ERROR_CHARS characters, multi-byte ones too
+    long = Quarantined.of("settlement", record, error="é" * 20_000, now_ns=1)
+    assert len(long.error) == MAX_ERROR_CHARS
+    assert long.error.endswith("…")

@@ -2,13 +2,14 @@
 redriven after a fix (the ``quarantine`` table).
 
 A consumer whose own rules refuse an event (not an outage: that fails the record, so Lambda
-retries) stores the whole record here, with the error, and moves its cursor past it; a record too
-large for one DynamoDB item is stored as its gap-free parts that hold a refused event
-(``pieces``). Kinesis keeps
-the original only 24 hours, so the record's wire payload is kept whole. An item is keyed by
-consumer and ``SYMBOL#<first seq>``, so a symbol's items list in seq order; a record quarantined
-again replaces its earlier item. A redrive (e.g. ``python -m exchange.ledger.redrive``) applies the
-payload again and marks the item ``redriven_ns``.
+retries) stores the whole record here, with the error, and moves its cursor past it. Kinesis keeps
+the original only 24 hours, so the record's wire payload is kept; a record too large for one
+DynamoDB item is kept as its gap-free parts that hold a refused event (``pieces``: the others'
+events were all applied), one item each. An item is keyed by consumer and ``SYMBOL#<first seq>``,
+so a symbol's items list in seq order; a record quarantined again replaces its earlier items (the
+parts of a record depend only on its events, so a replay writes the same keys). A redrive (e.g.
+``python -m exchange.ledger.redrive``) applies the payload again and marks the item
+``redriven_ns``.
 """
 
 from abc import ABC, abstractmethod

@@ -3,11 +3,13 @@
     python -m exchange.ledger.redrive list --consumer settlement [--symbol S] [--all]
     python -m exchange.ledger.redrive replay --consumer settlement [--symbol S]
 
-``list`` prints one JSON line per record not yet redriven (``--all``: redriven ones too).
-``replay`` applies each record's events again, in symbol and seq order, as the consumer does
+``list`` prints one JSON line per item not yet redriven (``--all``: redriven ones too): a
+quarantined record, or one part of a record too large for one item
+(``exchange.journal.quarantine.pieces``). ``replay`` applies each item's events again, in symbol
+and seq order, as the consumer does
 (one transaction, or one per event if the ledger refuses one); the ledger is idempotent on
 ``(symbol, seq)``, so events applied before change nothing. A record whose every event applies is
-marked ``redriven_ns``; one that still fails stays quarantined. It prints one JSON line per record,
+marked ``redriven_ns``; one that still fails stays quarantined. It prints one JSON line per item,
 e.g. ``{"symbol": "BTC-USD", "first_seq": 7, "last_seq": 9, "status": "redriven", "applied": 1}``,
 and exits 1 when any still fails.
 

@@ -308,7 +308,8 @@ class IdempotencyRecord(_Table):
 
 
 class QuarantineRecord(_Table):
-    """A journal record (or one event of it) a consumer could not apply, kept whole so it can be
+    """A journal record (or, for one over an item's 400 KB, each part of it that holds a refused
+    event; ``exchange.journal.quarantine.pieces``) a consumer could not apply, kept so it can be
     redriven after a fix (Kinesis keeps the original only 24 hours). sk ``position`` is
     ``SYMBOL#<first seq, 20 digits>``, so a symbol's quarantined records list in seq order."""
 
