@@ -185,7 +185,9 @@ def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
        and the audit entries and events-table rows past them are set aside
        (``DynamoAuditHeads.supersede``):
        what they applied beyond is lost, and the new region's events at those seqs are not reused
-       seqs to them.
+       seqs to them. So are the audit entries past a hole in the replicated audit log
+       (``DynamoAuditHeads.whole_through``), which the recorder, going on from its newest entry,
+       would never fill: they are recorded again from the events table's copy.
     2. What the consumers furthest behind lack, from their lowest position (cursors, where one
        of ``settings.promotion_consumers`` without a cursor here stands at 0, and the recorder's
        audit head) through the rebuilt seq, is copied from the events table into this region's
@@ -220,11 +222,18 @@ def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
     journal: FencedJournal | None = None
     records = events = 0
     for symbol, top in sorted(seqs.items()):
-        for table, rows in (("audit", audit), ("events", events_rows)):
-            if moved := rows.supersede(symbol, after=top, epoch=epoch, now_ns=time.time_ns()):
+        # The audit log's entries past a hole too: the recorder goes on from its newest entry
+        audit_whole = audit.whole_through(symbol, top=top)
+        if audit_whole < audit.head(symbol) and audit_whole < top:
+            logger.warning(
+                "a hole in the replicated audit log: its entries past the hole are journaled again",
+                extra={"symbol": symbol, "whole_through": audit_whole, "rebuilt_seq": top},
+            )
+        for table, rows, after in (("audit", audit, audit_whole), ("events", events_rows, top)):
+            if moved := rows.supersede(symbol, after=after, epoch=epoch, now_ns=time.time_ns()):
                 logger.warning(
                     "entries past the rebuilt seq set aside (superseded)",
-                    extra={"table": table, "symbol": symbol, "after_seq": top, "entries": moved},
+                    extra={"table": table, "symbol": symbol, "after_seq": after, "entries": moved},
                 )
         start = min(rewound.lowest.get(symbol, top), audit.head(symbol), top)
         for chunk in catch_up(copy.events_after(symbol, start), after=start, through=top):

@@ -165,6 +165,11 @@ class DynamoCursors:
         return True
 
 
+# How many of a symbol's newest audit entries promotion reads for holes (replication's losses are
+# among the last writes before the primary died).
+HOLE_WINDOW = 10_000
+
+
 class DynamoAuditHeads:
     """The recorder's position in a symbol's journal: the audit log's newest seq (it keeps no
     cursor; ``exchange.orders.recorder``)."""
@@ -175,6 +180,39 @@ class DynamoAuditHeads:
 
     def head(self, symbol: str) -> int:
         return newest_seq(self._client, self._table, symbol)
+
+    def whole_through(self, symbol: str, *, top: int, window: int = HOLE_WINDOW) -> int:
+        """The highest seq at or below ``top`` through which the symbol's entries have no hole,
+        looking at the newest ``window`` of them (older ones are taken as whole).
+
+        Global tables replicate item by item in no promised order, so a region that lost its
+        primary may hold entry n + 1 but never n. The recorder's position is its newest entry, so
+        such a hole would never be filled: promotion sets the entries past it aside and journals
+        them again (``composition.promote_consumers``).
+        """
+        below: int | None = None  # the seq of the entry read last (descending)
+        whole = top
+        seen = 0
+        for page in self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="#s = :s AND #q <= :top",
+            ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
+            ExpressionAttributeValues={":s": {"S": symbol}, ":top": {"N": str(top)}},
+            ProjectionExpression="#q",
+            ScanIndexForward=False,
+            ConsistentRead=True,
+        ):
+            for item in page["Items"]:
+                seq = int(item["seq"]["N"])
+                if seq != (top if below is None else below - 1):
+                    whole = seq  # a hole just above this entry
+                below = seq
+                seen += 1
+                if seen >= window:
+                    return whole
+        if below is None:
+            return 0  # no entry at all
+        return whole if below == 1 else 0  # entries missing below the oldest read
 
     def supersede(self, symbol: str, *, after: int, epoch: int, now_ns: int) -> int:
         """Move the symbol's audit entries past seq ``after`` (the old region's events that the

@@ -549,3 +549,47 @@ def test_catch_up_is_read_and_written_in_bounded_chunks_of_small_records() -> No
     # Through a seq short of the tail, and from a position inside the history
     partial = [e for c in catch_up(iter(history[99:]), after=99, through=150) for e in c]
     assert [e.seq for e in partial] == list(range(100, 151))
+
+
+@pytest.mark.parametrize(
+    ("present", "top", "window", "whole"),
+    [
+        (range(1, 51), 50, 100, 50),  # whole
+        (range(1, 41), 50, 100, 40),  # the recorder behind the rebuilt seq: its head
+        (range(1, 61), 50, 100, 50),  # entries past the rebuilt seq do not count
+        ([*range(1, 45), *range(46, 51)], 50, 100, 44),  # seq 45 never replicated
+        ([*range(1, 10), *range(12, 45), *range(46, 51)], 50, 100, 9),  # the lowest hole wins
+        (range(2, 51), 50, 100, 0),  # a young symbol missing its first entry
+        ([*range(1, 10), *range(12, 51)], 50, 20, 50),  # a hole older than the window is not seen
+        ([], 50, 100, 0),
+    ],
+)
+def test_promotion_finds_holes_in_the_replicated_audit_log(
+    monkeypatch: pytest.MonkeyPatch, present: Sequence[int], top: int, window: int, whole: int
+) -> None:
+    """Global tables replicate item by item in no promised order: DR may hold audit entry n + 1
+    but never n. The recorder goes on from its newest entry, so promotion sets aside what is past
+    the lowest hole (``whole_through``) and journals it again."""
+    import boto3  # noqa: PLC0415
+    from moto import mock_aws  # noqa: PLC0415
+
+    from engine_service.adapters.dynamo import DynamoAuditHeads  # noqa: PLC0415
+    from exchange.tables import TABLE_SPECS  # noqa: PLC0415
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=DR)
+        spec = next(s for s in TABLE_SPECS if s.logical_name == "audit")
+        client.create_table(**spec.create_table_kwargs("audit"))
+        for seq in present:
+            client.put_item(
+                TableName="audit", Item={"symbol": {"S": "BTC-USD"}, "seq": {"N": str(seq)}}
+            )
+        client.put_item(TableName="audit", Item={"symbol": {"S": "ETH-USD"}, "seq": {"N": "7"}})
+        audit = DynamoAuditHeads(client, "audit")
+        assert audit.whole_through("BTC-USD", top=top, window=window) == whole
+        # And setting aside what is past it leaves the recorder's position there
+        audit.supersede("BTC-USD", after=whole, epoch=1, now_ns=1)
+        assert audit.head("BTC-USD") == min(whole, max(present, default=0))
+        assert audit.whole_through("BTC-USD", top=top, window=window) == audit.head("BTC-USD")
