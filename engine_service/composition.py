@@ -175,6 +175,36 @@ def catch_up(events: Iterable[Event], *, after: int, through: int) -> Iterator[l
         yield chunk
 
 
+def audit_position(
+    audit: DynamoAuditHeads, copy: DynamoReplicatedEvents, symbol: str, top: int
+) -> int:
+    """Where promotion leaves the recorder's audit log for ``symbol``: past ``top`` (the rebuilt
+    seq) its entries are set aside, and past a hole below that too (``whole_through``), when the
+    events table's copy holds every event from the hole through the log's newest entry, so the
+    catch-up records them again. A hole the copy cannot fill is logged as an error and left (the
+    recorder would stop at it either way). With no hole nothing below ``top`` moves: a recorder
+    merely behind may be writing (a second promotion after a restart)."""
+    whole = audit.whole_through(symbol, top=top)
+    newest = min(audit.head(symbol), top)
+    if whole >= newest:
+        return top
+    wanted = newest - whole
+    got = sum(
+        len(c) for c in catch_up(copy.events_after(symbol, whole), after=whole, through=newest)
+    )
+    if got < wanted:
+        logger.error(
+            "a hole in the replicated audit log that the events table cannot fill: left as it is",
+            extra={"symbol": symbol, "whole_through": whole, "newest": newest, "copy_has": got},
+        )
+        return top
+    logger.warning(
+        "a hole in the replicated audit log: its entries past the hole are recorded again",
+        extra={"symbol": symbol, "whole_through": whole, "newest": newest, "rebuilt_seq": top},
+    )
+    return whole
+
+
 def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
     """After a promotion (``runtime.promoting``: recovery rebuilt from a snapshot of an older
     epoch, or none), before the first command: bring the region's consumers to the rebuilt books,
@@ -223,16 +253,11 @@ def promote_consumers(settings: EngineSettings, runtime: EngineRuntime) -> None:
     records = events = 0
     for symbol, top in sorted(seqs.items()):
         # The audit log's entries past a hole too: the recorder goes on from its newest entry
-        audit_whole = audit.whole_through(symbol, top=top)
-        if audit_whole < audit.head(symbol) and audit_whole < top:
-            logger.warning(
-                "a hole in the replicated audit log: its entries past the hole are journaled again",
-                extra={"symbol": symbol, "whole_through": audit_whole, "rebuilt_seq": top},
-            )
-        for table, rows, after in (("audit", audit, audit_whole), ("events", events_rows, top)):
+        audit_after = audit_position(audit, copy, symbol, top)
+        for table, rows, after in (("audit", audit, audit_after), ("events", events_rows, top)):
             if moved := rows.supersede(symbol, after=after, epoch=epoch, now_ns=time.time_ns()):
                 logger.warning(
-                    "entries past the rebuilt seq set aside (superseded)",
+                    "entries set aside (superseded)",
                     extra={"table": table, "symbol": symbol, "after_seq": after, "entries": moved},
                 )
         start = min(rewound.lowest.get(symbol, top), audit.head(symbol), top)

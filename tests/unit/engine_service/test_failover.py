@@ -562,6 +562,10 @@ def test_catch_up_is_read_and_written_in_bounded_chunks_of_small_records() -> No
         (range(2, 51), 50, 100, 0),  # a young symbol missing its first entry
         ([*range(1, 10), *range(12, 51)], 50, 20, 50),  # a hole older than the window is not seen
         ([], 50, 100, 0),
+        ([*range(1, 50), *range(51, 61)], 50, 100, 49),  # top itself never replicated
+        ([*range(1, 51), *range(52, 61)], 50, 100, 50),  # a hole past top is not looked at
+        ([*range(1, 10), *range(11, 51)], 50, 40, 50),  # a hole just below the window's last
+        ([*range(1, 10), *range(11, 51)], 50, 41, 9),  # ... and at it
     ],
 )
 def test_promotion_finds_holes_in_the_replicated_audit_log(
@@ -593,3 +597,53 @@ def test_promotion_finds_holes_in_the_replicated_audit_log(
         audit.supersede("BTC-USD", after=whole, epoch=1, now_ns=1)
         assert audit.head("BTC-USD") == min(whole, max(present, default=0))
         assert audit.whole_through("BTC-USD", top=top, window=window) == audit.head("BTC-USD")
+
+
+@pytest.mark.parametrize(
+    ("audit_seqs", "copy_seqs", "top", "after"),
+    [
+        (range(1, 41), range(1, 41), 40, 40),  # whole: only what is past the rebuilt seq moves
+        (range(1, 31), range(1, 41), 40, 40),  # the recorder merely behind: nothing below moves
+        ([*range(1, 25), *range(26, 41)], range(1, 41), 40, 24),  # a hole the copy fills
+        ([*range(1, 25), *range(26, 41)], [*range(1, 25), *range(26, 41)], 40, 40),  # it cannot
+        ([*range(1, 25), *range(26, 46)], range(1, 41), 40, 24),  # entries past top: still 24
+        ([*range(1, 40), 41], range(1, 41), 40, 39),  # the hole is at top itself (41 is past it)
+    ],
+)
+def test_promotion_sets_the_audit_log_back_to_a_hole_only_when_the_copy_can_fill_it(
+    monkeypatch: pytest.MonkeyPatch,
+    audit_seqs: Sequence[int],
+    copy_seqs: Sequence[int],
+    top: int,
+    after: int,
+) -> None:
+    import boto3  # noqa: PLC0415
+    from moto import mock_aws  # noqa: PLC0415
+
+    from engine_service.adapters.dynamo import (  # noqa: PLC0415
+        DynamoAuditHeads,
+        DynamoReplicatedEvents,
+    )
+    from engine_service.composition import audit_position  # noqa: PLC0415
+    from exchange.tables import TABLE_SPECS  # noqa: PLC0415
+
+    history = {e.seq: e for e in uninterrupted(commands(40))}
+    assert len(history) >= 45
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=DR)
+        for name, seqs in (("audit", audit_seqs), ("events", copy_seqs)):
+            spec = next(s for s in TABLE_SPECS if s.logical_name == name)
+            client.create_table(**spec.create_table_kwargs(name))
+            for seq in seqs:
+                item: dict[str, dict[str, object]] = {
+                    "symbol": {"S": history[seq].symbol},
+                    "seq": {"N": str(seq)},
+                    "payload": {"B": wire.encode_event(history[seq])},
+                }
+                client.put_item(TableName=name, Item=item)
+        symbol = history[1].symbol
+        audit = DynamoAuditHeads(client, "audit")
+        copy = DynamoReplicatedEvents(client, "events")
+        assert audit_position(audit, copy, symbol, top) == after
