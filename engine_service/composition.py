@@ -9,6 +9,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from itertools import batched, takewhile
 from typing import Final
 
 import redis
@@ -34,7 +35,7 @@ from engine_service.adapters.snapshots import (
 from engine_service.core import cores
 from engine_service.fence import FencedJournal, FenceSource, FenceState
 from engine_service.ports import Intake, Journal, ListingSource, SnapshotStore, StoreHealth
-from engine_service.recovery import Promotion
+from engine_service.recovery import Promotion, gap_free
 from engine_service.runtime import EngineRuntime, RuntimeConfig
 from exchange.aws import aws_client, secrets_client_factory
 from exchange.domain import ConfigurationError, Event
@@ -152,9 +153,8 @@ CATCH_UP_RECORD_BYTES: Final = 300_000
 
 
 def catch_up(events: Iterable[Event], *, after: int, through: int) -> Iterator[list[Event]]:
-    """The gap-free run of ``events`` (ascending seqs) from ``after`` + 1 through ``through``, in
-    lists of at most ``CATCH_UP_CHUNK_EVENTS``; it stops at the first hole (as
-    ``recovery.contiguous``: a copy may hold n + 2 before n + 1).
+    """The gap-free run of ``events`` (``recovery.gap_free``) from ``after`` + 1 through
+    ``through``, in lists of at most ``CATCH_UP_CHUNK_EVENTS``.
 
     >>> from types import SimpleNamespace as E
     >>> [[e.seq for e in c] for c in catch_up([E(seq=4), E(seq=5), E(seq=7)], after=3, through=9)]
@@ -162,17 +162,9 @@ def catch_up(events: Iterable[Event], *, after: int, through: int) -> Iterator[l
     >>> [[e.seq for e in c] for c in catch_up([E(seq=4), E(seq=5)], after=3, through=4)]
     [[4]]
     """
-    chunk: list[Event] = []
-    for event in events:
-        if event.seq != after + 1 or event.seq > through:
-            break
-        chunk.append(event)
-        after = event.seq
-        if len(chunk) == CATCH_UP_CHUNK_EVENTS:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    run = takewhile(lambda event: event.seq <= through, gap_free(events, after))
+    for chunk in batched(run, CATCH_UP_CHUNK_EVENTS):
+        yield list(chunk)
 
 
 def audit_position(

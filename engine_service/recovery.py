@@ -204,9 +204,19 @@ def adopt(engine: Engine, commands: Iterable[ListInstrument]) -> list[Event]:
     return events
 
 
+def gap_free[E: Event](events: Iterable[E], after: int) -> Iterator[E]:
+    """The run of ``events`` from seq ``after`` + 1 on without a gap, as it is read (global
+    tables replicate item by item, in no promised order, so a copy may hold seq n + 2 before
+    n + 1)."""
+    for event in events:
+        if event.seq != after + 1:
+            return
+        yield event
+        after = event.seq
+
+
 def contiguous(events: Iterable[AnyEvent], after: int) -> list[AnyEvent]:
-    """The run of ``events`` from seq ``after`` + 1 on without a gap (global tables replicate
-    item by item, in no promised order, so a copy may hold seq n + 2 before n + 1).
+    """``gap_free`` as a list.
 
     >>> from types import SimpleNamespace as E
     >>> [e.seq for e in contiguous([E(seq=4), E(seq=5), E(seq=7)], 3)]  # type: ignore[arg-type]
@@ -214,12 +224,7 @@ def contiguous(events: Iterable[AnyEvent], after: int) -> list[AnyEvent]:
     >>> contiguous([E(seq=5)], 3)  # type: ignore[arg-type]
     []
     """
-    run: list[AnyEvent] = []
-    for event in events:
-        if event.seq != (run[-1].seq if run else after) + 1:
-            break
-        run.append(event)
-    return run
+    return list(gap_free(events, after))
 
 
 def settled_tail(

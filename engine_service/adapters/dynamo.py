@@ -19,7 +19,7 @@ models' (``exchange.tables.EventRecord`` and ``FailoverRecord``; a test checks t
 
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from engine_service.fence import SCOPE, FenceState
 from exchange.domain.events import AnyEvent
@@ -43,23 +43,32 @@ def newest_seq(client: Any, table: str, symbol: str) -> int:
     return int(items[0]["seq"]["N"]) if items else 0
 
 
+def query_seqs(
+    client: Any, table: str, symbol: str, seq_is: Literal[">", "<="], seq: int, **options: Any
+) -> Iterator[dict[str, Any]]:
+    """The items of a table keyed ``(symbol, seq)`` whose seq ``seq_is`` ``seq``, read strongly
+    consistent, page after page (``options``: a projection, the direction)."""
+    for page in client.get_paginator("query").paginate(
+        TableName=table,
+        KeyConditionExpression=f"#s = :s AND #q {seq_is} :q",
+        ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
+        ExpressionAttributeValues={":s": {"S": symbol}, ":q": {"N": str(seq)}},
+        ConsistentRead=True,
+        **options,
+    ):
+        yield from page["Items"]
+
+
 class DynamoReplicatedEvents:
     def __init__(self, client: Any, table: str) -> None:
         self._client = client
         self._table = table
 
     def events_after(self, symbol: str, seq: int) -> Iterator[AnyEvent]:
-        paginator = self._client.get_paginator("query")
-        for page in paginator.paginate(
-            TableName=self._table,
-            KeyConditionExpression="#s = :s AND #q > :q",
-            ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
-            ExpressionAttributeValues={":s": {"S": symbol}, ":q": {"N": str(seq)}},
-            ProjectionExpression="payload",
-            ConsistentRead=True,
+        for item in query_seqs(
+            self._client, self._table, symbol, ">", seq, ProjectionExpression="payload"
         ):
-            for item in page["Items"]:
-                yield decode_event(item["payload"]["B"])
+            yield decode_event(item["payload"]["B"])
 
     def tail(self, symbol: str) -> int:
         """The symbol's highest seq in the table (0: none)."""
@@ -192,24 +201,17 @@ class DynamoAuditHeads:
         """
         below: int | None = None  # the seq of the entry read last (descending)
         whole = top
-        seen = 0
-        for page in self._client.get_paginator("query").paginate(
-            TableName=self._table,
-            KeyConditionExpression="#s = :s AND #q <= :top",
-            ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
-            ExpressionAttributeValues={":s": {"S": symbol}, ":top": {"N": str(top)}},
-            ProjectionExpression="#q",
-            ScanIndexForward=False,
-            ConsistentRead=True,
-        ):
-            for item in page["Items"]:
-                seq = int(item["seq"]["N"])
-                if seq != (top if below is None else below - 1):
-                    whole = seq  # a hole just above this entry
-                below = seq
-                seen += 1
-                if seen >= window:
-                    return whole
+        entries = query_seqs(
+            self._client, self._table, symbol, "<=", top,
+            ProjectionExpression="#q", ScanIndexForward=False,
+        )  # fmt: skip
+        for seen, item in enumerate(entries, start=1):
+            seq = int(item["seq"]["N"])
+            if seq != (top if below is None else below - 1):
+                whole = seq  # a hole just above this entry
+            below = seq
+            if seen >= window:
+                return whole
         if below is None:
             return 0  # no entry at all
         return whole if below == 1 else 0  # entries missing below the oldest read
@@ -219,19 +221,12 @@ class DynamoAuditHeads:
         promotion did not rebuild) to the partition ``<symbol>#superseded@<epoch>``, kept whole
         with ``superseded_ns``; the chain then goes on from ``after``'s entry. How many moved."""
         moved = 0
-        for page in self._client.get_paginator("query").paginate(
-            TableName=self._table,
-            KeyConditionExpression="#s = :s AND #q > :q",
-            ExpressionAttributeNames={"#s": "symbol", "#q": "seq"},
-            ExpressionAttributeValues={":s": {"S": symbol}, ":q": {"N": str(after)}},
-            ConsistentRead=True,
-        ):
-            for item in page["Items"]:
-                aside = {**item, "symbol": {"S": f"{symbol}#superseded@{epoch}"},
-                         "superseded_ns": {"N": str(now_ns)}}  # fmt: skip
-                self._client.put_item(TableName=self._table, Item=aside)
-                self._client.delete_item(
-                    TableName=self._table, Key={"symbol": item["symbol"], "seq": item["seq"]}
-                )
-                moved += 1
+        for item in query_seqs(self._client, self._table, symbol, ">", after):
+            aside = {**item, "symbol": {"S": f"{symbol}#superseded@{epoch}"},
+                     "superseded_ns": {"N": str(now_ns)}}  # fmt: skip
+            self._client.put_item(TableName=self._table, Item=aside)
+            self._client.delete_item(
+                TableName=self._table, Key={"symbol": item["symbol"], "seq": item["seq"]}
+            )
+            moved += 1
         return moved

@@ -28,6 +28,11 @@ MAX_PAYLOAD_BYTES: Final = 350_000
 MAX_ERROR_CHARS: Final = 8_000
 
 
+def cut(error: str) -> str:
+    """``error`` cut to at most ``MAX_ERROR_CHARS`` characters (the last one an ellipsis)."""
+    return error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…"
+
+
 def pieces(
     record: JournalRecord, refused: Collection[int], max_bytes: int = MAX_PAYLOAD_BYTES
 ) -> list[JournalRecord]:
@@ -65,7 +70,7 @@ class Quarantined:
             first_seq=record.first_seq,
             last_seq=record.last_seq,
             payload=encode_record(record),
-            error=error if len(error) <= MAX_ERROR_CHARS else error[: MAX_ERROR_CHARS - 1] + "…",
+            error=cut(error),
             quarantined_ns=now_ns,
         )
 

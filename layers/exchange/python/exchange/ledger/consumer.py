@@ -21,7 +21,7 @@ from exchange.domain.errors import UnknownInstrument
 from exchange.domain.events import AnyEvent, Event
 from exchange.journal.batch import count
 from exchange.journal.cursors import Clock, CursoredSink, CursorStore
-from exchange.journal.quarantine import MAX_ERROR_CHARS, Quarantined, QuarantineStore, pieces
+from exchange.journal.quarantine import Quarantined, QuarantineStore, cut, pieces
 from exchange.ledger.errors import LedgerError
 from exchange.ledger.port import LedgerPort
 from exchange.observability import logger
@@ -113,6 +113,6 @@ class Settlement(CursoredSink):
                 "last_seq": record.last_seq,
                 "refused_seqs": [event.seq for event, _ in settled.refused],
                 "items": [part.first_seq for part in parts],  # each kept from its first seq
-                "error": error[:MAX_ERROR_CHARS],
+                "error": cut(error),
             },
         )
